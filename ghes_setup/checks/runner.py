@@ -1,0 +1,99 @@
+"""Run checks concurrently, honour `requires`, and turn exceptions into `error` results.
+
+Checks are I/O bound (DNS, TLS handshakes, HTTP, SSH), so a thread pool is the right tool. A
+check starts as soon as every check it requires has finished; if one of those did not pass (or
+pass with a warning), it is not run and becomes `skip` with the reason. Results come back in
+the order the checks were given, whatever order they finished in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
+
+from ghes_setup.checks.model import CheckResult, Status
+from ghes_setup.checks.protocol import Check
+from ghes_setup.errors import GhesSetupError
+from ghes_setup.secrets import scrub
+
+C = TypeVar("C")
+
+ResultCallback = Callable[[CheckResult], None]
+
+
+def run_checks(
+    checks: Sequence[Check[C]],
+    ctx: C,
+    *,
+    max_workers: int = 16,
+    on_result: ResultCallback | None = None,
+) -> tuple[CheckResult, ...]:
+    """Run `checks` against `ctx`; return one result per check, in the given order."""
+    ids = [c.id for c in checks]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate check ids: {ids}")
+    selected = set(ids)
+    # Requirements on checks that are not part of this run are treated as met.
+    pending = {c.id: c for c in checks}
+    deps = {c.id: tuple(r for r in c.requires if r in selected) for c in checks}
+    done: dict[str, CheckResult] = {}
+
+    def finish(result: CheckResult) -> None:
+        done[result.id] = result
+        if on_result is not None:
+            on_result(result)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(checks)))) as pool:
+        running: dict[Future[CheckResult], Check[C]] = {}
+        while pending or running:
+            for check_id in list(pending):
+                if not all(d in done for d in deps[check_id]):
+                    continue
+                chk = pending.pop(check_id)
+                blocked = [d for d in deps[check_id] if not done[d].status.ok]
+                if blocked:
+                    finish(_skipped(chk, blocked, done))
+                else:
+                    running[pool.submit(_run_one, chk, ctx)] = chk
+            if not running:
+                if pending:  # a cycle in `requires`: a bug in the check table
+                    raise ValueError(f"checks with circular requirements: {sorted(pending)}")
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                running.pop(future)
+                finish(future.result())
+    return tuple(done[i] for i in ids)
+
+
+def _run_one(chk: Check[C], ctx: C) -> CheckResult:
+    start = time.perf_counter()
+    try:
+        return chk.run(ctx)
+    except GhesSetupError as exc:
+        summary = exc.message
+        remedy = exc.hint
+    except Exception as exc:  # a check must never abort the run; this is its safety net
+        summary = f"internal error in check: {type(exc).__name__}: {exc}"
+        remedy = "this is a bug in ghes-setup; please report it with --verbose output"
+    return CheckResult(
+        id=chk.id,
+        area=chk.area,
+        status=Status.ERROR,
+        summary=scrub(summary),
+        remedy=scrub(remedy) if remedy else None,
+        duration_s=time.perf_counter() - start,
+    )
+
+
+def _skipped(chk: Check[C], blocked: list[str], done: dict[str, CheckResult]) -> CheckResult:
+    reasons = ", ".join(f"{b} ({done[b].status.value})" for b in blocked)
+    return CheckResult(
+        id=chk.id,
+        area=chk.area,
+        status=Status.SKIP,
+        summary=f"not run: requires {reasons}",
+        details={"blocked_by": blocked},
+    )

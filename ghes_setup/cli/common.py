@@ -1,0 +1,181 @@
+"""What every command shares: global state, common options, the console, report output.
+
+The console is made per run (never at import time, so tests and terminal width behave) and
+writes human output to standard output; progress and diagnostics go to standard error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ghes_setup.checks.model import Report
+    from ghes_setup.config.site import Site
+
+
+class OutputFormat(StrEnum):
+    human = "human"
+    json = "json"
+    nagios = "nagios"
+    prometheus = "prometheus"
+
+
+CHECK_FORMATS = tuple(OutputFormat)
+PLAIN_FORMATS = (OutputFormat.human, OutputFormat.json)
+
+
+@dataclass
+class AppState:
+    format: OutputFormat | None = None
+    verbose: bool = False
+    site: Path | None = None
+    _console: Console | None = field(default=None, repr=False)
+    _err: Console | None = field(default=None, repr=False)
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            self._console = make_console(stderr=False)
+        return self._console
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            self._err = make_console(stderr=True)
+        return self._err
+
+
+def make_console(*, stderr: bool) -> Console:
+    from rich.console import Console
+
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+# ---------------------------------------------------------------- shared options
+FormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option("--format", help="Output: human, json, nagios or prometheus (check commands)."),
+]
+SiteOpt = Annotated[
+    Path | None,
+    typer.Option("--site", help="Site file (TOML). Default: $GHES_SETUP_SITE.", show_default=False),
+]
+NameserverOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--nameserver",
+        help="Resolve through this DNS server, IP[:PORT] (repeatable).",
+        show_default=False,
+    ),
+]
+ResolveOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--resolve",
+        help="Pin HOST:IP like curl (repeatable); .DOMAIN:IP pins every name under DOMAIN.",
+        show_default=False,
+    ),
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file", help="Also trust this CA (PEM) when verifying TLS.", show_default=False
+    ),
+]
+TextfileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--textfile",
+        help="With --format prometheus: write here atomically (node_exporter textfile collector).",
+        show_default=False,
+    ),
+]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")]
+
+
+def output_format(
+    ctx: typer.Context,
+    given: OutputFormat | None,
+    allowed: tuple[OutputFormat, ...] = CHECK_FORMATS,
+) -> OutputFormat:
+    fmt = given or state(ctx).format or OutputFormat.human
+    if fmt not in allowed:
+        names = ", ".join(f.value for f in allowed)
+        raise typer.BadParameter(f"this command supports {names}", param_hint="--format")
+    return fmt
+
+
+def site_path(ctx: typer.Context, given: Path | None) -> Path | None:
+    return given or state(ctx).site
+
+
+def load_site_for(
+    ctx: typer.Context,
+    given: Path | None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    require_hostname: bool = True,
+) -> Site:
+    from ghes_setup.config.site import load_site
+
+    return load_site(
+        site_path(ctx, given), overrides=overrides or {}, require_hostname=require_hostname
+    )
+
+
+def emit_report(
+    ctx: typer.Context,
+    report: Report,
+    fmt: OutputFormat,
+    *,
+    textfile: Path | None = None,
+    strict: bool = False,
+) -> int:
+    """Write the report in `fmt` and return the exit code for it."""
+    from ghes_setup import exit_codes
+
+    st = state(ctx)
+    if textfile is not None and fmt is not OutputFormat.prometheus:
+        raise typer.BadParameter(
+            "--textfile goes with --format prometheus", param_hint="--textfile"
+        )
+    if fmt is OutputFormat.json:
+        from ghes_setup.reporting import json_report
+
+        sys.stdout.write(json_report.render(report))
+    elif fmt is OutputFormat.nagios:
+        from ghes_setup.reporting import nagios
+
+        text, code = nagios.render(report)
+        sys.stdout.write(text)
+        return int(code)
+    elif fmt is OutputFormat.prometheus:
+        from ghes_setup.reporting import prometheus
+
+        text = prometheus.render(report)
+        if textfile is not None:
+            prometheus.write_textfile(textfile, text)
+        else:
+            sys.stdout.write(text)
+    else:
+        from ghes_setup.reporting import human
+
+        st.console.print(human.render(report, verbose=st.verbose))
+    return int(exit_codes.for_status(report.status, strict=strict))

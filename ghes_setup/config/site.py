@@ -1,0 +1,388 @@
+"""Load the site file. One documented precedence: flags > GHES_SETUP_* env > file > defaults.
+
+Every key of the TOML file can also be set by an environment variable named after its path:
+`[connection] ssh_port` is `GHES_SETUP_CONNECTION_SSH_PORT`, top-level `hostname` is
+`GHES_SETUP_HOSTNAME`. Lists in the environment are comma-separated; tables (`ecosystems`) are
+`name=value,name=value`. Relative paths in the file are relative to the file's folder.
+
+Secrets are not part of the site model: see `ghes_setup.secrets`. A secret-looking key in the
+file (password, token, secret) is refused, so nobody commits one by accident.
+
+Errors are one line naming the file and the key (or the line, for TOML syntax), exit 3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from ghes_setup import facts
+from ghes_setup.errors import SiteFileError
+from ghes_setup.facts import GhesVersion
+
+ENV_PREFIX = "GHES_SETUP_"
+# Environment variables that are not site keys (secrets and the site path itself).
+NON_SITE_ENV = frozenset(
+    {
+        "SITE",
+        "ADMIN_PASSWORD",
+        "TOKEN",
+        "S3_ACCESS_KEY",
+        "S3_SECRET_KEY",
+        "AZURE_CONNECTION_STRING",
+        "LAB_READ_TOKEN",
+        "LAB_DIR",
+        "LIVE_SITE",
+    }
+)
+_SECRETISH = re.compile(r"(password|secret|token|access_key|connection_string)$")
+
+Transport = Literal["auto", "ssh", "api"]
+StorageType = Literal["s3", "minio", "azure"]
+EcosystemState = Literal["enabled", "read-only", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    address: str | None = None
+    ssh_port: int = facts.ADMIN_SSH_PORT
+    ssh_user: str = facts.ADMIN_SSH_USER
+    ssh_identity: Path | None = None
+    known_hosts: Path | None = None  # None: ~/.ssh/known_hosts
+    host_key: str | None = None  # a pinned "SHA256:..." fingerprint
+    accept_new_host_key: bool = False
+    api_port: int = facts.MANAGE_API_PORT
+    https_port: int = facts.HTTPS_PORT
+    ca_file: Path | None = None
+    nameservers: tuple[str, ...] = ()
+    resolve: tuple[str, ...] = ()  # HOST:IP pins, like curl --resolve
+    transport: Transport = "auto"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    cert: Path | None = None
+    key: Path | None = None
+    warn_days: int = 30
+    crit_days: int = 7
+
+
+@dataclass(frozen=True, slots=True)
+class PackagesSettings:
+    enabled: bool | None = None  # None: leave Packages as it is
+    storage: StorageType | None = None
+    service_url: str | None = None
+    bucket: str | None = None
+    azure_container: str | None = None
+    ecosystems: Mapping[str, EcosystemState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SmokeSettings:
+    user: str | None = None
+    namespace: str | None = None
+    image: str = "ghes-setup-smoke"
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    hostname: str
+    ghes_version: GhesVersion | None = None
+    subdomain_isolation: bool = True
+    connection: Connection = field(default_factory=Connection)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    packages: PackagesSettings = field(default_factory=PackagesSettings)
+    smoke: SmokeSettings = field(default_factory=SmokeSettings)
+    source: Path | None = None  # the file it came from, if any
+
+    @property
+    def connect_host(self) -> str:
+        """Where to connect: the pinned address, else the hostname."""
+        return self.connection.address or self.hostname
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "connection": Connection,
+    "tls": TlsSettings,
+    "packages": PackagesSettings,
+    "smoke": SmokeSettings,
+}
+_TOP = ("hostname", "ghes_version", "subdomain_isolation")
+
+
+def load_site(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    require_hostname: bool = True,
+) -> Site:
+    """Build a `Site` from the file (optional), the environment, then `overrides` (flags).
+
+    `overrides` uses dotted keys (`"connection.ssh_port"`, `"hostname"`); None values are
+    ignored so that unset flags do not win over the environment.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get(f"{ENV_PREFIX}SITE"):
+        path = Path(env[f"{ENV_PREFIX}SITE"])
+    label = str(path) if path else "site"
+    raw: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        path = path.expanduser()
+        raw = _read_toml(path)
+        base = path.resolve().parent
+    values: dict[str, Any] = {}
+    _flatten_file(raw, label, values)
+    for key, text in _env_values(env).items():
+        values[key] = _EnvText(text)
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None and v != ()})
+    return _build(values, label, base, path, require_hostname)
+
+
+class _EnvText(str):
+    """A value that came from the environment as text (parsed by the field's type)."""
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SiteFileError(
+            f"site file {path} does not exist", hint="pass --site FILE or set GHES_SETUP_SITE"
+        ) from None
+    except OSError as exc:
+        raise SiteFileError(f"cannot read site file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SiteFileError(
+            f"{path}: invalid TOML: {exc}", hint="see docs/site-file.md for the format"
+        ) from None
+
+
+def _flatten_file(raw: Mapping[str, Any], label: str, out: dict[str, Any]) -> None:
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise SiteFileError(f"{label}: [{key}] must be a table")
+            names = {f.name for f in dataclasses.fields(_SECTIONS[key])}
+            for sub, sub_value in value.items():
+                if sub not in names:
+                    raise SiteFileError(
+                        f"{label}: unknown key [{key}] {sub}",
+                        hint=_known_hint(key, names, sub),
+                    )
+                out[f"{key}.{sub}"] = sub_value
+        elif key in _TOP:
+            out[key] = value
+        else:
+            raise SiteFileError(
+                f"{label}: unknown key {key!r}",
+                hint=_known_hint("", set(_TOP) | set(_SECTIONS), key),
+            )
+
+
+def _known_hint(section: str, names: set[str], key: str) -> str:
+    if _SECRETISH.search(key):
+        return "secrets never go in the site file: use the environment (see docs/site-file.md)"
+    where = f"[{section}]" if section else "top level"
+    return f"keys allowed at {where}: {', '.join(sorted(names))}"
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+    known = {k: k for k in _TOP}
+    for section, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            known[f"{section}.{f.name}"] = f"{section}.{f.name}"
+    by_env = {ENV_PREFIX + k.replace(".", "_").upper(): k for k in known}
+    return {by_env[name]: value for name, value in env.items() if name in by_env}
+
+
+def env_name(key: str) -> str:
+    """`connection.ssh_port` -> `GHES_SETUP_CONNECTION_SSH_PORT` (for docs and messages)."""
+    return ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def _build(
+    values: Mapping[str, Any], label: str, base: Path, path: Path | None, require_hostname: bool
+) -> Site:
+    sections: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        hints = get_type_hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            key = f"{section}.{f.name}"
+            if key in values:
+                kwargs[f.name] = _coerce(values[key], hints[f.name], key, label, base)
+        try:
+            sections[section] = cls(**kwargs)
+        except (TypeError, ValueError) as exc:  # pragma: no cover - coerce catches these
+            raise SiteFileError(f"{label}: [{section}]: {exc}") from None
+    hostname = values.get("hostname")
+    if hostname is None:
+        if require_hostname:
+            raise SiteFileError(
+                f"{label}: no hostname given",
+                hint="set hostname in the site file, GHES_SETUP_HOSTNAME, or pass it as argument",
+            )
+        hostname = ""
+    host = validate_hostname(str(hostname), where=f"{label}: hostname") if hostname else ""
+    version = values.get("ghes_version")
+    parsed_version: GhesVersion | None = None
+    if version is not None:
+        try:
+            parsed_version = GhesVersion.parse(str(version))
+        except ValueError as exc:
+            raise SiteFileError(f"{label}: ghes_version: {exc}") from None
+    isolation = values.get("subdomain_isolation", True)
+    isolation = _coerce(isolation, bool, "subdomain_isolation", label, base)
+    site = Site(
+        hostname=host,
+        ghes_version=parsed_version,
+        subdomain_isolation=isolation,
+        source=path,
+        **sections,
+    )
+    _validate(site, label)
+    return site
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def validate_hostname(name: str, *, where: str = "hostname") -> str:
+    """GHES's rules (configuring-the-hostname-for-your-instance.md): a domain name, not an IP,
+    not localhost. Returns the name lower-cased without a trailing dot."""
+    from ghes_setup.errors import InputError
+
+    host = name.strip().lower().rstrip(".")
+    hint = "use the appliance's fully qualified domain name, e.g. ghe.example.com"
+    if not host:
+        raise InputError(f"{where}: empty host name", hint=hint)
+    if host == "localhost" or host.endswith(".localhost"):
+        raise InputError(f"{where}: {name!r}: GHES does not accept localhost", hint=hint)
+    if re.fullmatch(r"[0-9.]+", host) or ":" in host:
+        raise InputError(f"{where}: {name!r} is an IP address, not a host name", hint=hint)
+    labels = host.split(".")
+    if len(labels) < 2 or len(host) > 253 or not all(_LABEL.match(lb) for lb in labels):
+        raise InputError(f"{where}: {name!r} is not a valid domain name", hint=hint)
+    if host.startswith("*."):  # pragma: no cover - caught by the label check
+        raise InputError(f"{where}: give the hostname, not the wildcard", hint=hint)
+    return host
+
+
+def _validate(site: Site, label: str) -> None:
+    conn, tls = site.connection, site.tls
+    for key, port in (
+        ("ssh_port", conn.ssh_port),
+        ("api_port", conn.api_port),
+        ("https_port", conn.https_port),
+    ):
+        if not 0 < port < 65536:
+            raise SiteFileError(f"{label}: [connection] {key}: {port} is not a port (1-65535)")
+    if conn.host_key is not None and not conn.host_key.startswith("SHA256:"):
+        raise SiteFileError(
+            f"{label}: [connection] host_key must be a SHA256:... fingerprint",
+            hint="ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the appliance prints it",
+        )
+    if tls.crit_days < 0 or tls.warn_days < tls.crit_days:
+        raise SiteFileError(
+            f"{label}: [tls] warn_days ({tls.warn_days}) must be >= "
+            f"crit_days ({tls.crit_days}) >= 0"
+        )
+    if (tls.cert is None) != (tls.key is None):
+        raise SiteFileError(f"{label}: [tls] cert and key go together", hint="give both or neither")
+    pk = site.packages
+    if pk.enabled and pk.storage is None:
+        raise SiteFileError(
+            f'{label}: [packages] enabled = true needs storage = "s3", "minio" or "azure"'
+        )
+    if pk.storage in ("s3", "minio") and pk.enabled and not pk.bucket:
+        raise SiteFileError(f"{label}: [packages] storage {pk.storage!r} needs bucket")
+    if pk.storage == "minio" and pk.enabled and not pk.service_url:
+        raise SiteFileError(f'{label}: [packages] storage "minio" needs service_url')
+    if pk.storage == "azure" and pk.enabled and not pk.azure_container:
+        raise SiteFileError(f'{label}: [packages] storage "azure" needs azure_container')
+
+
+def _coerce(value: Any, hint: Any, key: str, label: str, base: Path) -> Any:
+    """Turn a TOML value, a flag value or environment text into the field's type."""
+    from_env = isinstance(value, _EnvText)
+    where = f"{env_name(key)}" if from_env else f"{label}: {_display_key(key)}"
+    origin = get_origin(hint)
+    args = get_args(hint)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        if value is None or (from_env and value == ""):
+            return None
+        return _coerce(value, inner[0], key, label, base)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(repr(a) for a in args)
+            raise SiteFileError(f"{where}: {value!r} is not one of {allowed}")
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if from_env and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SiteFileError(f"{where}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise SiteFileError(f"{where}: expected an integer, got {value!r}")
+        try:
+            return int(value)
+        except ValueError:
+            raise SiteFileError(f"{where}: expected an integer, got {value!r}") from None
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise SiteFileError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except ValueError:
+            raise SiteFileError(f"{where}: expected a number, got {value!r}") from None
+    if hint is str:
+        if not isinstance(value, str):
+            raise SiteFileError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if hint is Path:
+        if not isinstance(value, str | Path) or not str(value):
+            raise SiteFileError(f"{where}: expected a file path, got {value!r}")
+        p = Path(value).expanduser()
+        return p if p.is_absolute() or from_env else base / p
+    if origin is tuple:
+        if from_env:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise SiteFileError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if origin is Mapping:
+        if from_env:
+            pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise SiteFileError(f"{where}: expected name=value,name=value")
+            value = {k.strip(): v.strip() for k, v in pairs}
+        if not isinstance(value, dict):
+            raise SiteFileError(f"{where}: expected a table, got {value!r}")
+        _, value_hint = args
+        return {
+            str(k): _coerce(_EnvText(v) if from_env else v, value_hint, f"{key}.{k}", label, base)
+            for k, v in value.items()
+        }
+    raise AssertionError(f"unhandled type {hint!r} for {key}")  # pragma: no cover
+
+
+def _display_key(key: str) -> str:
+    section, _, name = key.partition(".")
+    return f"[{section}] {name}" if name else section

@@ -1,0 +1,96 @@
+"""The exit-code table (design.md §4) and the one place that maps results and errors to it.
+
+| code | meaning |
+| ---- | ------- |
+| 0    | success; every check passed (warnings allowed unless --strict) |
+| 1    | at least one check failed |
+| 2    | usage error (Typer's own) |
+| 3    | site file, environment or input file invalid |
+| 4    | appliance unreachable, authentication failed, or host key not trusted |
+| 5    | the appliance's version cannot do what was asked |
+| 6    | configuration apply failed (the message says whether a rollback ran) |
+| 7    | a check could not be evaluated (and none failed) |
+| 70   | internal error (a bug) |
+| 130  | interrupted |
+
+With --format nagios the monitoring-plugin convention applies instead: 0 OK, 1 WARNING,
+2 CRITICAL, 3 UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from ghes_setup import errors
+from ghes_setup.checks.model import Status
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    INPUT = 3
+    UNREACHABLE = 4
+    UNSUPPORTED = 5
+    APPLY_FAILED = 6
+    NOT_EVALUATED = 7
+    INTERNAL = 70
+    INTERRUPTED = 130
+
+
+class NagiosCode(IntEnum):
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+# Most specific class first: the first match wins.
+_ERROR_TABLE: tuple[tuple[type[errors.GhesSetupError], ExitCode], ...] = (
+    (errors.InputError, ExitCode.INPUT),
+    (errors.Unreachable, ExitCode.UNREACHABLE),
+    (errors.AuthenticationFailed, ExitCode.UNREACHABLE),
+    (errors.HostKeyNotTrusted, ExitCode.UNREACHABLE),
+    (errors.UnsupportedVersion, ExitCode.UNSUPPORTED),
+    (errors.RefusedTarget, ExitCode.UNSUPPORTED),
+    (errors.ApplyFailed, ExitCode.APPLY_FAILED),
+    (errors.ApplianceResponseError, ExitCode.NOT_EVALUATED),
+    (errors.Interrupted, ExitCode.INTERRUPTED),
+)
+
+
+def for_error(exc: BaseException) -> ExitCode:
+    """The exit code for an exception that ended a command."""
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    for cls, code in _ERROR_TABLE:
+        if isinstance(exc, cls):
+            return code
+    if isinstance(exc, errors.GhesSetupError):
+        return ExitCode.CHECK_FAILED
+    return ExitCode.INTERNAL
+
+
+def for_status(status: Status, *, strict: bool = False) -> ExitCode:
+    """The exit code for the overall status of a report (the worst of its results)."""
+    if status is Status.FAIL or (strict and status is Status.WARN):
+        return ExitCode.CHECK_FAILED
+    if status is Status.ERROR:
+        return ExitCode.NOT_EVALUATED
+    return ExitCode.OK
+
+
+def nagios_for_status(status: Status) -> NagiosCode:
+    """Monitoring-plugin code: `error` means "could not check" (UNKNOWN), not CRITICAL."""
+    return {
+        Status.SKIP: NagiosCode.OK,
+        Status.PASS: NagiosCode.OK,
+        Status.WARN: NagiosCode.WARNING,
+        Status.ERROR: NagiosCode.UNKNOWN,
+        Status.FAIL: NagiosCode.CRITICAL,
+    }[status]
+
+
+def nagios_for_error(exc: BaseException) -> NagiosCode:
+    """A command that could not produce a report at all is UNKNOWN to a monitoring system."""
+    return NagiosCode.UNKNOWN

@@ -1,0 +1,332 @@
+"""What ghes-setup knows about GHES, in one place, each fact with its source.
+
+Everything the tool assumes about the appliance (ports, version gates, the isolation subdomain
+list, `ghe-config` keys, Manage API fields, certificate rules) is a row here, with the document
+it comes from (see shared/reference/ghes-facts.md). Rows marked `verified=False` are
+UNVERIFIED: no official source confirms them. They live here and nowhere else, so that a site
+admin with a real appliance can correct one line. Code elsewhere imports the names below; it
+never repeats a port, a key or a version number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from functools import total_ordering
+from typing import Final
+
+# --------------------------------------------------------------------------- versions
+
+
+@total_ordering
+@dataclass(frozen=True, slots=True)
+class GhesVersion:
+    """A GHES feature release (3.17) or patch release (3.17.2)."""
+
+    major: int
+    minor: int
+    patch: int | None = None
+
+    _PATTERN = re.compile(r"^(?:enterprise-server@)?v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.\-+].*)?$")
+
+    @classmethod
+    def parse(cls, text: str) -> GhesVersion:
+        """Parse `3.17`, `3.17.2`, `v3.17.2`, `enterprise-server@3.17.2`, `3.11.0.rc1`."""
+        match = cls._PATTERN.match(text.strip())
+        if not match:
+            raise ValueError(f"not a GHES version: {text!r} (expected X.Y or X.Y.Z)")
+        major, minor, patch = match.groups()
+        return cls(int(major), int(minor), int(patch) if patch is not None else None)
+
+    @property
+    def feature(self) -> tuple[int, int]:
+        return (self.major, self.minor)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, GhesVersion):
+            return NotImplemented
+        return (self.major, self.minor, self.patch or 0) < (
+            other.major,
+            other.minor,
+            other.patch or 0,
+        )
+
+    def __str__(self) -> str:
+        base = f"{self.major}.{self.minor}"
+        return base if self.patch is None else f"{base}.{self.patch}"
+
+
+def v(text: str) -> GhesVersion:
+    return GhesVersion.parse(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    value: object
+    source: str
+    verified: bool = True
+
+
+# --------------------------------------------------------------------------- ports
+# Source: network-ports.md (122 = "Shell access"; 8443 = HTTPS Management Console / Manage API).
+ADMIN_SSH_PORT: Final = 122
+ADMIN_SSH_USER: Final = "admin"
+MANAGE_API_PORT: Final = 8443
+HTTPS_PORT: Final = 443
+DNS_PORT: Final = 53
+
+# --------------------------------------------------------------------------- version gates
+# Container registry at containers.HOSTNAME: `ifversion ghes > 3.4`
+# (container-registry-hostname.md).
+CONTAINER_REGISTRY_SINCE: Final = v("3.5")
+# Manage API reached parity with the Management Console API in 3.12
+# (data/features/management-console-manage-ghes-parity.yml); /setup/api removed in 3.15.
+MANAGE_API_SINCE: Final = v("3.12")
+SETUP_API_REMOVED_IN: Final = v("3.15")
+# ghe-config-apply applies conditionally from 3.16 (command-line-utilities.md).
+CONDITIONAL_APPLY_SINCE: Final = v("3.16")
+# A current release for offline checks when neither the site nor the appliance says otherwise.
+DEFAULT_GHES_VERSION: Final = v("3.17")
+
+# --------------------------------------------------------------------------- subdomains
+
+
+@dataclass(frozen=True, slots=True)
+class Subdomain:
+    label: str
+    since: GhesVersion | None = None  # first release that uses it
+    until: GhesVersion | None = None  # first release that no longer uses it
+    https_only: bool = False
+
+
+# enabling-subdomain-isolation.md, table "paths replaced by subdomains", with the version gates
+# of the older copies: notebooks/viewscreen from 3.7 (feature viewscreen-and-notebooks), render
+# before 3.7 only, containers from 3.5. `notebook.` (singular) in one reusable is a doc typo.
+ISOLATION_SUBDOMAINS: Final[tuple[Subdomain, ...]] = (
+    Subdomain("assets"),
+    Subdomain("avatars"),
+    Subdomain("codeload"),
+    Subdomain("containers", since=CONTAINER_REGISTRY_SINCE, https_only=True),
+    Subdomain("docker"),
+    Subdomain("gist"),
+    Subdomain("maven"),
+    Subdomain("media"),
+    Subdomain("notebooks", since=v("3.7")),
+    Subdomain("npm", https_only=True),
+    Subdomain("nuget"),
+    Subdomain("pages"),
+    Subdomain("raw"),
+    Subdomain("render", until=v("3.7")),
+    Subdomain("reply"),
+    Subdomain("rubygems"),
+    Subdomain("uploads"),
+    Subdomain("viewscreen", since=v("3.7")),
+)
+
+
+def isolation_subdomains(version: GhesVersion | None) -> tuple[str, ...]:
+    """The labels subdomain isolation uses on `version` (default: a current release)."""
+    target = version or DEFAULT_GHES_VERSION
+    return tuple(
+        s.label
+        for s in ISOLATION_SUBDOMAINS
+        if (s.since is None or target.feature >= s.since.feature)
+        and (s.until is None or target.feature < s.until.feature)
+    )
+
+
+def isolation_hosts(hostname: str, version: GhesVersion | None) -> tuple[str, ...]:
+    return tuple(f"{label}.{hostname}" for label in isolation_subdomains(version))
+
+
+CONTAINER_REGISTRY_LABEL: Final = "containers"
+
+# --------------------------------------------------------------------------- settings
+
+
+class SettingKind(Enum):
+    BOOL = "bool"
+    STRING = "string"
+    PEM = "pem"
+    SECRET = "secret"  # noqa: S105 - a kind of setting
+    ECOSYSTEM = "ecosystem"  # enabled | readonly | disabled
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One desired setting: its name in ghes-setup, its Manage API field, its ghe-config key.
+
+    `api_field` is a dotted path into the `/manage/v1/config/settings` document, or None when
+    the documented schema has no such field (then only SSH `ghe-config` can set it).
+    `key_verified` is False when the ghe-config key comes only from unofficial sources.
+    """
+
+    name: str
+    kind: SettingKind
+    ghe_config_key: str
+    api_field: str | None
+    key_verified: bool
+    source: str
+
+
+def _eco(name: str) -> SettingSpec:
+    return SettingSpec(
+        name=f"packages.ecosystems.{name}",
+        kind=SettingKind.ECOSYSTEM,
+        ghe_config_key=f"app.packages.{name}-enabled",
+        api_field=None,
+        key_verified=False,
+        source="UNVERIFIED: only an unofficial copy of Enterprise::ConfigApply::Packages",
+    )
+
+
+SETTINGS: Final[tuple[SettingSpec, ...]] = (
+    SettingSpec(
+        "hostname",
+        SettingKind.STRING,
+        "core.github-hostname",
+        "github_hostname",
+        True,
+        "command-line-utilities.md (ghe-config example); manage-ghes settings schema",
+    ),
+    SettingSpec(
+        "subdomain_isolation",
+        SettingKind.BOOL,
+        "core.subdomain-isolation",
+        "subdomain_isolation",
+        False,
+        "API field documented (manage-ghes); ghe-config key UNVERIFIED (unofficial source)",
+    ),
+    SettingSpec(
+        "tls.enabled",
+        SettingKind.BOOL,
+        "github-ssl.enabled",
+        "github_ssl.enabled",
+        False,
+        "API field documented; ghe-config key from an unofficial source",
+    ),
+    SettingSpec(
+        "tls.cert",
+        SettingKind.PEM,
+        "github-ssl.cert",
+        "github_ssl.cert",
+        False,
+        "API field documented; ghe-config key from a third-party script",
+    ),
+    SettingSpec(
+        "tls.key",
+        SettingKind.SECRET,
+        "github-ssl.key",
+        "github_ssl.key",
+        False,
+        "API field documented; ghe-config key UNVERIFIED (no source at all)",
+    ),
+    SettingSpec(
+        "packages.enabled",
+        SettingKind.BOOL,
+        "app.packages.enabled",
+        None,
+        True,
+        "setting-up-a-staging-instance.md; backup-utils ghe-backup-secrets",
+    ),
+    SettingSpec(
+        "packages.storage_type",
+        SettingKind.STRING,
+        "secrets.packages.blob-storage-type",
+        None,
+        True,
+        "staging-instance page; backup-utils (s3 or azure; MinIO uses s3)",
+    ),
+    SettingSpec(
+        "packages.service_url",
+        SettingKind.STRING,
+        "secrets.packages.service-url",
+        None,
+        True,
+        "staging-instance page; backup-utils",
+    ),
+    SettingSpec(
+        "packages.bucket",
+        SettingKind.STRING,
+        "secrets.packages.s3-bucket",
+        None,
+        True,
+        "staging-instance page; backup-utils",
+    ),
+    SettingSpec(
+        "packages.s3_access_key",
+        SettingKind.SECRET,
+        "secrets.packages.aws-access-key",
+        None,
+        True,
+        "staging-instance page; backup-utils",
+    ),
+    SettingSpec(
+        "packages.s3_secret_key",
+        SettingKind.SECRET,
+        "secrets.packages.aws-secret-key",
+        None,
+        True,
+        "staging-instance page; backup-utils",
+    ),
+    SettingSpec(
+        "packages.azure_connection_string",
+        SettingKind.SECRET,
+        "secrets.packages.azure-connection-string",
+        None,
+        True,
+        "staging-instance page; backup-utils (SAS URLs not supported)",
+    ),
+    SettingSpec(
+        "packages.azure_container",
+        SettingKind.STRING,
+        "secrets.packages.azure-container-name",
+        None,
+        True,
+        "staging-instance page; backup-utils",
+    ),
+    *(_eco(e) for e in ("container", "docker", "npm", "maven", "nuget", "rubygems")),
+)
+
+SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
+
+# ghe-config keys that are read to identify the appliance.
+PACKAGE_VERSION_KEY: Final = "core.package-version"  # backup-utils bin/ghe-restore
+
+# Packages storage provider names as ghe-packages-precheck spells them (command-line-utilities.md)
+PRECHECK_PROVIDERS: Final = {"s3": "S3", "minio": "MinIO", "azure": "Azure"}
+# Success line of ghe-check-blob-connection (command-line-utilities.md).
+BLOB_CHECK_SUCCESS: Final = "All Storage tests passed"
+
+# --------------------------------------------------------------------------- certificates
+# configuring-tls.md / troubleshooting-tls-errors.md: unencrypted PEM, RSA key without a
+# passphrase, leaf first then intermediates. The minimum RSA size is not documented:
+MIN_RSA_BITS: Final = Fact(
+    2048, "UNVERIFIED: not documented; 2048 is the CA/B Forum minimum", verified=False
+)
+# ECDSA: "not supported per docs" (RSA only); a third-party script installs ECC certs.
+ECDSA_ACCEPTED: Final = Fact(
+    False, "configuring-tls.md says RSA; UNVERIFIED for new releases", verified=False
+)
+
+# --------------------------------------------------------------------------- registry
+# containers.HOSTNAME answers /v2/ with a Bearer challenge; its realm and service are not
+# documented for GHES: read them from WWW-Authenticate, never hard-code them.
+REGISTRY_REALM_GUESS: Final = Fact(
+    "https://containers.HOSTNAME/token", "UNVERIFIED: inferred from ghcr.io", verified=False
+)
+PACKAGE_SCOPES: Final = {
+    "pull": "read:packages",
+    "push": "write:packages",
+    "delete": "delete:packages",
+}
+
+# --------------------------------------------------------------------------- admin shell output
+# `ghe-version` prints e.g. "GitHub Enterprise Server 3.6.1 ami 2022-08-24 0616a9cb7b";
+# backup-utils takes the field after "Server" (bin/ghe-host-check).
+GHE_VERSION_PATTERN: Final = re.compile(r"GitHub Enterprise(?: Server)?\s+v?(\d+\.\d+\.\d+\S*)")
+# `ghe-config -l` format: probably `key=value` like `git config -l`: UNVERIFIED.
+GHE_CONFIG_LIST_FORMAT: Final = Fact("key=value per line", "UNVERIFIED", verified=False)
+# A replica says so in /etc/github/repl-state (backup-utils bin/ghe-host-check).
+REPLICA_STATE_FILE: Final = "/etc/github/repl-state"

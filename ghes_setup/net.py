@@ -1,0 +1,105 @@
+"""Name-resolution overrides shared by every network command (`--resolve`, `--nameserver`).
+
+An admin often has to reach an appliance before public DNS exists, or the lab, whose names
+only its own DNS server knows. `--resolve HOST:IP` (like curl's) pins one name; a leading dot
+(`.ghe.example.com:10.0.0.5`) pins every name under a domain. `--nameserver IP[:PORT]` sends
+lookups to a given server. This module only holds and parses those choices; the DNS lookups
+themselves happen in `ghes_setup.dns.resolver`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ghes_setup.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class Nameserver:
+    address: str
+    port: int = 53
+
+    @classmethod
+    def parse(cls, text: str) -> Nameserver:
+        """`10.0.0.53`, `10.0.0.53:5353`, `[::1]:5353`, `::1`."""
+        text = text.strip()
+        host, port = text, 53
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            if rest.startswith(":"):
+                port = _port(rest[1:], text)
+        elif text.count(":") == 1:
+            host, port_text = text.split(":")
+            port = _port(port_text, text)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise InputError(
+                f"nameserver {text!r} is not an IP address", hint="use IP or IP:PORT"
+            ) from None
+        return cls(host, port)
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return host if self.port == 53 else f"{host}:{self.port}"
+
+
+def _port(text: str, whole: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InputError(f"{whole!r}: port must be 1-65535", hint="e.g. 10.0.0.53:5353")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveOverrides:
+    """Pinned name -> addresses, exact names or `.suffix` entries."""
+
+    pins: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, items: Iterable[str]) -> ResolveOverrides:
+        pins: dict[str, tuple[str, ...]] = {}
+        for item in items:
+            name, sep, addr = item.rpartition(":") if "[" not in item else _split_v6(item)
+            # Accept curl's HOST:PORT:ADDR form too; the port is ignored (every port maps).
+            if sep and name.count(":") == 1 and "[" not in item:
+                name = name.split(":")[0]
+            name = name.strip().lower().rstrip(".")
+            addr = addr.strip().strip("[]")
+            try:
+                ipaddress.ip_address(addr)
+            except ValueError:
+                raise InputError(
+                    f"--resolve {item!r}: expected HOST:IP",
+                    hint="e.g. --resolve ghe.example.com:10.0.0.5 or .ghe.example.com:10.0.0.5",
+                ) from None
+            if not name:
+                raise InputError(f"--resolve {item!r}: missing host name", hint="HOST:IP")
+            pins[name] = (*pins.get(name, ()), addr)
+        return cls(pins)
+
+    def lookup(self, host: str) -> tuple[str, ...] | None:
+        host = host.lower().rstrip(".")
+        if host in self.pins:
+            return self.pins[host]
+        for name, addrs in self.pins.items():
+            if name.startswith(".") and (host.endswith(name) or host == name[1:]):
+                return addrs
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.pins)
+
+
+def _split_v6(item: str) -> tuple[str, str, str]:
+    name, _, rest = item.partition(":[")
+    return name, ":", rest
+
+
+class AddressResolver(Protocol):
+    """Turns a host name into the addresses to connect to (overrides first, then DNS)."""
+
+    def addresses(self, host: str) -> tuple[str, ...]: ...

@@ -1,0 +1,1 @@
+"""Pipelines that compose the areas: `up`, `check`, `snapshot`/`verify` (design.md §2)."""
