@@ -103,3 +103,35 @@ class AddressResolver(Protocol):
     """Turns a host name into the addresses to connect to (overrides first, then DNS)."""
 
     def addresses(self, host: str) -> tuple[str, ...]: ...
+
+
+class SystemResolver:
+    """Overrides first, then the operating system's resolver (getaddrinfo)."""
+
+    def __init__(self, overrides: ResolveOverrides | None = None) -> None:
+        self.overrides = overrides or ResolveOverrides()
+
+    def addresses(self, host: str) -> tuple[str, ...]:
+        import socket
+
+        from ghes_setup.errors import Unreachable
+
+        pinned = self.overrides.lookup(host)
+        if pinned:
+            return pinned
+        try:
+            ipaddress.ip_address(host)
+            return (host,)
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise Unreachable(
+                f"cannot resolve {host}: {exc.strerror}",
+                hint="check DNS, or pin the address with --resolve HOST:IP",
+            ) from None
+        seen: dict[str, None] = {}
+        for info in infos:
+            seen[str(info[4][0])] = None
+        return tuple(seen)

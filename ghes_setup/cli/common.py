@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ghes_setup.checks.model import Report
     from ghes_setup.config.site import Site
+    from ghes_setup.net import AddressResolver
 
 
 class OutputFormat(StrEnum):
@@ -179,3 +180,29 @@ def emit_report(
 
         st.console.print(human.render(report, verbose=st.verbose))
     return int(exit_codes.for_status(report.status, strict=strict))
+
+
+def make_resolver(
+    nameservers: list[str] | None,
+    resolve: list[str] | None,
+    site: Site | None = None,
+) -> AddressResolver:
+    """The run's name resolution: --resolve pins (and the site's address for its hostname and
+    every name under it), then --nameserver / the site's nameservers, then the system."""
+    from ghes_setup.dns.resolver import make_resolver as build
+    from ghes_setup.net import Nameserver, ResolveOverrides
+
+    pins = list(resolve or [])
+    servers = list(nameservers or [])
+    if site is not None:
+        pins += list(site.connection.resolve)
+        if site.connection.address and site.hostname:
+            pins += [
+                f"{site.hostname}:{site.connection.address}",
+                f".{site.hostname}:{site.connection.address}",
+            ]
+        servers = servers or list(site.connection.nameservers)
+    return build(
+        [Nameserver.parse(s) for s in servers],
+        ResolveOverrides.parse(pins),
+    )
