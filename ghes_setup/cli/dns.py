@@ -1,13 +1,235 @@
-"""`ghes-setup dns`:
+"""`ghes-setup dns`: check the DNS records subdomain isolation needs; print the records to create.
 
-Check the DNS records subdomain isolation needs; print the records to create."""
+Parse options, call `ghes_setup.dns.service`, render, exit. Service modules are imported inside
+the commands so that `--help` stays fast.
+"""
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from ghes_setup.cli.common import (
+    FormatOpt,
+    NameserverOpt,
+    OutputFormat,
+    ResolveOpt,
+    SiteOpt,
+    StrictOpt,
+    TextfileOpt,
+    emit_report,
+    load_site_for,
+    output_format,
+)
+
+if TYPE_CHECKING:
+    from ghes_setup.facts import GhesVersion
 
 app = typer.Typer(
     help="Check the DNS records subdomain isolation needs; print the records to create.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+
+class RecordStyle(StrEnum):
+    bind = "bind"
+    hosts = "hosts"
+
+
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ghes-version",
+        metavar="X.Y",
+        help="GHES release whose isolation subdomains to use (default: the site's, else 3.17).",
+        show_default=False,
+    ),
+]
+
+CHECK_HELP = """\
+Check that HOSTNAME, a wildcard under it and every subdomain-isolation name resolve to the
+appliance, and that all nameservers agree (checks dns-hostname, dns-wildcard, dns-subdomains,
+dns-consistency).
+
+HOSTNAME defaults to the site file's hostname; the site's nameservers, address (as --expect)
+and ghes_version are defaults that flags override. --resolve pins never answer these lookups;
+a pin for HOSTNAME is the expected address set when --expect is not given.
+
+Example: ghes-setup dns check ghe.example.com --expect 10.0.0.5 --nameserver 10.0.0.53
+"""
+
+RECORDS_HELP = """\
+Print the DNS records to create for HOSTNAME: BIND zone lines for HOSTNAME and *.HOSTNAME
+(default), or /etc/hosts lines listing every subdomain-isolation name (--style hosts).
+
+Example: ghes-setup dns records ghe.example.com --address 10.0.0.5 --address 2001:db8::5
+"""
+
+
+@app.command("check", help=CHECK_HELP, no_args_is_help=False)
+def check_cmd(
+    ctx: typer.Context,
+    hostname: Annotated[
+        str | None,
+        typer.Argument(help="The appliance's hostname (default: the site's).", show_default=False),
+    ] = None,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            metavar="IP",
+            help="HOSTNAME must resolve to exactly these addresses (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    nameserver: NameserverOpt = None,
+    resolve: ResolveOpt = None,
+    ghes_version: VersionOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="S", help="Seconds to wait for each answer.")
+    ] = 3.0,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
+    strict: StrictOpt = False,
+    site: SiteOpt = None,
+) -> None:
+    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
+    from ghes_setup.errors import InputError
+    from ghes_setup.net import Nameserver, ResolveOverrides
+
+    out = output_format(ctx, fmt)
+    given = validate_hostname(hostname, where="HOSTNAME") if hostname else None
+    spec = load_site_for(ctx, site, require_hostname=False)
+    host = given or spec.hostname
+    if not host:
+        raise InputError(
+            "no HOSTNAME given",
+            hint="pass it (ghes-setup dns check ghe.example.com) or use a site file with hostname",
+        )
+    same_host = spec.hostname == host
+    servers = list(nameserver or spec.connection.nameservers)
+    pins = [*(resolve or []), *spec.connection.resolve]
+    expected = list(expect or [])
+    if not expected and same_host and _is_ip(spec.connection.address):
+        expected = [str(spec.connection.address)]
+    version = _version(ghes_version) or (spec.ghes_version if same_host else None)
+    request = DnsCheckRequest(
+        hostname=host,
+        expect=tuple(expected),
+        nameservers=tuple(Nameserver.parse(s) for s in servers),
+        overrides=ResolveOverrides.parse(pins),
+        ghes_version=version,
+        timeout=timeout,
+    )
+    report = run_dns_check(request)
+    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+
+
+@app.command("records", help=RECORDS_HELP)
+def records_cmd(
+    ctx: typer.Context,
+    hostname: Annotated[str, typer.Argument(help="The appliance's hostname.")],
+    address: Annotated[
+        list[str],
+        typer.Option(
+            "--address",
+            metavar="IP",
+            help="The appliance's (or load balancer's) IPv4 or IPv6 address (repeatable).",
+            show_default=False,
+        ),
+    ],
+    style: Annotated[
+        RecordStyle, typer.Option("--style", help="bind: zone-file lines; hosts: /etc/hosts.")
+    ] = RecordStyle.bind,
+    ttl: Annotated[int, typer.Option("--ttl", help="TTL of the records, in seconds.")] = 300,
+    ghes_version: VersionOpt = None,
+    all_subdomains: Annotated[
+        bool,
+        typer.Option(
+            "--all-subdomains",
+            help="One record per isolation subdomain instead of the wildcard (bind style).",
+        ),
+    ] = False,
+    fmt: FormatOpt = None,
+) -> None:
+    from ghes_setup import __version__, facts
+    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.dns.service import hosts_for, records_for
+    from ghes_setup.render import render
+
+    out = output_format(ctx, fmt, allowed=(OutputFormat.human, OutputFormat.json))
+    host = validate_hostname(hostname, where="HOSTNAME")
+    version = _version(ghes_version)
+    shown_version = version or facts.DEFAULT_GHES_VERSION
+    common = {
+        "hostname": host,
+        "version": str(shown_version),
+        "tool_version": __version__,
+        "subdomains": facts.isolation_subdomains(version),
+    }
+    if style is RecordStyle.hosts:
+        entries = hosts_for(host, address, version)
+        if out is OutputFormat.json:
+            _write_json(
+                {
+                    **common,
+                    "style": "hosts",
+                    "entries": [{"address": e.address, "names": e.names} for e in entries],
+                }
+            )
+        else:
+            sys.stdout.write(render("dns/hosts.j2", entries=entries, **common))
+    else:
+        recs = records_for(host, address, version, ttl, all_subdomains=all_subdomains)
+        if out is OutputFormat.json:
+            _write_json(
+                {
+                    **common,
+                    "style": "bind",
+                    "records": [
+                        {"name": r.name, "type": r.rtype, "value": r.value, "ttl": r.ttl}
+                        for r in recs
+                    ],
+                }
+            )
+        else:
+            text = render(
+                "dns/records.zone.j2", records=recs, all_subdomains=all_subdomains, **common
+            )
+            sys.stdout.write(text)
+    raise typer.Exit(0)
+
+
+def _write_json(document: object) -> None:
+    from ghes_setup.reporting.json_report import dumps
+
+    sys.stdout.write(dumps(document))
+
+
+def _version(text: str | None) -> GhesVersion | None:
+    from ghes_setup.errors import InputError
+    from ghes_setup.facts import GhesVersion
+
+    if text is None:
+        return None
+    try:
+        return GhesVersion.parse(text)
+    except ValueError as exc:
+        raise InputError(f"--ghes-version: {exc}", hint="e.g. --ghes-version 3.17") from None
+
+
+def _is_ip(text: str | None) -> bool:
+    import ipaddress
+
+    if not text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,121 @@
+"""The DNS area's service functions: `run_dns_check` (dns check) and `records_for` (dns records).
+
+The CLI turns options into a `DnsCheckRequest`, calls `run_dns_check`, and hands the `Report`
+to a reporter. Nothing here prints.
+
+`--resolve` pins and the site's `address` never answer a DNS check's lookups (that would hide
+the very records being checked); a pin for HOSTNAME is used as the expected address set when
+no `--expect` is given, because it says where the appliance really is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ghes_setup.checks import Report, run_checks
+from ghes_setup.checks.runner import ResultCallback
+from ghes_setup.dns.check_consistency import nameservers_agree
+from ghes_setup.dns.check_hostname import hostname_resolves
+from ghes_setup.dns.check_subdomains import subdomains_resolve
+from ghes_setup.dns.check_wildcard import wildcard_resolves
+from ghes_setup.dns.context import DnsContext
+from ghes_setup.dns.lookup import Lookups, normalise_address
+from ghes_setup.dns.records import DEFAULT_TTL, HostsEntry, Record, hosts_entries
+from ghes_setup.dns.records import records_for as _records_for
+from ghes_setup.dns.resolver import DEFAULT_TIMEOUT, DnsResolver
+from ghes_setup.errors import InputError
+from ghes_setup.facts import GhesVersion
+from ghes_setup.net import Nameserver, ResolveOverrides
+
+COMMAND = "dns check"
+# The order of the report (design.md §4).
+CHECKS = (hostname_resolves, wildcard_resolves, subdomains_resolve, nameservers_agree)
+
+
+@dataclass(frozen=True, slots=True)
+class DnsCheckRequest:
+    hostname: str  # already validated (config.site.validate_hostname)
+    expect: tuple[str, ...] = ()
+    nameservers: tuple[Nameserver, ...] = ()
+    overrides: ResolveOverrides | None = None
+    ghes_version: GhesVersion | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    ttl: int = DEFAULT_TTL
+
+
+def parse_addresses(values: Sequence[str], option: str) -> tuple[str, ...]:
+    """Normalised IPv4/IPv6 addresses; a bad one is an InputError (exit 3) naming it."""
+    out: list[str] = []
+    for value in values:
+        try:
+            out.append(normalise_address(value))
+        except ValueError:
+            raise InputError(
+                f"{option} {value!r} is not an IPv4 or IPv6 address",
+                hint=f"e.g. {option} 10.0.0.5 or {option} 2001:db8::5",
+            ) from None
+    return tuple(dict.fromkeys(out))
+
+
+def expected_addresses(request: DnsCheckRequest) -> frozenset[str]:
+    if request.expect:
+        return frozenset(parse_addresses(request.expect, "--expect"))
+    pinned = request.overrides.lookup(request.hostname) if request.overrides else None
+    return frozenset(parse_addresses(pinned, "--resolve")) if pinned else frozenset()
+
+
+def build_context(request: DnsCheckRequest, lookups: Lookups) -> DnsContext:
+    return DnsContext(
+        hostname=request.hostname,
+        lookups=lookups,
+        expect=expected_addresses(request),
+        version=request.ghes_version,
+        ttl=request.ttl,
+    )
+
+
+def run_dns_check(
+    request: DnsCheckRequest,
+    *,
+    lookups: Lookups | None = None,
+    on_result: ResultCallback | None = None,
+) -> Report:
+    """Run dns-hostname, dns-wildcard, dns-subdomains and dns-consistency concurrently.
+
+    `lookups` replaces the real resolver (tests pass a fake); by default a `DnsResolver` over
+    `request.nameservers`, else the system's nameservers, with `request.timeout`.
+    """
+    if request.timeout <= 0:
+        raise InputError(f"--timeout {request.timeout:g}: must be more than 0 seconds")
+    resolver = lookups or DnsResolver(request.nameservers or None, timeout=request.timeout)
+    ctx = build_context(request, resolver)
+    results = run_checks(CHECKS, ctx, on_result=on_result)
+    return Report(COMMAND, results, target=request.hostname)
+
+
+def records_for(
+    hostname: str,
+    addresses: Sequence[str],
+    version: GhesVersion | None = None,
+    ttl: int = DEFAULT_TTL,
+    *,
+    all_subdomains: bool = False,
+) -> list[Record]:
+    """The records to create (apex + wildcard, or apex + each subdomain), as data."""
+    if ttl <= 0:
+        raise InputError(f"--ttl {ttl}: must be a positive number of seconds")
+    addrs = parse_addresses(addresses, "--address")
+    if not addrs:
+        raise InputError("no --address given", hint="e.g. --address 10.0.0.5")
+    return _records_for(hostname, addrs, version, ttl, all_subdomains=all_subdomains)
+
+
+def hosts_for(
+    hostname: str, addresses: Sequence[str], version: GhesVersion | None = None
+) -> list[HostsEntry]:
+    """/etc/hosts lines: each address with HOSTNAME and every isolation subdomain."""
+    addrs = parse_addresses(addresses, "--address")
+    if not addrs:
+        raise InputError("no --address given", hint="e.g. --address 10.0.0.5")
+    return hosts_entries(hostname, addrs, version)
