@@ -1,0 +1,105 @@
+"""`tls-chain-complete`: the bundle leads from the leaf to a trusted root.
+
+Trusted means the system store or the admin's `--ca-file` (design.md §4). The most common
+failure is a missing intermediate: the appliance then serves a chain that browsers sometimes
+repair from cache and `docker`, `git` and `npm` never do. The remedy names the issuer that is
+missing (and where the CA publishes it, if the certificate says so). The final verdict comes
+from `cryptography.x509.verification`, i.e. WebPKI path building and CA rules; names and
+dates are left to `tls-san` and `tls-expiry` (when a certificate is outside its validity
+the path is judged at a moment when all of them are valid, and the details say so).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from ghes_setup.checks import Outcome, check
+from ghes_setup.tls.check_chain_order import proper_order
+from ghes_setup.tls.context import TlsMaterialContext
+from ghes_setup.tls.material import describe, is_self_issued
+from ghes_setup.tls.trust import Trust, verify_chain
+
+
+def judging_time(certs: tuple[x509.Certificate, ...], now: datetime) -> datetime:
+    """`now` if every certificate is valid now, else a moment when all of them are (if any)."""
+    start = max(c.not_valid_before_utc for c in certs)
+    end = min(c.not_valid_after_utc for c in certs)
+    if start <= now <= end or start >= end:
+        return now
+    return start + min(timedelta(minutes=1), (end - start) / 2)
+
+
+def ca_issuers_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        str(d.access_location.value)
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def _where(trust: Trust, anchor: x509.Certificate) -> str:
+    if any(anchor == c for c in trust.extra):
+        return f"--ca-file {trust.ca_file}" if trust.ca_file else "the given CA file"
+    return "the system trust store"
+
+
+@check("tls-chain-complete", area="tls", requires=("tls-pem", "tls-key-type", "tls-signature"))
+def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
+    """The chain reaches a trusted root (system store or --ca-file)."""
+    certs, leaf, trust = ctx.certs, ctx.leaf, ctx.trust
+    chain, _rest = proper_order(certs, leaf)
+    top = chain[-1]
+    details: dict[str, object] = {"path": [describe(c) for c in chain]}
+    anchor: x509.Certificate | None
+    if is_self_issued(top):
+        anchor = top if trust.contains(top) else trust.issuer_of(top)
+        if anchor is None:
+            return Outcome.failed(
+                f"the chain ends at {describe(top)}, a root that is not trusted here",
+                remedy=(
+                    f"if {describe(top)} is your private root CA, pass it with --ca-file "
+                    "(clients of the appliance must trust it too; install it on the appliance "
+                    "with ghe-ssl-ca-certificate-install); otherwise get the chain to a "
+                    "public root from your CA"
+                ),
+                details=details,
+            )
+    else:
+        anchor = trust.issuer_of(top)
+        if anchor is None:
+            missing = top.issuer.rfc4514_string()
+            urls = ca_issuers_urls(top)
+            where = f" (your CA publishes it at {', '.join(urls)})" if urls else ""
+            details["missing_issuer"] = missing
+            return Outcome.failed(
+                f"incomplete chain: no certificate for {missing}, the issuer of {describe(top)}",
+                remedy=(
+                    f"append the intermediate certificate {missing}{where} to the bundle after "
+                    f"{describe(top)}; if {missing} is your private root CA, pass it with "
+                    "--ca-file instead"
+                ),
+                details=details,
+            )
+    at = judging_time(tuple(chain), ctx.now)
+    if at != ctx.now:
+        details["judged_at"] = at.isoformat()
+    verified = verify_chain(leaf, [c for c in certs if c is not leaf], trust, at=at)
+    if not verified.ok:
+        return Outcome.failed(
+            f"the chain to {describe(anchor)} does not verify: {verified.reason}",
+            remedy="get a chain from your CA that current TLS clients accept",
+            details=details,
+        )
+    details["path"] = [describe(c) for c in verified.chain]
+    details["anchor"] = describe(anchor)
+    return Outcome.passed(
+        f"the chain reaches {describe(anchor)} from {_where(trust, anchor)}", details=details
+    )

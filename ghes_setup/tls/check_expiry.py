@@ -1,0 +1,69 @@
+"""`tls-expiry`: days left before the chain stops working.
+
+The earliest notAfter of the bundle counts, not only the leaf's: an intermediate that expires
+first breaks the chain just the same, and leaf-only tools miss it (peers.md B3, B4, B10). Warn
+below `warn_days` (default 30), fail below `crit_days` (default 7), when expired, or when a
+certificate is not valid yet (wrong clock on the CA or here). `metrics.days_left` with Nagios
+thresholds `30:` / `7:` feeds monitoring.
+"""
+
+from __future__ import annotations
+
+from ghes_setup.checks import Outcome, check
+from ghes_setup.tls.context import TlsMaterialContext, days_left
+from ghes_setup.tls.material import describe, is_self_issued
+
+
+@check("tls-expiry", area="tls", requires=("tls-pem",))
+def tls_expiry(ctx: TlsMaterialContext) -> Outcome:
+    """No certificate of the bundle expires within the warning window."""
+    now, leaf = ctx.now, ctx.leaf
+    certs = [c for c in ctx.certs if c is leaf or not is_self_issued(c)] or [leaf]
+    rows = [
+        {
+            "certificate": describe(c),
+            "not_before": c.not_valid_before_utc.isoformat(),
+            "not_after": c.not_valid_after_utc.isoformat(),
+            "days_left": days_left(c, now),
+        }
+        for c in certs
+    ]
+    earliest = min(certs, key=lambda c: c.not_valid_after_utc)
+    left = days_left(earliest, now)
+    which = "the leaf" if earliest is leaf else f"intermediate {describe(earliest)}"
+    details = {"certificates": rows, "earliest": describe(earliest)}
+    kw = {"details": details, "metrics": {"days_left": left}, "thresholds": ctx.thresholds()}
+    future = [c for c in certs if c.not_valid_before_utc > now]
+    if future:
+        first = future[0]
+        return Outcome.failed(
+            f"{describe(first)} is not valid until {first.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+            remedy="check the clock of this machine and of the CA that issued it; wait or reissue",
+            **kw,
+        )
+    date = f"{earliest.not_valid_after_utc:%Y-%m-%d}"
+    renew = (
+        "renew the certificate"
+        if earliest is leaf
+        else (f"get the current intermediate {describe(earliest)} from your CA (or a new chain)")
+    )
+    if earliest.not_valid_after_utc <= now:
+        return Outcome.failed(
+            f"{which} expired on {date} ({-left} days ago)", remedy=renew + " now", **kw
+        )
+    if left < ctx.crit_days:
+        return Outcome.failed(
+            f"{which} expires on {date}, in {left} days (critical below {ctx.crit_days})",
+            remedy=renew + " now",
+            **kw,
+        )
+    if left < ctx.warn_days:
+        return Outcome.warned(
+            f"{which} expires on {date}, in {left} days (warning below {ctx.warn_days})",
+            remedy=renew + " soon",
+            **kw,
+        )
+    summary = f"{left} days left ({which} expires first, on {date})"
+    if earliest is not leaf and earliest.not_valid_after_utc < leaf.not_valid_after_utc:
+        summary += "; the intermediate expires before the leaf"
+    return Outcome.passed(summary, **kw)

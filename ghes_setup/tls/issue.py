@@ -1,0 +1,371 @@
+"""Make the certificate GHES needs: a private CA, a certificate from it, or a CSR for a public CA.
+
+What GHES asks of the certificate (configuring-tls.md, enabling-subdomain-isolation.md,
+ghes-facts §6): RSA key without a passphrase, SANs for HOSTNAME and `*.HOSTNAME`, uploaded as
+a PEM bundle with the leaf first. What clients ask on top (WebPKI, CA/B Forum baseline):
+SHA-256 signatures, `serverAuth` EKU, `CA:false` on the leaf, key identifiers.
+
+Files are written atomically (a temporary file in the same folder, then a link or rename), so
+a crash never leaves a half-written key. Key files are created with mode 0600 from the first
+byte (`os.open(..., 0o600)`), never chmod-ed afterwards. Existing files are never replaced
+unless `force=True`; without it the whole operation refuses before writing anything.
+
+Uses `cryptography` only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets as random_source
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ghes_setup.errors import MaterialError
+from ghes_setup.tls import names
+from ghes_setup.tls.material import read_certificates, read_private_key
+
+CA_KEY_BITS = 3072
+LEAF_KEY_BITS = 2048
+CA_DAYS = 3650
+# CA/B Forum limit for publicly trusted certificates since 2020; a private CA may go longer,
+# but a shorter life is the safer default and matches what admins are used to renewing.
+LEAF_DAYS = 397
+CA_CERT_NAME = "ca.pem"
+CA_KEY_NAME = "ca.key"
+# Backdate notBefore a little: an appliance or client whose clock runs slightly behind would
+# otherwise reject a certificate issued a moment ago as "not yet valid".
+BACKDATE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenFile:
+    path: Path
+    kind: str  # "ca-cert" | "ca-key" | "key" | "cert" | "chain" | "csr"
+    secret: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaResult:
+    cert: Path
+    key: Path
+    subject: str
+    not_after: datetime
+    files: tuple[WrittenFile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueResult:
+    hostname: str
+    key: Path
+    cert: Path
+    chain: Path
+    names: tuple[str, ...]
+    not_after: datetime
+    issuer: str
+    files: tuple[WrittenFile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CsrResult:
+    hostname: str
+    key: Path
+    csr: Path
+    names: tuple[str, ...]
+    files: tuple[WrittenFile, ...]
+
+
+def create_ca(
+    out_dir: Path,
+    *,
+    name: str = "ghes-setup private CA",
+    days: int = CA_DAYS,
+    key_bits: int = CA_KEY_BITS,
+    force: bool = False,
+    now: datetime | None = None,
+) -> CaResult:
+    """A self-signed root CA: `out_dir/ca.pem` and `out_dir/ca.key` (0600)."""
+    if key_bits not in (3072, 4096):
+        raise MaterialError(f"CA key size {key_bits}: use 3072 or 4096 bits")
+    _positive_days(days)
+    if not name.strip():
+        raise MaterialError("CA name is empty", hint="e.g. --name 'Example Corp GHES CA'")
+    cert_path, key_path = out_dir / CA_CERT_NAME, out_dir / CA_KEY_NAME
+    _refuse_existing([cert_path, key_path], force)
+    start = (now or datetime.now(UTC)) - BACKDATE
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name.strip()),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ghes-setup"),
+        ]
+    )
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = _write_all(
+        [
+            (key_path, _key_pem(key), "ca-key", True),
+            (cert_path, cert.public_bytes(serialization.Encoding.PEM), "ca-cert", False),
+        ],
+        force,
+    )
+    return CaResult(cert_path, key_path, subject.rfc4514_string(), cert.not_valid_after_utc, files)
+
+
+def issue(
+    hostname: str,
+    ca_dir: Path,
+    out_dir: Path,
+    *,
+    days: int = LEAF_DAYS,
+    key_bits: int = LEAF_KEY_BITS,
+    force: bool = False,
+    now: datetime | None = None,
+) -> IssueResult:
+    """A server certificate for HOSTNAME and `*.HOSTNAME` from the CA in `ca_dir`.
+
+    Writes `<host>.key` (0600), `<host>.crt` (the leaf) and `<host>-chain.pem` (leaf, then the
+    CA certificate(s) of `ca.pem`: the bundle to upload to GHES).
+    """
+    host = names.to_ascii(hostname)
+    if key_bits < LEAF_KEY_BITS:
+        raise MaterialError(f"key size {key_bits}: GHES needs RSA of at least {LEAF_KEY_BITS} bits")
+    _positive_days(days)
+    ca_cert_path, ca_key_path = ca_dir / CA_CERT_NAME, ca_dir / CA_KEY_NAME
+    for path in (ca_cert_path, ca_key_path):
+        if not path.is_file():
+            raise MaterialError(
+                f"no CA in {ca_dir}: {path.name} is missing",
+                hint=f"create one with: ghes-setup tls ca create --out {ca_dir}",
+            )
+    ca_chain = read_certificates(ca_cert_path, what=f"CA certificate {ca_cert_path}")
+    ca_cert = ca_chain[0]
+    ca_key = read_private_key(ca_key_path, what=f"CA key {ca_key_path}")
+    if not isinstance(ca_key, rsa.RSAPrivateKey):
+        raise MaterialError(f"CA key {ca_key_path} is not an RSA key", hint="use tls ca create")
+    if ca_key.public_key().public_numbers() != _rsa_numbers(ca_cert):
+        raise MaterialError(
+            f"CA key {ca_key_path} does not belong to {ca_cert_path}",
+            hint="keep the ca.pem and ca.key that tls ca create wrote together",
+        )
+    start = (now or datetime.now(UTC)) - BACKDATE
+    end = start + timedelta(days=days)
+    if end > ca_cert.not_valid_after_utc:
+        raise MaterialError(
+            "the certificate would outlive its CA "
+            f"(CA expires {ca_cert.not_valid_after_utc:%Y-%m-%d})",
+            hint="use fewer --days, or create a new CA",
+        )
+    key_path = out_dir / f"{host}.key"
+    cert_path = out_dir / f"{host}.crt"
+    chain_path = out_dir / f"{host}-chain.pem"
+    _refuse_existing([key_path, cert_path, chain_path], force)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+    san_names = (host, f"*.{host}")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in san_names]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_pem = cert.public_bytes(serialization.Encoding.PEM)
+    chain_pem = leaf_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in ca_chain)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = _write_all(
+        [
+            (key_path, _key_pem(key), "key", True),
+            (cert_path, leaf_pem, "cert", False),
+            (chain_path, chain_pem, "chain", False),
+        ],
+        force,
+    )
+    return IssueResult(
+        hostname=host,
+        key=key_path,
+        cert=cert_path,
+        chain=chain_path,
+        names=san_names,
+        not_after=cert.not_valid_after_utc,
+        issuer=ca_cert.subject.rfc4514_string(),
+        files=files,
+    )
+
+
+def make_csr(
+    hostname: str,
+    out_dir: Path,
+    *,
+    key_bits: int = LEAF_KEY_BITS,
+    force: bool = False,
+) -> CsrResult:
+    """An RSA key (0600) and a CSR for HOSTNAME and `*.HOSTNAME`, to send to a public CA."""
+    host = names.to_ascii(hostname)
+    if key_bits < LEAF_KEY_BITS:
+        raise MaterialError(f"key size {key_bits}: GHES needs RSA of at least {LEAF_KEY_BITS} bits")
+    key_path, csr_path = out_dir / f"{host}.key", out_dir / f"{host}.csr"
+    _refuse_existing([key_path, csr_path], force)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+    san_names = (host, f"*.{host}")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in san_names]), critical=False
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = _write_all(
+        [
+            (key_path, _key_pem(key), "key", True),
+            (csr_path, csr.public_bytes(serialization.Encoding.PEM), "csr", False),
+        ],
+        force,
+    )
+    return CsrResult(host, key_path, csr_path, san_names, files)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _positive_days(days: int) -> None:
+    if days < 1:
+        raise MaterialError(f"--days {days}: must be at least 1")
+
+
+def _serial() -> int:
+    # 159 random bits: positive, at most 20 octets, unpredictable (CA/B BR §7.1).
+    return random_source.randbits(159) | 1
+
+
+def _rsa_numbers(cert: x509.Certificate) -> rsa.RSAPublicNumbers | None:
+    public = cert.public_key()
+    return public.public_numbers() if isinstance(public, rsa.RSAPublicKey) else None
+
+
+def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    # Unencrypted PKCS#8: GHES refuses keys with a passphrase (configuring-tls.md).
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _refuse_existing(paths: Sequence[Path], force: bool) -> None:
+    if force:
+        return
+    existing = [p for p in paths if p.exists() or p.is_symlink()]
+    if existing:
+        listed = ", ".join(str(p) for p in existing)
+        raise MaterialError(
+            f"refusing to overwrite {listed}",
+            hint="choose another --out folder, or pass --force to replace them",
+        )
+
+
+def _write_all(
+    items: Sequence[tuple[Path, bytes, str, bool]], force: bool
+) -> tuple[WrittenFile, ...]:
+    written: list[WrittenFile] = []
+    for path, data, kind, secret in items:
+        write_atomic(path, data, mode=0o600 if secret else 0o644, overwrite=force)
+        written.append(WrittenFile(path, kind, secret))
+    return tuple(written)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None:
+    """Write `data` to `path` via a temporary file created with `mode` from the start.
+
+    Without `overwrite` the final step is a hard link, which fails if `path` appeared in the
+    meantime, so an existing file is never replaced by accident.
+    """
+    tmp = path.with_name(f".{path.name}.{random_source.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    except OSError as exc:
+        raise MaterialError(f"cannot write in {path.parent}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise MaterialError(
+                    f"refusing to overwrite {path}", hint="pass --force to replace it"
+                ) from None
+    except OSError as exc:
+        raise MaterialError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

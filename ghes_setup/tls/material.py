@@ -1,0 +1,425 @@
+"""Load a certificate bundle and a private key the way the appliance takes them, with precise
+reasons when they cannot be used.
+
+GHES takes two uploads (configuring-tls.md, troubleshooting-tls-errors.md): a PEM bundle with
+the server certificate FIRST, then the intermediates (`cat domain.crt bundle.crt`), and an
+unencrypted PEM RSA key. Each way an admin typically gets this wrong has its own `Problem`
+kind, message and remedy: missing file, empty file, DER instead of PEM, garbage, a corrupt
+PEM block, an encrypted key (PKCS#8 `ENCRYPTED PRIVATE KEY` or legacy
+`Proc-Type: 4,ENCRYPTED`), a certificate given as the key, a key given as the certificate,
+a CSR given as the certificate.
+
+`load_bundle` / `load_key` never raise for bad content: they return a `LoadFailure` that the
+`tls-pem` check reports. A file that does not exist or cannot be read is different (it is
+a wrong argument, not bad material): `LoadFailure.unreadable` is True and the service turns it
+into `MaterialError` (exit 3). `read_certificates` / `read_private_key` are the raising
+variants for inputs that must be good (a `--ca-file`, the CA of `tls issue`).
+
+Uses `cryptography` only; no pyOpenSSL here.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from ghes_setup.errors import MaterialError
+
+_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----",
+    re.DOTALL,
+)
+_KEY_LABELS = frozenset({b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"DSA PRIVATE KEY"})
+_ENCRYPTED_LABEL = b"ENCRYPTED PRIVATE KEY"
+_CERT_LABEL = b"CERTIFICATE"
+_CSR_LABELS = frozenset({b"CERTIFICATE REQUEST", b"NEW CERTIFICATE REQUEST"})
+# The largest input we read: a bundle is a few KiB; this keeps a wrong path (a disk image,
+# /dev/zero) from being read into memory.
+MAX_BYTES = 1 << 20
+
+
+class ProblemKind(Enum):
+    MISSING = "missing"
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    DER = "der"
+    GARBAGE = "garbage"
+    CORRUPT = "corrupt"
+    ENCRYPTED = "encrypted"
+    CERT_AS_KEY = "certificate-as-key"
+    KEY_AS_CERT = "key-as-certificate"
+    CSR_AS_CERT = "csr-as-certificate"
+    MULTIPLE_KEYS = "multiple-keys"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """Why a certificate or key file cannot be used, in words an admin can act on."""
+
+    path: Path
+    role: str  # "certificate" | "key"
+    kind: ProblemKind
+    message: str
+    remedy: str
+
+    @property
+    def unreadable(self) -> bool:
+        """The file is missing or cannot be read: a wrong argument rather than bad material."""
+        return self.kind in (ProblemKind.MISSING, ProblemKind.UNREADABLE)
+
+    def as_error(self) -> MaterialError:
+        return MaterialError(self.message, hint=self.remedy)
+
+
+@dataclass(frozen=True, slots=True)
+class CertBundle:
+    """The certificates of a bundle file, in file order (the appliance's order)."""
+
+    path: Path
+    certs: tuple[x509.Certificate, ...]
+    # The file also holds a private key block: works for some servers, but this file then
+    # must be treated as secret; GHES takes the key as a separate upload.
+    contains_private_key: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFile:
+    path: Path
+    key: PrivateKeyTypes
+    pkcs: str  # "PKCS#8" or "PKCS#1/SEC1 (traditional)"
+
+
+def _read(path: Path, role: str) -> bytes | LoadFailure:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.MISSING,
+            f"{role} file {path} does not exist",
+            f"check the path of the {role} file",
+        )
+    except IsADirectoryError:
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.UNREADABLE,
+            f"{role} file {path} is a directory",
+            f"give the {role} file itself, not its folder",
+        )
+    except OSError as exc:
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.UNREADABLE,
+            f"cannot read {role} file {path}: {exc.strerror}",
+            "check the file's permissions",
+        )
+
+
+def _empty_or_binary(data: bytes, path: Path, role: str) -> LoadFailure | None:
+    """Empty, too large, DER or plain garbage: everything before PEM parsing."""
+    if len(data) > MAX_BYTES:
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.GARBAGE,
+            f"{role} file {path} is larger than {MAX_BYTES // 1024} KiB: not a PEM {role}",
+            f"give the PEM {role} file",
+        )
+    if not data.strip():
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.EMPTY,
+            f"{role} file {path} is empty",
+            f"write the PEM {role} into it (the file may have been truncated by a failed copy)",
+        )
+    if b"-----BEGIN " in data:
+        return None
+    if data[:1] == b"\x30":  # an ASN.1 SEQUENCE: DER (or PKCS#12, also DER)
+        return _der_failure(data, path, role)
+    return LoadFailure(
+        path,
+        role,
+        ProblemKind.GARBAGE,
+        f"{role} file {path} is not PEM: no '-----BEGIN ...-----' block found",
+        _pem_hint(role),
+    )
+
+
+def _pem_hint(role: str) -> str:
+    if role == "key":
+        return "give the private key in PEM format ('-----BEGIN PRIVATE KEY-----')"
+    return (
+        "give the certificate bundle in PEM format ('-----BEGIN CERTIFICATE-----'), "
+        "leaf first, then intermediates"
+    )
+
+
+def _der_failure(data: bytes, path: Path, role: str) -> LoadFailure:
+    is_cert = is_key = False
+    try:
+        x509.load_der_x509_certificate(data)
+        is_cert = True
+    except ValueError:
+        pass
+    if not is_cert:
+        try:
+            serialization.load_der_private_key(data, password=None)
+            is_key = True
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            pass
+    if is_cert:
+        what = "a DER (binary) certificate"
+        fix = f"convert it: openssl x509 -inform der -in {path} -out {path.stem}.pem"
+    elif is_key:
+        what = "a DER (binary) private key"
+        fix = f"convert it: openssl pkey -inform der -in {path} -out {path.stem}.key"
+    else:
+        what = "binary (DER or PKCS#12) data, not PEM"
+        fix = (
+            "GHES takes PEM: convert a .pfx/.p12 with "
+            f"openssl pkcs12 -in {path} -nodes, or a DER file with openssl x509 -inform der"
+        )
+    if is_cert and role == "key":
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.CERT_AS_KEY,
+            f"key file {path} holds a DER certificate, not a private key",
+            "give the private key file (PEM) as the key",
+        )
+    if is_key and role == "certificate":
+        return LoadFailure(
+            path,
+            role,
+            ProblemKind.KEY_AS_CERT,
+            f"certificate file {path} holds a DER private key, not a certificate",
+            "give the certificate bundle as --cert and the key as --key",
+        )
+    return LoadFailure(path, role, ProblemKind.DER, f"{role} file {path} is {what}", fix)
+
+
+def load_bundle(path: Path) -> CertBundle | LoadFailure:
+    """Read a PEM bundle: every CERTIFICATE block in file order. Never raises for content."""
+    data = _read(path, "certificate")
+    if isinstance(data, LoadFailure):
+        return data
+    failure = _empty_or_binary(data, path, "certificate")
+    if failure is not None:
+        return failure
+    blocks = [(m.group(1), m.group(0)) for m in _BLOCK.finditer(data)]
+    labels = [label for label, _ in blocks]
+    certs: list[x509.Certificate] = []
+    for index, (label, block) in enumerate(blocks, start=1):
+        if label != _CERT_LABEL:
+            continue
+        try:
+            with warnings.catch_warnings():
+                # e.g. "serial number wasn't positive": tolerated by clients today; not
+                # this tool's call, and a warning on stderr would only confuse the report.
+                warnings.simplefilter("ignore")
+                certs.append(x509.load_pem_x509_certificate(block))
+        except ValueError as exc:
+            return LoadFailure(
+                path,
+                "certificate",
+                ProblemKind.CORRUPT,
+                f"certificate file {path}: PEM block {index} does not parse ({exc})",
+                "the block is damaged (line breaks or characters lost in a copy/paste?): "
+                "get the certificate again from your CA",
+            )
+    has_key = any(label in _KEY_LABELS or label == _ENCRYPTED_LABEL for label in labels)
+    if certs:
+        return CertBundle(path, tuple(certs), contains_private_key=has_key)
+    if has_key:
+        return LoadFailure(
+            path,
+            "certificate",
+            ProblemKind.KEY_AS_CERT,
+            f"certificate file {path} holds a private key, not a certificate",
+            "give the certificate bundle (leaf, then intermediates) as the certificate "
+            "and the private key as the key",
+        )
+    if any(label in _CSR_LABELS for label in labels):
+        return LoadFailure(
+            path,
+            "certificate",
+            ProblemKind.CSR_AS_CERT,
+            f"certificate file {path} holds a certificate signing request (CSR), not a certificate",
+            "send the CSR to your CA and give the certificate it returns",
+        )
+    if blocks:
+        found = ", ".join(sorted({label.decode("ascii", "replace") for label in labels}))
+        return LoadFailure(
+            path,
+            "certificate",
+            ProblemKind.UNSUPPORTED,
+            f"certificate file {path} has no CERTIFICATE block (found: {found})",
+            _pem_hint("certificate"),
+        )
+    return LoadFailure(
+        path,
+        "certificate",
+        ProblemKind.GARBAGE,
+        f"certificate file {path} is not PEM: no complete '-----BEGIN ...-----' block found",
+        _pem_hint("certificate"),
+    )
+
+
+def load_key(path: Path) -> KeyFile | LoadFailure:
+    """Read one unencrypted PEM private key. Never raises for content."""
+    data = _read(path, "key")
+    if isinstance(data, LoadFailure):
+        return data
+    failure = _empty_or_binary(data, path, "key")
+    if failure is not None:
+        return failure
+    blocks = [(m.group(1), m.group(2), m.group(0)) for m in _BLOCK.finditer(data)]
+    keys = [(label, body, block) for label, body, block in blocks if label in _KEY_LABELS]
+    encrypted = [label for label, _, _ in blocks if label == _ENCRYPTED_LABEL] + [
+        label for label, body, _ in keys if b"Proc-Type: 4,ENCRYPTED" in body
+    ]
+    if encrypted:
+        return LoadFailure(
+            path,
+            "key",
+            ProblemKind.ENCRYPTED,
+            f"key file {path} is encrypted with a passphrase; GHES needs it without one",
+            f"remove the passphrase: openssl rsa -in {path} -out {path.stem}-nopass.key "
+            "(keep the result private: chmod 600)",
+        )
+    if not keys:
+        labels = {label for label, _, _ in blocks}
+        if _CERT_LABEL in labels:
+            return LoadFailure(
+                path,
+                "key",
+                ProblemKind.CERT_AS_KEY,
+                f"key file {path} holds a certificate, not a private key",
+                "give the private key that belongs to the certificate as the key "
+                "(the file that starts with '-----BEGIN PRIVATE KEY-----')",
+            )
+        found = ", ".join(sorted(label.decode("ascii", "replace") for label in labels))
+        return LoadFailure(
+            path,
+            "key",
+            ProblemKind.UNSUPPORTED if labels else ProblemKind.GARBAGE,
+            f"key file {path} has no PRIVATE KEY block" + (f" (found: {found})" if found else ""),
+            _pem_hint("key"),
+        )
+    if len(keys) > 1:
+        return LoadFailure(
+            path,
+            "key",
+            ProblemKind.MULTIPLE_KEYS,
+            f"key file {path} holds {len(keys)} private keys",
+            "keep only the key that belongs to the certificate",
+        )
+    label, _, block = keys[0]
+    try:
+        key = serialization.load_pem_private_key(block, password=None)
+    except TypeError:  # encrypted after all (a form the text check did not recognise)
+        return LoadFailure(
+            path,
+            "key",
+            ProblemKind.ENCRYPTED,
+            f"key file {path} is encrypted with a passphrase; GHES needs it without one",
+            f"remove the passphrase: openssl rsa -in {path} -out {path.stem}-nopass.key",
+        )
+    except UnsupportedAlgorithm as exc:
+        return LoadFailure(
+            path,
+            "key",
+            ProblemKind.UNSUPPORTED,
+            f"key file {path}: unsupported key type ({exc})",
+            "GHES needs an RSA key",
+        )
+    except ValueError as exc:
+        return LoadFailure(
+            path,
+            "key",
+            ProblemKind.CORRUPT,
+            f"key file {path}: the private key does not parse ({exc})",
+            "the block is damaged (copy/paste?): use the original key file",
+        )
+    pkcs = "PKCS#8" if label == b"PRIVATE KEY" else "PKCS#1/SEC1 (traditional)"
+    return KeyFile(path, key, pkcs)
+
+
+def read_certificates(
+    path: Path, *, what: str = "certificate file"
+) -> tuple[x509.Certificate, ...]:
+    """The certificates of a PEM file that must be good (e.g. `--ca-file`); raises MaterialError."""
+    loaded = load_bundle(path)
+    if isinstance(loaded, LoadFailure):
+        raise MaterialError(f"{what}: {loaded.message}", hint=loaded.remedy)
+    return loaded.certs
+
+
+def read_private_key(path: Path, *, what: str = "key file") -> PrivateKeyTypes:
+    """A private key that must be good (e.g. the CA key of `tls issue`); raises MaterialError."""
+    loaded = load_key(path)
+    if isinstance(loaded, LoadFailure):
+        raise MaterialError(f"{what}: {loaded.message}", hint=loaded.remedy)
+    return loaded.key
+
+
+def describe(cert: x509.Certificate) -> str:
+    """A short name for a certificate in messages: its subject, RFC 4514."""
+    subject = cert.subject.rfc4514_string()
+    return subject or "(empty subject)"
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when `issuer`'s name and key signed `cert`. A signature algorithm cryptography no
+    longer verifies (SHA-1, MD5) falls back to the name match alone; `tls-signature` reports
+    the weak algorithm itself."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except InvalidSignature:
+        return False
+    except UnsupportedAlgorithm:
+        return True
+    except (ValueError, TypeError) as exc:
+        # ValueError is also "issuer name mismatch" (excluded above) and TypeError a key type
+        # that cannot sign; "Unsupported signature algorithm" means "cannot check it here".
+        return "unsupported signature algorithm" in str(exc).lower()
+    return True
+
+
+def leaf_of(certs: tuple[x509.Certificate, ...]) -> x509.Certificate:
+    """The end-entity certificate of a bundle, wherever it is (file order may be wrong).
+
+    The one certificate that is not a CA and issued none of the others; if that is not
+    exactly one certificate, the first one (what the appliance takes).
+    """
+    candidates = [
+        c for c in certs if not is_ca(c) and not any(o is not c and issued_by(o, c) for o in certs)
+    ]
+    return candidates[0] if len(candidates) == 1 else certs[0]

@@ -1,0 +1,121 @@
+"""Host-name matching against a certificate, the way TLS clients do it (RFC 6125 / RFC 9525).
+
+Rules, and why:
+- Only subjectAltName dNSName entries count when the certificate has a SAN extension; the
+  subject CN is then ignored (RFC 6125 §6.4.4). Browsers, Go (docker, the GitHub CLI) and
+  OpenSSL's hostname check all ignore the CN completely today, so `tls-san` treats a
+  certificate without SANs as failing; `dns_names(cert, cn_fallback=True)` exists for display.
+- A wildcard is only the whole left-most label (`*.ghe.example.com`) and matches exactly one
+  label: `a.ghe.example.com`, never `ghe.example.com` itself nor `a.b.ghe.example.com`. This is
+  why GHES needs both HOSTNAME and `*.HOSTNAME` in the certificate (enabling-subdomain-
+  isolation.md). Partial-label wildcards (`f*.example.com`) and wildcards over a single label
+  (`*.com`) never match.
+- Comparison is case-insensitive and on A-labels (IDNA), so a Unicode host name and its
+  `xn--` form are the same name.
+
+No I/O here and no third-party imports except `cryptography`'s X.509 types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+
+def to_ascii(name: str) -> str:
+    """`Ghe.Exämple.com.` -> `ghe.xn--exmple-cua.com` (lower-case A-labels, no trailing dot).
+
+    Raises ValueError for a name that cannot be turned into A-labels.
+    """
+    text = name.strip().rstrip(".")
+    if text.isascii():
+        return text.lower()
+    labels = []
+    for label in text.split("."):
+        if label.isascii():
+            labels.append(label.lower())
+            continue
+        try:
+            labels.append(label.lower().encode("idna").decode("ascii"))
+        except UnicodeError as exc:
+            raise ValueError(f"{name!r} is not a valid internationalised name: {exc}") from None
+    return ".".join(labels)
+
+
+def is_wildcard(pattern: str) -> bool:
+    return pattern.startswith("*.")
+
+
+def valid_wildcard(pattern: str) -> bool:
+    """`*.a.b`: the whole left-most label, nothing else wild, at least two labels under it."""
+    labels = pattern.split(".")
+    return (
+        labels[0] == "*"
+        and len(labels) >= 3
+        and all(labels[1:])
+        and not any("*" in label for label in labels[1:])
+    )
+
+
+def matches(pattern: str, host: str) -> bool:
+    """Does the presented identifier `pattern` (a SAN dNSName) cover `host`?"""
+    try:
+        p = to_ascii(pattern)
+        h = to_ascii(host)
+    except ValueError:
+        return False
+    if not p or not h or "*" in h:
+        return False
+    if "*" not in p:
+        return p == h
+    if not valid_wildcard(p):
+        return False
+    p_labels = p.split(".")
+    h_labels = h.split(".")
+    return len(p_labels) == len(h_labels) and bool(h_labels[0]) and p_labels[1:] == h_labels[1:]
+
+
+def san_dns_names(cert: x509.Certificate) -> tuple[str, ...] | None:
+    """The SAN dNSName entries, or None when the certificate has no SAN extension at all."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return None
+    return tuple(ext.value.get_values_for_type(x509.DNSName))
+
+
+def common_names(cert: x509.Certificate) -> tuple[str, ...]:
+    return tuple(
+        str(attr.value) for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    )
+
+
+def dns_names(cert: x509.Certificate, *, cn_fallback: bool = False) -> tuple[str, ...]:
+    """The names a client would match: SAN dNSNames; the CN only if asked and no SAN exists."""
+    sans = san_dns_names(cert)
+    if sans is not None:
+        return sans
+    return common_names(cert) if cn_fallback else ()
+
+
+def covered_by(names: Iterable[str], host: str) -> str | None:
+    """The first name in `names` that covers `host`, or None."""
+    for name in names:
+        if matches(name, host):
+            return name
+    return None
+
+
+def covers_wildcard(names: Iterable[str], hostname: str) -> bool:
+    """Is the literal `*.HOSTNAME` among the names (what GHES's docs ask for)?"""
+    wanted = "*." + to_ascii(hostname)
+    return any(safe_ascii(n) == wanted for n in names)
+
+
+def safe_ascii(name: str) -> str:
+    try:
+        return to_ascii(name)
+    except ValueError:
+        return name.lower()

@@ -1,0 +1,122 @@
+"""The TLS area's entry points: validate certificate material, probe what a server presents.
+
+`run_tls_check(TlsCheckRequest(...)) -> Report` (command "tls check") loads the bundle and the
+key and runs the eight certificate checks of design.md §4. Bad *content* is a check result
+(`tls-pem` fails, the rest are skipped); a file that does not exist or cannot be read, an
+unusable `--ca-file` or an invalid host name raise `MaterialError`/`InputError` (exit 3).
+The appliance work calls it before pushing a certificate.
+
+`run_tls_probe(TlsProbeRequest(...)) -> Report` (command "tls probe") runs `tls-served`:
+handshakes with SNI for HOSTNAME (and every isolation host), verifying what each presents.
+`served_fingerprints(...)` returns the served leaf's SHA-256 per host (upgrade runbooks
+compare them before and after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ghes_setup.checks import Check, Report, run_checks
+from ghes_setup.config.site import validate_hostname
+from ghes_setup.errors import InputError
+from ghes_setup.facts import HTTPS_PORT, GhesVersion
+from ghes_setup.net import AddressResolver
+from ghes_setup.tls import names
+from ghes_setup.tls.check_chain_complete import tls_chain_complete
+from ghes_setup.tls.check_chain_order import tls_chain_order
+from ghes_setup.tls.check_expiry import tls_expiry
+from ghes_setup.tls.check_key_match import tls_key_match
+from ghes_setup.tls.check_key_type import tls_key_type
+from ghes_setup.tls.check_pem import tls_pem
+from ghes_setup.tls.check_san import tls_san
+from ghes_setup.tls.check_signature import tls_signature
+from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, TlsMaterialContext
+from ghes_setup.tls.material import LoadFailure, load_bundle, load_key
+from ghes_setup.tls.trust import load_trust
+
+# The order of the report: what the admin fixes first comes first.
+MATERIAL_CHECKS: tuple[Check[TlsMaterialContext], ...] = (
+    tls_pem,
+    tls_key_type,
+    tls_key_match,
+    tls_chain_order,
+    tls_chain_complete,
+    tls_san,
+    tls_expiry,
+    tls_signature,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TlsCheckRequest:
+    cert: Path
+    key: Path
+    hostname: str
+    ca_file: Path | None = None
+    warn_days: int = DEFAULT_WARN_DAYS
+    crit_days: int = DEFAULT_CRIT_DAYS
+    now: datetime | None = None
+    # The GHES release whose isolation subdomains `tls-san` counts (default: a current one).
+    ghes_version: GhesVersion | None = None
+
+
+def normalize_hostname(hostname: str) -> str:
+    """A valid GHES host name in lower-case A-labels; InputError (exit 3) otherwise."""
+    try:
+        ascii_name = names.to_ascii(hostname)
+    except ValueError as exc:
+        raise InputError(f"hostname: {exc}", hint="give the appliance's host name") from None
+    return validate_hostname(ascii_name, where="hostname")
+
+
+def check_thresholds(warn_days: int, crit_days: int) -> None:
+    if crit_days < 0 or warn_days < crit_days:
+        raise InputError(
+            f"--warn-days {warn_days} / --crit-days {crit_days}: need warn >= crit >= 0",
+            hint="e.g. --warn-days 30 --crit-days 7",
+        )
+
+
+def material_context(request: TlsCheckRequest) -> TlsMaterialContext:
+    hostname = normalize_hostname(request.hostname)
+    check_thresholds(request.warn_days, request.crit_days)
+    trust = load_trust(request.ca_file)
+    bundle = load_bundle(request.cert)
+    key = load_key(request.key)
+    for loaded in (bundle, key):
+        if isinstance(loaded, LoadFailure) and loaded.unreadable:
+            raise loaded.as_error()
+    return TlsMaterialContext(
+        hostname=hostname,
+        bundle=bundle,
+        key=key,
+        trust=trust,
+        now=_aware(request.now) if request.now else datetime.now(UTC),
+        warn_days=request.warn_days,
+        crit_days=request.crit_days,
+        ghes_version=request.ghes_version,
+    )
+
+
+def run_tls_check(
+    request: TlsCheckRequest, *, checks: Sequence[Check[TlsMaterialContext]] = MATERIAL_CHECKS
+) -> Report:
+    """Validate a certificate bundle and key for `request.hostname` (command "tls check")."""
+    ctx = material_context(request)
+    return Report("tls check", run_checks(checks, ctx), target=ctx.hostname)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+__all__ = [
+    "HTTPS_PORT",
+    "MATERIAL_CHECKS",
+    "AddressResolver",
+    "TlsCheckRequest",
+    "run_tls_check",
+]
