@@ -22,7 +22,7 @@ from pathlib import Path
 from ghes_setup.checks import Check, Report, run_checks
 from ghes_setup.config.site import validate_hostname
 from ghes_setup.errors import InputError
-from ghes_setup.facts import HTTPS_PORT, GhesVersion
+from ghes_setup.facts import HTTPS_PORT, GhesVersion, isolation_hosts
 from ghes_setup.net import AddressResolver
 from ghes_setup.tls import names
 from ghes_setup.tls.check_chain_complete import tls_chain_complete
@@ -32,6 +32,8 @@ from ghes_setup.tls.check_key_match import tls_key_match
 from ghes_setup.tls.check_key_type import tls_key_type
 from ghes_setup.tls.check_pem import tls_pem
 from ghes_setup.tls.check_san import tls_san
+from ghes_setup.tls.check_served import ChainFetcher, TlsProbeContext, tls_served
+from ghes_setup.tls.check_served import served_fingerprints as fingerprints_of
 from ghes_setup.tls.check_signature import tls_signature
 from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, TlsMaterialContext
 from ghes_setup.tls.material import LoadFailure, load_bundle, load_key
@@ -109,14 +111,68 @@ def run_tls_check(
     return Report("tls check", run_checks(checks, ctx), target=ctx.hostname)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsProbeRequest:
+    hostname: str
+    resolver: AddressResolver
+    port: int = HTTPS_PORT
+    ca_file: Path | None = None
+    subdomains: bool = False
+    ghes_version: GhesVersion | None = None
+    warn_days: int = DEFAULT_WARN_DAYS
+    crit_days: int = DEFAULT_CRIT_DAYS
+    timeout: float = 5.0
+    now: datetime | None = None
+
+
+def probe_context(
+    request: TlsProbeRequest, *, fetch: ChainFetcher | None = None
+) -> TlsProbeContext:
+    hostname = normalize_hostname(request.hostname)
+    check_thresholds(request.warn_days, request.crit_days)
+    if not 0 < request.port < 65536:
+        raise InputError(f"--port {request.port}: must be 1-65535")
+    if request.timeout <= 0:
+        raise InputError(f"--timeout {request.timeout:g}: must be more than 0 seconds")
+    hosts: tuple[str, ...] = (hostname,)
+    if request.subdomains:
+        hosts += isolation_hosts(hostname, request.ghes_version)
+    return TlsProbeContext(
+        hostname=hostname,
+        hosts=hosts,
+        resolver=request.resolver,
+        trust=load_trust(request.ca_file),
+        now=_aware(request.now) if request.now else datetime.now(UTC),
+        port=request.port,
+        timeout=request.timeout,
+        warn_days=request.warn_days,
+        crit_days=request.crit_days,
+        **({"fetch": fetch} if fetch is not None else {}),
+    )
+
+
+def run_tls_probe(request: TlsProbeRequest, *, fetch: ChainFetcher | None = None) -> Report:
+    """Handshake with every SNI host and verify what it serves (command "tls probe")."""
+    ctx = probe_context(request, fetch=fetch)
+    return Report("tls probe", run_checks([tls_served], ctx), target=ctx.hostname)
+
+
+def served_fingerprints(
+    request: TlsProbeRequest, *, fetch: ChainFetcher | None = None
+) -> dict[str, str | None]:
+    """SNI host -> SHA-256 fingerprint (`AB:CD:...`) of the served leaf, None if none."""
+    return fingerprints_of(probe_context(request, fetch=fetch))
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 __all__ = [
-    "HTTPS_PORT",
     "MATERIAL_CHECKS",
-    "AddressResolver",
     "TlsCheckRequest",
+    "TlsProbeRequest",
     "run_tls_check",
+    "run_tls_probe",
+    "served_fingerprints",
 ]
