@@ -34,7 +34,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from ghes_setup.dns.lookup import Lookup, LookupStatus, sort_addresses
+from ghes_setup.dns.lookup import Lookup, Lookups, LookupStatus, sort_addresses
 from ghes_setup.errors import Unreachable
 from ghes_setup.net import AddressResolver, Nameserver, ResolveOverrides, SystemResolver
 
@@ -337,8 +337,8 @@ class DnsAddressResolver:
     client and SSH resolve HOSTNAME once between them.
     """
 
-    def __init__(self, dns_resolver: DnsResolver, overrides: ResolveOverrides | None = None):
-        self.dns = dns_resolver
+    def __init__(self, lookups: Lookups, overrides: ResolveOverrides | None = None) -> None:
+        self.dns = lookups
         self.overrides = overrides or ResolveOverrides()
 
     def addresses(self, host: str) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""DNS tests against real DNS servers (dnsmasq, an in-process dnslib server), marker `lab`."""

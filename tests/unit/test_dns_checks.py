@@ -1,0 +1,439 @@
+"""The four DNS checks against a state-based fake resolver: every status path and remedy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ghes_setup import facts
+from ghes_setup.checks.model import Report, Status
+from ghes_setup.dns.lookup import Lookup, LookupStatus
+from ghes_setup.dns.service import CHECKS, DnsCheckRequest, run_dns_check
+from ghes_setup.errors import InputError
+from ghes_setup.exit_codes import ExitCode, NagiosCode, for_status, nagios_for_status
+from ghes_setup.facts import GhesVersion
+from ghes_setup.net import ResolveOverrides
+from ghes_setup.reporting import json_report, nagios, prometheus
+from tests.dns.fakes import HOST, IP, NS1, NS2, FakeDns, FakeZone, zone
+from tests.schema import assert_valid_report
+
+IDS = ("dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency")
+OTHER = "10.9.9.9"
+V6 = "2001:db8::5"
+
+
+def run(*zones: FakeZone, **request: object) -> Report:
+    fake = FakeDns(*zones)
+    req = DnsCheckRequest(hostname=HOST, **request)  # type: ignore[arg-type]
+    return run_dns_check(req, lookups=fake)
+
+
+def statuses(report: Report) -> dict[str, str]:
+    return {r.id: r.status.value for r in report.results}
+
+
+# ------------------------------------------------------------------ whole runs
+
+
+def test_report_has_the_four_ids_in_contract_order_and_target() -> None:
+    report = run(zone())
+    assert report.ids() == IDS
+    assert tuple(c.id for c in CHECKS) == IDS
+    assert report.command == "dns check"
+    assert report.target == HOST
+
+
+def test_wildcard_setup_passes_and_consistency_skips_with_one_nameserver() -> None:
+    report = run(zone())
+    assert statuses(report) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",
+        "dns-subdomains": "pass",
+        "dns-consistency": "skip",
+    }
+    assert "only one nameserver to compare" in report.by_id("dns-consistency").summary
+    assert for_status(report.status) is ExitCode.OK
+
+
+def test_no_nameservers_at_all_is_error_not_fail() -> None:
+    report = run_dns_check(DnsCheckRequest(hostname=HOST), lookups=FakeDns())
+    assert report.by_id("dns-hostname").status is Status.ERROR
+    assert "no nameserver" in report.by_id("dns-hostname").summary
+    assert report.by_id("dns-consistency").status is Status.SKIP
+    assert for_status(report.status) is ExitCode.NOT_EVALUATED
+
+
+@pytest.mark.parametrize(
+    ("apex", "label"),
+    [((IP,), "A only"), ((V6,), "AAAA only"), ((IP, V6), "dual stack")],
+)
+def test_a_only_aaaa_only_and_dual_stack_all_pass(apex: tuple[str, ...], label: str) -> None:
+    report = run(zone(apex=apex, wildcard=apex))
+    assert report.status is Status.PASS, label
+    assert report.by_id("dns-hostname").details["addresses"] == list(apex)
+
+
+# ------------------------------------------------------------------ dns-hostname
+
+
+@pytest.mark.parametrize(
+    ("kind", "zone_kw", "word"),
+    [
+        ("nxdomain", {"apex": ()}, "NXDOMAIN"),
+        ("nodata", {"apex": (), "nodata": {HOST}}, "NODATA"),
+    ],
+)
+def test_hostname_missing_fails_and_dependants_skip(
+    kind: str, zone_kw: dict[str, object], word: str
+) -> None:
+    report = run(zone(wildcard=None, **zone_kw))  # type: ignore[arg-type]
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.FAIL
+    assert word in hostname.summary
+    assert hostname.details["status"] == kind
+    assert f"{HOST}. 300 IN A <appliance IP>" in (hostname.remedy or "")
+    assert report.by_id("dns-wildcard").status is Status.SKIP
+    assert report.by_id("dns-subdomains").status is Status.SKIP
+    assert for_status(report.status) is ExitCode.CHECK_FAILED
+
+
+def test_hostname_missing_remedy_uses_the_expected_addresses() -> None:
+    report = run(zone(apex=(), wildcard=None), expect=(IP, V6))
+    remedy = report.by_id("dns-hostname").remedy or ""
+    assert f"{HOST}. 300 IN A {IP}" in remedy
+    assert f"{HOST}. 300 IN AAAA {V6}" in remedy
+
+
+@pytest.mark.parametrize(
+    "status",
+    [LookupStatus.TIMEOUT, LookupStatus.SERVFAIL, LookupStatus.REFUSED, LookupStatus.UNREACHABLE],
+)
+def test_hostname_without_an_answer_is_error_could_not_check(status: LookupStatus) -> None:
+    report = run(zone(failures={HOST: status}))
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.ERROR
+    assert hostname.summary.startswith("could not check the hostname")
+    assert "dig @10.0.0.53 ghe.example.com" in (hostname.remedy or "")
+    assert report.by_id("dns-wildcard").status is Status.SKIP
+    assert for_status(report.status) is ExitCode.NOT_EVALUATED
+    assert nagios_for_status(report.status) is NagiosCode.UNKNOWN
+
+
+def test_expect_equal_set_passes_whatever_the_spelling_and_order() -> None:
+    report = run(zone(apex=(IP, V6), wildcard=(IP, V6)), expect=("2001:DB8:0::5", IP))
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.PASS
+    assert "as expected" in hostname.summary
+    assert hostname.details["expected"] == [IP, V6]
+
+
+def test_expect_missing_address_fails_naming_it() -> None:
+    report = run(zone(), expect=(IP, V6))
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.FAIL
+    assert hostname.details["missing"] == [V6]
+    assert hostname.details["unexpected"] == []
+    assert f"{HOST}. 300 IN AAAA {V6}" in (hostname.remedy or "")
+
+
+def test_expect_is_an_exact_set_so_an_extra_address_fails() -> None:
+    report = run(zone(apex=(IP, OTHER)), expect=(IP,))
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.FAIL
+    assert hostname.details["unexpected"] == [OTHER]
+    assert "unexpected {10.9.9.9}" in hostname.summary
+
+
+def test_resolve_pin_for_hostname_is_the_expectation_not_the_answer() -> None:
+    pins = ResolveOverrides.parse([f"{HOST}:{OTHER}"])
+    report = run(zone(), overrides=pins)
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.FAIL  # DNS says 10.0.0.5; the pin says 10.9.9.9
+    assert hostname.details["addresses"] == [IP]
+    assert hostname.details["expected"] == [OTHER]
+
+
+def test_expect_overrides_a_resolve_pin() -> None:
+    pins = ResolveOverrides.parse([f"{HOST}:{OTHER}"])
+    report = run(zone(), overrides=pins, expect=(IP,))
+    assert report.by_id("dns-hostname").status is Status.PASS
+
+
+def test_bad_expect_address_is_input_error() -> None:
+    with pytest.raises(InputError, match=r"--expect '10\.0\.0' is not an IPv4 or IPv6 address"):
+        run(zone(), expect=("10.0.0",))
+
+
+def test_hostname_via_cname_chain_passes_and_records_the_chain() -> None:
+    z = zone(apex=(), cnames={HOST: "lb.example.net", "lb.example.net": "lb-1.example.net"})
+    z.records["lb-1.example.net"] = (IP,)
+    report = run(z)
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.PASS
+    assert hostname.details["cname_chain"] == ["lb.example.net", "lb-1.example.net"]
+    assert "via CNAME lb.example.net -> lb-1.example.net" in hostname.summary
+
+
+# ------------------------------------------------------------------ dns-wildcard
+
+
+def test_wildcard_missing_fails_with_remedy_naming_the_record() -> None:
+    report = run(zone(wildcard=None))
+    wildcard = report.by_id("dns-wildcard")
+    assert wildcard.status is Status.FAIL
+    assert "no wildcard record" in wildcard.summary
+    assert wildcard.details["probe"].startswith("ghes-setup-probe-")
+    assert wildcard.details["probe"].endswith("." + HOST)
+    assert wildcard.remedy == f"add the wildcard record: *.{HOST}. 300 IN A {IP}"
+
+
+def test_wildcard_remedy_has_aaaa_for_a_dual_stack_hostname() -> None:
+    report = run(zone(apex=(IP, V6), wildcard=None))
+    remedy = report.by_id("dns-wildcard").remedy or ""
+    assert f"*.{HOST}. 300 IN A {IP}; *.{HOST}. 300 IN AAAA {V6}" in remedy
+
+
+def test_wildcard_pointing_elsewhere_fails_naming_both_sets() -> None:
+    report = run(zone(wildcard=(OTHER,)))
+    wildcard = report.by_id("dns-wildcard")
+    assert wildcard.status is Status.FAIL
+    assert "{10.9.9.9}" in wildcard.summary
+    assert "{10.0.0.5}" in wildcard.summary
+    assert f"*.{HOST}. 300 IN A {IP}" in (wildcard.remedy or "")
+
+
+def test_wildcard_with_only_one_address_family_of_a_dual_stack_hostname_fails() -> None:
+    report = run(zone(apex=(IP, V6), wildcard=(IP,)))
+    assert report.by_id("dns-wildcard").status is Status.FAIL
+
+
+def test_wildcard_nodata_fails() -> None:
+    report = run(zone(wildcard=()))
+    wildcard = report.by_id("dns-wildcard")
+    assert wildcard.status is Status.FAIL
+    assert wildcard.details["status"] == "nodata"
+
+
+def test_wildcard_cname_to_the_apex_passes() -> None:
+    z = zone(wildcard=None)
+
+    class CnameWildcard(FakeZone):
+        def resolve(self, name: str, server: str) -> Lookup:
+            if name.endswith("." + HOST) and name not in self.records:
+                self.cnames.setdefault(name, HOST)
+            return super().resolve(name, server)
+
+    cz = CnameWildcard(records=z.records)
+    report = run(cz)
+    wildcard = report.by_id("dns-wildcard")
+    assert wildcard.status is Status.PASS
+    assert wildcard.details["cname_chain"] == [HOST]
+    assert report.by_id("dns-subdomains").status is Status.PASS
+
+
+def test_wildcard_timeout_is_error() -> None:
+    class SlowWildcard(FakeZone):
+        def resolve(self, name: str, server: str) -> Lookup:
+            if name.startswith("ghes-setup-probe-"):
+                self.failures[name] = LookupStatus.TIMEOUT
+            return super().resolve(name, server)
+
+    slow = SlowWildcard(records={HOST: (IP,)}, wildcards={HOST: (IP,)})
+    report = run(slow)
+    wildcard = report.by_id("dns-wildcard")
+    assert wildcard.status is Status.ERROR
+    assert wildcard.summary.startswith("could not check the wildcard")
+
+
+# ------------------------------------------------------------------ dns-subdomains
+
+
+def test_subdomain_overridden_to_another_address_is_caught() -> None:
+    z = zone(records={f"uploads.{HOST}": (OTHER,)})
+    report = run(z)
+    sub = report.by_id("dns-subdomains")
+    assert sub.status is Status.FAIL
+    assert sub.details["failing"] == [f"uploads.{HOST}"]
+    assert sub.details["reasons"] == {f"uploads.{HOST}": "different-addresses"}
+    assert f"uploads.{HOST} -> {{{OTHER}}}" in (sub.remedy or "")
+    assert sub.metrics == {"checked": 17.0, "failing": 1.0}
+    # the wildcard itself is fine: only the explicit record is wrong
+    assert report.by_id("dns-wildcard").status is Status.PASS
+
+
+def test_no_wildcard_fails_every_subdomain_with_nxdomain() -> None:
+    report = run(zone(wildcard=None))
+    sub = report.by_id("dns-subdomains")
+    hosts = list(facts.isolation_hosts(HOST, None))
+    assert sub.status is Status.FAIL
+    assert sub.details["failing"] == hosts
+    assert set(sub.details["reasons"].values()) == {"nxdomain"}
+    assert sub.details["checked"] == hosts
+    assert "and 9 more (details.failing)" in sub.summary
+    assert f"*.{HOST}. 300 IN A {IP}" in (sub.remedy or "")
+    assert "each of the 17 names in details.failing" in (sub.remedy or "")
+
+
+def test_explicit_records_for_every_subdomain_pass_without_a_wildcard() -> None:
+    records = dict.fromkeys(facts.isolation_hosts(HOST, None), (IP,))
+    report = run(zone(wildcard=None, records=records))
+    assert report.by_id("dns-wildcard").status is Status.FAIL
+    assert report.by_id("dns-subdomains").status is Status.PASS
+
+
+def test_a_few_missing_explicit_records_are_listed_by_name() -> None:
+    hosts = facts.isolation_hosts(HOST, None)
+    missing = {f"containers.{HOST}", f"notebooks.{HOST}"}
+    records = {h: (IP,) for h in hosts if h not in missing}
+    sub = run(zone(wildcard=None, records=records)).by_id("dns-subdomains")
+    assert sub.status is Status.FAIL
+    assert set(sub.details["failing"]) == missing
+    assert f"containers.{HOST}, notebooks.{HOST}" in (sub.remedy or "")
+
+
+def test_subdomain_via_cname_chain_to_the_apex_passes() -> None:
+    z = zone(cnames={f"containers.{HOST}": "edge.example.net", "edge.example.net": HOST})
+    sub = run(z).by_id("dns-subdomains")
+    assert sub.status is Status.PASS
+    assert sub.details["results"][f"containers.{HOST}"]["cname_chain"] == [
+        "edge.example.net",
+        HOST,
+    ]
+
+
+def test_subdomain_without_an_answer_is_error_and_listed_as_unchecked() -> None:
+    z = zone(failures={f"media.{HOST}": LookupStatus.SERVFAIL})
+    sub = run(z).by_id("dns-subdomains")
+    assert sub.status is Status.ERROR
+    assert sub.details["failing"] == []
+    assert sub.details["unchecked"] == [f"media.{HOST}"]
+    assert "could not check 1 of 17 subdomains" in sub.summary
+
+
+def test_a_definite_failure_outranks_an_unanswered_subdomain() -> None:
+    z = zone(
+        failures={f"media.{HOST}": LookupStatus.TIMEOUT},
+        records={f"raw.{HOST}": (OTHER,)},
+    )
+    sub = run(z).by_id("dns-subdomains")
+    assert sub.status is Status.FAIL
+    assert sub.details["failing"] == [f"raw.{HOST}"]
+    assert sub.details["unchecked"] == [f"media.{HOST}"]
+
+
+@pytest.mark.parametrize(
+    ("version", "present", "absent"),
+    [
+        ("3.4", {"docker", "render"}, {"containers", "notebooks", "viewscreen"}),
+        ("3.6", {"containers", "render"}, {"notebooks", "viewscreen"}),
+        ("3.7", {"containers", "notebooks", "viewscreen"}, {"render"}),
+        ("3.17", {"containers", "notebooks", "viewscreen"}, {"render"}),
+    ],
+)
+def test_subdomain_list_follows_the_ghes_version(
+    version: str, present: set[str], absent: set[str]
+) -> None:
+    sub = run(zone(), ghes_version=GhesVersion.parse(version)).by_id("dns-subdomains")
+    labels = {name.removesuffix("." + HOST) for name in sub.details["checked"]}
+    assert present <= labels
+    assert not (absent & labels)
+    assert sub.details["ghes_version"] == version
+    assert sub.details["version_assumed"] is False
+
+
+def test_render_record_missing_only_matters_before_3_7() -> None:
+    z = zone(records={f"render.{HOST}": (OTHER,)})
+    assert run(z, ghes_version=GhesVersion.parse("3.6")).status is Status.FAIL
+    assert run(z, ghes_version=GhesVersion.parse("3.7")).status is Status.PASS
+
+
+def test_default_version_is_recorded_as_assumed() -> None:
+    sub = run(zone()).by_id("dns-subdomains")
+    assert sub.details["ghes_version"] == str(facts.DEFAULT_GHES_VERSION)
+    assert sub.details["version_assumed"] is True
+
+
+# ------------------------------------------------------------------ dns-consistency
+
+
+def test_two_agreeing_nameservers_pass() -> None:
+    report = run(zone(), zone())
+    consistency = report.by_id("dns-consistency")
+    assert consistency.status is Status.PASS
+    assert consistency.details["nameservers"] == [str(NS1), str(NS2)]
+
+
+def test_two_nameservers_disagreeing_on_the_wildcard_fail() -> None:
+    report = run(zone(), zone(wildcard=None))
+    consistency = report.by_id("dns-consistency")
+    assert consistency.status is Status.FAIL
+    assert consistency.details["disagree"] == [consistency.details["probe"]]
+    assert "disagree on the wildcard" in consistency.summary
+    assert "10.0.0.54: {}" in consistency.summary
+    # the stub-mode checks used the first server, which has the wildcard
+    assert report.by_id("dns-wildcard").status is Status.PASS
+
+
+def test_two_nameservers_disagreeing_on_hostname_fail() -> None:
+    report = run(zone(), zone(apex=(OTHER,)))
+    consistency = report.by_id("dns-consistency")
+    assert consistency.status is Status.FAIL
+    assert HOST in consistency.details["disagree"]
+
+
+def test_nxdomain_and_nodata_agree_on_no_addresses() -> None:
+    report = run(zone(wildcard=None), zone(wildcard=()))
+    assert report.by_id("dns-consistency").status is Status.PASS
+
+
+def test_a_silent_nameserver_makes_consistency_error() -> None:
+    report = run(zone(), zone(down=LookupStatus.TIMEOUT))
+    consistency = report.by_id("dns-consistency")
+    assert consistency.status is Status.ERROR
+    assert consistency.details["answers"][HOST][str(NS2)] == "timeout"
+    # the stub-mode checks got their answer from the first server
+    assert report.by_id("dns-hostname").status is Status.PASS
+
+
+def test_stub_mode_falls_back_to_the_next_nameserver() -> None:
+    report = run(zone(down=LookupStatus.REFUSED), zone())
+    assert report.by_id("dns-hostname").status is Status.PASS
+    assert report.by_id("dns-hostname").details["server"] == str(NS2)
+
+
+def test_consistency_asks_each_server_for_hostname_and_probe() -> None:
+    fake = FakeDns(zone(), zone())
+    run_dns_check(DnsCheckRequest(hostname=HOST), lookups=fake)
+    per_server = {(s, n) for s, n in fake.asked if n == HOST or "probe" in n}
+    assert {s for s, _ in per_server} == {str(NS1), str(NS2)}
+
+
+# ------------------------------------------------------------------ output formats
+
+
+def test_every_path_produces_schema_valid_json() -> None:
+    scenarios = [
+        run(zone()),
+        run(zone(wildcard=None)),
+        run(zone(failures={HOST: LookupStatus.TIMEOUT})),
+        run(zone(), zone(wildcard=(OTHER,))),
+        run(zone(records={f"uploads.{HOST}": (OTHER,)}), expect=(IP,)),
+    ]
+    for report in scenarios:
+        document = json.loads(json_report.render(report))
+        assert_valid_report(document)
+        assert document["command"] == "dns check"
+        assert [r["id"] for r in document["results"]] == list(IDS)
+
+
+def test_nagios_and_prometheus_carry_the_subdomain_metrics() -> None:
+    report = run(zone(records={f"uploads.{HOST}": (OTHER,)}))
+    text, code = nagios.render(report)
+    assert code is NagiosCode.CRITICAL
+    assert "'dns-subdomains.failing'=1;;;;" in text
+    prom = prometheus.render(report, now=0)
+    assert (
+        'ghes_setup_check_failing{check="dns-subdomains",area="dns",host="ghe.example.com"} 1'
+        in prom
+    )
