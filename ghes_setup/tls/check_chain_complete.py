@@ -79,12 +79,25 @@ def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
             urls = ca_issuers_urls(top)
             where = f" (your CA publishes it at {', '.join(urls)})" if urls else ""
             details["missing_issuer"] = missing
+            if top is leaf:
+                # The leaf's issuer is practically never a root: an intermediate is missing.
+                return Outcome.failed(
+                    f"incomplete chain: the bundle lacks the intermediate {missing}, "
+                    f"the issuer of {describe(top)}",
+                    remedy=(
+                        f"append the intermediate certificate {missing}{where} after "
+                        f"{describe(top)} (cat server.crt intermediate.crt > bundle.pem); if "
+                        f"{missing} is your private root CA, pass it with --ca-file instead"
+                    ),
+                    details=details,
+                )
             return Outcome.failed(
-                f"incomplete chain: no certificate for {missing}, the issuer of {describe(top)}",
+                f"the chain stops at {describe(top)}: its issuer {missing} is neither in the "
+                "bundle nor trusted here",
                 remedy=(
-                    f"append the intermediate certificate {missing}{where} to the bundle after "
-                    f"{describe(top)}; if {missing} is your private root CA, pass it with "
-                    "--ca-file instead"
+                    f"if {missing} is your private root CA, pass it with --ca-file (and make "
+                    "the appliance's clients trust it); otherwise append the intermediate "
+                    f"{missing}{where} to the bundle"
                 ),
                 details=details,
             )
@@ -98,8 +111,9 @@ def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
             remedy="get a chain from your CA that current TLS clients accept",
             details=details,
         )
+    root = verified.chain[-1] if verified.chain else anchor
     details["path"] = [describe(c) for c in verified.chain]
-    details["anchor"] = describe(anchor)
+    details["anchor"] = describe(root)
     return Outcome.passed(
-        f"the chain reaches {describe(anchor)} from {_where(trust, anchor)}", details=details
+        f"the chain reaches {describe(root)} from {_where(trust, root)}", details=details
     )

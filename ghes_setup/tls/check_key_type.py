@@ -51,11 +51,15 @@ def _judge(label: str, key: object) -> tuple[bool, str]:
 def tls_key_type(ctx: TlsMaterialContext) -> Outcome:
     """The key is RSA and large enough."""
     minimum = min_rsa_bits()
-    judged = [
-        _judge("the private key", ctx.key_file.key),
-        _judge("the certificate's public key", ctx.leaf.public_key()),
-    ]
-    kind, bits = describe_key(ctx.key_file.key)
+    key, public = ctx.key_file.key, ctx.leaf.public_key()
+    if describe_key(key) == describe_key(public):
+        judged = [_judge("the key", key)]
+    else:
+        judged = [
+            _judge("the private key", key),
+            _judge("the certificate's public key", public),
+        ]
+    kind, bits = describe_key(key)
     details = {
         "key_type": kind,
         "key_bits": bits,

@@ -30,6 +30,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509.oid import NameOID
 
 from ghes_setup.errors import MaterialError
 
@@ -183,10 +184,10 @@ def _der_failure(data: bytes, path: Path, role: str) -> LoadFailure:
             pass
     if is_cert:
         what = "a DER (binary) certificate"
-        fix = f"convert it: openssl x509 -inform der -in {path} -out {path.stem}.pem"
+        fix = f"convert it: openssl x509 -inform der -in {path} -out {_sibling(path, '.pem')}"
     elif is_key:
         what = "a DER (binary) private key"
-        fix = f"convert it: openssl pkey -inform der -in {path} -out {path.stem}.key"
+        fix = f"convert it: openssl pkey -inform der -in {path} -out {_sibling(path, '.key')}"
     else:
         what = "binary (DER or PKCS#12) data, not PEM"
         fix = (
@@ -210,6 +211,20 @@ def _der_failure(data: bytes, path: Path, role: str) -> LoadFailure:
             "give the certificate bundle as --cert and the key as --key",
         )
     return LoadFailure(path, role, ProblemKind.DER, f"{role} file {path} is {what}", fix)
+
+
+def _sibling(path: Path, suffix: str) -> str:
+    """A file name next to `path` for a converted copy, never `path` itself."""
+    name = path.stem + suffix
+    return path.stem + "-pem" + suffix if name == path.name else name
+
+
+def _parse_error(exc: Exception) -> str:
+    """cryptography's message without its FAQ link."""
+    text = str(exc)
+    if "for more details." in text:
+        text = text.split("for more details.", 1)[1].strip() or "invalid data"
+    return text
 
 
 def load_bundle(path: Path) -> CertBundle | LoadFailure:
@@ -237,7 +252,7 @@ def load_bundle(path: Path) -> CertBundle | LoadFailure:
                 path,
                 "certificate",
                 ProblemKind.CORRUPT,
-                f"certificate file {path}: PEM block {index} does not parse ({exc})",
+                f"certificate file {path}: PEM block {index} does not parse ({_parse_error(exc)})",
                 "the block is damaged (line breaks or characters lost in a copy/paste?): "
                 "get the certificate again from your CA",
             )
@@ -352,7 +367,7 @@ def load_key(path: Path) -> KeyFile | LoadFailure:
             path,
             "key",
             ProblemKind.CORRUPT,
-            f"key file {path}: the private key does not parse ({exc})",
+            f"key file {path}: the private key does not parse ({_parse_error(exc)})",
             "the block is damaged (copy/paste?): use the original key file",
         )
     pkcs = "PKCS#8" if label == b"PRIVATE KEY" else "PKCS#1/SEC1 (traditional)"
@@ -378,9 +393,11 @@ def read_private_key(path: Path, *, what: str = "key file") -> PrivateKeyTypes:
 
 
 def describe(cert: x509.Certificate) -> str:
-    """A short name for a certificate in messages: its subject, RFC 4514."""
-    subject = cert.subject.rfc4514_string()
-    return subject or "(empty subject)"
+    """A short name for a certificate in messages: `CN=...` if it has one, else its subject."""
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if cns:
+        return f"CN={cns[0].value!s}"
+    return cert.subject.rfc4514_string() or "(empty subject)"
 
 
 def is_ca(cert: x509.Certificate) -> bool:

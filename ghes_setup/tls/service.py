@@ -39,16 +39,17 @@ from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, TlsMate
 from ghes_setup.tls.material import LoadFailure, load_bundle, load_key
 from ghes_setup.tls.trust import load_trust
 
-# The order of the report: what the admin fixes first comes first.
+# The order of the report: what the admin fixes first comes first. A check comes after the
+# checks it requires (the runner resolves one level of skips per pass).
 MATERIAL_CHECKS: tuple[Check[TlsMaterialContext], ...] = (
     tls_pem,
     tls_key_type,
     tls_key_match,
     tls_chain_order,
+    tls_signature,
     tls_chain_complete,
     tls_san,
     tls_expiry,
-    tls_signature,
 )
 
 
