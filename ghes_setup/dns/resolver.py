@@ -123,14 +123,12 @@ class DnsResolver:
         """Look up every name (A and AAAA) concurrently; keyed by the names as given."""
         unique = list(dict.fromkeys(names))
         tasks = [(n, t) for n in unique for t in RECORD_TYPES]
-        answers: dict[tuple[str, str], _Answer] = {}
-        if len(tasks) == 1:  # pragma: no cover - RECORD_TYPES has two entries
-            answers[tasks[0]] = self._answer(tasks[0][0], tasks[0][1], server)
-        else:
-            workers = min(MAX_WORKERS, len(tasks))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns") as pool:
-                futures = {task: pool.submit(self._answer, *task, server) for task in tasks}
-                answers = {task: fut.result() for task, fut in futures.items()}
+        if not tasks:
+            return {}
+        workers = min(MAX_WORKERS, len(tasks))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns") as pool:
+            futures = {task: pool.submit(self._answer, *task, server) for task in tasks}
+            answers = {task: fut.result() for task, fut in futures.items()}
         return {n: _combine(n, answers[(n, "A")], answers[(n, "AAAA")]) for n in unique}
 
     # ------------------------------------------------------------------ internals

@@ -209,6 +209,10 @@ def test_lookup_many_keys_results_by_the_names_as_given() -> None:
     assert results["GHE.example.com."].ok
 
 
+def test_lookup_many_of_nothing_is_empty() -> None:
+    assert ZoneResolver({NS1: Zone({})}).lookup_many([]) == {}
+
+
 def test_no_nameservers_anywhere_is_no_nameservers() -> None:
     r = DnsResolver(None, system=lambda: ())
     assert r.nameservers == ()

@@ -1,0 +1,371 @@
+"""`ghes-setup dns check` against real DNS servers: dnsmasq per scenario, dnslib for SERVFAIL
+and delays, a silent UDP socket for timeouts. Each scenario asserts the check ids, statuses
+and exit code through the CLI, and `details.failing` where it matters."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ghes_setup import facts
+from ghes_setup.dns.resolver import DnsResolver, make_resolver
+from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
+from ghes_setup.errors import Unreachable
+from ghes_setup.facts import GhesVersion
+from tests.conftest import CliResult, CliRunner, assert_no_traceback
+from tests.dns.conftest import APEX, ZONE
+from tests.dns.servers import Dnsmasq, ScriptedDns, SilentUdp, query
+from tests.schema import assert_valid_report
+
+pytestmark = pytest.mark.lab
+
+Start = Callable[..., Dnsmasq]
+IDS = ["dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency"]
+SUBDOMAINS = list(facts.isolation_hosts(ZONE, None))
+
+WILDCARD = (f"--address=/{ZONE}/{APEX}",)
+NO_WILDCARD = (f"--host-record={ZONE},{APEX}",)
+ELSEWHERE = (f"--address=/{ZONE}/127.0.0.2", f"--host-record={ZONE},{APEX}")
+OVERRIDE = (*WILDCARD, f"--host-record=uploads.{ZONE},127.0.0.9")
+AAAA_ONLY = (f"--address=/{ZONE}/::1",)
+
+
+def check(cli: CliRunner, *servers: object, args: tuple[str, ...] = ()) -> CliResult:
+    ns = [a for s in servers for a in ("--nameserver", str(s))]
+    return cli("--format", "json", "dns", "check", ZONE, *ns, "--timeout", "1", *args)
+
+
+def statuses(result: CliResult) -> dict[str, str]:
+    doc = result.json()
+    assert_valid_report(doc)
+    assert [r["id"] for r in doc["results"]] == IDS
+    return {r["id"]: r["status"] for r in doc["results"]}
+
+
+def details(result: CliResult, check_id: str) -> dict[str, object]:
+    return next(r["details"] for r in result.json()["results"] if r["id"] == check_id)
+
+
+# ------------------------------------------------------------------ dnsmasq scenarios
+
+
+def test_wildcard_present_passes_exit_0(cli: CliRunner, dnsmasq: Start) -> None:
+    server = dnsmasq(*WILDCARD)
+    result = check(cli, server)
+    assert result.exit_code == 0, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",
+        "dns-subdomains": "pass",
+        "dns-consistency": "skip",
+    }
+    assert details(result, "dns-subdomains")["checked"] == SUBDOMAINS
+    assert details(result, "dns-hostname")["server"] == str(server)
+
+
+def test_wildcard_absent_fails_wildcard_and_every_subdomain_exit_1(
+    cli: CliRunner, dnsmasq: Start
+) -> None:
+    server = dnsmasq(*NO_WILDCARD)
+    assert query(server.nameserver, f"assets.{ZONE}").header.rcode == 3  # NXDOMAIN, really
+    result = check(cli, server)
+    assert result.exit_code == 1, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "fail",
+        "dns-subdomains": "fail",
+        "dns-consistency": "skip",
+    }
+    sub = details(result, "dns-subdomains")
+    assert sub["failing"] == SUBDOMAINS
+    assert set(sub["reasons"].values()) == {"nxdomain"}  # type: ignore[attr-defined]
+    wildcard = next(r for r in result.json()["results"] if r["id"] == "dns-wildcard")
+    assert wildcard["remedy"] == f"add the wildcard record: *.{ZONE}. 300 IN A {APEX}"
+
+
+def test_wildcard_pointing_elsewhere_fails_naming_both_sets(cli: CliRunner, dnsmasq: Start) -> None:
+    server = dnsmasq(*ELSEWHERE)
+    result = check(cli, server)
+    assert result.exit_code == 1, result
+    assert statuses(result)["dns-wildcard"] == "fail"
+    wildcard = next(r for r in result.json()["results"] if r["id"] == "dns-wildcard")
+    assert "{127.0.0.2}" in wildcard["summary"]
+    assert "{127.0.0.1}" in wildcard["summary"]
+    sub = details(result, "dns-subdomains")
+    assert sub["failing"] == SUBDOMAINS
+    assert set(sub["reasons"].values()) == {"different-addresses"}  # type: ignore[attr-defined]
+
+
+def test_cname_chains_to_the_apex_are_followed(cli: CliRunner, dnsmasq: Start) -> None:
+    # HOSTNAME -> lb1 -> lb2 (A); containers -> edge -> HOSTNAME, and dnsmasq does not put
+    # HOSTNAME's records in that answer, so the resolver has to ask for the chain's end.
+    server = dnsmasq(
+        f"--cname={ZONE},lb1.lb.test",
+        "--cname=lb1.lb.test,lb2.lb.test",
+        f"--host-record=lb2.lb.test,{APEX}",
+        f"--address=/{ZONE}/{APEX}",
+        f"--cname=containers.{ZONE},edge.lb.test",
+        f"--cname=edge.lb.test,{ZONE}",
+        zones=(ZONE, "lb.test"),
+    )
+    result = check(cli, server)
+    assert result.exit_code == 0, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",
+        "dns-subdomains": "pass",
+        "dns-consistency": "skip",
+    }
+    assert details(result, "dns-hostname")["cname_chain"] == ["lb1.lb.test", "lb2.lb.test"]
+    containers = details(result, "dns-subdomains")["results"][f"containers.{ZONE}"]  # type: ignore[index]
+    assert containers["cname_chain"] == ["edge.lb.test", ZONE, "lb1.lb.test", "lb2.lb.test"]
+    assert containers["addresses"] == [APEX]
+
+
+def test_aaaa_only_is_valid(cli: CliRunner, dnsmasq: Start) -> None:
+    server = dnsmasq(*AAAA_ONLY)
+    result = check(cli, server, args=("--expect", "0:0::1"))
+    assert result.exit_code == 0, result
+    assert set(statuses(result).values()) == {"pass", "skip"}
+    assert details(result, "dns-hostname")["addresses"] == ["::1"]
+
+
+def test_subdomain_overridden_to_another_address_is_caught(cli: CliRunner, dnsmasq: Start) -> None:
+    server = dnsmasq(*OVERRIDE)
+    result = check(cli, server)
+    assert result.exit_code == 1, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",
+        "dns-subdomains": "fail",
+        "dns-consistency": "skip",
+    }
+    sub = details(result, "dns-subdomains")
+    assert sub["failing"] == [f"uploads.{ZONE}"]
+    assert sub["reasons"] == {f"uploads.{ZONE}": "different-addresses"}
+
+
+def test_expect_mismatch_fails_hostname_and_skips_the_rest(cli: CliRunner, dnsmasq: Start) -> None:
+    server = dnsmasq(*WILDCARD)
+    result = check(cli, server, args=("--expect", "127.0.0.7"))
+    assert result.exit_code == 1, result
+    assert statuses(result) == {
+        "dns-hostname": "fail",
+        "dns-wildcard": "skip",
+        "dns-subdomains": "skip",
+        "dns-consistency": "skip",
+    }
+
+
+def test_two_nameservers_disagreeing_fail_consistency(cli: CliRunner, dnsmasq: Start) -> None:
+    good, stale = dnsmasq(*WILDCARD), dnsmasq(*NO_WILDCARD)
+    result = check(cli, good, stale)
+    assert result.exit_code == 1, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",  # the first server answers the stub-mode lookups
+        "dns-subdomains": "pass",
+        "dns-consistency": "fail",
+    }
+    consistency = details(result, "dns-consistency")
+    assert consistency["disagree"] == [consistency["probe"]]
+    assert consistency["answers"][consistency["probe"]] == {  # type: ignore[index]
+        str(good): [APEX],
+        str(stale): [],
+    }
+
+
+def test_two_agreeing_nameservers_pass_consistency(cli: CliRunner, dnsmasq: Start) -> None:
+    result = check(cli, dnsmasq(*WILDCARD), dnsmasq(*WILDCARD))
+    assert result.exit_code == 0, result
+    assert statuses(result)["dns-consistency"] == "pass"
+
+
+def test_site_file_gives_hostname_nameservers_address_and_version(
+    cli: CliRunner, dnsmasq: Start, tmp_path: Path
+) -> None:
+    server = dnsmasq(*WILDCARD)
+    site = tmp_path / "site.toml"
+    site.write_text(
+        f'hostname = "{ZONE}"\nghes_version = "3.4"\n'
+        f'[connection]\naddress = "{APEX}"\nnameservers = ["{server}"]\n'
+    )
+    result = cli("--format", "json", "dns", "check", "--site", str(site))
+    assert result.exit_code == 0, result
+    hostname = details(result, "dns-hostname")
+    assert hostname["expected"] == [APEX]
+    checked = details(result, "dns-subdomains")["checked"]
+    assert f"containers.{ZONE}" not in checked  # type: ignore[operator]
+    assert f"render.{ZONE}" in checked  # type: ignore[operator]
+    # flags win over the site file
+    result = cli("--format", "json", "dns", "check", "--site", str(site), "--expect", "10.1.1.1")
+    assert result.exit_code == 1, result
+    assert details(result, "dns-hostname")["expected"] == ["10.1.1.1"]
+
+
+# ------------------------------------------------------------------ no answer: error, exit 7
+
+
+def test_servfail_for_everything_is_error_exit_7(
+    cli: CliRunner, scripted_dns: Callable[..., ScriptedDns]
+) -> None:
+    server = scripted_dns(servfail_all=True)
+    result = check(cli, server.nameserver)
+    assert result.exit_code == 7, result
+    assert statuses(result) == {
+        "dns-hostname": "error",
+        "dns-wildcard": "skip",
+        "dns-subdomains": "skip",
+        "dns-consistency": "skip",
+    }
+    summary = result.json()["results"][0]["summary"]
+    assert "SERVFAIL" in summary
+
+
+def test_servfail_for_one_subdomain_is_error_not_fail(
+    cli: CliRunner, scripted_dns: Callable[..., ScriptedDns]
+) -> None:
+    server = scripted_dns(records={ZONE: [APEX]}, wildcard=[APEX], servfail=[f"media.{ZONE}"])
+    result = check(cli, server.nameserver)
+    assert result.exit_code == 7, result
+    assert statuses(result)["dns-subdomains"] == "error"
+    sub = details(result, "dns-subdomains")
+    assert sub["failing"] == []
+    assert sub["unchecked"] == [f"media.{ZONE}"]
+
+
+def test_timeout_is_error_exit_7_within_two_seconds(cli: CliRunner, silent_udp: SilentUdp) -> None:
+    start = time.monotonic()
+    result = cli(
+        "--format", "json", "dns", "check", ZONE,
+        "--nameserver", str(silent_udp.nameserver), "--timeout", "0.3",
+    )  # fmt: skip
+    elapsed = time.monotonic() - start
+    assert result.exit_code == 7, result
+    assert statuses(result)["dns-hostname"] == "error"
+    assert "timed out" in result.json()["results"][0]["summary"]
+    assert elapsed < 2.0
+
+
+def test_a_silent_second_nameserver_makes_consistency_error(
+    cli: CliRunner, dnsmasq: Start, silent_udp: SilentUdp
+) -> None:
+    result = cli(
+        "--format", "json", "dns", "check", ZONE, "--nameserver", str(dnsmasq(*WILDCARD)),
+        "--nameserver", str(silent_udp.nameserver), "--timeout", "0.3",
+    )  # fmt: skip
+    assert result.exit_code == 7, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",
+        "dns-subdomains": "pass",
+        "dns-consistency": "error",
+    }
+
+
+def test_timeout_in_nagios_format_is_unknown_3(cli: CliRunner, silent_udp: SilentUdp) -> None:
+    result = cli(
+        "dns", "check", ZONE, "--nameserver", str(silent_udp.nameserver),
+        "--timeout", "0.3", "--format", "nagios",
+    )  # fmt: skip
+    assert result.exit_code == 3, result
+    assert result.stdout.startswith("GHES-SETUP UNKNOWN - dns-hostname: could not check")
+
+
+# ------------------------------------------------------------------ the four formats
+
+
+def test_all_four_formats_on_the_override_scenario(
+    cli: CliRunner, dnsmasq: Start, tmp_path: Path
+) -> None:
+    server = dnsmasq(*OVERRIDE)
+    base = ("dns", "check", ZONE, "--nameserver", str(server), "--timeout", "1")
+
+    human = cli(*base)
+    assert human.exit_code == 1, human
+    for check_id in IDS:
+        assert check_id in human.stdout
+    assert "FAIL" in human.stdout
+    assert "uploads" in human.stdout
+
+    as_json = cli(*base, "--format", "json")
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.stdout)
+    assert_valid_report(document)
+    assert document["status"] == "fail"
+
+    as_nagios = cli(*base, "--format", "nagios")
+    assert as_nagios.exit_code == 2, as_nagios
+    first = as_nagios.stdout.splitlines()[0]
+    assert first.startswith("GHES-SETUP CRITICAL - dns-subdomains:")
+    assert "'dns-subdomains.failing'=1;;;;" in first
+
+    as_prometheus = cli(*base, "--format", "prometheus")
+    assert as_prometheus.exit_code == 1
+    sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*\{([a-z_]+="[^"]*",?)*\} -?[0-9.e+-]+$')
+    body = [ln for ln in as_prometheus.stdout.splitlines() if ln and not ln.startswith("#")]
+    assert body
+    for line in body:
+        assert sample.match(line), line
+    assert (
+        f'ghes_setup_check_status{{check="dns-subdomains",area="dns",host="{ZONE}",'
+        'status="fail"} 1' in body
+    )
+
+    textfile = tmp_path / "ghes_setup_dns.prom"
+    written = cli(*base, "--format", "prometheus", "--textfile", str(textfile))
+    assert written.exit_code == 1
+    assert written.stdout == ""
+    assert "ghes_setup_check_failing" in textfile.read_text()
+
+
+def test_the_real_process_prints_no_traceback(cli_subprocess: CliRunner, dnsmasq: Start) -> None:
+    server = dnsmasq(*NO_WILDCARD)
+    result = cli_subprocess("dns", "check", ZONE, "--nameserver", str(server), "--timeout", "1")
+    assert result.exit_code == 1, result
+    assert "dns-wildcard" in result.stdout
+    assert_no_traceback(result)
+
+
+# ------------------------------------------------------------------ resolver, cache, concurrency
+
+
+def test_hostname_is_asked_once_per_type_and_server_however_many_checks_need_it(
+    dnsmasq: Start,
+) -> None:
+    first, second = dnsmasq(*WILDCARD), dnsmasq(*WILDCARD)
+    resolver = DnsResolver([first.nameserver, second.nameserver], timeout=1)
+    request = DnsCheckRequest(hostname=ZONE)
+    report = run_dns_check(request, lookups=resolver)
+    assert report.status.value == "pass"
+    names = 1 + 1 + len(SUBDOMAINS)  # hostname, probe, subdomains: from the first server
+    assert resolver.queries_sent == 2 * names + 2 * 2  # + hostname and probe from the second
+
+
+def test_lookups_run_concurrently(scripted_dns: Callable[..., ScriptedDns]) -> None:
+    delay = 0.2
+    server = scripted_dns(records={ZONE: [APEX]}, wildcard=[APEX], delay=delay)
+    resolver = DnsResolver([server.nameserver], timeout=2)
+    start = time.monotonic()
+    report = run_dns_check(
+        DnsCheckRequest(hostname=ZONE, ghes_version=GhesVersion.parse("3.17")), lookups=resolver
+    )
+    elapsed = time.monotonic() - start
+    assert report.status.value == "pass"
+    assert server.queries == 2 * (2 + len(SUBDOMAINS))
+    # hostname first (dependants wait for it), then everything else at once: ~2 delays,
+    # where one query after another would take 38 delays (7.6 s)
+    assert elapsed < 6 * delay, elapsed
+
+
+def test_make_resolver_resolves_through_a_nameserver(dnsmasq: Start) -> None:
+    server = dnsmasq(*WILDCARD)
+    resolver = make_resolver([server.nameserver], timeout=1)
+    assert resolver.addresses(f"containers.{ZONE}") == (APEX,)
+    with pytest.raises(Unreachable, match=r"cannot resolve example\.com .*REFUSED"):
+        resolver.addresses("example.com")
