@@ -75,7 +75,11 @@ def check_cmd(
     ctx: typer.Context,
     hostname: Annotated[
         str | None,
-        typer.Argument(help="The appliance's hostname (default: the site's).", show_default=False),
+        typer.Argument(
+            metavar="HOSTNAME",
+            help="The appliance's hostname (default: the site's).",
+            show_default=False,
+        ),
     ] = None,
     expect: Annotated[
         list[str] | None,
@@ -133,7 +137,7 @@ def check_cmd(
 @app.command("records", help=RECORDS_HELP)
 def records_cmd(
     ctx: typer.Context,
-    hostname: Annotated[str, typer.Argument(help="The appliance's hostname.")],
+    hostname: Annotated[str, typer.Argument(metavar="HOSTNAME", help="The appliance's hostname.")],
     address: Annotated[
         list[str],
         typer.Option(
