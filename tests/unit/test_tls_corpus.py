@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CliRunner, assert_no_traceback
+from tests.schema import assert_valid_report
 from tests.tls.corpus import CASES, CHECK_IDS, Case
 
 EXIT_FOR = {"pass": 0, "warn": 0, "skip": 0, "error": 7, "fail": 1}
@@ -32,6 +33,7 @@ def test_corpus_case_reports_exact_statuses(cli: CliRunner, tmp_path: Path, case
     result = cli(*_args(case, tmp_path, "json"))
     assert_no_traceback(result)
     document = result.json()
+    assert_valid_report(document)
     statuses = {r["id"]: r["status"] for r in document["results"]}
     assert tuple(statuses) == CHECK_IDS
     assert statuses == dict(case.expected), result
