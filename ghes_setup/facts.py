@@ -321,6 +321,31 @@ PACKAGE_SCOPES: Final = {
     "push": "write:packages",
     "delete": "delete:packages",
 }
+# The token page pre-filled with the scope a push needs (ghes-facts §5.3, packages docs).
+NEW_PACKAGES_TOKEN_PATH: Final = "/settings/tokens/new?scopes=write:packages"  # noqa: S105
+# GHES REST API root: https://HOSTNAME/api/v3 (docs "Getting started with the REST API").
+REST_API_PREFIX: Final = "/api/v3"
+# `GET /user` answers a classic PAT with its scopes in this header ("Scopes for OAuth apps");
+# fine-grained tokens get no such header, and Packages takes classic PATs only
+# (packages-classic-pat-only.md).
+OAUTH_SCOPES_HEADER: Final = "X-OAuth-Scopes"
+# Choosing write:packages on the token page also grants read:packages; a token listing only
+# write:packages is treated as able to pull. UNVERIFIED: the docs do not say it is implied.
+SCOPE_IMPLIES: Final = Fact(
+    {"write:packages": ("read:packages",)},
+    "UNVERIFIED: token page behaviour, not stated in the scopes table",
+    verified=False,
+)
+# Package versions of a container image (REST "Packages" endpoints, GHES 3.x docs):
+#   GET/DELETE {REST}/orgs/{org}/packages/container/{name}/versions[/{id}] and /users/{user}/...
+# A version's `name` is the manifest digest. The package name is URL-encoded ("a/b" -> a%2Fb).
+PACKAGE_VERSIONS_PATH: Final = "/{owner_kind}/{owner}/packages/container/{name}/versions"
+PACKAGE_PATH: Final = "/{owner_kind}/{owner}/packages/container/{name}"
+# "You cannot delete the last version of a package. You must delete the package instead."
+# (400; seen on github.com, actions/delete-package-versions#231). UNVERIFIED on GHES.
+LAST_VERSION_DELETE_REFUSED: Final = Fact(
+    "last version of a package", "3P: github.com behaviour, UNVERIFIED on GHES", verified=False
+)
 
 # --------------------------------------------------------------------------- admin shell output
 # `ghe-version` prints e.g. "GitHub Enterprise Server 3.6.1 ami 2022-08-24 0616a9cb7b";
