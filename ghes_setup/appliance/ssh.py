@@ -1,1 +1,791 @@
-"""Placeholder: filled in by its issue."""
+"""`SshTransport`: the appliance's admin shell (port 122, user admin) over paramiko.
+
+The only module that imports paramiko (an import-linter contract says so). Its habits come
+from backup-utils' `ghe-ssh` (one entry point, batch mode, scripts piped to bash) and from the
+lab notes (lab-notes §4):
+
+- ONE connection per run, on a socket we create with TCP_NODELAY (without it every exec pays
+  ~45 ms of Nagle + delayed ACK), with connect/banner/auth timeouts and keepalives.
+- Host keys are checked by `known_hosts.decide` (known_hosts, a pinned fingerprint, or the
+  explicit accept-new opt-in); authentication is public-key only (an identity file, then the
+  agent's keys).
+- Reads take one exec: a fixed script that prints `ghe-version`, the replica state and every
+  requested `ghe-config` key (base64, so multi-line PEM survives).
+- Writes take one exec of a fixed two-phase script: it journals the old values to
+  ~/.ghes-setup/journal on the appliance, writes every key, answers PREPARED and waits for
+  COMMIT on standard input. A failing write, end of input (the connection dropped), SIGHUP or
+  SIGTERM restore the journalled values; a script killed outright leaves the journal, which
+  the next script (of any run) restores first, under a lock. Values travel base64 on standard
+  input, never on a command line (`ps`, sshd logs) and never through a shell parser. The
+  remote `ghe-config KEY VALUE` call itself is the one place a value is an argument: that is
+  ghe-config's only documented interface.
+- Configuration runs start `ghe-config-apply` detached (setsid) with its output and exit code
+  under ~/.ghes-setup/runs/<run_id>/, so a dropped connection does not kill the run and its
+  status and log can be read by a later connection.
+
+paramiko and socket errors become `Unreachable`, `AuthenticationFailed` or `HostKeyNotTrusted`
+naming host:port.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import re
+import shlex
+import socket
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import paramiko
+
+from ghes_setup import facts
+from ghes_setup.appliance.known_hosts import HostKey, KnownHosts, Trust, decide
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplyEvent,
+    ApplyRun,
+    ApplyStatus,
+    EventBatch,
+    Settings,
+    SettingsRejected,
+    SettingValue,
+    TransportBase,
+    b64,
+    check_run_id,
+    decode_config,
+    encode_config,
+    spec,
+)
+from ghes_setup.errors import (
+    ApplianceResponseError,
+    AuthenticationFailed,
+    MaterialError,
+    RefusedTarget,
+    Unreachable,
+)
+from ghes_setup.facts import GhesVersion
+from ghes_setup.net import AddressResolver
+from ghes_setup.secrets import scrub
+
+_KEY_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+_ERROR_WORDS: Final = re.compile(r"\b(error|failed|failure|fatal)\b", re.IGNORECASE)
+COMMIT_WAIT_S: Final = 60  # how long the write script waits for COMMIT before rolling back
+
+# ---------------------------------------------------------------------------- remote scripts
+# Shared by every script that reads or changes settings: take the lock, then put back a
+# journal left by a write script that was killed before it could clean up.
+PRELUDE: Final = r"""
+set -u
+trap '' PIPE
+umask 077
+st="${HOME:-/tmp}/.ghes-setup"
+mkdir -p "$st" || { echo "ERR state-dir"; exit 90; }
+exec 9>>"$st/lock"
+flock -w 60 9 || { echo "ERR lock"; exit 91; }
+J="$st/journal"
+restore() {
+  [ -f "$J" ] || return 0
+  bad=0
+  while IFS=' ' read -r op key val; do
+    case "$op" in
+      set)
+        v=$(printf '%s' "$val" | base64 -d; printf x); v=${v%x}
+        ghe-config "$key" "$v" >/dev/null 2>&1 || bad=1 ;;
+      unset)
+        ghe-config --unset "$key" >/dev/null 2>&1 || ! ghe-config "$key" >/dev/null 2>&1 \
+          || bad=1 ;;
+    esac
+  done < "$J"
+  [ "$bad" -eq 0 ] && rm -f "$J"
+  return "$bad"
+}
+restore || { echo "ERR journal-restore"; exit 92; }
+getkey() {  # prints "K key rc base64(value)"; rc 0 set, 1 unset, other: error
+  out=$(ghe-config "$1" 2>/dev/null; r=$?; printf x; exit "$r"); rc=$?
+  out=${out%x}; out=${out%$'\n'}
+  printf 'K %s %s %s\n' "$1" "$rc" "$(printf '%s' "$out" | base64 -w0)"
+}
+"""
+
+# args: [identify 0|1] keys...   Prints V/R/C lines when identifying, then one K line per key.
+READ_SCRIPT: Final = (
+    PRELUDE
+    + r"""
+if [ "$1" = 1 ]; then
+  printf 'V %s\n' "$(ghe-version 2>&1 | base64 -w0)"
+  printf 'R %s\n' "$(cat "${GHE_REPL_STATE_FILE:-%REPL%}" 2>/dev/null | base64 -w0)"
+  if [ -e "${GHE_CLUSTER_FILE:-/etc/github/cluster}" ]; then echo "C 1"; else echo "C 0"; fi
+fi
+shift
+for k in "$@"; do getkey "$k"; done
+echo END
+""".replace("%REPL%", facts.REPLICA_STATE_FILE)
+)
+
+# stdin: "set KEY BASE64" / "unset KEY" lines, then "end"; later "commit".
+WRITE_SCRIPT: Final = (
+    PRELUDE
+    + r"""
+n=0; last=""
+while IFS=' ' read -r op key val; do
+  last=$op
+  case "$op" in
+    end) break ;;
+    set|unset) OP[n]=$op; KEY[n]=$key; VAL[n]=${val:-}; n=$((n+1)) ;;
+    *) echo "ERR protocol"; exit 93 ;;
+  esac
+done
+[ "$last" = end ] || { echo "ERR truncated-input"; exit 94; }
+: > "$J.new" || { echo "ERR journal-write"; exit 95; }
+for ((i=0; i<n; i++)); do
+  line=$(getkey "${KEY[i]}")
+  set -- $line
+  case "$3" in
+    0) printf 'set %s %s\n' "${KEY[i]}" "${4:-}" >> "$J.new" ;;
+    1) printf 'unset %s\n' "${KEY[i]}" >> "$J.new" ;;
+    *) rm -f "$J.new"; echo "ERR read ${KEY[i]} $3"; exit 96 ;;
+  esac
+done
+sync "$J.new" 2>/dev/null || sync
+mv -f "$J.new" "$J" || { echo "ERR journal-write"; exit 95; }
+trap 'restore; exit 97' HUP TERM INT
+for ((i=0; i<n; i++)); do
+  k=${KEY[i]}
+  if [ "${OP[i]}" = set ]; then
+    v=$(printf '%s' "${VAL[i]}" | base64 -d; r=$?; printf x; exit "$r") \
+      || { restore; echo "ERR decode $k"; exit 98; }
+    v=${v%x}
+    err=$(ghe-config "$k" "$v" 2>&1 >/dev/null) \
+      || { restore; printf 'FAIL %s %s\n' "$k" "$(printf '%s' "$err" | base64 -w0)"; exit 1; }
+  else
+    ghe-config --unset "$k" >/dev/null 2>&1 || ! ghe-config "$k" >/dev/null 2>&1 \
+      || { restore; echo "FAIL $k"; exit 1; }
+  fi
+done
+echo PREPARED
+if IFS= read -r -t "%WAIT%" answer && [ "$answer" = commit ]; then
+  rm -f "$J"; echo COMMITTED; exit 0
+fi
+restore; echo ROLLEDBACK; exit 3
+""".replace("%WAIT%", str(COMMIT_WAIT_S))
+)
+
+# args: run_id. Starts ghe-config-apply detached; its output and rc go to runs/<id>/.
+APPLY_SCRIPT: Final = (
+    PRELUDE
+    + r"""
+runs="$st/runs"; R="$runs/$1"
+mkdir -p "$runs"
+for d in "$runs"/*/; do
+  [ -d "$d" ] || continue
+  [ -f "$d/rc" ] && continue
+  pid=$(cat "$d/pid" 2>/dev/null) || continue
+  kill -0 "$pid" 2>/dev/null && { echo "BUSY $(basename "$d")"; exit 2; }
+done
+mkdir "$R" || { echo "ERR run-exists"; exit 95; }
+: > "$R/log"
+setsid nohup bash -c \
+  'ghe-config-apply >>"$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' \
+  ghes-setup-apply "$R" </dev/null >/dev/null 2>&1 9>&- &
+echo $! > "$R/pid"
+ls -1d "$runs"/*/ | head -n -20 | xargs -r rm -rf
+echo "STARTED $1"
+"""
+)
+
+# args: run_id or "" (latest), offset. Prints the status line, then the log from offset.
+STATUS_SCRIPT: Final = r"""
+set -u
+runs="${HOME:-/tmp}/.ghes-setup/runs"
+if [ -n "$1" ]; then R="$runs/$1"; else R=$(ls -1d "$runs"/*/ 2>/dev/null | tail -n 1); fi
+R=${R%/}
+[ -n "$R" ] && [ -d "$R" ] || { echo "UNKNOWN"; exit 0; }
+id=$(basename "$R")
+if [ -f "$R/rc" ]; then echo "DONE $id $(cat "$R/rc")"
+elif kill -0 "$(cat "$R/pid" 2>/dev/null)" 2>/dev/null; then echo "RUNNING $id"
+else echo "LOST $id"; fi
+size=$(stat -c %s "$R/log" 2>/dev/null || echo 0)
+[ "$2" = - ] && { echo "LOG $size"; exit 0; }
+off=$2; [ "$off" -le "$size" ] || off=0
+echo "LOG $size $(tail -c +$((off + 1)) "$R/log" 2>/dev/null | head -c $((size - off)) \
+  | base64 -w0)"
+"""
+
+# stdin: a count line, that many base64 argv lines, then the utility's own input.
+UTILITY_SCRIPT: Final = r"""
+set -u
+IFS= read -r n || exit 93
+args=()
+for ((i=0; i<n; i++)); do
+  IFS= read -r a || exit 93
+  args+=("$(printf '%s' "$a" | base64 -d; printf x)")
+  args[i]=${args[i]%x}
+done
+exec "${args[@]}"
+"""
+
+
+def remote_command(script: str, args: Sequence[str] = ()) -> str:
+    """`bash -c SCRIPT ghes-setup ARGS...`, quoted for the remote login shell."""
+    return " ".join(["bash", "-c", shlex.quote(script), "ghes-setup", *map(shlex.quote, args)])
+
+
+def _unb64(text: str) -> str:
+    return base64.b64decode(text).decode("utf-8", errors="replace") if text else ""
+
+
+# ---------------------------------------------------------------------------- the transport
+
+
+@dataclass(frozen=True, slots=True)
+class SshOptions:
+    """How to reach and trust the admin shell."""
+
+    host: str  # the appliance's name (known_hosts, messages)
+    port: int = facts.ADMIN_SSH_PORT
+    user: str = facts.ADMIN_SSH_USER
+    address: str | None = None  # dial this instead of resolving `host`
+    identity: Path | None = None
+    known_hosts: Path | None = None  # default ~/.ssh/known_hosts
+    host_key: str | None = None  # pinned "SHA256:..." fingerprint
+    accept_new_host_key: bool = False
+    use_agent: bool = True
+    timeout: float = 10.0  # connect, banner, auth
+    command_timeout: float = 120.0  # one exec, start to finish
+    keepalive_s: int = 15
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class _Dropped(Exception):
+    """The connection went away in the middle of an exec (internal)."""
+
+
+class SshTransport(TransportBase):
+    """`ApplianceTransport` over the admin SSH shell. Thread-safe; connects on first use."""
+
+    def __init__(self, options: SshOptions, *, resolver: AddressResolver | None = None) -> None:
+        self.options = options
+        self._resolver = resolver
+        self._lock = threading.Lock()
+        self._transport: paramiko.Transport | None = None
+        self._trust: Trust | None = None
+        self._info: ApplianceInfo | None = None
+        self.connections = 0  # how many SSH connections this object opened (for tests)
+        self.execs = 0
+        self.last_run_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "ssh"
+
+    @property
+    def trust(self) -> Trust | None:
+        """How the host key was trusted on the last connection."""
+        return self._trust
+
+    def supports(self, setting: str) -> bool:
+        return bool(_KEY_PATTERN.match(spec(setting).ghe_config_key))
+
+    # ------------------------------------------------------------------ connection
+    def _connection(self) -> paramiko.Transport:
+        with self._lock:
+            if self._transport is None or not self._transport.is_active():
+                self._transport = self._connect()
+            return self._transport
+
+    def _dial_address(self) -> str:
+        o = self.options
+        if o.address:
+            return o.address
+        if self._resolver is not None:
+            addresses = self._resolver.addresses(o.host)
+            if addresses:
+                return addresses[0]
+        return o.host
+
+    def _connect(self) -> paramiko.Transport:
+        o = self.options
+        address = self._dial_address()
+        try:
+            sock = socket.create_connection((address, o.port), timeout=o.timeout)
+        except TimeoutError:
+            raise Unreachable(
+                f"cannot connect to {o.where} over SSH: timed out after {o.timeout:g} s",
+                hint="check the address, the firewall (TCP 122 must be open) and --resolve",
+            ) from None
+        except OSError as exc:
+            raise Unreachable(
+                f"cannot connect to {o.where} over SSH: {exc.strerror or exc}",
+                hint="check the address and that the admin SSH port (122) is open",
+            ) from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(sock)
+        try:
+            transport.banner_timeout = o.timeout
+            transport.handshake_timeout = o.timeout
+            transport.auth_timeout = o.timeout
+            known = KnownHosts.load(o.known_hosts or Path("~/.ssh/known_hosts").expanduser())
+            aliases = (address,) if address != o.host else ()
+            self._prefer_known_key_types(transport, known, aliases)
+            try:
+                transport.start_client(timeout=o.timeout)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise Unreachable(
+                    f"SSH handshake with {o.where} failed: {_reason(exc)}",
+                    hint="is this the admin SSH port? GHES answers on 122 (port 22 is Git)",
+                ) from None
+            server_key = transport.get_remote_server_key()
+            presented = HostKey(server_key.get_name(), server_key.asbytes())
+            self._trust = decide(
+                presented,
+                host=o.host,
+                port=o.port,
+                aliases=aliases,
+                known_hosts=known,
+                pin=o.host_key,
+                accept_new=o.accept_new_host_key,
+            )
+            self._authenticate(transport)
+            transport.set_keepalive(o.keepalive_s)
+        except BaseException:
+            transport.close()
+            raise
+        self.connections += 1
+        return transport
+
+    def _prefer_known_key_types(
+        self, transport: paramiko.Transport, known: KnownHosts, aliases: tuple[str, ...]
+    ) -> None:
+        """Ask for a host key type known_hosts already has, as OpenSSH does, so that a
+        server with several keys is not mistaken for a changed one."""
+        from ghes_setup.appliance.known_hosts import host_entry
+
+        o = self.options
+        if o.host_key is not None:
+            return
+        names = [host_entry(n, o.port) for n in (o.host, *aliases)]
+        types = known.known_types(names)
+        if not types:
+            return
+        wanted: list[str] = []
+        for t in types:
+            wanted += ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] if t == "ssh-rsa" else [t]
+        options = transport.get_security_options()
+        available = list(options.key_types)
+        first = [t for t in wanted if t in available]
+        options.key_types = [*first, *(t for t in available if t not in first)]
+
+    def _authenticate(self, transport: paramiko.Transport) -> None:
+        o = self.options
+        keys: list[paramiko.PKey] = []
+        if o.identity is not None:
+            keys.append(_load_identity(o.identity))
+        agent: paramiko.Agent | None = None
+        if o.use_agent and os.environ.get("SSH_AUTH_SOCK"):
+            try:
+                agent = paramiko.Agent()
+                keys.extend(agent.get_keys())
+            except paramiko.SSHException:
+                agent = None
+        try:
+            if not keys:
+                raise AuthenticationFailed(
+                    f"no SSH key to log in to {o.user}@{o.where}",
+                    hint="pass --identity FILE (site: [connection] ssh_identity) or load a key "
+                    "into ssh-agent",
+                )
+            for key in keys:
+                try:
+                    transport.auth_publickey(o.user, key)
+                except paramiko.AuthenticationException:
+                    continue
+                except (paramiko.SSHException, EOFError, OSError) as exc:
+                    raise Unreachable(
+                        f"SSH authentication with {o.where} broke off: {_reason(exc)}",
+                        hint="check the network and retry",
+                    ) from None
+                if transport.is_authenticated():
+                    return
+            raise AuthenticationFailed(
+                f"{o.user}@{o.where} refused the SSH key(s) "
+                f"({', '.join(_key_label(k) for k in keys)})",
+                hint="add the public key in the Management Console (SSH access) or with "
+                "POST /manage/v1/access/ssh, or pass the right --identity FILE",
+            )
+        finally:
+            if agent is not None:
+                agent.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
+
+    # ------------------------------------------------------------------ exec plumbing
+    def _open(self, command: str) -> paramiko.Channel:
+        transport = self._connection()
+        try:
+            channel = transport.open_session(timeout=self.options.timeout)
+            channel.settimeout(self.options.command_timeout)
+            channel.exec_command(command)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _Dropped(_reason(exc)) from None
+        self.execs += 1
+        return channel
+
+    def _run(self, command: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+        """One exec: send `stdin`, close it, read everything. Raises _Dropped."""
+        channel = self._open(command)
+        try:
+            if stdin:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            out = _read_all(channel, stderr=False)
+            err = _read_all(channel, stderr=True)
+            rc = channel.recv_exit_status()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _Dropped(_reason(exc)) from None
+        finally:
+            channel.close()
+        if rc == -1:
+            raise _Dropped("the channel closed without an exit status")
+        return rc, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace")
+
+    def _lost(self, operation: str, reason: str) -> Unreachable:
+        self.close()
+        return Unreachable(
+            f"SSH connection to {self.options.where} lost during {operation}: {reason}",
+            hint="check the network and run the command again",
+        )
+
+    # ------------------------------------------------------------------ reads
+    def identify(self) -> ApplianceInfo:
+        info, _ = self.read_with_info(())
+        return info
+
+    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
+        _, settings = self._read(identify=False, names=wanted)
+        return settings
+
+    def read_with_info(self, names: Iterable[str]) -> tuple[ApplianceInfo, Settings]:
+        """identify() and read_settings() in one round trip."""
+        wanted = list(dict.fromkeys(["hostname", *names]))
+        info, settings = self._read(identify=True, names=wanted)
+        assert info is not None
+        hostname = settings.get("hostname")
+        info = dataclasses.replace(info, hostname=hostname if isinstance(hostname, str) else None)
+        return info, settings.subset(names)
+
+    def _read(self, *, identify: bool, names: list[str]) -> tuple[ApplianceInfo | None, Settings]:
+        keys = {spec(n).ghe_config_key: n for n in names}
+        for key in keys:
+            _check_key(key)
+        try:
+            rc, out, _ = self._run(remote_command(READ_SCRIPT, ["1" if identify else "0", *keys]))
+        except _Dropped as exc:
+            raise self._lost("reading settings", str(exc)) from None
+        fields = _parse_lines(out)
+        if rc != 0 or "END" not in fields:
+            raise self._script_error("reading settings", rc, out)
+        values: dict[str, SettingValue] = {}
+        for line in fields.get("K", []):
+            key, code, data = ([*line.split(" "), "", ""])[:3]
+            if key not in keys:
+                continue
+            if code == "0":
+                values[keys[key]] = decode_config(keys[key], _unb64(data))
+            elif code == "1":
+                values[keys[key]] = None
+            else:
+                raise ApplianceResponseError(
+                    f"ghe-config {key} failed on {self.options.where} (exit {code})",
+                    hint="run it in the admin shell to see why",
+                )
+        missing = [k for k in keys if keys[k] not in values]
+        if missing:
+            raise ApplianceResponseError(f"no answer for {', '.join(missing)} over SSH")
+        info = self._parse_info(fields) if identify else None
+        if info is not None:
+            self._info = info
+        return info, Settings(values)
+
+    def _parse_info(self, fields: Mapping[str, list[str]]) -> ApplianceInfo:
+        version_text = _unb64((fields.get("V") or [""])[0])
+        match = facts.GHE_VERSION_PATTERN.search(version_text)
+        if not match:
+            raise ApplianceResponseError(
+                f"{self.options.where}: ghe-version printed {version_text.strip()[:80]!r}, "
+                "not a GitHub Enterprise Server version",
+                hint="is this a GHES appliance's admin shell (port 122)?",
+            )
+        version = GhesVersion.parse(match.group(1))
+        tail = version_text[match.end() :].split()
+        repl = _unb64((fields.get("R") or [""])[0]).strip()
+        cluster = (fields.get("C") or ["0"])[0] == "1"
+        topology = "Cluster" if cluster else ("Ha" if repl else "SingleNode")
+        return ApplianceInfo(
+            version=version,
+            via=self.name,
+            hostname=None,
+            platform=tail[0] if tail else None,
+            build=" ".join(tail[1:]) or None,
+            is_replica=repl == "replica",
+            topology=topology,
+        )
+
+    def _script_error(self, operation: str, rc: int, out: str) -> ApplianceResponseError:
+        last = scrub(out.strip().splitlines()[-1] if out.strip() else "")
+        if last.startswith("ERR lock"):
+            return ApplianceResponseError(
+                f"{operation} on {self.options.where}: another ghes-setup run holds the lock "
+                "~/.ghes-setup/lock",
+                hint="wait for it to finish and run the command again",
+            )
+        return ApplianceResponseError(
+            f"{operation} on {self.options.where} failed (exit {rc}){': ' + last if last else ''}",
+            hint="check that ghe-config, base64 and flock work in the admin shell",
+        )
+
+    # ------------------------------------------------------------------ writes
+    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        if not changes:
+            return
+        lines: list[str] = []
+        for name, value in changes.items():
+            key = spec(name).ghe_config_key
+            _check_key(key)
+            text = encode_config(name, value)
+            lines.append(f"unset {key}" if text is None else f"set {key} {b64(text)}")
+        payload = ("\n".join(lines) + "\nend\n").encode()
+        try:
+            self._two_phase(payload)
+        except _Dropped as exc:
+            self._after_drop(changes, str(exc))
+
+    def _two_phase(self, payload: bytes) -> None:
+        channel = self._open(remote_command(WRITE_SCRIPT))
+        try:
+            reader = channel.makefile("rb")
+            channel.sendall(payload)
+            line = _readline(reader)
+            if line == "PREPARED":
+                channel.sendall(b"commit\n")
+                line = _readline(reader)
+                if line == "COMMITTED":
+                    channel.shutdown_write()
+                    return
+            rest = reader.read().decode("utf-8", errors="replace")
+            rc = channel.recv_exit_status()
+            if line is None and rc in (-1, 0):
+                raise _Dropped("the write script ended without an answer")
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _Dropped(_reason(exc)) from None
+        finally:
+            channel.close()
+        if line is not None and line.startswith("FAIL "):
+            _, key, *err = line.split(" ", 2)
+            reason = scrub(_unb64(err[0]).strip()) if err else ""
+            name = next((s.name for s in facts.SETTINGS if s.ghe_config_key == key), key)
+            raise SettingsRejected(
+                f"the appliance refused {name} (ghe-config {key})"
+                + (f": {reason}" if reason else "")
+                + "; nothing was changed (the other values were put back)",
+                hint="fix the value in the site file and run the command again",
+            )
+        raise self._script_error("writing settings", rc, f"{line or ''}\n{rest}")
+
+    def _after_drop(self, changes: Mapping[str, SettingValue], reason: str) -> None:
+        """The connection died mid-write. Reconnect once: the prelude of the read script
+        waits for the dying write script's lock and restores any journal it left; then the
+        values tell whether the change was committed (it is, or it is not, never half)."""
+        self.close()
+        try:
+            current = self.read_settings(changes)
+        except Unreachable:
+            raise Unreachable(
+                f"SSH connection to {self.options.where} dropped while writing settings "
+                f"({reason}) and could not be re-established to verify",
+                hint="the appliance puts the old values back by itself (journal "
+                "~/.ghes-setup/journal); run `ghes-setup config show` to confirm",
+            ) from None
+        from ghes_setup.appliance.transport import same_value
+
+        if all(same_value(n, current[n], v) for n, v in changes.items()):
+            return  # the commit made it before the drop
+        raise Unreachable(
+            f"SSH connection to {self.options.where} dropped while writing settings "
+            f"({reason}); the appliance put the old values back, nothing was changed "
+            "(verified over a new connection)",
+            hint="check the network and run the command again",
+        )
+
+    # ------------------------------------------------------------------ config apply
+    def start_apply(self, run_id: str) -> ApplyRun:
+        check_run_id(run_id)
+        try:
+            rc, out, _ = self._run(remote_command(APPLY_SCRIPT, [run_id]))
+        except _Dropped as exc:
+            raise self._lost("starting ghe-config-apply", str(exc)) from None
+        last = out.strip().splitlines()[-1] if out.strip() else ""
+        if last.startswith("BUSY "):
+            raise RefusedTarget(
+                f"a configuration run ({last.split()[1]}) is still in progress on "
+                f"{self.options.where}",
+                hint="wait for it to finish (ghes-setup config show), then run again",
+            )
+        if rc != 0 or last != f"STARTED {run_id}":
+            raise self._script_error("starting ghe-config-apply", rc, out)
+        self.last_run_id = run_id
+        return ApplyRun(run_id, self.name)
+
+    def _status(self, run_id: str | None, offset: int | None) -> tuple[ApplyStatus, int, str]:
+        """Status of a run, the size of its log, and the log from `offset` (None: no log)."""
+        where = "-" if offset is None else str(offset)
+        try:
+            rc, out, _ = self._run(remote_command(STATUS_SCRIPT, [run_id or "", where]))
+        except _Dropped as exc:
+            raise self._lost("reading the configuration run status", str(exc)) from None
+        lines = out.splitlines()
+        if rc != 0 or not lines:
+            raise self._script_error("reading the configuration run status", rc, out)
+        head = lines[0].split()
+        if head[0] == "UNKNOWN":
+            return ApplyStatus(run_id, running=False, successful=False, known=False), 0, ""
+        rid = head[1]
+        size, chunk = 0, ""
+        for line in lines[1:]:
+            if line.startswith("LOG "):
+                parts = line.split(" ", 2)
+                size = int(parts[1])
+                chunk = _unb64(parts[2]) if len(parts) > 2 else ""
+        if head[0] == "DONE":
+            ok = head[2] == "0"
+            return ApplyStatus(rid, running=False, successful=ok), size, chunk
+        if head[0] == "RUNNING":
+            return ApplyStatus(rid, running=True, successful=False), size, chunk
+        status = ApplyStatus(
+            rid,
+            running=False,
+            successful=False,
+            detail="ghe-config-apply ended without an exit status (killed?)",
+        )
+        return status, size, chunk
+
+    def apply_status(self, run_id: str | None = None) -> ApplyStatus:
+        status, size, _ = self._status(run_id or self.last_run_id, None)
+        if status.failed and status.detail is None:
+            _, _, log = self._status(status.run_id, max(0, size - 4096))
+            errors = [line for line in log.splitlines() if _ERROR_WORDS.search(line)]
+            lines = errors or log.strip().splitlines()
+            detail = scrub(lines[-1].strip()) if lines else None
+            return ApplyStatus(status.run_id, False, False, detail=detail)
+        return status
+
+    def apply_events(self, since: str | None = None) -> EventBatch:
+        run_id, offset = self.last_run_id, 0
+        if since:
+            rid, _, off = since.rpartition(":")
+            run_id, offset = rid or run_id, int(off or 0)
+        status, size, chunk = self._status(run_id, offset)
+        if not status.known:
+            return EventBatch((), since)
+        # Only whole lines; a partial last line is read again next time.
+        complete, sep, _ = chunk.rpartition("\n")
+        consumed = len((complete + sep).encode())
+        events = tuple(
+            ApplyEvent(scrub(line), "ERROR" if _ERROR_WORDS.search(line) else "INFO")
+            for line in complete.splitlines()
+            if line.strip()
+        )
+        start = offset if offset <= size else 0
+        return EventBatch(events, f"{status.run_id}:{start + consumed}")
+
+    # ------------------------------------------------------------------ utilities
+    def run_utility(self, argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str]:
+        """Run an appliance utility (e.g. ghe-packages-precheck) with `argv`; return its exit
+        code and standard output (stderr appended). Arguments travel base64 on standard input,
+        so a connection string in them is never part of the exec request."""
+        if not argv:
+            raise ValueError("empty argv")
+        head = [str(len(argv)), *(b64(a) for a in argv)]
+        payload = ("\n".join(head) + "\n").encode() + (stdin or b"")
+        try:
+            rc, out, err = self._run(remote_command(UTILITY_SCRIPT), payload)
+        except _Dropped as exc:
+            raise self._lost(f"running {argv[0]}", str(exc)) from None
+        return rc, out + err
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _check_key(key: str) -> None:
+    if not _KEY_PATTERN.match(key):
+        raise ValueError(f"unsafe ghe-config key {key!r}")
+
+
+def _parse_lines(out: str) -> dict[str, list[str]]:
+    fields: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        tag, _, rest = line.partition(" ")
+        fields.setdefault(tag, []).append(rest)
+    return fields
+
+
+def _readline(reader: paramiko.BufferedFile[bytes]) -> str | None:
+    raw = reader.readline()
+    if not raw:
+        return None
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+    return text.rstrip("\r\n")
+
+
+def _read_all(channel: paramiko.Channel, *, stderr: bool) -> bytes:
+    chunks: list[bytes] = []
+    recv = channel.recv_stderr if stderr else channel.recv
+    while True:
+        data = recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def _load_identity(path: Path) -> paramiko.PKey:
+    path = path.expanduser()
+    try:
+        return paramiko.PKey.from_path(path)
+    except FileNotFoundError:
+        raise MaterialError(
+            f"SSH identity {path} does not exist", hint="check --identity / ssh_identity"
+        ) from None
+    except paramiko.PasswordRequiredException:
+        raise MaterialError(
+            f"SSH identity {path} is protected by a passphrase",
+            hint="load it into ssh-agent (ssh-add) and run again without --identity",
+        ) from None
+    except (paramiko.SSHException, OSError, ValueError) as exc:
+        raise MaterialError(
+            f"cannot read SSH identity {path}: {_reason(exc)}",
+            hint="give an OpenSSH private key file (ed25519, ECDSA or RSA)",
+        ) from None
+
+
+def _key_label(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.fingerprint}"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    text = str(exc) or type(exc).__name__
+    return scrub(text.splitlines()[0] if text else type(exc).__name__)

@@ -1,0 +1,245 @@
+"""An in-memory appliance implementing `ApplianceTransport`, for unit tests and the contract suite.
+
+State-based, like backup-utils' `test/bin` stubs: it keeps settings (by ghe-config key, as the
+appliance does), configuration runs and their events, and it can be told to misbehave (refuse
+a value, fail the next apply at a named step, be a replica, be unreachable). It validates what
+a real appliance validates (a hostname must be a domain name, PEM must be PEM) so that
+"all or nothing" is observable: one bad value and nothing is written.
+
+Nothing here touches the network; production code never uses it, but it lives in the package
+so that other areas' tests can build on it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ghes_setup import facts
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplyEvent,
+    ApplyRun,
+    ApplyStatus,
+    EventBatch,
+    Settings,
+    SettingsRejected,
+    SettingValue,
+    TransportBase,
+    check_run_id,
+    decode_config,
+    encode_config,
+    spec,
+)
+from ghes_setup.errors import AuthenticationFailed, Unreachable
+from ghes_setup.facts import GhesVersion
+
+# The steps a configuration run goes through, in the words of ghe-config-apply's progress.
+APPLY_STEPS: tuple[str, ...] = (
+    "Preparing storage device",
+    "Updating configuration",
+    "Reloading system services",
+    "Reloading application services",
+    "Running migrations",
+)
+
+Validator = Callable[[str, str | None], str | None]  # (setting, config text) -> error or None
+
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+def default_validator(name: str, text: str | None) -> str | None:
+    """What a real appliance refuses outright (configuring-the-hostname-for-your-instance.md)."""
+    if name == "hostname" and text is not None and not _HOST.match(text):
+        return f"hostname {text!r} is not a domain name"
+    return None
+
+
+@dataclass
+class _Run:
+    run_id: str
+    steps: tuple[str, ...]
+    fail_at: str | None
+    polls_left: int
+    events: list[ApplyEvent] = field(default_factory=list)
+    done: bool = False
+    successful: bool = False
+
+
+class FakeAppliance(TransportBase):
+    """One fake appliance; also its own transport (`name` = "fake")."""
+
+    def __init__(
+        self,
+        *,
+        version: str = "3.17.2",
+        hostname: str | None = "ghe.example.com",
+        settings: Mapping[str, SettingValue] | None = None,
+        is_replica: bool = False,
+        topology: str = "SingleNode",
+        apply_polls: int = 2,
+        supported: Iterable[str] | None = None,
+        validator: Validator = default_validator,
+    ) -> None:
+        self.version = GhesVersion.parse(version)
+        self.is_replica = is_replica
+        self.topology = topology
+        self.apply_polls = apply_polls
+        self._supported = frozenset(supported) if supported is not None else None
+        self._validator = validator
+        self._lock = threading.RLock()
+        # The appliance's store: ghe-config key -> text, as github.conf/secrets.conf hold it.
+        self.store: dict[str, str] = {}
+        if hostname is not None:
+            self.store[spec("hostname").ghe_config_key] = hostname
+        for name, value in (settings or {}).items():
+            text = encode_config(name, value)
+            if text is not None:
+                self.store[spec(name).ghe_config_key] = text
+        self.runs: dict[str, _Run] = {}
+        self.run_order: list[str] = []
+        self.writes = 0  # successful write_settings calls
+        self.reads = 0
+        self.closed = False
+        self.unreachable = False
+        self.wrong_password = False
+        self._fail_next: str | None = None
+
+    # ------------------------------------------------------------------ test controls
+    def fail_next_apply(self, step: str = "Reloading application services") -> None:
+        """The next configuration run fails at `step` (one of APPLY_STEPS)."""
+        self._fail_next = step
+
+    def value(self, name: str) -> SettingValue:
+        """Current value of a setting, decoded (for assertions)."""
+        with self._lock:
+            return decode_config(name, self.store.get(spec(name).ghe_config_key))
+
+    # ------------------------------------------------------------------ protocol
+    @property
+    def name(self) -> str:
+        return "fake"
+
+    def supports(self, setting: str) -> bool:
+        spec(setting)
+        return self._supported is None or setting in self._supported
+
+    def _reach(self) -> None:
+        if self.closed:
+            raise RuntimeError("transport used after close()")
+        if self.unreachable:
+            raise Unreachable("fake appliance: connection refused", hint="start it")
+        if self.wrong_password:
+            raise AuthenticationFailed("fake appliance: 401 Unauthorized", hint="fix it")
+
+    def identify(self) -> ApplianceInfo:
+        with self._lock:
+            self._reach()
+            return ApplianceInfo(
+                version=self.version,
+                via=self.name,
+                hostname=self.store.get(spec("hostname").ghe_config_key),
+                platform="fake",
+                is_replica=self.is_replica,
+                topology=self.topology,
+            )
+
+    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        with self._lock:
+            self._reach()
+            self.reads += 1
+            wanted = list(names) if names is not None else self._all_names()
+            for name in wanted:
+                self._require_support(name)
+            return Settings(
+                {n: decode_config(n, self.store.get(spec(n).ghe_config_key)) for n in wanted}
+            )
+
+    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        with self._lock:
+            self._reach()
+            staged: dict[str, str | None] = {}
+            for name, value in changes.items():
+                self._require_support(name)
+                text = encode_config(name, value)  # type check: SettingsRejected
+                problem = self._validator(name, text)
+                if problem:
+                    raise SettingsRejected(f"the appliance refused {name}: {problem}")
+                staged[spec(name).ghe_config_key] = text
+            for key, text in staged.items():  # nothing above wrote: all or nothing
+                if text is None:
+                    self.store.pop(key, None)
+                else:
+                    self.store[key] = text
+            self.writes += 1
+
+    def start_apply(self, run_id: str) -> ApplyRun:
+        with self._lock:
+            self._reach()
+            check_run_id(run_id)
+            if any(not r.done for r in self.runs.values()):
+                raise SettingsRejected("a configuration run is already in progress")
+            run = _Run(run_id, APPLY_STEPS, self._fail_next, self.apply_polls)
+            self._fail_next = None
+            self.runs[run_id] = run
+            self.run_order.append(run_id)
+            run.events.append(ApplyEvent(f"Starting configuration run {run_id}", "INFO"))
+            return ApplyRun(run_id, self.name)
+
+    def _advance(self, run: _Run) -> None:
+        if run.done:
+            return
+        if run.polls_left > 0:
+            run.polls_left -= 1
+            return
+        for step in run.steps:
+            if step == run.fail_at:
+                run.events.append(ApplyEvent(f"{step} failed", "ERROR"))
+                run.done, run.successful = True, False
+                return
+            run.events.append(ApplyEvent(f"{step}...", "INFO"))
+        run.events.append(ApplyEvent("Configuration run complete", "INFO"))
+        run.done, run.successful = True, True
+
+    def apply_status(self, run_id: str | None = None) -> ApplyStatus:
+        with self._lock:
+            self._reach()
+            rid = run_id or (self.run_order[-1] if self.run_order else None)
+            run = self.runs.get(rid) if rid else None
+            if run is None:
+                return ApplyStatus(rid, running=False, successful=False, known=False)
+            self._advance(run)
+            detail = next((e.body for e in reversed(run.events) if e.is_error), None)
+            return ApplyStatus(
+                run.run_id, running=not run.done, successful=run.successful, detail=detail
+            )
+
+    def apply_events(self, since: str | None = None) -> EventBatch:
+        with self._lock:
+            self._reach()
+            if not self.run_order:
+                return EventBatch((), since)
+            run = self.runs[self.run_order[-1]]
+            start = 0
+            if since and since.startswith(run.run_id + ":"):
+                start = int(since.rpartition(":")[2])
+            events = tuple(run.events[start:])
+            return EventBatch(events, f"{run.run_id}:{len(run.events)}")
+
+    def close(self) -> None:
+        self.closed = True
+
+    # ------------------------------------------------------------------ helpers
+    def _all_names(self) -> list[str]:
+        return [s.name for s in facts.SETTINGS if self.supports(s.name)]
+
+    def _require_support(self, name: str) -> None:
+        if not self.supports(name):
+            raise SettingsRejected(f"the fake transport does not handle {name}")
+
+    def reopen(self) -> FakeAppliance:
+        """The same appliance, ready for another run (a new 'connection')."""
+        self.closed = False
+        return self
