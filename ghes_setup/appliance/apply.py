@@ -1,0 +1,412 @@
+"""The services behind `config show/plan/apply/rollback`: plan, then apply, with a checkpoint.
+
+`apply_site` is certbot's installer lifecycle and Terraform's plan/apply in one function:
+
+    preflight -> read current -> desired from the site -> plan
+      (nothing to change: stop; nothing is written and no configuration run starts)
+    -> TLS material gate (a certificate change must pass `tls check` first, else exit 3)
+    -> dry run: stop -> confirm -> snapshot (0600) -> push (all or nothing)
+    -> start config apply -> follow its events until it succeeds, fails or times out
+    -> read back and verify every changed setting
+
+Every failure after the snapshot is `ApplyFailed` (exit 6) naming the step and the snapshot
+to roll back to; a failed push changed nothing (the transports guarantee it) and says so.
+`rollback` runs the same pipeline with the snapshot's values as the desired state.
+
+The TLS gate is injected (`tls_gate`): the appliance area does not import the TLS area (they
+are independent layers); the CLI passes `ghes_setup.tls`'s check.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance.plan import (
+    CORE_SCOPE,
+    TLS_MATERIAL,
+    Plan,
+    desired_settings,
+    make_plan,
+)
+from ghes_setup.appliance.preflight import Need, preflight
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplianceTransport,
+    ApplyRun,
+    ApplyStatus,
+    Settings,
+    SettingValue,
+    same_value,
+)
+from ghes_setup.checks.model import Report, Status
+from ghes_setup.config.site import Site
+from ghes_setup.errors import (
+    ApplianceError,
+    ApplyFailed,
+    GhesSetupError,
+    InputError,
+    Interrupted,
+    MaterialError,
+)
+from ghes_setup.progress import NullProgress, ProgressSink
+from ghes_setup.secrets import scrub
+
+TlsGate = Callable[[Site], Report]
+Confirm = Callable[[Plan], bool]
+
+# How long a just-started run may stay unknown to the appliance before we call it lost.
+UNKNOWN_RUN_GRACE_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    dry_run: bool = False
+    wait: bool = True  # follow the configuration run to its end
+    timeout_s: float = 1800.0  # config apply can take long on big appliances
+    poll_s: float = 1.0
+    snapshot_dir: Path | None = None  # default: snapshot.default_dir()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """What a `config apply` / `config rollback` did."""
+
+    command: str
+    info: ApplianceInfo
+    plan: Plan
+    dry_run: bool = False
+    snapshot: Path | None = None
+    run: ApplyRun | None = None
+    status: ApplyStatus | None = None
+    verified: tuple[str, ...] = ()
+    events: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def changed(self) -> bool:
+        return not self.dry_run and not self.plan.empty
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """Time seams for tests: `now()` in seconds and `sleep()`."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """`ghes-setup-20261127T104500Z-1a2b`: sortable by time, unique enough, URL-safe."""
+    when = (now or datetime.now(UTC)).astimezone(UTC)
+    return f"ghes-setup-{when:%Y%m%dT%H%M%SZ}-{_random.token_hex(2)}"
+
+
+# ---------------------------------------------------------------------------- read-only
+
+
+def show(
+    transport: ApplianceTransport, *, progress: ProgressSink | None = None
+) -> tuple[ApplianceInfo, Settings]:
+    """Identify the appliance and read every setting the transport(s) in use can read."""
+    info = preflight(transport, writes=False, progress=progress)
+    from ghes_setup import facts
+
+    names = [s.name for s in facts.SETTINGS if transport.supports(s.name)]
+    return info, transport.read_settings(names)
+
+
+def plan_site(
+    transport: ApplianceTransport,
+    site: Site,
+    *,
+    progress: ProgressSink | None = None,
+) -> tuple[ApplianceInfo, Plan]:
+    """Desired (the site file) vs current (the appliance): the typed plan."""
+    info = preflight(transport, writes=False, progress=progress)
+    desired = desired_settings(site, scope=CORE_SCOPE)
+    current = transport.read_settings(list(desired))
+    return info, make_plan(site.hostname, desired, current)
+
+
+# ---------------------------------------------------------------------------- apply
+
+
+def apply_site(
+    transport: ApplianceTransport,
+    site: Site,
+    *,
+    tls_gate: TlsGate | None,
+    options: ApplyOptions = ApplyOptions(),
+    confirm: Confirm | None = None,
+    progress: ProgressSink | None = None,
+    clock: Clock = Clock(),
+    needs: tuple[Need, ...] = (),
+) -> ApplyOutcome:
+    """Make the appliance match the site file (core settings). See the module docstring."""
+    sink = progress or NullProgress()
+    info = preflight(transport, needs=needs, writes=True, progress=sink)
+    sink.stage("plan", "reading current settings")
+    desired = desired_settings(site, scope=CORE_SCOPE)
+    current = transport.read_settings(list(desired))
+    plan = make_plan(site.hostname, desired, current)
+    sink.finish(True, f"{len(plan.changes)} change(s)")
+    if plan.touches(TLS_MATERIAL):
+        _tls_gate(site, tls_gate, sink)
+    return _execute(
+        "config apply",
+        transport,
+        info,
+        plan,
+        options=options,
+        confirm=confirm,
+        sink=sink,
+        clock=clock,
+        reason="apply",
+    )
+
+
+def rollback(
+    transport: ApplianceTransport,
+    site: Site,
+    snapshot_path: Path | None = None,
+    *,
+    options: ApplyOptions = ApplyOptions(),
+    confirm: Confirm | None = None,
+    progress: ProgressSink | None = None,
+    clock: Clock = Clock(),
+) -> ApplyOutcome:
+    """Restore a snapshot (default: the latest taken before an apply to this host) and apply."""
+    sink = progress or NullProgress()
+    folder = options.snapshot_dir or snapshots.default_dir()
+    path = snapshot_path or snapshots.latest(site.hostname, folder)
+    if path is None:
+        raise MaterialError(
+            f"no snapshot of {site.hostname} in {folder}",
+            hint="name one: ghes-setup config rollback PATH",
+        )
+    snap = snapshots.load(path)
+    if snap.host != site.hostname:
+        raise InputError(
+            f"snapshot {path} is of {snap.host}, not of {site.hostname}",
+            hint="pick a snapshot of this appliance, or the site file that matches it",
+        )
+    info = preflight(transport, writes=True, progress=sink)
+    sink.stage("plan", f"restoring {path.name}")
+    current = transport.read_settings(list(snap.settings))
+    plan = make_plan(site.hostname, snap.settings, current)
+    sink.finish(True, f"{len(plan.changes)} change(s)")
+    return _execute(
+        "config rollback",
+        transport,
+        info,
+        plan,
+        options=options,
+        confirm=confirm,
+        sink=sink,
+        clock=clock,
+        reason=snapshots.PRE_ROLLBACK,
+    )
+
+
+def _tls_gate(site: Site, gate: TlsGate | None, sink: ProgressSink) -> None:
+    """A certificate is pushed only if `tls check` passes on it (before anything is written)."""
+    if gate is None:
+        raise ValueError("a certificate change needs a tls_gate")  # a wiring bug
+    sink.stage("tls check", "validating the certificate and key before pushing them")
+    report = gate(site)
+    bad = [r for r in report.results if r.status in (Status.FAIL, Status.ERROR)]
+    if bad:
+        sink.finish(False, "refused")
+        reasons = "; ".join(f"{r.id}: {scrub(r.summary)}" for r in bad)
+        raise InputError(
+            f"refusing to push the certificate: tls check did not pass ({reasons}); "
+            "nothing was written",
+            hint="fix the files named in [tls] cert/key (ghes-setup tls check shows details)",
+        )
+    sink.finish(True, "certificate and key pass tls check")
+
+
+def _execute(
+    command: str,
+    transport: ApplianceTransport,
+    info: ApplianceInfo,
+    plan: Plan,
+    *,
+    options: ApplyOptions,
+    confirm: Confirm | None,
+    sink: ProgressSink,
+    clock: Clock,
+    reason: str,
+) -> ApplyOutcome:
+    if plan.empty:
+        return ApplyOutcome(command, info, plan)
+    if options.dry_run:
+        return ApplyOutcome(command, info, plan, dry_run=True)
+    if confirm is not None and not confirm(plan):
+        raise Interrupted(f"{command} cancelled at the prompt; nothing was changed")
+
+    sink.stage("snapshot", "saving the current settings")
+    snap = snapshots.save(
+        plan.current,
+        host=plan.host,
+        via=transport.name,
+        directory=options.snapshot_dir or snapshots.default_dir(),
+        reason=reason,
+        ghes_version=str(info.version),
+    )
+    assert snap.path is not None
+    path = snap.path
+    sink.finish(True, str(path))
+    rollback_hint = f"roll back with: ghes-setup config rollback {path}"
+
+    sink.stage("push", f"writing {len(plan.changes)} setting(s) via {transport.name}")
+    try:
+        transport.write_settings(plan.target())
+    except GhesSetupError as exc:
+        sink.finish(False, "nothing was changed")
+        raise ApplyFailed(
+            f"{command} failed at step 'push': {exc.message}",
+            hint=exc.hint or "fix the cause and run the command again",
+            step="push",
+            snapshot=str(path),
+            rolled_back=True,
+        ) from None
+    sink.finish(True, "written")
+
+    run_id = new_run_id()
+    sink.stage("config apply", f"starting run {run_id}")
+    try:
+        run = transport.start_apply(run_id)
+    except ApplianceError as exc:
+        sink.finish(False, exc.message)
+        raise ApplyFailed(
+            f"{command} failed at step 'start config apply': {exc.message}; the settings are "
+            "written but not applied",
+            hint=f"start it on the appliance (ghe-config-apply), or {rollback_hint}",
+            step="start config apply",
+            snapshot=str(path),
+        ) from None
+    if not options.wait:
+        sink.finish(True, f"run {run.run_id} started (not waiting)")
+        verified = _verify(transport, plan, path, sink)
+        return ApplyOutcome(command, info, plan, snapshot=path, run=run, verified=verified)
+
+    status, events = _follow(transport, run, options, sink, clock, rollback_hint, path)
+    if not status.successful:
+        detail = status.detail or "no reason given"
+        sink.finish(False, detail)
+        raise ApplyFailed(
+            f"{command} failed at step 'config apply': configuration run {run.run_id} "
+            f"failed: {scrub(detail)}",
+            hint=f"see ghe-config.log on the appliance; {rollback_hint}",
+            step="config apply",
+            snapshot=str(path),
+        )
+    sink.finish(True, f"run {run.run_id} succeeded")
+    verified = _verify(transport, plan, path, sink)
+    return ApplyOutcome(
+        command,
+        info,
+        plan,
+        snapshot=path,
+        run=run,
+        status=status,
+        verified=verified,
+        events=tuple(events),
+    )
+
+
+def _follow(
+    transport: ApplianceTransport,
+    run: ApplyRun,
+    options: ApplyOptions,
+    sink: ProgressSink,
+    clock: Clock,
+    rollback_hint: str,
+    path: Path,
+) -> tuple[ApplyStatus, list[str]]:
+    """Poll events and status until the run ends; `ApplyFailed` on timeout or a lost run."""
+    start = clock.now()
+    cursor: str | None = None
+    lines: list[str] = []
+    errors: list[str] = []
+
+    def drain() -> None:
+        nonlocal cursor
+        batch = transport.apply_events(cursor)
+        cursor = batch.cursor
+        for event in batch.events:
+            sink.log(event.body)
+            lines.append(event.body)
+            if event.is_error:
+                errors.append(event.body)
+
+    while True:
+        try:
+            drain()
+            status = transport.apply_status(run.run_id)
+            if status.known and not status.running:
+                drain()  # what happened between the last events and the end
+        except ApplianceError as exc:
+            raise ApplyFailed(
+                f"lost track of configuration run {run.run_id}: {exc.message}",
+                hint=f"check it on the appliance (ghe-config.log); {rollback_hint}",
+                step="config apply",
+                snapshot=str(path),
+            ) from None
+        elapsed = clock.now() - start
+        if status.known and not status.running:
+            if not status.successful and status.detail is None and (errors or lines):
+                status = ApplyStatus(status.run_id, False, False, detail=(errors or lines)[-1])
+            return status, lines
+        if not status.known and elapsed > UNKNOWN_RUN_GRACE_S:
+            raise ApplyFailed(
+                f"the appliance does not know configuration run {run.run_id}",
+                hint=f"check ghe-config.log on the appliance; {rollback_hint}",
+                step="config apply",
+                snapshot=str(path),
+            )
+        if elapsed > options.timeout_s:
+            raise ApplyFailed(
+                f"configuration run {run.run_id} still running after {options.timeout_s:g} s",
+                hint="it may still finish: follow it with ghe-config.log on the appliance, then "
+                f"run the command again (nothing to change = done); {rollback_hint}",
+                step="config apply",
+                snapshot=str(path),
+            )
+        sink.advance(elapsed, options.timeout_s, "waiting for config apply")
+        clock.sleep(options.poll_s)
+
+
+def _verify(
+    transport: ApplianceTransport, plan: Plan, path: Path, sink: ProgressSink
+) -> tuple[str, ...]:
+    sink.stage("verify", "reading the settings back")
+    try:
+        back = transport.read_settings(plan.changed_names)
+    except ApplianceError as exc:
+        sink.finish(False, exc.message)
+        raise ApplyFailed(
+            f"could not read the settings back to verify them: {exc.message}",
+            hint=f"run ghes-setup config plan to compare; or roll back: "
+            f"ghes-setup config rollback {path}",
+            step="verify",
+            snapshot=str(path),
+        ) from None
+    target: dict[str, SettingValue] = plan.target()
+    wrong = [n for n in plan.changed_names if not same_value(n, back[n], target[n])]
+    if wrong:
+        sink.finish(False, ", ".join(wrong))
+        raise ApplyFailed(
+            f"the appliance does not hold the new value of {', '.join(wrong)} after the apply",
+            hint=f"something else changed it; roll back with: ghes-setup config rollback {path}",
+            step="verify",
+            snapshot=str(path),
+        )
+    sink.finish(True, f"{len(plan.changed_names)} setting(s) verified")
+    return plan.changed_names

@@ -1,0 +1,48 @@
+"""What the appliance checks share: one transport, and one identify/read for all of them.
+
+Checks run concurrently (`checks.run_checks`), so the context memoises the appliance's answers
+under a lock: five checks cost one identify and one settings read, not five.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Final
+
+from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport, Settings
+from ghes_setup.errors import GhesSetupError
+
+# The settings the read-only checks look at.
+CHECKED_SETTINGS: Final = ("subdomain_isolation", "tls.enabled", "tls.cert")
+
+
+@dataclass
+class ApplianceContext:
+    transport: ApplianceTransport
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _info: ApplianceInfo | GhesSetupError | None = field(default=None, repr=False)
+    _settings: Settings | GhesSetupError | None = field(default=None, repr=False)
+
+    def info(self) -> ApplianceInfo:
+        with self._lock:
+            if self._info is None:
+                try:
+                    self._info = self.transport.identify()
+                except GhesSetupError as exc:
+                    self._info = exc
+            if isinstance(self._info, GhesSetupError):
+                raise self._info
+            return self._info
+
+    def settings(self) -> Settings:
+        with self._lock:
+            if self._settings is None:
+                names = [n for n in CHECKED_SETTINGS if self.transport.supports(n)]
+                try:
+                    self._settings = self.transport.read_settings(names)
+                except GhesSetupError as exc:
+                    self._settings = exc
+            if isinstance(self._settings, GhesSetupError):
+                raise self._settings
+            return self._settings

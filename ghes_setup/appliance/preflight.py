@@ -1,0 +1,74 @@
+"""Preflight: reach the appliance, identify it, gate by version, refuse a replica.
+
+Runs before anything is read for a plan or written: `transport.identify()` proves the
+connection and the credentials (exit 4 otherwise, with the transport's hint), and the answer
+decides whether the run may go on:
+
+- a feature the appliance's version lacks -> `UnsupportedVersion` (exit 5) saying what to do
+  (the Container registry needs 3.5+, `facts.CONTAINER_REGISTRY_SINCE`; the Manage API needs
+  3.12+, which `selector.RoutedTransport.identify` enforces when it chooses transports);
+- a replica -> `RefusedTarget` (exit 5) for anything that writes: settings are changed on the
+  primary and replicate (backup-utils' ghe-host-check refuses replicas the same way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ghes_setup import facts
+from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport
+from ghes_setup.errors import RefusedTarget, UnsupportedVersion
+from ghes_setup.facts import GhesVersion
+from ghes_setup.progress import NullProgress, ProgressSink
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A feature and the first GHES release that has it."""
+
+    what: str
+    since: GhesVersion
+    remedy: str
+
+
+CONTAINER_REGISTRY = Need(
+    "the Container registry (containers.HOSTNAME)",
+    facts.CONTAINER_REGISTRY_SINCE,
+    "upgrade the appliance (upgrading-with-an-upgrade-package.md)",
+)
+MANAGE_API = Need(
+    "the Manage API (/manage/v1)",
+    facts.MANAGE_API_SINCE,
+    "upgrade the appliance, or use --transport ssh with an SSH key",
+)
+
+
+def check_version(info: ApplianceInfo, needs: Iterable[Need]) -> None:
+    for need in needs:
+        if info.version < need.since:
+            raise UnsupportedVersion(
+                f"the appliance runs GHES {info.version}; {need.what} needs {need.since} or later",
+                hint=need.remedy,
+            )
+
+
+def preflight(
+    transport: ApplianceTransport,
+    *,
+    needs: Iterable[Need] = (),
+    writes: bool = True,
+    progress: ProgressSink | None = None,
+) -> ApplianceInfo:
+    """Identify the appliance and decide whether this run may go on. Returns what it is."""
+    sink = progress or NullProgress()
+    sink.stage("preflight", f"connecting via {transport.name}")
+    info = transport.identify()
+    check_version(info, needs)
+    if writes and info.is_replica:
+        raise RefusedTarget(
+            f"the appliance is a replica ({info.topology}); ghes-setup does not configure replicas",
+            hint="run it against the primary: settings replicate to the replica",
+        )
+    sink.finish(True, f"GHES {info.version} via {info.via}")
+    return info

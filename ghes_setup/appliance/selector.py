@@ -1,0 +1,253 @@
+"""Choosing the transport per setting: `transport = auto | ssh | api`.
+
+The Manage API covers the documented settings fields (hostname, subdomain isolation,
+`github_ssl`); `ghe-config` over SSH covers everything, including what the API lacks
+(Packages keys, storage secrets). Which fields exist where is `facts.SETTINGS` (`api_field`),
+read through each transport's `supports()`; nothing is repeated here.
+
+- `ssh`: everything over the admin shell (needs an SSH key: --identity or ssh-agent).
+- `api`: everything over the Manage API (needs the admin password and GHES 3.12+); settings
+  without an API field are refused with a hint.
+- `auto`: the API for its fields when the admin password is given and the appliance is 3.12+
+  (`facts.MANAGE_API_SINCE`), SSH for the rest and as the fallback when the API is missing or
+  too old. Configuration runs go through the API when it is in use (it reports events).
+
+`RoutedTransport` is itself an `ApplianceTransport`, so plan/apply code never knows how many
+connections are behind it. A write that spans both transports stays all-or-nothing: SSH first
+(atomic on its own), then the API; if the API refuses, the SSH keys are written back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from ghes_setup import facts
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplianceTransport,
+    ApplyRun,
+    ApplyStatus,
+    EventBatch,
+    Settings,
+    SettingsRejected,
+    SettingValue,
+    TransportBase,
+)
+from ghes_setup.config.site import Site
+from ghes_setup.errors import (
+    GhesSetupError,
+    InputError,
+    SecretMissing,
+    Unreachable,
+    UnsupportedVersion,
+)
+from ghes_setup.net import AddressResolver
+from ghes_setup.progress import NullProgress, ProgressSink
+from ghes_setup.secrets import Secret
+
+Mode = Literal["auto", "ssh", "api"]
+
+
+class RoutedTransport(TransportBase):
+    """Routes each setting to the API or SSH; one appliance, at most one connection each."""
+
+    def __init__(
+        self,
+        *,
+        ssh: ApplianceTransport | None,
+        api: ApplianceTransport | None,
+        mode: Mode = "auto",
+        progress: ProgressSink | None = None,
+    ) -> None:
+        if ssh is None and api is None:
+            raise ValueError("RoutedTransport needs at least one transport")
+        self.ssh = ssh
+        self.api = api
+        self.mode = mode
+        self._progress = progress or NullProgress()
+        self._info: ApplianceInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return "+".join(t.name for t in (self.ssh, self.api) if t is not None)
+
+    # ------------------------------------------------------------------ routing
+    def route(self, setting: str) -> ApplianceTransport:
+        if self.api is not None and self.api.supports(setting):
+            return self.api
+        if self.ssh is not None and self.ssh.supports(setting):
+            return self.ssh
+        if self.mode == "api":
+            hint = "use --transport ssh, or auto with an SSH key (--identity or ssh-agent)"
+        else:
+            hint = "give an SSH key (--identity or ssh-agent): ghe-config over SSH sets it"
+        raise SettingsRejected(f"no transport in use can set {setting}", hint=hint)
+
+    def supports(self, setting: str) -> bool:
+        try:
+            self.route(setting)
+        except SettingsRejected:
+            return False
+        return True
+
+    def _groups(self, names: Iterable[str]) -> dict[int, tuple[ApplianceTransport, list[str]]]:
+        groups: dict[int, tuple[ApplianceTransport, list[str]]] = {}
+        for name in names:
+            transport = self.route(name)
+            groups.setdefault(id(transport), (transport, []))[1].append(name)
+        return groups
+
+    @property
+    def _apply_via(self) -> ApplianceTransport:
+        transport = self.api or self.ssh
+        assert transport is not None
+        return transport
+
+    # ------------------------------------------------------------------ protocol
+    def identify(self) -> ApplianceInfo:
+        if self._info is not None:
+            return self._info
+        info: ApplianceInfo | None = None
+        if self.api is not None:
+            try:
+                info = self.api.identify()
+            except (UnsupportedVersion, Unreachable) as exc:
+                if self.mode == "api" or self.ssh is None:
+                    raise
+                self._progress.log(f"Manage API not usable ({exc.message}); using SSH only")
+                self._drop_api()
+        if info is not None and info.version < facts.MANAGE_API_SINCE:
+            if self.mode == "api" or self.ssh is None:
+                raise UnsupportedVersion(
+                    f"the appliance runs GHES {info.version}; the Manage API needs "
+                    f"{facts.MANAGE_API_SINCE} or later",
+                    hint="upgrade the appliance, or use --transport ssh with an SSH key",
+                )
+            self._progress.log(f"GHES {info.version} predates the Manage API; using SSH only")
+            self._drop_api()
+            info = None
+        if info is None:
+            assert self.ssh is not None
+            info = self.ssh.identify()
+        self._info = info
+        return info
+
+    def _drop_api(self) -> None:
+        if self.api is not None:
+            self.api.close()
+        self.api = None
+
+    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
+        if names is None:
+            wanted = [n for n in wanted if self.supports(n)]
+        merged: dict[str, SettingValue] = {}
+        for transport, group in self._groups(wanted).values():
+            merged.update(transport.read_settings(group))
+        return Settings({n: merged[n] for n in wanted})
+
+    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        groups = list(self._groups(changes).values())
+        if len(groups) <= 1:
+            for transport, names in groups:
+                transport.write_settings({n: changes[n] for n in names})
+            return
+        # SSH first: its write is atomic by itself and can be undone; then the API.
+        groups.sort(key=lambda g: g[0] is not self.ssh)
+        (first, first_names), (second, second_names) = groups
+        before = first.read_settings(first_names)
+        first.write_settings({n: changes[n] for n in first_names})
+        try:
+            second.write_settings({n: changes[n] for n in second_names})
+        except GhesSetupError:
+            first.write_settings(dict(before))
+            raise
+
+    def start_apply(self, run_id: str) -> ApplyRun:
+        return self._apply_via.start_apply(run_id)
+
+    def apply_status(self, run_id: str | None = None) -> ApplyStatus:
+        return self._apply_via.apply_status(run_id)
+
+    def apply_events(self, since: str | None = None) -> EventBatch:
+        return self._apply_via.apply_events(since)
+
+    def close(self) -> None:
+        for transport in (self.ssh, self.api):
+            if transport is not None:
+                transport.close()
+
+
+def has_ssh_key(site: Site, environ: Mapping[str, str] | None = None) -> bool:
+    """An identity file was given, or an agent is there to ask."""
+    env = os.environ if environ is None else environ
+    return site.connection.ssh_identity is not None or bool(env.get("SSH_AUTH_SOCK"))
+
+
+def open_transport(
+    site: Site,
+    *,
+    resolver: AddressResolver | None,
+    password: Secret | None,
+    mode: Mode | None = None,
+    environ: Mapping[str, str] | None = None,
+    progress: ProgressSink | None = None,
+) -> RoutedTransport:
+    """The transport(s) a run may use, per `mode` (default: the site's `transport`).
+
+    Nothing connects yet: connections open on first use, so a command that only needs the
+    API never touches SSH and the other way round.
+    """
+    mode = mode or site.connection.transport
+    ssh_ok = has_ssh_key(site, environ)
+    if mode == "ssh" and not ssh_ok:
+        raise InputError(
+            "--transport ssh needs an SSH key",
+            hint="pass --identity FILE (site: [connection] ssh_identity) or start ssh-agent",
+        )
+    if mode == "api" and password is None:
+        raise SecretMissing(
+            "--transport api needs the admin password",
+            hint="set GHES_SETUP_ADMIN_PASSWORD, or pass --password-file FILE or --password-stdin",
+        )
+    if mode == "auto" and not ssh_ok and password is None:
+        raise InputError(
+            f"no way to reach {site.hostname}: neither an SSH key nor the admin password",
+            hint="give an SSH key (--identity FILE or ssh-agent) for the admin shell, and/or "
+            "the admin password (GHES_SETUP_ADMIN_PASSWORD) for the Manage API",
+        )
+    ssh = _ssh(site, resolver) if mode in ("ssh", "auto") and ssh_ok else None
+    api = None
+    if mode in ("api", "auto") and password is not None:
+        api = _api(site, resolver, password, progress)
+    return RoutedTransport(ssh=ssh, api=api, mode=mode, progress=progress)
+
+
+def _ssh(site: Site, resolver: AddressResolver | None) -> ApplianceTransport:
+    from ghes_setup.appliance.ssh import SshOptions, SshTransport
+
+    c = site.connection
+    options = SshOptions(
+        host=site.hostname,
+        port=c.ssh_port,
+        user=c.ssh_user,
+        address=c.address,
+        identity=c.ssh_identity,
+        known_hosts=c.known_hosts,
+        host_key=c.host_key,
+        accept_new_host_key=c.accept_new_host_key,
+        timeout=c.timeout,
+    )
+    return SshTransport(options, resolver=resolver)
+
+
+def _api(
+    site: Site, resolver: AddressResolver | None, password: Secret, progress: ProgressSink | None
+) -> ApplianceTransport:
+    from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+
+    c = site.connection
+    options = ApiOptions(host=site.hostname, port=c.api_port, ca_file=c.ca_file, timeout=c.timeout)
+    return ManageApiTransport(options, password, resolver=resolver, progress=progress)

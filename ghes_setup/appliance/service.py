@@ -1,0 +1,101 @@
+"""Entry points for the CLI: one function per `config` command, each owning its connection.
+
+A `Connect` says how to reach the appliance (the site, the resolver, the admin password if
+any); each function opens the transport(s) the site's `transport` mode allows
+(`selector.open_transport`), does its work (`apply.py`), and closes them, whatever happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ghes_setup.appliance import apply as _apply
+from ghes_setup.appliance.plan import Plan
+from ghes_setup.appliance.selector import Mode, open_transport
+from ghes_setup.appliance.status import check_appliance
+from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport, Settings
+from ghes_setup.checks import Report
+from ghes_setup.config.site import Site
+from ghes_setup.net import AddressResolver
+from ghes_setup.progress import ProgressSink
+from ghes_setup.secrets import Secret
+
+ApplyOptions = _apply.ApplyOptions
+ApplyOutcome = _apply.ApplyOutcome
+TlsGate = _apply.TlsGate
+Confirm = _apply.Confirm
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    site: Site
+    resolver: AddressResolver | None = None
+    password: Secret | None = None
+    mode: Mode | None = None  # default: the site's [connection] transport
+    environ: Mapping[str, str] | None = None  # for SSH_AUTH_SOCK (tests pass their own)
+
+
+def _open(connect: Connect, progress: ProgressSink | None) -> ApplianceTransport:
+    return open_transport(
+        connect.site,
+        resolver=connect.resolver,
+        password=connect.password,
+        mode=connect.mode,
+        environ=connect.environ,
+        progress=progress,
+    )
+
+
+def config_show(
+    connect: Connect, *, progress: ProgressSink | None = None
+) -> tuple[ApplianceInfo, Settings]:
+    with _open(connect, progress) as transport:
+        return _apply.show(transport, progress=progress)
+
+
+def config_plan(
+    connect: Connect, *, progress: ProgressSink | None = None
+) -> tuple[ApplianceInfo, Plan]:
+    with _open(connect, progress) as transport:
+        return _apply.plan_site(transport, connect.site, progress=progress)
+
+
+def config_apply(
+    connect: Connect,
+    *,
+    tls_gate: TlsGate | None,
+    options: ApplyOptions,
+    confirm: Confirm | None = None,
+    progress: ProgressSink | None = None,
+) -> ApplyOutcome:
+    with _open(connect, progress) as transport:
+        return _apply.apply_site(
+            transport,
+            connect.site,
+            tls_gate=tls_gate,
+            options=options,
+            confirm=confirm,
+            progress=progress,
+        )
+
+
+def config_rollback(
+    connect: Connect,
+    snapshot: Path | None,
+    *,
+    options: ApplyOptions,
+    confirm: Confirm | None = None,
+    progress: ProgressSink | None = None,
+) -> ApplyOutcome:
+    with _open(connect, progress) as transport:
+        return _apply.rollback(
+            transport, connect.site, snapshot, options=options, confirm=confirm, progress=progress
+        )
+
+
+def appliance_check(connect: Connect) -> Report:
+    """The read-only appliance checks (for the cron `check`)."""
+    with _open(connect, None) as transport:
+        return check_appliance(transport, target=connect.site.hostname)
