@@ -1,13 +1,287 @@
-"""`ghes-setup registry`:
+"""`ghes-setup registry`: the Container registry at containers.HOSTNAME.
 
-The Container registry at containers.HOSTNAME: status, start, smoke test."""
+Each command parses options, calls one service in `ghes_setup.registry`, renders, exits.
+Service modules are imported inside the commands so that `--help` stays fast. Commands are
+self-contained: `smoke` below; `status` and `start` live beside it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final
+
 import typer
+
+from ghes_setup.cli.common import (
+    CaFileOpt,
+    FormatOpt,
+    NameserverOpt,
+    ResolveOpt,
+    SiteOpt,
+    TextfileOpt,
+    emit_report,
+    load_site_for,
+    make_resolver,
+    output_format,
+    state,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 app = typer.Typer(
     help="The Container registry at containers.HOSTNAME: status, start, smoke test.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+SMOKE_HELP = """\
+Prove the Container registry works: push a generated image to
+containers.HOSTNAME/NAMESPACE/IMAGE:smoke-<time>-<id>, pull it back by tag and by digest,
+verify every digest (and the image's own diff_ids), then delete it (check registry-smoke).
+
+Before pushing, the token's scopes are read from https://HOSTNAME/api/v3/user: GitHub
+Packages takes classic personal access tokens only, with write:packages to push
+(delete:packages to clean up). The token comes from GHES_SETUP_TOKEN (or
+GHES_SETUP_TOKEN_FILE), --token-file or --token-stdin, never from an option value.
+
+Exit codes: 0 passed (a failed cleanup is a warning); 1 the registry failed (missing scope,
+refused push, digest mismatch...); 3 bad input or no token; 4 appliance unreachable or the
+token refused (401).
+
+Example: GHES_SETUP_TOKEN_FILE=~/.ghes-pat ghes-setup registry smoke ghe.example.com
+--namespace octo-org --size 256MiB
+"""
+
+# Below this a transfer is over before a bar could be read.
+BAR_MIN_BYTES: Final = 8 * 1024 * 1024
+
+
+@app.command("smoke", help=SMOKE_HELP)
+def smoke_cmd(
+    ctx: typer.Context,
+    hostname: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="HOSTNAME",
+            help="The appliance's hostname (default: the site file's).",
+            show_default=False,
+        ),
+    ] = None,
+    site: SiteOpt = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            metavar="USER",
+            help="User for the registry login (default: [smoke] user, else the token's owner).",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            metavar="OWNER",
+            help="User or organization the image goes under (default: [smoke] namespace, "
+            "else the user).",
+            show_default=False,
+        ),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="NAME",
+            help="Image (package) name (default: [smoke] image, else ghes-setup-smoke).",
+            show_default=False,
+        ),
+    ] = None,
+    size: Annotated[
+        str | None,
+        typer.Option(
+            "--size",
+            metavar="BYTES",
+            help="Add a random layer of this size, e.g. 268435456 or 256MiB "
+            "(default: [smoke] size, else none).",
+            show_default=False,
+        ),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Leave the pushed image in place (no cleanup).")
+    ] = False,
+    chunk_size: Annotated[
+        str | None,
+        typer.Option(
+            "--chunk-size",
+            metavar="BYTES",
+            help="Upload in PATCH chunks of this size, for proxies that limit request bodies "
+            "(default: one monolithic PUT).",
+            show_default=False,
+        ),
+    ] = None,
+    manifest_format: Annotated[
+        str,
+        typer.Option(
+            "--manifest-format",
+            metavar="oci|docker",
+            help="Manifest media type: OCI image manifest or Docker schema 2.",
+        ),
+    ] = "oci",
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
+    ] = False,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file", metavar="FILE", help="Read the token from FILE.", show_default=False
+        ),
+    ] = None,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    resolve: ResolveOpt = None,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
+) -> None:
+    from ghes_setup import secrets
+    from ghes_setup.checks.model import Report
+    from ghes_setup.registry.smoke import SmokeRequest, run_smoke
+
+    out_format = output_format(ctx, fmt)
+    if token_stdin and token_file is not None:
+        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    if manifest_format not in ("oci", "docker"):
+        raise typer.BadParameter("oci or docker", param_hint="--manifest-format")
+    size_bytes = _bytes(size, "--size")
+    chunk_bytes = _bytes(chunk_size, "--chunk-size")
+    site_obj = load_site_for(
+        ctx,
+        site,
+        overrides={
+            "hostname": hostname,
+            "smoke.user": user,
+            "smoke.namespace": namespace,
+            "smoke.image": image,
+            "smoke.size": size_bytes,
+            "connection.ca_file": ca_file,
+        },
+    )
+    token = secrets.require(
+        "GHES_SETUP_TOKEN",
+        file=token_file,
+        stdin=secrets.stdin_stream() if token_stdin else None,
+        purpose="the registry smoke test (a classic personal access token with write:packages)",
+        stdin_option="--token-stdin",
+        file_option="--token-file",
+    )
+    request = SmokeRequest(
+        hostname=site_obj.hostname,
+        token=token,
+        user=site_obj.smoke.user,
+        namespace=site_obj.smoke.namespace,
+        image=site_obj.smoke.image,
+        size=site_obj.smoke.size,
+        keep=keep,
+        chunk_size=chunk_bytes,
+        manifest_format="docker" if manifest_format == "docker" else "oci",
+        https_port=site_obj.connection.https_port,
+        ca_file=site_obj.connection.ca_file,
+        resolver=make_resolver(nameserver, resolve, site_obj),
+        # Per read/write, not in all: a large blob's closing PUT may take a while to commit.
+        timeout=max(site_obj.connection.timeout, 60.0),
+    )
+    st = state(ctx)
+    progress = TransferProgress(st.err, verbose=st.verbose)
+    try:
+        result = run_smoke(request, progress)
+    finally:
+        progress.close()
+    report = Report("registry smoke", (result,), target=site_obj.hostname)
+    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile))
+
+
+def _bytes(text: str | None, option: str) -> int | None:
+    if text is None:
+        return None
+    from ghes_setup.registry.image import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+class TransferProgress:
+    """A `ProgressSink` for transfers: step lines and a byte bar on standard error.
+
+    On a terminal: each step, retries and a bar (bytes, speed, time left) for transfers of
+    `BAR_MIN_BYTES` or more. Elsewhere (cron) it stays silent unless --verbose, so that the
+    only output is the report.
+    """
+
+    def __init__(self, console: Console, *, verbose: bool = False) -> None:
+        self.console = console
+        self.lines = console.is_terminal or verbose
+        self.bar = console.is_terminal
+        self._stage = ""
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def stage(self, name: str, detail: str = "") -> None:
+        self._stop()
+        self._stage = name
+        if self.lines:
+            self._print(f"> {name}" + (f": {detail}" if detail else ""))
+
+    def advance(self, done: float, total: float | None = None, detail: str = "") -> None:
+        if not self.bar or total is None or total < BAR_MIN_BYTES:
+            return
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("  {task.description}"),
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self._stage, total=total)
+        if self._task is not None:
+            self._progress.update(self._task, completed=done, total=total)
+
+    def log(self, message: str) -> None:
+        if self.lines:
+            self._print(f"  {message}")
+
+    def finish(self, ok: bool, detail: str = "") -> None:
+        self._stop()
+        if self.lines:
+            self._print(
+                f"  {'ok' if ok else 'FAILED'} {self._stage}" + (f": {detail}" if detail else "")
+            )
+
+    def close(self) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+    def _print(self, text: str) -> None:
+        from ghes_setup.secrets import scrub
+
+        self.console.print(scrub(text), highlight=False, markup=False)
