@@ -202,7 +202,7 @@ def probe_hosts(ctx: TlsProbeContext) -> list[HostResult]:
 
 
 _REMEDIES = {
-    "name": "serve a certificate whose SANs cover HOSTNAME and *.HOSTNAME (validate it first "
+    "name": "serve a certificate whose SANs cover {host} and *.{host} (validate it first "
     "with ghes-setup tls check), then apply the configuration",
     "untrusted": "serve the full chain (leaf first, then the intermediates); for a private CA "
     "pass it with --ca-file",
@@ -219,8 +219,22 @@ _NETWORK_REMEDY = (
 )
 
 
-def _label(r: HostResult) -> str:
-    return f"{r.host} ({r.address})" if r.address else r.host
+def _grouped(bad: list[HostResult], everything: list[HostResult]) -> str:
+    """`host, host and 14 more: why; host: why`: one entry per distinct reason."""
+    per_host = {r.host: sum(1 for o in everything if o.host == r.host) for r in bad}
+    groups: dict[str, list[str]] = {}
+    for r in bad:
+        label = f"{r.host} ({r.address})" if per_host[r.host] > 1 and r.address else r.host
+        groups.setdefault(r.error or "failed", []).append(label)
+    parts = []
+    for reason, labels in list(groups.items())[:3]:
+        shown = ", ".join(labels[:3])
+        if len(labels) > 3:
+            shown += f" and {len(labels) - 3} more"
+        parts.append(f"{shown}: {reason}")
+    if len(groups) > 3:
+        parts.append(f"and {len(groups) - 3} other reasons (see details.hosts)")
+    return "; ".join(parts)
 
 
 @check("tls-served", area="tls")
@@ -244,12 +258,14 @@ def tls_served(ctx: TlsProbeContext) -> Outcome:
         )
     bad = [r for r in results if not r.ok]
     if bad:
-        shown = "; ".join(f"{_label(r)}: {r.error}" for r in bad[:3])
-        more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
         kinds = list(dict.fromkeys(r.kind or "" for r in bad))
-        remedies = [_REMEDIES.get(k) or _NETWORK_REMEDY.format(port=ctx.port) for k in kinds if k]
+        remedies = [
+            (_REMEDIES.get(k) or _NETWORK_REMEDY).format(port=ctx.port, host=ctx.hostname)
+            for k in kinds
+            if k
+        ]
         return Outcome.failed(
-            f"{len(bad)} of {len(results)} fail: {shown}{more}",
+            f"{len(bad)} of {len(results)} fail: {_grouped(bad, results)}",
             remedy="; ".join(dict.fromkeys(remedies)),
             **kw,
         )

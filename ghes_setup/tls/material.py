@@ -288,9 +288,10 @@ def load_bundle(path: Path) -> CertBundle | LoadFailure:
     return LoadFailure(
         path,
         "certificate",
-        ProblemKind.GARBAGE,
-        f"certificate file {path} is not PEM: no complete '-----BEGIN ...-----' block found",
-        _pem_hint("certificate"),
+        ProblemKind.CORRUPT,
+        f"certificate file {path}: a PEM block has no matching '-----END ...-----' line "
+        "(truncated?)",
+        "copy the whole certificate again, from '-----BEGIN' to '-----END' inclusive",
     )
 
 

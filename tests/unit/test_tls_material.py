@@ -96,3 +96,12 @@ def test_leaf_of_finds_the_server_certificate_wherever_it_is() -> None:
     assert leaf_of((p.inter.cert, p.root.cert, leaf)) is leaf
     # Only CA certificates: the first one is what the appliance would take.
     assert leaf_of((p.inter.cert, p.root.cert)) is p.inter.cert
+
+
+def test_truncated_pem_block_says_so(tmp_path: Path) -> None:
+    text = cert_pem(pki().leaf()).decode()
+    (tmp_path / "cut.pem").write_text(text[: len(text) // 2])
+    loaded = load_bundle(tmp_path / "cut.pem")
+    assert isinstance(loaded, LoadFailure)
+    assert loaded.kind is ProblemKind.CORRUPT
+    assert "truncated" in loaded.message
