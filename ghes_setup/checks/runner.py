@@ -48,15 +48,19 @@ def run_checks(
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(checks)))) as pool:
         running: dict[Future[CheckResult], Check[C]] = {}
         while pending or running:
-            for check_id in list(pending):
-                if not all(d in done for d in deps[check_id]):
-                    continue
-                chk = pending.pop(check_id)
-                blocked = [d for d in deps[check_id] if not done[d].status.ok]
-                if blocked:
-                    finish(_skipped(chk, blocked, done))
-                else:
-                    running[pool.submit(_run_one, chk, ctx)] = chk
+            progressed = True
+            while progressed:  # a skip can unblock checks listed before it: go round again
+                progressed = False
+                for check_id in list(pending):
+                    if not all(d in done for d in deps[check_id]):
+                        continue
+                    progressed = True
+                    chk = pending.pop(check_id)
+                    blocked = [d for d in deps[check_id] if not done[d].status.ok]
+                    if blocked:
+                        finish(_skipped(chk, blocked, done))
+                    else:
+                        running[pool.submit(_run_one, chk, ctx)] = chk
             if not running:
                 if pending:  # a cycle in `requires`: a bug in the check table
                     raise ValueError(f"checks with circular requirements: {sorted(pending)}")

@@ -65,6 +65,16 @@ def test_dependant_is_skipped_with_reason_when_requirement_did_not_pass(
     assert child.details["blocked_by"] == ["parent"]
 
 
+def test_skip_chain_listed_before_its_requirements_is_not_mistaken_for_a_cycle() -> None:
+    checks = [
+        _slow("grandchild", requires=("child",), delay=0),
+        _slow("child", requires=("parent",), delay=0),
+        _slow("parent", Status.FAIL, delay=0),
+    ]
+    results = run_checks(checks, Ctx())
+    assert [r.status for r in results] == [Status.SKIP, Status.SKIP, Status.FAIL]
+
+
 def test_warning_requirement_still_lets_dependants_run() -> None:
     checks = [_slow("parent", Status.WARN, delay=0), _slow("child", requires=("parent",))]
     assert run_checks(checks, Ctx())[1].status is Status.PASS
