@@ -1,11 +1,186 @@
-"""`ghes-setup lab`: The lab appliance: a stand-in GHES on loopback, built from real servers."""
+"""`ghes-setup lab`: The lab appliance: a stand-in GHES on loopback, built from real servers.
+
+Each command parses its options, calls one function of `ghes_setup.lab.service`, and prints
+the result. The lab package is imported inside the commands (lazy), so `--help` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, OutputFormat, output_format
+
 app = typer.Typer(
-    help="The lab appliance: a stand-in GHES on loopback, built from real servers.",
+    help=(
+        "The lab appliance: a stand-in GHES on loopback, built from real servers "
+        "(sshd, nginx, docker-registry, dnsmasq).\n\n"
+        'Example: sudo ghes-setup lab up && eval "$(ghes-setup lab env)"'
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+DirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        help="The lab's folder. Default: $GHES_SETUP_LAB_DIR, else ./.lab",
+        show_default=False,
+    ),
+]
+
+
+def _dir(given: Path | None) -> Path:
+    from ghes_setup.lab.layout import default_dir
+
+    return given or default_dir()
+
+
+@app.command("up")
+def up(
+    directory: DirOpt = None,
+    hostname: Annotated[
+        str | None, typer.Option("--hostname", help="Appliance hostname. Default: ghe.lab.test")
+    ] = None,
+    ghes_version: Annotated[
+        str | None,
+        typer.Option("--ghes-version", help="GHES version to imitate, X.Y.Z. Default: 3.17.4"),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Loopback address of the lab. Default: 127.77.0.1"),
+    ] = None,
+    apply_seconds: Annotated[
+        float | None,
+        typer.Option("--apply-seconds", help="How long a config apply takes. Default: 2"),
+    ] = None,
+) -> None:
+    """Start the lab (idempotent): a running part is left alone, a dead one restarted.
+
+    Example: sudo ghes-setup lab up --dir /tmp/lab
+    """
+    from ghes_setup.lab.service import UpOptions
+    from ghes_setup.lab.service import up as start
+
+    result = start(UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds))
+    c, lay = result.config, result.layout
+    how = "created" if result.created else "existing lab"
+    lines = [
+        f"lab up: {c.hostname} on {c.address} (GHES {c.ghes_version}), ready in "
+        f"{result.seconds:.1f} s ({how})",
+        f"  started: {', '.join(result.started) or '-'}; "
+        f"already running: {', '.join(result.running) or '-'}",
+        f"  admin shell  ssh -p {c.ports.ssh} -i {lay.identity} "
+        f"-o UserKnownHostsFile={lay.known_hosts} admin@{c.address}",
+        f"  Manage API   https://{c.hostname}:{c.ports.api}/manage/v1 "
+        f"(curl --resolve {c.hostname}:{c.ports.api}:{c.address} --cacert {lay.ca_file})",
+        f"  front door   https://{c.https_authority(c.hostname)}/ and, with isolation on, "
+        f"https://{c.https_authority(c.registry_host)}/v2/",
+        f"  DNS          dig @{c.address} -p {c.ports.dns} {c.hostname}",
+        f"  site file    {lay.site}",
+        *(f"  note: {note}" for note in result.notes),
+        f'Next: eval "$(ghes-setup lab env --dir {lay.root})"',
+    ]
+    typer.echo("\n".join(lines))
+
+
+@app.command("env")
+def env(directory: DirOpt = None) -> None:
+    """Print `export` lines for the lab (site file, admin password, PATs, storage keys).
+
+    Example: eval "$(ghes-setup lab env)"
+    """
+    from ghes_setup.lab.service import env as env_text
+
+    typer.echo(env_text(_dir(directory)), nl=False)
+
+
+@app.command("status")
+def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) -> None:
+    """Show each part: running?, PID, address:port, answering? Exit 1 if one is down.
+
+    Example: ghes-setup lab status --format json
+    """
+    from ghes_setup.lab.service import status as lab_status
+
+    chosen = output_format(ctx, fmt, PLAIN_FORMATS)
+    config, found = lab_status(_dir(directory))
+    healthy = all(p.running and p.answering for p in found if p.name != "registry" or p.running)
+    if chosen is OutputFormat.json:
+        doc = {
+            "hostname": config.hostname,
+            "address": config.address,
+            "healthy": healthy,
+            "parts": [
+                {
+                    "name": p.name,
+                    "running": p.running,
+                    "pid": p.pid,
+                    "endpoint": p.endpoint,
+                    "answering": p.answering,
+                    "detail": p.detail,
+                }
+                for p in found
+            ],
+        }
+        typer.echo(json.dumps(doc, indent=2))
+    else:
+        typer.echo(f"lab {config.hostname} on {config.address}")
+        for p in found:
+            state = "running" if p.running else "stopped"
+            answer = "answering" if p.answering else "not answering"
+            pid = f"pid {p.pid}" if p.pid else "no pid"
+            extra = f"  ({p.detail})" if p.detail else ""
+            typer.echo(f"  {p.name:<9} {state:<8} {pid:<10} {p.endpoint:<40} {answer}{extra}")
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command("down")
+def down(
+    directory: DirOpt = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the lab's folder.")] = False,
+) -> None:
+    """Stop every process the lab started (by PID) and remove its folder unless --keep.
+
+    Example: ghes-setup lab down
+    """
+    from ghes_setup.lab.service import down as stop
+
+    result = stop(_dir(directory), keep)
+    stopped = ", ".join(f"{name} ({pid})" for name, pid in result.stopped) or "nothing was running"
+    removed = "removed" if result.removed else "kept"
+    typer.echo(f"lab down: stopped {stopped}; {result.dir} {removed} ({result.seconds:.1f} s)")
+
+
+@app.command("fault")
+def fault(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help=(
+                "ssh-drop, api-503, apply-fail, registry-503, dns-no-wildcard, "
+                "cert-expired, or clear"
+            )
+        ),
+    ],
+    count: Annotated[
+        int, typer.Option("--count", min=1, help="How many times a one-shot fault fires.")
+    ] = 1,
+    directory: DirOpt = None,
+) -> None:
+    """Inject a fault into the lab, or `clear` them all.
+
+    Example: ghes-setup lab fault api-503 --count 2
+    """
+    from ghes_setup.lab.service import clear_faults, set_fault
+
+    if name == "clear":
+        clear_faults(_dir(directory))
+        typer.echo("lab fault: all faults cleared")
+        return
+    active = set_fault(_dir(directory), name, count)
+    typer.echo(f"lab fault: {name} armed; active: {', '.join(active)}")

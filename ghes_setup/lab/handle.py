@@ -1,0 +1,297 @@
+"""`LabHandle`: a running lab as the tests (and benchmarks) see it.
+
+The pytest fixtures in tests/fixtures/lab.py hand one of these out. Everything a test needs to
+point the tool at the lab (site file, env, CA, known_hosts, key, credentials), to inject faults,
+and to look behind the appliance's back for assertions (settings files, ghe-config.log, how
+many config applies ran) without going through the client under test.
+
+`prepare_registry()` takes the lab to "isolation on, the site certificate, Packages on with the
+lab storage, applied, registry answering" with the lab's own tools (settings files + labd's
+apply engine), so registry tests do not depend on the configuration code.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ghes_setup.lab import apply as engine
+from ghes_setup.lab import client, faults, state
+from ghes_setup.lab import settings as keys
+from ghes_setup.lab.layout import LabConfig, Layout, Ports, load_config
+from ghes_setup.lab.service import env_vars
+from ghes_setup.lab.settings import SettingsStore
+
+
+class LabCommandError(RuntimeError):
+    """A lab control command failed (labd down, apply failed, reset refused)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LabHandle:
+    dir: Path
+    hostname: str
+    address: str
+    ports: Ports
+    ghes_version: str
+    site_path: Path
+    ca_file: Path
+    known_hosts: Path
+    identity: Path
+    admin_password: str
+    write_token: str
+    read_token: str
+    user: str
+    namespace: str
+    s3_access_key: str
+    s3_secret_key: str
+    bucket: str
+    service_url: str
+    site_cert: Path  # the desired certificate chain (HOSTNAME + *.HOSTNAME, leaf first)
+    site_key: Path
+    cert_dir: Path  # holds ca.crt: `skopeo --cert-dir`
+    hosts_file: Path  # /etc/hosts naming the lab hosts: `with_hosts()`
+    env: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def open(cls, directory: Path) -> LabHandle:
+        layout = Layout(directory)
+        c = load_config(layout)
+        return cls(
+            dir=layout.root,
+            hostname=c.hostname,
+            address=c.address,
+            ports=c.ports,
+            ghes_version=c.ghes_version,
+            site_path=layout.site,
+            ca_file=layout.ca_file,
+            known_hosts=layout.known_hosts,
+            identity=layout.identity,
+            admin_password=c.admin_password,
+            write_token=c.write_token.value,
+            read_token=c.read_token.value,
+            user=c.user,
+            namespace=c.namespace,
+            s3_access_key=c.s3_access_key,
+            s3_secret_key=c.s3_secret_key,
+            bucket=c.bucket,
+            service_url=c.service_url,
+            site_cert=layout.site_cert,
+            site_key=layout.site_key,
+            cert_dir=layout.cert_dir,
+            hosts_file=layout.hosts_file,
+            env=env_vars(layout, c),
+        )
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.dir)
+
+    @property
+    def config(self) -> LabConfig:
+        return load_config(self.layout)
+
+    @property
+    def registry_host(self) -> str:
+        return f"containers.{self.hostname}"
+
+    @property
+    def storage_dir(self) -> Path:
+        """The storage bucket folder (the registry's filesystem root)."""
+        return self.layout.bucket(self.bucket)
+
+    # ------------------------------------------------------------------ faults
+    def fault(self, name: str, count: int = 1) -> None:
+        """Arm a fault (see ghes_setup.lab.faults); lasting ones take effect before returning."""
+        faults.set_fault(self.layout, name, count)
+        if name in faults.LASTING:
+            self._call("lab-reconcile")
+
+    def clear_faults(self) -> None:
+        lasting = any(name in faults.LASTING for name in faults.active(self.layout))
+        faults.clear(self.layout)
+        if lasting:
+            self._call("lab-reconcile")
+
+    def active_faults(self) -> dict[str, str]:
+        return faults.active(self.layout)
+
+    def fired_faults(self) -> list[str]:
+        """Lines of DIR/faults/fired.log: one per time a fault fired."""
+        return faults.fired(self.layout)
+
+    # ------------------------------------------------------------------ looking behind
+    def settings(self) -> dict[str, str]:
+        """github.conf + secrets.conf as key -> value, read directly from the files."""
+        return SettingsStore(self.layout).read_all()
+
+    def applied_settings(self) -> dict[str, str]:
+        """The settings of the last successful config apply."""
+        return state.read_applied(self.layout)
+
+    def log_text(self) -> str:
+        """ghe-config.log (emptied by reset())."""
+        try:
+            return self.layout.config_log.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    def apply_runs(self) -> int:
+        """How many config applies were started (by ghe-config-apply, the API or the lab)."""
+        return sum(1 for run in engine.load_runs(self.layout) if run.origin != "setup")
+
+    def last_run(self) -> engine.Run | None:
+        runs = engine.load_runs(self.layout)
+        return runs[-1] if runs else None
+
+    def authorized_keys(self) -> list[str]:
+        path = self.layout.authorized_keys
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def maintenance_on(self) -> bool:
+        return state.read_maintenance(self.layout).active()
+
+    # ------------------------------------------------------------------ control
+    def _call(self, cmd: str, *args: str, timeout: float = 300) -> client.Answer:
+        try:
+            answer = client.call(self.layout, cmd, *args, timeout=timeout)
+        except client.ControlError as exc:
+            raise LabCommandError(str(exc)) from None
+        if answer.code != 0:
+            raise LabCommandError(f"{cmd} failed: {answer.stderr.strip() or answer.result}")
+        return answer
+
+    def wait_apply_idle(self, timeout: float = 60) -> None:
+        self._call("lab-wait-idle", str(timeout), timeout=timeout + 5)
+
+    def reset(self) -> None:
+        """Back to a fresh appliance: settings, front door, registry stopped, maintenance off,
+        faults cleared, admin keys, empty storage, empty ghe-config.log."""
+        self._call("lab-reset")
+
+    def apply(self) -> engine.Run:
+        """Run a config apply with the lab's engine and wait for it (raises if it fails)."""
+        answer = self._call("lab-apply")
+        run = next(
+            r
+            for r in reversed(engine.load_runs(self.layout))
+            if r.run_id == answer.result["run_id"]
+        )
+        return run
+
+    def desired_settings(self) -> dict[str, str]:
+        """The ghe-config values of the site file's desired state (isolation, certificate,
+        Packages with the lab storage: MinIO is configured as `s3`, ghes-facts §2.2)."""
+        return {
+            keys.ISOLATION: "true",
+            keys.SSL_ENABLED: "true",
+            keys.SSL_CERT: self.site_cert.read_text(encoding="utf-8"),
+            keys.SSL_KEY: self.site_key.read_text(encoding="utf-8"),
+            keys.PACKAGES_ENABLED: "true",
+            keys.STORAGE_TYPE: "s3",
+            keys.SERVICE_URL: self.service_url,
+            keys.BUCKET: self.bucket,
+            keys.ACCESS_KEY: self.s3_access_key,
+            keys.SECRET_KEY: self.s3_secret_key,
+        }
+
+    def prepare_registry(self, timeout: float = 60) -> None:
+        """Isolation on + desired certificate + Packages with storage, applied, registry up."""
+        self.wait_apply_idle(timeout)
+        desired = self.desired_settings()
+        applied = self.applied_settings()
+        if all(applied.get(k) == v for k, v in desired.items()) and self.registry_answers():
+            return
+        SettingsStore(self.layout).update(desired)
+        self.apply()
+        deadline = time.monotonic() + timeout
+        while not self.registry_answers():
+            if time.monotonic() > deadline:
+                raise LabCommandError("the registry does not answer at containers.HOSTNAME/v2/")
+            time.sleep(0.02)
+
+    # ------------------------------------------------------------------ reaching the lab
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def https(
+        self,
+        method: str,
+        path: str,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        verify: bool = True,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTPS request to the front door with SNI and Host = `host` (default HOSTNAME)."""
+        name = host or self.hostname
+        port = port or self.ports.https
+        ctx = self.ssl_context()
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        raw = socket.create_connection((self.address, port), timeout=10)
+        conn = http.client.HTTPSConnection(name, port, context=ctx, timeout=10)
+        conn.sock = ctx.wrap_socket(raw, server_hostname=name)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def registry_answers(self) -> bool:
+        try:
+            status, headers, _ = self.https("GET", "/v2/", host=self.registry_host)
+        except OSError:
+            return False
+        return status == 401 and headers.get("www-authenticate", "").startswith("Bearer ")
+
+    def with_hosts(self, argv: list[str]) -> list[str]:
+        """`argv` run in a private mount namespace whose /etc/hosts names the lab hosts, so that
+        tools that resolve with glibc (skopeo, curl) reach the lab without touching /etc/hosts."""
+        script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+        return ["unshare", "-m", "sh", "-c", script, str(self.hosts_file), *argv]
+
+    def run_with_hosts(
+        self, argv: list[str], *, timeout: float = 300, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `with_hosts(argv)`; the caller checks the return code."""
+        return subprocess.run(
+            self.with_hosts(argv),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env=env,
+        )
+
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `python -m ghes_setup lab ARGS --dir DIR` in a subprocess."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "ghes_setup", "lab", *args, "--dir", str(self.dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise LabCommandError(
+                f"lab {' '.join(args)} failed ({proc.returncode}): {proc.stderr}{proc.stdout}"
+            )
+        return proc
+
+    def status(self) -> dict[str, object]:
+        return dict(json.loads(self.cli("status", "--format", "json", check=False).stdout))

@@ -1,0 +1,322 @@
+"""Where a lab keeps everything (paths under DIR) and what it was made with (DIR/lab.json).
+
+One lab = one folder. Everything the lab writes lives in it, so `lab down` can remove it and two
+labs (a developer's on 127.77.0.1 and a test session's on 127.77.X.1) never share a file. The
+only things outside DIR are the system user `admin` (the appliance's admin shell user, shared by
+every lab on the machine) and /run/sshd (OpenSSH's privilege-separation folder).
+
+`LabConfig` is the lab's identity: hostname, address, ports, the GHES version it pretends to be,
+and its credentials (admin password, PATs, storage keys). It is written once by `lab up` with
+mode 0600 and read by every other part (the supervisor, the CLI, the test fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The admin shell user of GHES (accessing-the-administrative-shell-ssh.md).
+ADMIN_USER = "admin"
+DEFAULT_ADDRESS = "127.77.0.1"
+DEFAULT_HOSTNAME = "ghe.lab.test"
+# A current 3.x release (the brief: 3.17.x).
+DEFAULT_VERSION = "3.17.4"
+DEFAULT_APPLY_SECONDS = 2.0
+DEFAULT_BUCKET = "ghes-packages"
+DIR_ENV = "GHES_SETUP_LAB_DIR"
+# Folders and programs the admin shell user and nginx's workers must read (not write).
+READABLE = 0o755
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """The appliance's public ports on the lab address (GHES: 122, 443, 8443, 53)."""
+
+    ssh: int
+    https: int
+    api: int
+    dns: int
+
+
+@dataclass(frozen=True, slots=True)
+class InternalPorts:
+    """Back-end ports on the lab address, behind the front door; not part of the appliance."""
+
+    web: int = 8081  # labd: /status, /api/v3, subdomain pages
+    manage: int = 8082  # labd: /manage/v1
+    token: int = 5001  # labd: registry token service
+    fault_proxy: int = 5002  # labd: registry-503 fault proxy
+    registry: int = 5000  # docker-registry
+    storage: int = 9000  # labd: the storage service URL (S3-style endpoint stand-in)
+
+
+ROOT_PORTS = Ports(ssh=122, https=443, api=8443, dns=53)
+# Without root nothing can bind below 1024 (ip_unprivileged_port_start=1024).
+USER_PORTS = Ports(ssh=2222, https=4443, api=8443, dns=5353)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A lab personal access token (classic) and its scopes."""
+
+    value: str
+    scopes: tuple[str, ...]
+    login: str
+
+
+@dataclass(frozen=True, slots=True)
+class LabConfig:
+    hostname: str
+    address: str
+    ghes_version: str
+    apply_seconds: float
+    ports: Ports
+    internal: InternalPorts
+    admin_password: str
+    write_token: Token
+    read_token: Token
+    user: str
+    namespace: str
+    s3_access_key: str
+    s3_secret_key: str
+    bucket: str
+    build_date: str
+    build_id: str
+    configuration_id: int
+    uuid: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service_url(self) -> str:
+        """The storage service URL the site file names (the lab's stand-in for MinIO)."""
+        return f"http://{self.address}:{self.internal.storage}"
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        return (self.write_token, self.read_token)
+
+    @property
+    def registry_host(self) -> str:
+        return f"containers.{self.hostname}"
+
+    def https_authority(self, host: str) -> str:
+        """`host` or `host:port` for URLs on the front door's HTTPS port."""
+        return host if self.ports.https == 443 else f"{host}:{self.ports.https}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> LabConfig:
+        raw = json.loads(text)
+        raw["ports"] = Ports(**raw["ports"])
+        raw["internal"] = InternalPorts(**raw["internal"])
+        for name in ("write_token", "read_token"):
+            tok = raw[name]
+            raw[name] = Token(tok["value"], tuple(tok["scopes"]), tok["login"])
+        return cls(**raw)
+
+
+class Layout:
+    """Every path of one lab, relative to its folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve() if root.exists() else root.absolute()
+
+    # -- top level
+    @property
+    def config(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site.toml"
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.root / "known_hosts"
+
+    @property
+    def identity(self) -> Path:
+        return self.root / "id_ed25519"
+
+    @property
+    def hosts_file(self) -> Path:
+        """An /etc/hosts replacement naming the lab hosts (for `unshare -m` + bind mount)."""
+        return self.root / "hosts"
+
+    # -- pki
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.pki / "ca.pem"
+
+    @property
+    def cert_dir(self) -> Path:
+        """A folder holding the lab CA as ca.crt (skopeo --cert-dir)."""
+        return self.pki / "certs.d"
+
+    @property
+    def site_certs(self) -> Path:
+        return self.root / "site-certs"
+
+    @property
+    def site_cert(self) -> Path:
+        return self.site_certs / "ghe-chain.pem"
+
+    @property
+    def site_key(self) -> Path:
+        return self.site_certs / "ghe.key"
+
+    # -- admin shell
+    @property
+    def ssh(self) -> Path:
+        return self.root / "ssh"
+
+    @property
+    def bin(self) -> Path:
+        return self.ssh / "bin"
+
+    @property
+    def sshd_config(self) -> Path:
+        return self.ssh / "sshd_config"
+
+    @property
+    def host_key(self) -> Path:
+        return self.ssh / "ssh_host_ed25519_key"
+
+    @property
+    def authorized_keys(self) -> Path:
+        return self.ssh / "authorized_keys"
+
+    @property
+    def home(self) -> Path:
+        """The admin user's HOME inside this lab."""
+        return self.root / "home"
+
+    # -- appliance data (/data/user/common on a real appliance)
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def github_conf(self) -> Path:
+        return self.data / "github.conf"
+
+    @property
+    def secrets_conf(self) -> Path:
+        return self.data / "secrets.conf"
+
+    @property
+    def config_log(self) -> Path:
+        return self.data / "ghe-config.log"
+
+    @property
+    def runs(self) -> Path:
+        return self.data / "config-apply"
+
+    @property
+    def applied(self) -> Path:
+        """The settings of the last successful config apply (what the services run with)."""
+        return self.root / "state" / "applied.json"
+
+    @property
+    def maintenance(self) -> Path:
+        return self.root / "state" / "maintenance.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    # -- faults, processes
+    @property
+    def faults(self) -> Path:
+        return self.root / "faults"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def lock(self) -> Path:
+        return self.run / "control.lock"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.run / "labd.sock"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def pid_file(self, part: str) -> Path:
+        return self.run / f"{part}.pid"
+
+    def log_file(self, part: str) -> Path:
+        return self.logs / f"{part}.log"
+
+    # -- front door, registry, dns, storage
+    @property
+    def nginx(self) -> Path:
+        return self.root / "nginx"
+
+    @property
+    def nginx_conf(self) -> Path:
+        return self.nginx / "nginx.conf"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    @property
+    def registry_conf(self) -> Path:
+        return self.registry / "config.yml"
+
+    @property
+    def token_key(self) -> Path:
+        return self.pki / "token.key"
+
+    @property
+    def token_cert(self) -> Path:
+        return self.pki / "token.pem"
+
+    @property
+    def storage(self) -> Path:
+        return self.root / "storage"
+
+    def bucket(self, name: str) -> Path:
+        return self.storage / name
+
+
+def load_config(layout: Layout) -> LabConfig:
+    return LabConfig.from_json(layout.config.read_text(encoding="utf-8"))
+
+
+def save_config(layout: Layout, config: LabConfig) -> None:
+    write_private(layout.config, config.to_json())
+
+
+def write_private(path: Path, text: str | bytes, mode: int = 0o600) -> None:
+    """Write a file created with `mode` (never briefly world-readable), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    data = text.encode() if isinstance(text, str) else text
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get(DIR_ENV) or ".lab")

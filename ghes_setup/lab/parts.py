@@ -1,0 +1,557 @@
+"""The lab's daemons: their configuration files, how each is started, and reconciliation.
+
+Each `ensure_*` function is idempotent: it leaves a running, correctly configured daemon alone,
+starts a dead one, and restarts or reloads one whose configuration changed. The same functions
+serve `lab up`, the apply engine in labd and `lab fault`, always under the control lock, so there
+is one way from state (applied settings, faults) to running services.
+
+| part     | program                                  | listens on                     |
+| labd     | python -m ghes_setup.lab.labd            | ADDRESS:8081-8082,5001-5002,9000 |
+| dns      | /usr/sbin/dnsmasq                        | ADDRESS:53 (udp, tcp)          |
+| sshd     | /usr/sbin/sshd -D -e -f DIR/ssh/sshd_config | ADDRESS:122                 |
+| nginx    | /usr/sbin/nginx -p DIR/nginx -c nginx.conf  | ADDRESS:443, ADDRESS:8443   |
+| registry | /usr/bin/docker-registry serve DIR/registry/config.yml | ADDRESS:5000     |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ghes_setup.lab import faults, procs
+from ghes_setup.lab import settings as keys
+from ghes_setup.lab.layout import ADMIN_USER, LabConfig, Layout, write_private
+from ghes_setup.lab.state import registry_readonly, registry_wanted
+
+SSHD = "/usr/sbin/sshd"
+NGINX = "/usr/sbin/nginx"
+DNSMASQ = "/usr/sbin/dnsmasq"
+REGISTRY = "/usr/bin/docker-registry"
+
+# Binary -> the Debian package that provides it (scripts/install-system-deps.sh installs them).
+BINARIES = {
+    SSHD: "openssh-server",
+    NGINX: "nginx",
+    DNSMASQ: "dnsmasq",
+    REGISTRY: "docker-registry",
+    "/usr/bin/git": "git",
+    "/usr/bin/flock": "util-linux",
+    "/usr/bin/python3": "python3",
+}
+
+PARTS = ("labd", "dns", "sshd", "nginx", "registry")
+
+
+class PartError(RuntimeError):
+    """A daemon would not start or would not take its configuration."""
+
+
+@dataclass(frozen=True)
+class PartStatus:
+    name: str
+    running: bool
+    pid: int | None
+    endpoint: str
+    answering: bool
+    detail: str = ""
+
+
+def missing_binaries() -> dict[str, str]:
+    return {path: pkg for path, pkg in BINARIES.items() if not os.access(path, os.X_OK)}
+
+
+def marker(part: str, layout: Layout) -> str:
+    """The command-line fragment that identifies our instance of `part` (PID reuse guard)."""
+    return {
+        "labd": "ghes_setup.lab.labd",
+        "dns": f"--pid-file={layout.run / 'dnsmasq.pid'}",
+        "sshd": str(layout.sshd_config),
+        "nginx": str(layout.nginx),
+        "registry": str(layout.registry_conf),
+    }[part]
+
+
+def pid_of(layout: Layout, part: str) -> int | None:
+    return procs.running(layout.pid_file(part), marker(part, layout))
+
+
+# --------------------------------------------------------------------------- labd
+
+
+def ensure_labd(layout: Layout, config: LabConfig) -> int:
+    pid = pid_of(layout, "labd")
+    if pid is not None:
+        return pid
+    with contextlib.suppress(FileNotFoundError):
+        layout.control_socket.unlink()
+    pid = procs.spawn(
+        [sys.executable, "-m", "ghes_setup.lab.labd", "--dir", str(layout.root)],
+        log=layout.log_file("labd"),
+        pid_file=layout.pid_file("labd"),
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if layout.control_socket.exists() and procs.tcp_answers(
+            config.address, config.internal.manage, 0.2
+        ):
+            return pid
+        if not procs.alive(pid):
+            break
+        time.sleep(0.01)
+    raise PartError(f"labd did not start; see {layout.log_file('labd')}")
+
+
+# --------------------------------------------------------------------------- dns
+
+
+def dns_argv(layout: Layout, config: LabConfig, wildcard: bool) -> list[str]:
+    argv = [
+        DNSMASQ,
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",  # never read /etc/dnsmasq.conf or /etc/dnsmasq.d
+        "--no-resolv",
+        "--no-hosts",
+        "--bind-interfaces",
+        f"--listen-address={config.address}",
+        f"--port={config.ports.dns}",
+        f"--pid-file={layout.run / 'dnsmasq.pid'}",
+        "--log-facility=-",
+        # --local: NODATA (not REFUSED) for AAAA/MX under the zone (lab-notes §3 pitfall).
+        f"--local=/{config.hostname}/",
+    ]
+    if wildcard:
+        argv.append(f"--address=/{config.hostname}/{config.address}")
+    else:
+        argv.append(f"--host-record={config.hostname},{config.address}")
+    if os.geteuid() != 0:
+        argv.append(f"--user={pwd.getpwuid(os.geteuid()).pw_name}")
+    return argv
+
+
+def ensure_dns(layout: Layout, config: LabConfig) -> int:
+    wildcard = not faults.is_active(layout, "dns-no-wildcard")
+    mode = "wildcard" if wildcard else "apex-only"
+    mode_file = layout.run / "dns.mode"
+    pid = pid_of(layout, "dns")
+    current = mode_file.read_text(encoding="ascii").strip() if mode_file.exists() else ""
+    if pid is not None and current == mode:
+        return pid
+    if pid is not None:
+        procs.stop(pid)
+    pid = procs.spawn(
+        dns_argv(layout, config, wildcard),
+        log=layout.log_file("dns"),
+        pid_file=layout.pid_file("dns"),
+    )
+    mode_file.write_text(mode + "\n", encoding="ascii")
+    if not _wait_dns(config.address, config.ports.dns, config.hostname, pid):
+        raise PartError(f"dnsmasq did not answer; see {layout.log_file('dns')}")
+    return pid
+
+
+def dns_query(address: str, port: int, name: str, timeout: float = 0.5) -> int | None:
+    """Send one A query; return the response code (0 NOERROR, 3 NXDOMAIN) or None."""
+    qid = secrets.randbits(16)
+    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        packet += bytes([len(label)]) + label.encode()
+    packet += b"\0" + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, (address, port))
+            data, _ = sock.recvfrom(512)
+        except OSError:
+            return None
+    if len(data) < 4 or struct.unpack(">H", data[:2])[0] != qid:
+        return None
+    return int(data[3] & 0x0F)
+
+
+def _wait_dns(address: str, port: int, name: str, pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if dns_query(address, port, name, 0.1) == 0:
+            return True
+        if not procs.alive(pid):
+            return False
+        time.sleep(0.005)
+    return False
+
+
+# --------------------------------------------------------------------------- sshd
+
+
+def sshd_config(layout: Layout, config: LabConfig) -> str:
+    path = f"{layout.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    return "\n".join(
+        [
+            "# The lab's admin shell (GHES: ssh -p 122 admin@HOSTNAME). Written by `lab up`.",
+            f"Port {config.ports.ssh}",
+            f"ListenAddress {config.address}",
+            f"HostKey {layout.host_key}",
+            "PidFile none",
+            f"AuthorizedKeysFile {layout.authorized_keys}",
+            "StrictModes no",  # the lab folder may live under world-writable /tmp
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",  # Debian's PAM stack is not needed; `-p '*'` keeps the account usable
+            f"AllowUsers {ADMIN_USER}",
+            "AllowTcpForwarding no",
+            "X11Forwarding no",
+            "PrintMotd no",
+            "PrintLastLog no",
+            "PermitUserEnvironment no",
+            "MaxStartups 64:30:128",
+            "MaxSessions 32",
+            "LogLevel ERROR",
+            # The lab's ghe-* commands first on PATH; LABDIR tells them which lab they serve.
+            f"SetEnv PATH={path} LABDIR={layout.root} HOME={layout.home} LANG=C.UTF-8",
+            "Subsystem sftp internal-sftp",
+            "",
+        ]
+    )
+
+
+def ensure_sshd(layout: Layout, config: LabConfig) -> int:
+    pid = pid_of(layout, "sshd")
+    if pid is not None:
+        return pid
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir (no systemd)
+    check = subprocess.run(
+        [SSHD, "-t", "-f", str(layout.sshd_config)], capture_output=True, text=True, check=False
+    )
+    if check.returncode != 0:
+        raise PartError(f"sshd rejects {layout.sshd_config}: {check.stderr.strip()}")
+    pid = procs.spawn(
+        [SSHD, "-D", "-e", "-f", str(layout.sshd_config)],
+        log=layout.log_file("sshd"),
+        pid_file=layout.pid_file("sshd"),
+    )
+    if not procs.wait_tcp(config.address, config.ports.ssh, pid=pid):
+        raise PartError(f"sshd did not start; see {layout.log_file('sshd')}")
+    return pid
+
+
+# --------------------------------------------------------------------------- nginx
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """What the front door serves, derived from the applied settings and the faults."""
+
+    cert_pem: str
+    key_pem: str
+    cert_source: str  # "configured", "default", "expired (fault)"
+    isolation: bool
+    registry: bool
+
+
+def front_door(layout: Layout, applied: dict[str, str]) -> FrontDoor:
+    isolation = applied.get(keys.ISOLATION, "false").lower() == "true"
+    if faults.is_active(layout, "cert-expired"):
+        cert = (layout.pki / "expired.pem").read_text(encoding="utf-8")
+        key = (layout.pki / "expired.key").read_text(encoding="utf-8")
+        source = "expired (fault)"
+    elif applied.get(keys.SSL_CERT) and applied.get(keys.SSL_KEY):
+        cert, key, source = applied[keys.SSL_CERT], applied[keys.SSL_KEY], "configured"
+    else:
+        cert = (layout.pki / "default.pem").read_text(encoding="utf-8")
+        key = (layout.pki / "default.key").read_text(encoding="utf-8")
+        source = "default"
+    return FrontDoor(
+        cert_pem=cert if cert.endswith("\n") else cert + "\n",
+        key_pem=key if key.endswith("\n") else key + "\n",
+        cert_source=source,
+        isolation=isolation,
+        registry=isolation and registry_wanted(applied),
+    )
+
+
+def nginx_config(layout: Layout, config: LabConfig, door: FrontDoor) -> str:
+    a, host = config.address, config.hostname
+    i = config.internal
+    https = f"{a}:{config.ports.https}"
+    api = f"{a}:{config.ports.api}"
+    proxy = (
+        "proxy_set_header Host $http_host; "
+        "proxy_set_header X-Forwarded-Proto $scheme; "
+        "proxy_set_header X-Forwarded-For $remote_addr;"
+    )
+    user = "user www-data www-data;" if os.geteuid() == 0 and _has_user("www-data") else ""
+    lines = [
+        "# The lab's front door. Rendered from the applied settings by the apply engine.",
+        "daemon off;",
+        "master_process on;",
+        "worker_processes 1;",
+        user,
+        "pid run/nginx.pid;",
+        "error_log logs/error.log warn;",
+        "events { worker_connections 1024; }",
+        "http {",
+        "  access_log logs/access.log;",
+        "  client_body_temp_path tmp/client; proxy_temp_path tmp/proxy;",
+        "  fastcgi_temp_path tmp/fastcgi; uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;",
+        "  server_tokens off;",
+        "  ssl_protocols TLSv1.2 TLSv1.3;",
+        f"  ssl_certificate {layout.nginx / 'certs' / 'front.pem'};",
+        f"  ssl_certificate_key {layout.nginx / 'certs' / 'front.key'};",
+        "  proxy_http_version 1.1;",
+        "  client_max_body_size 64m;",
+        "  # Unknown or missing SNI: refuse the handshake.",
+        f"  server {{ listen {https} ssl default_server; listen {api} ssl default_server;",
+        "           ssl_reject_handshake on; }",
+        f"  server {{ listen {https} ssl; server_name {host};",
+        '    add_header Strict-Transport-Security "max-age=31536000" always;',
+        f"    location / {{ proxy_pass http://{a}:{i.web}; {proxy} }} }}",
+        f"  server {{ listen {api} ssl; server_name {host};",
+        f"    location / {{ proxy_pass http://{a}:{i.manage}; {proxy} }} }}",
+    ]
+    if door.isolation:
+        if door.registry:
+            v2 = (
+                f"if (-f {layout.faults / 'registry-503'}) "
+                f"{{ proxy_pass http://{a}:{i.fault_proxy}; }}\n"
+                f"      proxy_pass http://{a}:{i.registry};"
+            )
+        else:
+            v2 = (
+                "default_type application/json; return 404 "
+                '\'{"errors":[{"code":"UNAVAILABLE","message":"GitHub Packages is not '
+                "enabled on this appliance\"}]}';"
+            )
+        escaped = re.escape(host)
+        lines += [
+            f"  server {{ listen {https} ssl; server_name containers.{host};",
+            "    client_max_body_size 0; proxy_request_buffering off; proxy_buffering off;",
+            f"    proxy_read_timeout 900; proxy_send_timeout 900; {proxy}",
+            f"    location /v2/ {{\n      {v2}\n    }}",
+            f"    location = /token {{ proxy_pass http://{a}:{i.token}; }}",
+            f"    location / {{ proxy_pass http://{a}:{i.web}; {proxy}",
+            "      proxy_set_header X-Lab-Subdomain containers; } }",
+            f"  server {{ listen {https} ssl; server_name ~^(?<sub>[a-z0-9-]+)\\.{escaped}$;",
+            f"    location / {{ proxy_pass http://{a}:{i.web}; {proxy}",
+            "      proxy_set_header X-Lab-Subdomain $sub; } }",
+        ]
+    lines += ["}", ""]
+    return "\n".join(line for line in lines if line != "")
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _prepare_nginx_dirs(layout: Layout) -> None:
+    for sub in (
+        "logs",
+        "run",
+        "certs",
+        "tmp/client",
+        "tmp/proxy",
+        "tmp/fastcgi",
+        "tmp/uwsgi",
+        "tmp/scgi",
+    ):
+        (layout.nginx / sub).mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and _has_user("www-data"):
+        entry = pwd.getpwnam("www-data")
+        for sub in ("client", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.chown(layout.nginx / "tmp" / sub, entry.pw_uid, entry.pw_gid)
+
+
+def _nginx_test(layout: Layout, conf: Path) -> str | None:
+    proc = subprocess.run(
+        [NGINX, "-t", "-q", "-p", str(layout.nginx), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if proc.returncode == 0 else proc.stderr.strip()
+
+
+def ensure_nginx(layout: Layout, config: LabConfig, applied: dict[str, str]) -> int:
+    """Render the front door for `applied`, then start nginx or reload it if anything changed.
+
+    The new configuration and certificate are tested with `nginx -t` before they replace the
+    running ones: a bad one raises PartError and the previous front door keeps serving.
+    """
+    _prepare_nginx_dirs(layout)
+    door = front_door(layout, applied)
+    text = nginx_config(layout, config, door)
+    certs = layout.nginx / "certs"
+    old = {
+        p: p.read_text(encoding="utf-8") if p.exists() else None
+        for p in (layout.nginx_conf, certs / "front.pem", certs / "front.key")
+    }
+    new = {
+        layout.nginx_conf: text,
+        certs / "front.pem": door.cert_pem,
+        certs / "front.key": door.key_pem,
+    }
+    pid = pid_of(layout, "nginx")
+    if pid is not None and old == new:
+        return pid
+    # Test the candidate in a scratch copy so that the live files change only if it passes.
+    scratch = layout.nginx / "candidate"
+    scratch.mkdir(exist_ok=True)
+    write_private(scratch / "front.pem", door.cert_pem, 0o644)
+    write_private(scratch / "front.key", door.key_pem)
+    candidate = text.replace(str(certs / "front."), str(scratch / "front."))
+    write_private(scratch / "nginx.conf", candidate, 0o644)
+    error = _nginx_test(layout, scratch / "nginx.conf")
+    if error is not None:
+        raise PartError(f"nginx rejects the new front door: {error}")
+    write_private(certs / "front.pem", door.cert_pem, 0o644)
+    write_private(certs / "front.key", door.key_pem)
+    write_private(layout.nginx_conf, text, 0o644)
+    if pid is not None:
+        os.kill(pid, signal.SIGHUP)
+        _wait_served(config, door)
+        return pid
+    pid = procs.spawn(
+        [NGINX, "-p", str(layout.nginx), "-c", str(layout.nginx_conf)],
+        log=layout.log_file("nginx"),
+        pid_file=layout.pid_file("nginx"),
+    )
+    if not procs.wait_tcp(config.address, config.ports.https, pid=pid) or not procs.wait_tcp(
+        config.address, config.ports.api, pid=pid
+    ):
+        raise PartError(f"nginx did not start; see {layout.nginx / 'logs' / 'error.log'}")
+    return pid
+
+
+def served_cert(address: str, port: int, server_name: str, timeout: float = 1.0) -> bytes | None:
+    """The DER leaf certificate the front door serves for `server_name` (no verification)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((address, port), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            return tls.getpeercert(binary_form=True)
+    except OSError:
+        return None
+
+
+def _wait_served(config: LabConfig, door: FrontDoor, timeout: float = 5.0) -> None:
+    """After a reload, wait until new connections get the new certificate (old workers drain)."""
+    want = ssl.PEM_cert_to_DER_cert(
+        door.cert_pem[: door.cert_pem.index("-----END CERTIFICATE-----") + 25]
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if served_cert(config.address, config.ports.https, config.hostname) == want:
+            return
+        time.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def registry_config(layout: Layout, config: LabConfig, applied: dict[str, str], secret: str) -> str:
+    bucket = applied.get(keys.BUCKET) or config.bucket
+    public = f"https://{config.https_authority(config.registry_host)}"
+    readonly = "true" if registry_readonly(applied) else "false"
+    return f"""# The lab's container registry (CNCF distribution). Rendered by the apply engine.
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {layout.bucket(bucket)}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+  maintenance:
+    uploadpurging:
+      enabled: false
+    readonly:
+      enabled: {readonly}
+http:
+  addr: {config.address}:{config.internal.registry}
+  host: {public}
+  secret: {secret}
+  headers:
+    X-Content-Type-Options: [nosniff]
+auth:
+  token:
+    realm: {public}/token
+    service: {config.registry_host}
+    issuer: {token_issuer(config)}
+    rootcertbundle: {layout.token_cert}
+"""
+
+
+def token_issuer(config: LabConfig) -> str:
+    return f"{config.hostname} lab token service"
+
+
+def ensure_registry(layout: Layout, config: LabConfig, applied: dict[str, str]) -> int | None:
+    """Run the registry iff the applied settings want it, with their storage bucket."""
+    pid = pid_of(layout, "registry")
+    if not registry_wanted(applied):
+        if pid is not None:
+            procs.stop(pid)
+        with contextlib.suppress(FileNotFoundError):
+            layout.pid_file("registry").unlink()
+        return None
+    secret_file = layout.registry / "http-secret"
+    if not secret_file.exists():
+        write_private(secret_file, secrets.token_hex(16))
+    text = registry_config(layout, config, applied, secret_file.read_text(encoding="ascii").strip())
+    current = (
+        layout.registry_conf.read_text(encoding="utf-8") if layout.registry_conf.exists() else ""
+    )
+    if pid is not None and current == text:
+        return pid
+    if pid is not None:
+        procs.stop(pid)
+    bucket = applied.get(keys.BUCKET) or config.bucket
+    layout.bucket(bucket).mkdir(parents=True, exist_ok=True)
+    write_private(layout.registry_conf, text)
+    pid = procs.spawn(
+        [REGISTRY, "serve", str(layout.registry_conf)],
+        log=layout.log_file("registry"),
+        pid_file=layout.pid_file("registry"),
+    )
+    if not procs.wait_tcp(config.address, config.internal.registry, pid=pid):
+        raise PartError(f"the registry did not start; see {layout.log_file('registry')}")
+    return pid
+
+
+def stop_all(layout: Layout) -> list[tuple[str, int]]:
+    """Stop every daemon of the lab (registry first, labd last); return what was stopped."""
+    stopped = []
+    for part in ("registry", "nginx", "sshd", "dns", "labd"):
+        pid = procs.stop_pid_file(layout.pid_file(part), marker(part, layout))
+        if pid is not None:
+            stopped.append((part, pid))
+    return stopped
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

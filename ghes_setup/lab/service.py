@@ -1,0 +1,511 @@
+"""The lab's service functions: what `ghes-setup lab up|down|status|env|fault` call.
+
+`up` creates a lab in DIR the first time (certificates, keys, credentials, a fresh appliance's
+settings, site.toml, env), then makes sure every part runs: a part already running is left
+alone, a dead one is restarted, a changed configuration is reloaded. `down` stops every process
+the lab started, by PID, waits until each is gone, and removes DIR unless asked to keep it.
+
+Errors are `GhesSetupError`s (the CLI maps them to exit codes): a missing server binary or an
+unusable folder is an `InputError` (exit 3) naming the package to install or what to change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import grp
+import os
+import pwd
+import secrets
+import shlex
+import shutil
+import socket
+import string
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ghes_setup.errors import GhesSetupError, InputError
+from ghes_setup.lab import apply, client, faults, parts, pki, procs, shell, state
+from ghes_setup.lab.layout import (
+    ADMIN_USER,
+    DEFAULT_ADDRESS,
+    DEFAULT_APPLY_SECONDS,
+    DEFAULT_BUCKET,
+    DEFAULT_HOSTNAME,
+    DEFAULT_VERSION,
+    DIR_ENV,
+    READABLE,
+    ROOT_PORTS,
+    USER_PORTS,
+    InternalPorts,
+    LabConfig,
+    Layout,
+    Token,
+    load_config,
+    save_config,
+    write_private,
+)
+from ghes_setup.lab.settings import SettingsStore, fresh_settings
+
+LAB_USER = "lab-admin"
+LAB_ORG = "lab-org"
+
+
+class LabError(GhesSetupError):
+    """A lab part would not start, or the lab is not in the state the command needs."""
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    dir: Path
+    hostname: str | None = None
+    ghes_version: str | None = None
+    address: str | None = None
+    apply_seconds: float | None = None
+
+
+@dataclass
+class UpResult:
+    config: LabConfig
+    layout: Layout
+    created: bool
+    started: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class DownResult:
+    stopped: list[tuple[str, int]]
+    removed: bool
+    dir: Path
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pat() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+
+def _admin_user() -> str:
+    return ADMIN_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+
+def new_config(opts: UpOptions) -> LabConfig:
+    from ghes_setup.config.site import validate_hostname
+
+    hostname = validate_hostname(opts.hostname or DEFAULT_HOSTNAME, where="--hostname")
+    version = opts.ghes_version or DEFAULT_VERSION
+    parts_ = version.split(".")
+    if len(parts_) != 3 or not all(p.isdigit() for p in parts_):
+        raise InputError(f"--ghes-version {version!r}: expected X.Y.Z, e.g. {DEFAULT_VERSION}")
+    address = opts.address or DEFAULT_ADDRESS
+    if not address.startswith("127.") or len(address.split(".")) != 4:
+        raise InputError(f"--address {address!r}: the lab lives on loopback, 127.0.0.0/8")
+    seconds = DEFAULT_APPLY_SECONDS if opts.apply_seconds is None else opts.apply_seconds
+    if seconds < 0 or seconds > 600:
+        raise InputError(f"--apply-seconds {seconds}: expected 0 to 600")
+    alnum = string.ascii_uppercase + string.digits
+    return LabConfig(
+        hostname=hostname,
+        address=address,
+        ghes_version=version,
+        apply_seconds=seconds,
+        ports=ROOT_PORTS if os.geteuid() == 0 else USER_PORTS,
+        internal=InternalPorts(),
+        admin_password=secrets.token_urlsafe(18),
+        write_token=Token(_pat(), ("read:packages", "write:packages", "delete:packages"), LAB_USER),
+        read_token=Token(_pat(), ("read:packages",), LAB_USER),
+        user=LAB_USER,
+        namespace=LAB_ORG,
+        s3_access_key="LAB" + "".join(secrets.choice(alnum) for _ in range(17)),
+        s3_secret_key=secrets.token_urlsafe(30),
+        bucket=DEFAULT_BUCKET,
+        build_date=dt.date.today().isoformat(),
+        build_id=secrets.token_hex(5),
+        configuration_id=secrets.randbelow(2**31),
+        uuid=str(uuid.uuid4()),
+    )
+
+
+def _check_binaries() -> None:
+    missing = parts.missing_binaries()
+    if missing:
+        listing = ", ".join(f"{path} (Debian package {pkg})" for path, pkg in missing.items())
+        packages = " ".join(sorted(set(missing.values())))
+        raise InputError(
+            f"the lab needs {listing}",
+            hint=f"run scripts/install-system-deps.sh, or apt-get install {packages}",
+        )
+
+
+def _check_traversable(root: Path) -> None:
+    """The admin user must reach DIR (its commands and settings live there)."""
+    if os.geteuid() != 0:
+        return
+    for folder in [root, *root.parents]:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            raise InputError(
+                f"{folder} is not searchable by other users, so the lab's admin shell user "
+                "cannot reach the lab folder",
+                hint=f"chmod o+x {folder}, or use a --dir under a folder such as /tmp",
+            )
+
+
+def ensure_admin_user() -> None:
+    """Create the system user `admin` (the admin shell's user) if missing (lab-notes §4)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(ADMIN_USER)
+    except KeyError:
+        # -d /: sshd chdirs to the home folder; "/" exists, the per-lab HOME comes from SetEnv.
+        subprocess.run(
+            ["useradd", "-M", "-d", "/", "-s", "/bin/bash", "-p", "*", ADMIN_USER],
+            check=True,
+            capture_output=True,
+        )
+        return
+    # A locked password ("!") makes sshd refuse even key logins when UsePAM is off.
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/shadow").read_text(encoding="utf-8").splitlines():
+            name, _, rest = line.partition(":")
+            if name == ADMIN_USER and rest.startswith("!"):
+                subprocess.run(["usermod", "-p", "*", ADMIN_USER], check=True, capture_output=True)
+
+
+def _chown_admin(path: Path, mode: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, mode)
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(ADMIN_USER)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _write_site(layout: Layout, config: LabConfig) -> None:
+    c = config
+    text = f"""# Site file for the ghes-setup lab appliance (written by `ghes-setup lab up`).
+# The desired state: isolation on, the site certificate below, Packages with the lab storage.
+hostname = "{c.hostname}"
+ghes_version = "{".".join(c.ghes_version.split(".")[:2])}"
+subdomain_isolation = true
+
+[connection]
+address = "{c.address}"
+ssh_port = {c.ports.ssh}
+ssh_user = "{_admin_user()}"
+ssh_identity = "{layout.identity}"
+known_hosts = "{layout.known_hosts}"
+api_port = {c.ports.api}
+https_port = {c.ports.https}
+ca_file = "{layout.ca_file}"
+nameservers = ["{c.address}:{c.ports.dns}"]
+
+[tls]
+cert = "{layout.site_cert}"
+key = "{layout.site_key}"
+
+[packages]
+enabled = true
+storage = "minio"
+service_url = "{c.service_url}"
+bucket = "{c.bucket}"
+ecosystems = {{ container = "enabled", npm = "enabled" }}
+
+[smoke]
+user = "{c.user}"
+namespace = "{c.namespace}"
+"""
+    write_private(layout.site, text, 0o644)
+
+
+def env_vars(layout: Layout, config: LabConfig) -> dict[str, str]:
+    """Exactly what `lab env` exports."""
+    return {
+        "GHES_SETUP_SITE": str(layout.site),
+        "GHES_SETUP_ADMIN_PASSWORD": config.admin_password,
+        "GHES_SETUP_TOKEN": config.write_token.value,
+        "GHES_SETUP_LAB_READ_TOKEN": config.read_token.value,
+        "GHES_SETUP_S3_ACCESS_KEY": config.s3_access_key,
+        "GHES_SETUP_S3_SECRET_KEY": config.s3_secret_key,
+        "GHES_SETUP_LAB_DIR": str(layout.root),
+        "GHES_SETUP_CONNECTION_NAMESERVERS": f"{config.address}:{config.ports.dns}",
+        "GHES_SETUP_CONNECTION_CA_FILE": str(layout.ca_file),
+    }
+
+
+def env_text(layout: Layout, config: LabConfig) -> str:
+    lines = ['# ghes-setup lab: eval "$(ghes-setup lab env)"']
+    lines += [
+        f"export {name}={shlex.quote(value)}" for name, value in env_vars(layout, config).items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _hosts_text(config: LabConfig) -> str:
+    from ghes_setup.facts import ISOLATION_SUBDOMAINS
+
+    names = [config.hostname, *(f"{s.label}.{config.hostname}" for s in ISOLATION_SUBDOMAINS)]
+    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
+    lines += [f"{config.address} {name}" for name in names]
+    return "\n".join(lines) + "\n"
+
+
+def _known_hosts_text(layout: Layout, config: LabConfig) -> str:
+    public = (layout.host_key.with_suffix(".pub")).read_text(encoding="ascii").split()
+    key = f"{public[0]} {public[1]}"
+    port = config.ports.ssh
+    hosts = [config.address, config.hostname]
+    names = ",".join(h if port == 22 else f"[{h}]:{port}" for h in hosts)
+    return f"{names} {key}\n"
+
+
+def _create(layout: Layout, config: LabConfig) -> None:
+    root = layout.root
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, READABLE)
+    for sub in (layout.run, layout.logs, layout.state, layout.ssh, layout.registry, layout.storage):
+        sub.mkdir(parents=True, exist_ok=True)
+    os.chmod(layout.ssh, READABLE)
+    pki.build_pki(layout, config.hostname)
+    os.chmod(layout.pki, READABLE)
+    os.chmod(layout.site_certs, READABLE)
+    host_private, host_public = pki.ssh_keypair()
+    write_private(layout.host_key, host_private)
+    write_private(layout.host_key.with_suffix(".pub"), host_public + b" ghes-lab-host\n", 0o644)
+    client_private, client_public = pki.ssh_keypair()
+    write_private(layout.identity, client_private)
+    write_private(layout.identity.with_suffix(".pub"), client_public + b" ghes-lab-admin\n", 0o644)
+    write_private(layout.authorized_keys, client_public + b" ghes-lab-admin\n", 0o644)
+    _chown_admin(layout.data, 0o755)
+    _chown_admin(layout.faults, 0o755)
+    _chown_admin(layout.home, 0o700)
+    _chown_admin(layout.runs, 0o755)
+    fired = layout.faults / "fired.log"
+    fired.touch()
+    (layout.faults / ".lock").touch()
+    os.chmod(layout.faults / ".lock", 0o644)
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(ADMIN_USER)
+        os.chown(fired, entry.pw_uid, grp.getgrgid(entry.pw_gid).gr_gid)
+    fresh = fresh_settings(config)
+    SettingsStore(layout).replace_all(fresh)
+    state.write_applied(layout, fresh)
+    state.write_maintenance(layout, state.Maintenance())
+    layout.config_log.touch()
+    layout.bucket(config.bucket).mkdir(parents=True, exist_ok=True)
+    apply.record_setup_run(
+        layout, config.hostname, "Initial configuration of a fresh appliance (lab up)"
+    )
+    save_config(layout, config)
+
+
+def _ports_in_use(config: LabConfig) -> list[str]:
+    a, i = config.address, config.internal
+    checks = [
+        ("ssh", config.ports.ssh, socket.SOCK_STREAM),
+        ("https", config.ports.https, socket.SOCK_STREAM),
+        ("api", config.ports.api, socket.SOCK_STREAM),
+        ("dns", config.ports.dns, socket.SOCK_DGRAM),
+        ("web", i.web, socket.SOCK_STREAM),
+        ("manage", i.manage, socket.SOCK_STREAM),
+        ("token", i.token, socket.SOCK_STREAM),
+        ("fault proxy", i.fault_proxy, socket.SOCK_STREAM),
+        ("registry", i.registry, socket.SOCK_STREAM),
+        ("storage", i.storage, socket.SOCK_STREAM),
+    ]
+    return [
+        f"{a}:{port} ({name})" for name, port, kind in checks if not procs.port_free(a, port, kind)
+    ]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def up(opts: UpOptions) -> UpResult:
+    start = time.monotonic()
+    _check_binaries()
+    layout = Layout(opts.dir)
+    created = not layout.config.exists()
+    notes: list[str] = []
+    if created:
+        config = new_config(opts)
+        busy = _ports_in_use(config)
+        if busy:
+            raise LabError(
+                f"ports already in use: {', '.join(busy)}",
+                hint="another lab or service uses this address; pass --address 127.77.N.1",
+            )
+    else:
+        config = load_config(layout)
+        for flag, given, current in (
+            ("--hostname", opts.hostname, config.hostname),
+            ("--ghes-version", opts.ghes_version, config.ghes_version),
+            ("--address", opts.address, config.address),
+        ):
+            if given is not None and given != current:
+                raise InputError(
+                    f"{layout.root} holds a lab with {flag} {current}, not {given}",
+                    hint=f"run `ghes-setup lab down --dir {layout.root}` first, "
+                    "or use another --dir",
+                )
+        if opts.apply_seconds is not None and opts.apply_seconds != config.apply_seconds:
+            config = replace(config, apply_seconds=opts.apply_seconds)
+            save_config(layout, config)
+            notes.append("apply time changed: labd restarts to use it")
+            procs.stop_pid_file(layout.pid_file("labd"), parts.marker("labd", layout))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _check_traversable(layout.root)
+    if os.geteuid() != 0:
+        notes.append(
+            "not root: the lab uses high ports (SSH 2222, HTTPS 4443, DNS 5353) and the admin "
+            f"shell logs in as {_admin_user()}"
+        )
+    ensure_admin_user()
+    if created:
+        _create(layout, config)
+    shell.install(layout, config)
+    sshd_text = parts.sshd_config(layout, config)
+    if os.geteuid() != 0:
+        sshd_text = sshd_text.replace(f"AllowUsers {ADMIN_USER}", f"AllowUsers {_admin_user()}")
+    changed_sshd = (
+        not layout.sshd_config.exists()
+        or layout.sshd_config.read_text(encoding="utf-8") != sshd_text
+    )
+    write_private(layout.sshd_config, sshd_text, 0o644)
+    write_private(layout.known_hosts, _known_hosts_text(layout, config), 0o644)
+    write_private(layout.hosts_file, _hosts_text(config), 0o644)
+    _write_site(layout, config)
+    write_private(layout.env, env_text(layout, config))
+
+    result = UpResult(config=config, layout=layout, created=created, notes=notes)
+    before = {part: parts.pid_of(layout, part) for part in parts.PARTS}
+    sshd_pid = before["sshd"]
+    if changed_sshd and sshd_pid is not None:
+        procs.stop(sshd_pid)
+    try:
+        parts.ensure_labd(layout, config)
+        with state.control_lock(layout):
+            applied = state.read_applied(layout)
+            parts.ensure_dns(layout, config)
+            parts.ensure_sshd(layout, config)
+            parts.ensure_registry(layout, config, applied)
+            parts.ensure_nginx(layout, config, applied)
+    except parts.PartError as exc:
+        raise LabError(
+            str(exc), hint=f"see the logs in {layout.logs}; `ghes-setup lab down` cleans up"
+        ) from None
+    for part in parts.PARTS:
+        pid = parts.pid_of(layout, part)
+        if pid is None:
+            continue
+        (result.running if pid == before.get(part) else result.started).append(part)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def down(directory: Path, keep: bool = False) -> DownResult:
+    start = time.monotonic()
+    layout = Layout(directory)
+    if not layout.config.exists() and not layout.run.exists():
+        raise InputError(f"no lab in {layout.root}", hint="`ghes-setup lab up` creates one")
+    stopped = parts.stop_all(layout)
+    removed = False
+    if not keep:
+        shutil.rmtree(layout.root, ignore_errors=True)
+        removed = not layout.root.exists()
+    return DownResult(stopped, removed, layout.root, time.monotonic() - start)
+
+
+def _open(directory: Path) -> tuple[Layout, LabConfig]:
+    layout = Layout(directory)
+    if not layout.config.exists():
+        raise InputError(
+            f"no lab in {layout.root}",
+            hint=f"`ghes-setup lab up --dir {directory}` creates one (or set {DIR_ENV})",
+        )
+    return layout, load_config(layout)
+
+
+def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
+    layout, config = _open(directory)
+    a = config.address
+    applied = state.read_applied(layout)
+    found = []
+    for part in parts.PARTS:
+        pid = parts.pid_of(layout, part)
+        detail = ""
+        if part == "labd":
+            endpoint = (
+                f"{a}:{config.internal.manage} (+{config.internal.web}, {config.internal.token})"
+            )
+            answering = pid is not None and procs.tcp_answers(a, config.internal.manage)
+        elif part == "dns":
+            endpoint = f"{a}:{config.ports.dns}"
+            answering = parts.dns_query(a, config.ports.dns, config.hostname) == 0
+            if faults.is_active(layout, "dns-no-wildcard"):
+                detail = "fault dns-no-wildcard: apex only"
+        elif part == "sshd":
+            endpoint = f"{a}:{config.ports.ssh}"
+            answering = _ssh_banner(a, config.ports.ssh)
+        elif part == "nginx":
+            endpoint = f"{a}:{config.ports.https}, {a}:{config.ports.api}"
+            answering = parts.served_cert(a, config.ports.https, config.hostname) is not None
+            detail = f"certificate: {parts.front_door(layout, applied).cert_source}"
+        else:
+            endpoint = f"{a}:{config.internal.registry}"
+            answering = pid is not None and procs.tcp_answers(a, config.internal.registry)
+            if not state.registry_wanted(applied):
+                detail = "not running: Packages is not enabled (applied settings)"
+        found.append(parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail))
+    return config, found
+
+
+def _ssh_banner(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1) as sock:
+            return sock.recv(64).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
+def env(directory: Path) -> str:
+    layout, config = _open(directory)
+    return env_text(layout, config)
+
+
+def set_fault(directory: Path, name: str, count: int = 1) -> list[str]:
+    layout, _ = _open(directory)
+    if name not in faults.NAMES:
+        raise InputError(
+            f"unknown fault {name!r}", hint=f"faults: {', '.join(faults.NAMES)}, clear"
+        )
+    faults.set_fault(layout, name, count)
+    if name in faults.LASTING:
+        _reconcile(layout)
+    return sorted(faults.active(layout))
+
+
+def clear_faults(directory: Path) -> None:
+    layout, _ = _open(directory)
+    was = faults.active(layout)
+    faults.clear(layout)
+    if any(name in faults.LASTING for name in was):
+        _reconcile(layout)
+
+
+def _reconcile(layout: Layout) -> None:
+    try:
+        answer = client.call(layout, "lab-reconcile")
+    except client.ControlError as exc:
+        raise LabError(str(exc), hint="`ghes-setup lab up` restarts it") from None
+    if answer.code != 0:
+        raise LabError(f"the lab could not apply the fault: {answer.stderr.strip()}")

@@ -1,0 +1,337 @@
+"""The web side of the front door: `/status`, the few REST calls the tool makes, subdomains.
+
+- `/status`: 200 `ok`, 503 in maintenance mode (health_checks.md, maintenance-mode-status.md).
+- `HOSTNAME/api/v3` (every response carries `X-GitHub-Enterprise-Version:
+  enterprise-server@X.Y.Z`, ghes-facts §7):
+  - `GET /user` with a PAT (`Authorization: token PAT`, `Bearer PAT` or Basic `user:PAT`) ->
+    `{"login": ...}` and `X-OAuth-Scopes` listing the PAT's scopes; 401 for a bad PAT.
+  - `GET /meta` -> `installed_version`.
+  - Container package versions of an org or a user (REST "packages" endpoints):
+    `GET|DELETE /orgs/{org}/packages/container/{name}/versions[/{id}]`, the `/users/{user}/`
+    and `/user/` twins, and `GET|DELETE .../packages/container/{name}`. A version is a manifest
+    digest of `{owner}/{name}` in the registry (read from its storage); deleting a version
+    deletes the manifest through the registry API. Listing needs `read:packages`, deleting
+    also `delete:packages` (403 otherwise, as GitHub answers).
+- In maintenance mode everything here answers 503 (web and API), except that nginx still
+  routes containers.HOSTNAME/v2/ to the registry (the documents do not say the registry stops).
+- Any other subdomain (with isolation on) answers 200 naming itself: enough for TLS and
+  routing checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from ghes_setup.lab import settings as keys
+from ghes_setup.lab import state
+from ghes_setup.lab.http_common import JsonHandler
+from ghes_setup.lab.layout import Token
+from ghes_setup.lab.tokens import TokenSigner
+
+_PACKAGE = re.compile(
+    r"^/api/v3/(?:(?P<kind>orgs|users)/(?P<owner>[^/]+)|user)/packages/container/(?P<name>[^/]+)"
+    r"(?:/versions(?:/(?P<id>\d+))?(?P<versions>))?/?$"
+)
+
+
+def version_id(digest: str) -> int:
+    """A stable integer id for a manifest digest (52 bits: exact in JSON numbers)."""
+    return int(hashlib.sha256(digest.encode()).hexdigest()[:13], 16)
+
+
+class WebHandler(JsonHandler):
+    signer: TokenSigner | None = None
+
+    def _signer(self) -> TokenSigner:
+        cls = type(self)
+        if cls.signer is None:
+            cls.signer = TokenSigner(self.ctx)
+        return cls.signer
+
+    @property
+    def subdomain(self) -> str:
+        return self.headers.get("X-Lab-Subdomain", "")
+
+    def _maintenance(self) -> bool:
+        return state.read_maintenance(self.ctx.layout).active()
+
+    def _api_headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {
+            "X-GitHub-Enterprise-Version": f"enterprise-server@{self.ctx.config.ghes_version}",
+            "X-GitHub-Media-Type": "github.v3; format=json",
+        }
+        headers.update(extra or {})
+        return headers
+
+    def _api(self, status: int, body: Any, extra: dict[str, str] | None = None) -> None:
+        self.send_json(status, body, self._api_headers(extra))
+
+    def _docs(self) -> str:
+        version = ".".join(self.ctx.config.ghes_version.split(".")[:2])
+        return f"https://docs.github.com/enterprise-server@{version}/rest"
+
+    def _handle(self) -> None:
+        self.read_body()
+        path = self.url_path
+        if self.subdomain:
+            if self._maintenance():
+                self.send_text(503, "maintenance\n")
+            else:
+                self.send_text(
+                    200, f"{self.subdomain}.{self.ctx.config.hostname} (ghes-setup lab)\n"
+                )
+            return
+        if path == "/status":
+            if self._maintenance():
+                self.send_text(503, "maintenance\n")
+            else:
+                self.send_text(200, "ok\n")
+            return
+        if path == "/api/v3" or path.startswith("/api/v3/"):
+            if self._maintenance():
+                self._api(
+                    503, {"message": "Service Unavailable: the appliance is in maintenance mode"}
+                )
+                return
+            self._rest(path)
+            return
+        if self._maintenance():
+            self.send_text(503, "GitHub Enterprise Server is in maintenance mode.\n")
+            return
+        if path == "/":
+            self.send_text(
+                200, "<!doctype html><title>GitHub Enterprise Server (lab)</title>\n", "text/html"
+            )
+            return
+        self.send_text(404, "not found\n")
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    # -- REST
+    def _pat(self) -> tuple[Token | None, bool]:
+        """(token, credentials_given)."""
+        header = self.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        if not header:
+            return None, False
+        if scheme in ("token", "bearer"):
+            return self.ctx.token(value.strip()), True
+        if scheme == "basic":
+            creds = self.basic_auth()
+            return (self.ctx.token(creds[1]) if creds else None), True
+        return None, True
+
+    def _rest(self, path: str) -> None:
+        token, given = self._pat()
+        if given and token is None:
+            self._api(401, {"message": "Bad credentials", "documentation_url": self._docs()})
+            return
+        scopes = {"X-OAuth-Scopes": ", ".join(token.scopes)} if token else {}
+        if path in ("/api/v3", "/api/v3/") and self.command == "GET":
+            self._api(
+                200, {"current_user_url": f"https://{self.ctx.config.hostname}/api/v3/user"}, scopes
+            )
+            return
+        if path == "/api/v3/meta" and self.command == "GET":
+            self._api(
+                200,
+                {
+                    "verifiable_password_authentication": True,
+                    "installed_version": self.ctx.config.ghes_version,
+                },
+                scopes,
+            )
+            return
+        if token is None:
+            self._api(
+                401, {"message": "Requires authentication", "documentation_url": self._docs()}
+            )
+            return
+        if path == "/api/v3/user" and self.command == "GET":
+            self._api(200, self._user(token), {**scopes, "X-Accepted-OAuth-Scopes": ""})
+            return
+        match = _PACKAGE.match(path)
+        if match:
+            self._packages(token, match, scopes)
+            return
+        self._api(404, {"message": "Not Found", "documentation_url": self._docs()}, scopes)
+
+    def _user(self, token: Token) -> dict[str, Any]:
+        host = self.ctx.config.hostname
+        return {
+            "login": token.login,
+            "id": 1 if token.login == self.ctx.config.user else 2,
+            "type": "User",
+            "site_admin": True,
+            "html_url": f"https://{host}/{token.login}",
+            "url": f"https://{host}/api/v3/users/{token.login}",
+        }
+
+    # -- packages
+    def _bucket_root(self) -> Path | None:
+        applied = state.read_applied(self.ctx.layout)
+        if not state.registry_wanted(applied):
+            return None
+        bucket = applied.get(keys.BUCKET) or self.ctx.config.bucket
+        return self.ctx.layout.bucket(bucket) / "docker" / "registry" / "v2" / "repositories"
+
+    def _versions(self, repo_dir: Path, owner: str, name: str) -> list[dict[str, Any]]:
+        revisions = repo_dir / "_manifests" / "revisions" / "sha256"
+        tags_dir = repo_dir / "_manifests" / "tags"
+        tags: dict[str, list[str]] = {}
+        if tags_dir.is_dir():
+            for tag in sorted(tags_dir.iterdir()):
+                link = tag / "current" / "link"
+                if link.exists():
+                    tags.setdefault(link.read_text(encoding="ascii").strip(), []).append(tag.name)
+        versions = []
+        host = self.ctx.config.hostname
+        quoted = quote(name, safe="")
+        if revisions.is_dir():
+            for rev in revisions.iterdir():
+                if not (rev / "link").exists():
+                    continue
+                digest = f"sha256:{rev.name}"
+                when = dt.datetime.fromtimestamp((rev / "link").stat().st_mtime, dt.UTC)
+                stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+                vid = version_id(digest)
+                api = f"https://{host}/api/v3/orgs/{owner}/packages/container/{quoted}"
+                versions.append(
+                    {
+                        "id": vid,
+                        "name": digest,
+                        "url": f"{api}/versions/{vid}",
+                        "package_html_url": f"https://{host}/{owner}/packages/container/package/{quoted}",
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                        "html_url": f"https://{host}/{owner}/packages/container/{quoted}/{vid}",
+                        "metadata": {
+                            "package_type": "container",
+                            "container": {"tags": tags.get(digest, [])},
+                        },
+                    }
+                )
+        versions.sort(key=lambda v: str(v["created_at"]), reverse=True)
+        return versions
+
+    def _packages(self, token: Token, match: re.Match[str], scopes: dict[str, str]) -> None:
+        owner = match.group("owner") or token.login
+        name = unquote(match.group("name"))
+        docs = {"documentation_url": self._docs()}
+        if "read:packages" not in token.scopes and "write:packages" not in token.scopes:
+            self._api(
+                403,
+                {"message": "You need at least read:packages scope to list packages.", **docs},
+                scopes,
+            )
+            return
+        if match.group("kind") == "users" and owner.lower() != token.login.lower():
+            self._api(404, {"message": "Package not found.", **docs}, scopes)
+            return
+        if match.group("kind") == "orgs" and owner.lower() != self.ctx.config.namespace.lower():
+            self._api(404, {"message": "Not Found", **docs}, scopes)
+            return
+        root = self._bucket_root()
+        repo_dir = root / owner / name if root is not None else None
+        if repo_dir is None or not repo_dir.is_dir() or ".." in name.split("/"):
+            self._api(404, {"message": "Package not found.", **docs}, scopes)
+            return
+        versions = self._versions(repo_dir, owner, name)
+        wants_versions = match.group("versions") is not None
+        version = match.group("id")
+        if self.command == "GET":
+            if version is not None:
+                found = [v for v in versions if str(v["id"]) == version]
+                if not found:
+                    self._api(404, {"message": "Not Found", **docs}, scopes)
+                else:
+                    self._api(200, found[0], scopes)
+            elif wants_versions:
+                self._api(200, versions, scopes)
+            else:
+                self._api(
+                    200,
+                    {
+                        "id": version_id(f"{owner}/{name}"),
+                        "name": name,
+                        "package_type": "container",
+                        "visibility": "private",
+                        "version_count": len(versions),
+                        "owner": {"login": owner},
+                    },
+                    scopes,
+                )
+            return
+        if self.command != "DELETE":
+            self._api(404, {"message": "Not Found", **docs}, scopes)
+            return
+        if "delete:packages" not in token.scopes:
+            self._api(
+                403,
+                {
+                    "message": "You need at least delete:packages and read:packages scopes "
+                    "to delete a package version.",
+                    **docs,
+                },
+                scopes,
+            )
+            return
+        targets = versions if version is None else [v for v in versions if str(v["id"]) == version]
+        if version is not None and not targets:
+            self._api(404, {"message": "Not Found", **docs}, scopes)
+            return
+        for target in targets:
+            error = self._delete_manifest(f"{owner}/{name}", str(target["name"]))
+            if error is not None:
+                self._api(
+                    503, {"message": f"could not delete {target['name']}: {error}", **docs}, scopes
+                )
+                return
+        self.send_response(204)
+        for header, value in self._api_headers(scopes).items():
+            self.send_header(header, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _delete_manifest(self, repository: str, digest: str) -> str | None:
+        """DELETE /v2/<repository>/manifests/<digest> on the registry, with a lab-minted token."""
+        access = [{"type": "repository", "name": repository, "actions": ["delete"]}]
+        bearer = self._signer().mint("lab-package-api", access)
+        conn = http.client.HTTPConnection(
+            self.ctx.config.address, self.ctx.config.internal.registry, timeout=10
+        )
+        try:
+            conn.request(
+                "DELETE",
+                f"/v2/{repository}/manifests/{digest}",
+                headers={"Authorization": f"Bearer {bearer}"},
+            )
+            resp = conn.getresponse()
+            body = resp.read()
+        except OSError as exc:
+            return f"registry unreachable ({exc})"
+        finally:
+            conn.close()
+        if resp.status in (200, 202, 404):
+            return None
+        return f"registry answered {resp.status}: {body[:200].decode(errors='replace')}"
