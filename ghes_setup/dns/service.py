@@ -10,6 +10,7 @@ no `--expect` is given, because it says where the appliance really is.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,7 +91,17 @@ def run_dns_check(
         raise InputError(f"--timeout {request.timeout:g}: must be more than 0 seconds")
     resolver = lookups or DnsResolver(request.nameservers or None, timeout=request.timeout)
     ctx = build_context(request, resolver)
+    # dns-wildcard and dns-subdomains wait for dns-hostname (they compare against its
+    # answer), but their lookups need not: put every query in flight now, so the whole check
+    # costs one round trip, not two. The resolver shares in-flight queries and caches answers.
+    prefetch = threading.Thread(
+        target=resolver.lookup_many,
+        args=([ctx.hostname, ctx.probe_name, *ctx.subdomain_hosts],),
+        daemon=True,
+    )
+    prefetch.start()
     results = run_checks(CHECKS, ctx, on_result=on_result)
+    prefetch.join()
     return Report(COMMAND, results, target=request.hostname)
 
 
