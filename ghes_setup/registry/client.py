@@ -676,7 +676,8 @@ class RegistryClient:
             location = str(self._base.join(response.headers.get("location") or exc.location))
             if end == 0 and exc.offset == 0:
                 # "0-0" means empty here: nothing of ours was confirmed yet.
-                self._event("upload status: nothing received yet; sending again")
+                self.stats.uploads_resumed += 1
+                self._event("upload status: nothing received yet; resuming at byte 0")
                 return location, 0
             if end > 0:
                 self.stats.uploads_resumed += 1

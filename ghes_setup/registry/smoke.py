@@ -34,7 +34,6 @@ import httpx
 from ghes_setup import facts
 from ghes_setup.checks.model import CheckResult, JsonValue, Outcome, Status
 from ghes_setup.errors import GhesSetupError, InputError
-from ghes_setup.httpclient import make_client
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.registry.client import Credentials, RegistryClient
@@ -50,6 +49,7 @@ from ghes_setup.registry.image import (
 from ghes_setup.registry.oci import ManifestFormat, is_repository_name, parse_manifest
 from ghes_setup.registry.rest import RestApi, TokenInfo
 from ghes_setup.registry.retry import RetryPolicy
+from ghes_setup.registry.transport import make_registry_http
 from ghes_setup.secrets import Secret
 
 CHECK_ID: Final = "registry-smoke"
@@ -101,7 +101,9 @@ class SmokeRequest:
 
 
 def default_http(request: SmokeRequest) -> httpx.Client:
-    return make_client(resolver=request.resolver, ca_file=request.ca_file, timeout=request.timeout)
+    return make_registry_http(
+        resolver=request.resolver, ca_file=request.ca_file, timeout=request.timeout
+    )
 
 
 def run_smoke(
