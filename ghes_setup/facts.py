@@ -355,3 +355,5 @@ GHE_VERSION_PATTERN: Final = re.compile(r"GitHub Enterprise(?: Server)?\s+v?(\d+
 GHE_CONFIG_LIST_FORMAT: Final = Fact("key=value per line", "UNVERIFIED", verified=False)
 # A replica says so in /etc/github/repl-state (backup-utils bin/ghe-host-check).
 REPLICA_STATE_FILE: Final = "/etc/github/repl-state"
+# A cluster node has this file (backup-utils bin/ghe-host-check).
+CLUSTER_STATE_FILE: Final = "/etc/github/cluster"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ghes_setup import facts
 from ghes_setup.appliance import snapshot as snapshots
 from ghes_setup.appliance.plan import (
     CORE_SCOPE,
@@ -113,10 +114,9 @@ def show(
     transport: ApplianceTransport, *, progress: ProgressSink | None = None
 ) -> tuple[ApplianceInfo, Settings]:
     """Identify the appliance and read every setting the transport(s) in use can read."""
-    info = preflight(transport, writes=False, progress=progress)
-    from ghes_setup import facts
-
-    names = [s.name for s in facts.SETTINGS if transport.supports(s.name)]
+    every = [s.name for s in facts.SETTINGS]
+    info = preflight(transport, writes=False, prefetch=every, progress=progress)
+    names = [n for n in every if transport.supports(n)]
     return info, transport.read_settings(names)
 
 
@@ -127,8 +127,8 @@ def plan_site(
     progress: ProgressSink | None = None,
 ) -> tuple[ApplianceInfo, Plan]:
     """Desired (the site file) vs current (the appliance): the typed plan."""
-    info = preflight(transport, writes=False, progress=progress)
     desired = desired_settings(site, scope=CORE_SCOPE)
+    info = preflight(transport, writes=False, prefetch=desired, progress=progress)
     current = transport.read_settings(list(desired))
     return info, make_plan(site.hostname, desired, current)
 
@@ -149,9 +149,9 @@ def apply_site(
 ) -> ApplyOutcome:
     """Make the appliance match the site file (core settings). See the module docstring."""
     sink = progress or NullProgress()
-    info = preflight(transport, needs=needs, writes=True, progress=sink)
+    desired = desired_settings(site, scope=CORE_SCOPE)  # local files first: fail before connecting
+    info = preflight(transport, needs=needs, writes=True, prefetch=desired, progress=sink)
     sink.stage("plan", "reading current settings")
-    desired = desired_settings(site, scope=CORE_SCOPE)
     current = transport.read_settings(list(desired))
     plan = make_plan(site.hostname, desired, current)
     sink.finish(True, f"{len(plan.changes)} change(s)")
@@ -195,7 +195,7 @@ def rollback(
             f"snapshot {path} is of {snap.host}, not of {site.hostname}",
             hint="pick a snapshot of this appliance, or the site file that matches it",
         )
-    info = preflight(transport, writes=True, progress=sink)
+    info = preflight(transport, writes=True, prefetch=snap.settings, progress=sink)
     sink.stage("plan", f"restoring {path.name}")
     current = transport.read_settings(list(snap.settings))
     plan = make_plan(site.hostname, snap.settings, current)
@@ -362,7 +362,9 @@ def _follow(
         elapsed = clock.now() - start
         if status.known and not status.running:
             if not status.successful and status.detail is None and (errors or lines):
-                status = ApplyStatus(status.run_id, False, False, detail=(errors or lines)[-1])
+                # The first error is the cause; later ones are its consequences.
+                cause = errors[0] if errors else lines[-1]
+                status = ApplyStatus(status.run_id, False, False, detail=cause)
             return status, lines
         if not status.known and elapsed > UNKNOWN_RUN_GRACE_S:
             raise ApplyFailed(

@@ -134,7 +134,7 @@ class FakeAppliance(TransportBase):
         if self.wrong_password:
             raise AuthenticationFailed("fake appliance: 401 Unauthorized", hint="fix it")
 
-    def identify(self) -> ApplianceInfo:
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
         with self._lock:
             self._reach()
             return ApplianceInfo(

@@ -217,7 +217,8 @@ class ManageApiTransport(TransportBase):
         if response.status_code == 404:
             raise UnsupportedVersion(
                 f"the Manage API at {self.options.where} has no {what} "
-                f"(HTTP 404 for {response.request.url.path})",
+                f"(HTTP 404 for {response.request.url.path}); GHES before "
+                f"{facts.MANAGE_API_SINCE}?",
                 hint="the Manage API needs GHES 3.12 or later; use --transport ssh",
             )
         if response.status_code >= 400:
@@ -233,7 +234,7 @@ class ManageApiTransport(TransportBase):
             ) from None
 
     # ------------------------------------------------------------------ identify
-    def identify(self) -> ApplianceInfo:
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
         versions = self._json(self._request("GET", "/version"), "version endpoint")
         try:
             first = versions[0]

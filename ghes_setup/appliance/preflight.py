@@ -58,12 +58,15 @@ def preflight(
     *,
     needs: Iterable[Need] = (),
     writes: bool = True,
+    prefetch: Iterable[str] = (),
     progress: ProgressSink | None = None,
 ) -> ApplianceInfo:
-    """Identify the appliance and decide whether this run may go on. Returns what it is."""
+    """Identify the appliance and decide whether this run may go on. Returns what it is.
+
+    `prefetch`: the settings the run reads next (read in the same round trip over SSH)."""
     sink = progress or NullProgress()
     sink.stage("preflight", f"connecting via {transport.name}")
-    info = transport.identify()
+    info = transport.identify(prefetch)
     check_version(info, needs)
     if writes and info.is_replica:
         raise RefusedTarget(

@@ -106,13 +106,14 @@ class RoutedTransport(TransportBase):
         return transport
 
     # ------------------------------------------------------------------ protocol
-    def identify(self) -> ApplianceInfo:
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
         if self._info is not None:
             return self._info
+        prefetch = list(prefetch)
         info: ApplianceInfo | None = None
         if self.api is not None:
             try:
-                info = self.api.identify()
+                info = self.api.identify(prefetch)
             except (UnsupportedVersion, Unreachable) as exc:
                 if self.mode == "api" or self.ssh is None:
                     raise
@@ -130,7 +131,7 @@ class RoutedTransport(TransportBase):
             info = None
         if info is None:
             assert self.ssh is not None
-            info = self.ssh.identify()
+            info = self.ssh.identify([n for n in prefetch if self.ssh.supports(n)])
         self._info = info
         return info
 

@@ -30,7 +30,6 @@ naming host:port.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 import re
 import shlex
@@ -105,32 +104,39 @@ restore() {
   return "$bad"
 }
 restore || { echo "ERR journal-restore"; exit 92; }
-getkey() {  # prints "K key rc base64(value)"; rc 0 set, 1 unset, other: error
-  out=$(ghe-config "$1" 2>/dev/null; r=$?; printf x; exit "$r"); rc=$?
-  out=${out%x}; out=${out%$'\n'}
-  printf 'K %s %s %s\n' "$1" "$rc" "$(printf '%s' "$out" | base64 -w0)"
-}
 """
 
-# args: [identify 0|1] keys...   Prints V/R/C lines when identifying, then one K line per key.
+# args: [identify 0|1] keys...   Records "TAG ARG... LENGTH\n" + LENGTH raw bytes + "\n" (no
+# base64 fork per key): V (ghe-version), R (replica state), C (cluster), K key rc (a value).
 READ_SCRIPT: Final = (
     PRELUDE
     + r"""
+export LC_ALL=C
+record() { printf '%s %s\n%s\n' "$1" "${#2}" "$2"; }
 if [ "$1" = 1 ]; then
-  printf 'V %s\n' "$(ghe-version 2>&1 | base64 -w0)"
-  printf 'R %s\n' "$(cat "${GHE_REPL_STATE_FILE:-%REPL%}" 2>/dev/null | base64 -w0)"
-  if [ -e "${GHE_CLUSTER_FILE:-/etc/github/cluster}" ]; then echo "C 1"; else echo "C 0"; fi
+  record V "$(ghe-version 2>&1)"
+  record R "$(cat %REPL% 2>/dev/null)"
+  if [ -e %CLUSTER% ]; then record C 1; else record C 0; fi
 fi
 shift
-for k in "$@"; do getkey "$k"; done
+for k in "$@"; do
+  out=$(ghe-config "$k" 2>/dev/null; r=$?; printf x; exit "$r"); rc=$?
+  out=${out%x}; out=${out%$'\n'}
+  record "K $k $rc" "$out"
+done
 echo END
-""".replace("%REPL%", facts.REPLICA_STATE_FILE)
+""".replace("%REPL%", facts.REPLICA_STATE_FILE).replace("%CLUSTER%", facts.CLUSTER_STATE_FILE)
 )
 
 # stdin: "set KEY BASE64" / "unset KEY" lines, then "end"; later "commit".
 WRITE_SCRIPT: Final = (
     PRELUDE
     + r"""
+getkey() {  # journal entry source: "K key rc base64(value)"; rc 0 set, 1 unset
+  out=$(ghe-config "$1" 2>/dev/null; r=$?; printf x; exit "$r"); rc=$?
+  out=${out%x}; out=${out%$'\n'}
+  printf 'K %s %s %s\n' "$1" "$rc" "$(printf '%s' "$out" | base64 -w0)"
+}
 n=0; last=""
 while IFS=' ' read -r op key val; do
   last=$op
@@ -277,7 +283,7 @@ class SshTransport(TransportBase):
         self._lock = threading.Lock()
         self._transport: paramiko.Transport | None = None
         self._trust: Trust | None = None
-        self._info: ApplianceInfo | None = None
+        self._prefetched: dict[str, SettingValue] = {}
         self.connections = 0  # how many SSH connections this object opened (for tests)
         self.execs = 0
         self.last_run_id: str | None = None
@@ -442,7 +448,7 @@ class SshTransport(TransportBase):
         self.execs += 1
         return channel
 
-    def _run(self, command: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    def _run_raw(self, command: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
         """One exec: send `stdin`, close it, read everything. Raises _Dropped."""
         channel = self._open(command)
         try:
@@ -458,6 +464,10 @@ class SshTransport(TransportBase):
             channel.close()
         if rc == -1:
             raise _Dropped("the channel closed without an exit status")
+        return rc, out, err
+
+    def _run(self, command: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+        rc, out, err = self._run_raw(command, stdin)
         return rc, out.decode("utf-8", errors="replace"), err.decode("utf-8", errors="replace")
 
     def _lost(self, operation: str, reason: str) -> Unreachable:
@@ -468,42 +478,48 @@ class SshTransport(TransportBase):
         )
 
     # ------------------------------------------------------------------ reads
-    def identify(self) -> ApplianceInfo:
-        info, _ = self.read_with_info(())
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        """Who the appliance is; `prefetch` settings are read in the same round trip and
+        served to the next `read_settings` (until anything is written)."""
+        names = list(prefetch)
+        info, settings = self._read(identify=True, names=list(dict.fromkeys(["hostname", *names])))
+        assert info is not None
+        self._prefetched = dict(settings.subset(names))
         return info
 
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
+        cached, self._prefetched = self._prefetched, {}
+        if all(n in cached for n in wanted):
+            return Settings({n: cached[n] for n in wanted})
         _, settings = self._read(identify=False, names=wanted)
         return settings
-
-    def read_with_info(self, names: Iterable[str]) -> tuple[ApplianceInfo, Settings]:
-        """identify() and read_settings() in one round trip."""
-        wanted = list(dict.fromkeys(["hostname", *names]))
-        info, settings = self._read(identify=True, names=wanted)
-        assert info is not None
-        hostname = settings.get("hostname")
-        info = dataclasses.replace(info, hostname=hostname if isinstance(hostname, str) else None)
-        return info, settings.subset(names)
 
     def _read(self, *, identify: bool, names: list[str]) -> tuple[ApplianceInfo | None, Settings]:
         keys = {spec(n).ghe_config_key: n for n in names}
         for key in keys:
             _check_key(key)
         try:
-            rc, out, _ = self._run(remote_command(READ_SCRIPT, ["1" if identify else "0", *keys]))
+            rc, out, _ = self._run_raw(
+                remote_command(READ_SCRIPT, ["1" if identify else "0", *keys])
+            )
         except _Dropped as exc:
             raise self._lost("reading settings", str(exc)) from None
-        fields = _parse_lines(out)
-        if rc != 0 or "END" not in fields:
-            raise self._script_error("reading settings", rc, out)
+        records = parse_read_output(out)
+        if rc != 0 or records is None:
+            raise self._script_error("reading settings", rc, out.decode(errors="replace"))
         values: dict[str, SettingValue] = {}
-        for line in fields.get("K", []):
-            key, code, data = ([*line.split(" "), "", ""])[:3]
+        fields: dict[str, str] = {}
+        for head, data in records:
+            tag, *args = head.split(" ")
+            if tag != "K":
+                fields[tag] = data
+                continue
+            key, code = args
             if key not in keys:
                 continue
             if code == "0":
-                values[keys[key]] = decode_config(keys[key], _unb64(data))
+                values[keys[key]] = decode_config(keys[key], data)
             elif code == "1":
                 values[keys[key]] = None
             else:
@@ -514,13 +530,14 @@ class SshTransport(TransportBase):
         missing = [k for k in keys if keys[k] not in values]
         if missing:
             raise ApplianceResponseError(f"no answer for {', '.join(missing)} over SSH")
-        info = self._parse_info(fields) if identify else None
-        if info is not None:
-            self._info = info
+        info = None
+        if identify:
+            hostname = values.get("hostname")
+            info = self._parse_info(fields, hostname if isinstance(hostname, str) else None)
         return info, Settings(values)
 
-    def _parse_info(self, fields: Mapping[str, list[str]]) -> ApplianceInfo:
-        version_text = _unb64((fields.get("V") or [""])[0])
+    def _parse_info(self, fields: Mapping[str, str], hostname: str | None) -> ApplianceInfo:
+        version_text = fields.get("V", "")
         match = facts.GHE_VERSION_PATTERN.search(version_text)
         if not match:
             raise ApplianceResponseError(
@@ -530,13 +547,13 @@ class SshTransport(TransportBase):
             )
         version = GhesVersion.parse(match.group(1))
         tail = version_text[match.end() :].split()
-        repl = _unb64((fields.get("R") or [""])[0]).strip()
-        cluster = (fields.get("C") or ["0"])[0] == "1"
+        repl = fields.get("R", "").strip()
+        cluster = fields.get("C", "0") == "1"
         topology = "Cluster" if cluster else ("Ha" if repl else "SingleNode")
         return ApplianceInfo(
             version=version,
             via=self.name,
-            hostname=None,
+            hostname=hostname,
             platform=tail[0] if tail else None,
             build=" ".join(tail[1:]) or None,
             is_replica=repl == "replica",
@@ -558,6 +575,7 @@ class SshTransport(TransportBase):
 
     # ------------------------------------------------------------------ writes
     def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        self._prefetched = {}
         if not changes:
             return
         lines: list[str] = []
@@ -631,6 +649,7 @@ class SshTransport(TransportBase):
 
     # ------------------------------------------------------------------ config apply
     def start_apply(self, run_id: str) -> ApplyRun:
+        self._prefetched = {}
         check_run_id(run_id)
         try:
             rc, out, _ = self._run(remote_command(APPLY_SCRIPT, [run_id]))
@@ -686,8 +705,9 @@ class SshTransport(TransportBase):
         if status.failed and status.detail is None:
             _, _, log = self._status(status.run_id, max(0, size - 4096))
             errors = [line for line in log.splitlines() if _ERROR_WORDS.search(line)]
-            lines = errors or log.strip().splitlines()
-            detail = scrub(lines[-1].strip()) if lines else None
+            lines = log.strip().splitlines()
+            # The first error line is the cause; without one, the last line says most.
+            detail = scrub((errors[0] if errors else lines[-1]).strip()) if lines else None
             return ApplyStatus(status.run_id, False, False, detail=detail)
         return status
 
@@ -734,12 +754,27 @@ def _check_key(key: str) -> None:
         raise ValueError(f"unsafe ghe-config key {key!r}")
 
 
-def _parse_lines(out: str) -> dict[str, list[str]]:
-    fields: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        tag, _, rest = line.partition(" ")
-        fields.setdefault(tag, []).append(rest)
-    return fields
+def parse_read_output(out: bytes) -> list[tuple[str, str]] | None:
+    """Split READ_SCRIPT's output: "TAG ARGS LENGTH\\n" + LENGTH bytes + "\\n", ..., "END".
+    None when the output is cut short (the script did not finish)."""
+    records: list[tuple[str, str]] = []
+    pos = 0
+    while True:
+        end = out.find(b"\n", pos)
+        if end < 0:
+            return None
+        head = out[pos:end].decode("utf-8", errors="replace")
+        if head == "END":
+            return records
+        tag, _, length = head.rpartition(" ")
+        if not length.isdigit():
+            return None
+        start = end + 1
+        stop = start + int(length)
+        if out[stop : stop + 1] != b"\n":
+            return None
+        records.append((tag, out[start:stop].decode("utf-8", errors="replace")))
+        pos = stop + 1
 
 
 def _readline(reader: paramiko.BufferedFile[bytes]) -> str | None:

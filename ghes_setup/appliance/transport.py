@@ -162,8 +162,10 @@ class ApplianceTransport(Protocol):
     def supports(self, setting: str) -> bool:
         """True when this transport can read and write `setting`."""
 
-    def identify(self) -> ApplianceInfo:
-        """Reach the appliance, authenticate, and say what it is."""
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        """Reach the appliance, authenticate, and say what it is. A transport that can read
+        the `prefetch` settings in the same round trip does, and serves them to the next
+        `read_settings` (SSH); the others ignore it."""
 
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         """Current values of `names` (default: every setting this transport supports)."""

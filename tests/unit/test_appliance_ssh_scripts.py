@@ -123,18 +123,25 @@ def write_payload(pairs: dict[str, str | None]) -> bytes:
 def test_read_script_reports_values_exactly_and_unset_keys(shell: Shell) -> None:
     shell.set("core.github-hostname", "ghe.example.com")
     shell.set("github-ssl.cert", PEM)
-    rc, out = shell.run(
-        ssh.READ_SCRIPT, ["1", "core.github-hostname", "github-ssl.cert", "github-ssl.key"]
-    )
-    assert rc == 0, out
-    lines = out.splitlines()
-    assert lines[-1] == "END"
-    assert lines[0].startswith("V ")
-    assert "3.17.4" in base64.b64decode(lines[0][2:]).decode()
-    k = {line.split()[1]: line.split()[2:] for line in lines if line.startswith("K ")}
-    assert k["core.github-hostname"] == ["0", b64("ghe.example.com")]
-    assert base64.b64decode(k["github-ssl.cert"][1]).decode() == PEM  # trailing newline kept
-    assert k["github-ssl.key"][0] == "1"
+    shell.set("secrets.packages.aws-secret-key", "sécret ✓\nline two")
+    keys = ["core.github-hostname", "github-ssl.cert", "github-ssl.key"]
+    proc = shell.popen(ssh.READ_SCRIPT, ["1", *keys, "secrets.packages.aws-secret-key"])
+    out, _ = proc.communicate(b"", timeout=30)
+    assert proc.returncode == 0, out
+    records = ssh.parse_read_output(out)
+    assert records is not None
+    fields = dict(records)
+    assert "3.17.4" in fields["V"]
+    assert fields["C"] == "0"
+    assert fields["K core.github-hostname 0"] == "ghe.example.com"
+    assert fields["K github-ssl.cert 0"] == PEM  # trailing newline kept
+    assert fields["K github-ssl.key 1"] == ""
+    assert fields["K secrets.packages.aws-secret-key 0"] == "sécret ✓\nline two"
+
+
+def test_cut_short_read_output_is_detected() -> None:
+    assert ssh.parse_read_output(b"K a.b 0 10\nshort\n") is None
+    assert ssh.parse_read_output(b"K a.b 0 5\nshort\nEND\n") == [("K a.b 0", "short")]
 
 
 def test_write_script_commits_every_value_and_removes_the_journal(shell: Shell) -> None:
