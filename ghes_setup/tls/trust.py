@@ -121,7 +121,7 @@ def verify_chain(
     """
     if not trust.anchors:
         return Verified(False, reason="no trust anchors: the system store is empty; use --ca-file")
-    builder = verification.PolicyBuilder().store(verification.Store(list(trust.anchors))).time(at)
+    builder = verification.PolicyBuilder().store(_store(trust.anchors)).time(at)
     try:
         if server_name is not None:
             server = builder.build_server_verifier(x509.DNSName(server_name))
@@ -137,6 +137,13 @@ def verify_chain(
     except ValueError as exc:  # e.g. a server name that is not a valid DNS name
         return Verified(False, reason=str(exc))
     return Verified(True, tuple(chain))
+
+
+@lru_cache(maxsize=8)
+def _store(anchors: tuple[x509.Certificate, ...]) -> verification.Store:
+    """Building a Store from the ~150 system roots costs more than a verification: once per
+    set of anchors, not once per host (tls probe --subdomains verifies ~20 chains)."""
+    return verification.Store(list(anchors))
 
 
 def _reason(exc: Exception) -> str:
