@@ -177,15 +177,21 @@ class LabHandle:
         faults cleared, admin keys, empty storage, empty ghe-config.log."""
         self._call("lab-reset")
 
-    def apply(self) -> engine.Run:
-        """Run a config apply with the lab's engine and wait for it (raises if it fails)."""
-        answer = self._call("lab-apply")
-        run = next(
-            r
-            for r in reversed(engine.load_runs(self.layout))
-            if r.run_id == answer.result["run_id"]
-        )
-        return run
+    def set_settings(self, values: dict[str, str | None]) -> None:
+        """Write settings straight into the files (None unsets), as ghe-config would."""
+        SettingsStore(self.layout).update(values)
+
+    def apply(self, *, check: bool = True) -> engine.Run:
+        """Run a config apply with the lab's engine and wait for it; with `check`, raise
+        LabCommandError if it fails. Returns the run (successful, failure, events)."""
+        try:
+            answer = client.call(self.layout, "lab-apply")
+        except client.ControlError as exc:
+            raise LabCommandError(str(exc)) from None
+        run_id = answer.result.get("run_id")
+        if run_id is None or (check and answer.code != 0):
+            raise LabCommandError(f"config apply failed: {answer.result or answer.stderr.strip()}")
+        return next(r for r in reversed(engine.load_runs(self.layout)) if r.run_id == run_id)
 
     def desired_settings(self) -> dict[str, str]:
         """The ghe-config values of the site file's desired state (isolation, certificate,
@@ -210,7 +216,7 @@ class LabHandle:
         applied = self.applied_settings()
         if all(applied.get(k) == v for k, v in desired.items()) and self.registry_answers():
             return
-        SettingsStore(self.layout).update(desired)
+        self.set_settings(dict(desired))
         self.apply()
         deadline = time.monotonic() + timeout
         while not self.registry_answers():

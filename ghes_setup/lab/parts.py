@@ -424,8 +424,9 @@ def ensure_nginx(layout: Layout, config: LabConfig, applied: dict[str, str]) -> 
     write_private(certs / "front.key", door.key_pem)
     write_private(layout.nginx_conf, text, 0o644)
     if pid is not None:
+        old_workers = procs.descendants(pid)
         os.kill(pid, signal.SIGHUP)
-        _wait_served(config, door)
+        _wait_reloaded(config, door, old_workers)
         return pid
     pid = procs.spawn(
         [NGINX, "-p", str(layout.nginx), "-c", str(layout.nginx_conf)],
@@ -454,14 +455,18 @@ def served_cert(address: str, port: int, server_name: str, timeout: float = 1.0)
         return None
 
 
-def _wait_served(config: LabConfig, door: FrontDoor, timeout: float = 5.0) -> None:
-    """After a reload, wait until new connections get the new certificate (old workers drain)."""
-    want = ssl.PEM_cert_to_DER_cert(
-        door.cert_pem[: door.cert_pem.index("-----END CERTIFICATE-----") + 25]
-    )
+def _wait_reloaded(
+    config: LabConfig, door: FrontDoor, old_workers: list[int], timeout: float = 5.0
+) -> None:
+    """After a reload, wait until the old workers are gone (they share the listening socket
+    and could still accept a connection) and new connections get the new certificate."""
+    end = door.cert_pem.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")
+    want = ssl.PEM_cert_to_DER_cert(door.cert_pem[:end])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if served_cert(config.address, config.ports.https, config.hostname) == want:
+        if not any(procs.alive(p) for p in old_workers) and (
+            served_cert(config.address, config.ports.https, config.hostname) == want
+        ):
             return
         time.sleep(0.01)
 
