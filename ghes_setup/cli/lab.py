@@ -109,7 +109,7 @@ def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) 
 
     chosen = output_format(ctx, fmt, PLAIN_FORMATS)
     config, found = lab_status(_dir(directory))
-    healthy = all(p.running and p.answering for p in found if p.name != "registry" or p.running)
+    healthy = all(p.running and p.answering for p in found if p.expected)
     if chosen is OutputFormat.json:
         doc = {
             "hostname": config.hostname,
@@ -123,6 +123,7 @@ def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) 
                     "endpoint": p.endpoint,
                     "answering": p.answering,
                     "detail": p.detail,
+                    "expected": p.expected,
                 }
                 for p in found
             ],

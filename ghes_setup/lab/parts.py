@@ -67,6 +67,7 @@ class PartStatus:
     endpoint: str
     answering: bool
     detail: str = ""
+    expected: bool = True  # should it run? (the registry only when Packages is applied)
 
 
 def missing_binaries() -> dict[str, str]:

@@ -168,11 +168,19 @@ def ensure_admin_user() -> None:
         pwd.getpwnam(ADMIN_USER)
     except KeyError:
         # -d /: sshd chdirs to the home folder; "/" exists, the per-lab HOME comes from SetEnv.
-        subprocess.run(
+        made = subprocess.run(
             ["useradd", "-M", "-d", "/", "-s", "/bin/bash", "-p", "*", ADMIN_USER],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        try:
+            pwd.getpwnam(ADMIN_USER)  # another lab may have created it at the same moment
+        except KeyError:
+            raise LabError(
+                f"cannot create the system user {ADMIN_USER}: {made.stderr.strip()}",
+                hint=f"create it: useradd -M -d / -s /bin/bash -p '*' {ADMIN_USER}",
+            ) from None
         return
     # A locked password ("!") makes sshd refuse even key logins when UsePAM is off.
     with contextlib.suppress(OSError):
@@ -465,7 +473,10 @@ def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
             answering = pid is not None and procs.tcp_answers(a, config.internal.registry)
             if not state.registry_wanted(applied):
                 detail = "not running: Packages is not enabled (applied settings)"
-        found.append(parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail))
+        expected = part != "registry" or state.registry_wanted(applied)
+        found.append(
+            parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail, expected)
+        )
     return config, found
 
 

@@ -209,3 +209,27 @@ def test_anonymous_pull_is_denied(registry_lab: LabHandle) -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
     assert resp.status_code == 401
+
+
+def test_read_only_container_ecosystem_serves_pulls_and_refuses_pushes(
+    fresh_lab: LabHandle, tmp_path: Path
+) -> None:
+    lab = fresh_lab
+    lab.set_settings(dict(lab.desired_settings()))
+    lab.apply()
+    digest = oci_layout(tmp_path / "src")
+    creds = f"{lab.user}:{lab.write_token}"
+    image = _ref(lab, "ro-" + secrets.token_hex(3))
+    push = ["copy", "--dest-cert-dir", str(lab.cert_dir), "--dest-creds", creds]
+    assert skopeo(lab, tmp_path, *push, f"oci:{tmp_path / 'src'}:latest", f"{image}:v1")[0] == 0
+    lab.set_settings({"app.packages.container-enabled": "readonly"})
+    lab.apply()
+    oci_layout(tmp_path / "other")
+    code, out = skopeo(lab, tmp_path, *push, f"oci:{tmp_path / 'other'}:latest", f"{image}:v2")
+    assert code != 0
+    assert "read-only" in out.lower() or "unsupported" in out.lower() or "405" in out, out
+    code, out = skopeo(
+        lab, tmp_path, "inspect", "--raw", "--cert-dir", str(lab.cert_dir), "--creds", creds,
+        f"{image}@{digest}",
+    )  # fmt: skip
+    assert code == 0, out
