@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         procs.reap_children()
     # Exit at once: the servers run in daemon threads (shutting each down would cost its
     # 0.5 s poll interval), and a config run cut short is marked failed at the next start.
-    for server in [control, *servers]:
+    control.server_close()
+    for server in servers:
         server.server_close()
     with contextlib.suppress(FileNotFoundError):
         layout.control_socket.unlink()
