@@ -63,7 +63,7 @@ def up(
 
     Example: sudo ghes-setup lab up --dir /tmp/lab
     """
-    from ghes_setup.lab.service import UpOptions
+    from ghes_setup.lab.service import UpOptions, admin_user
     from ghes_setup.lab.service import up as start
 
     result = start(UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds))
@@ -75,7 +75,7 @@ def up(
         f"  started: {', '.join(result.started) or '-'}; "
         f"already running: {', '.join(result.running) or '-'}",
         f"  admin shell  ssh -p {c.ports.ssh} -i {lay.identity} "
-        f"-o UserKnownHostsFile={lay.known_hosts} admin@{c.address}",
+        f"-o UserKnownHostsFile={lay.known_hosts} {admin_user()}@{c.address}",
         f"  Manage API   https://{c.hostname}:{c.ports.api}/manage/v1 "
         f"(curl --resolve {c.hostname}:{c.ports.api}:{c.address} --cacert {lay.ca_file})",
         f"  front door   https://{c.https_authority(c.hostname)}/ and, with isolation on, "

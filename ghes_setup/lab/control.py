@@ -3,8 +3,8 @@
 DIR/run/labd.sock speaks JSON lines. A request is one line `{"cmd": NAME, "args": [...],
 "stdin": "..."}`; the answer is lines `{"stream": "stdout"|"stderr", "data": "..."}`, maybe
 one `{"result": {...}}`, then `{"exit": N}`. The socket belongs to the admin user (mode 0600);
-commands named `lab-*` are for root only (checked with SO_PEERCRED): they reset the lab, run
-an apply for the test fixture, or reconcile services after a fault changed.
+commands named `lab-*` are for root (or labd's own user) only, checked with SO_PEERCRED: they
+reset the lab, run an apply for the test fixture, or reconcile services after a fault changed.
 
 The admin commands (see shell.py) imitate their GHES namesakes; where the documents are silent:
 - `ghe-config-apply` streams the run's log lines (stdout; warnings and errors on stderr as
@@ -86,7 +86,7 @@ class ControlHandler(socketserver.StreamRequestHandler):
             self._send({"stream": stream, "data": text})
 
         commands = Commands(self.server.ctx, out, self._send)
-        if cmd.startswith("lab-") and uid != 0:
+        if cmd.startswith("lab-") and uid not in (0, os.geteuid()):
             out("stderr", f"{cmd}: permission denied\n")
             code = 1
         else:

@@ -94,7 +94,7 @@ def _pat() -> str:
     return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
 
 
-def _admin_user() -> str:
+def admin_user() -> str:
     return ADMIN_USER if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
 
 
@@ -209,7 +209,7 @@ subdomain_isolation = true
 [connection]
 address = "{c.address}"
 ssh_port = {c.ports.ssh}
-ssh_user = "{_admin_user()}"
+ssh_user = "{admin_user()}"
 ssh_identity = "{layout.identity}"
 known_hosts = "{layout.known_hosts}"
 api_port = {c.ports.api}
@@ -375,7 +375,7 @@ def up(opts: UpOptions) -> UpResult:
     if os.geteuid() != 0:
         notes.append(
             "not root: the lab uses high ports (SSH 2222, HTTPS 4443, DNS 5353) and the admin "
-            f"shell logs in as {_admin_user()}"
+            f"shell logs in as {admin_user()}"
         )
     ensure_admin_user()
     if created:
@@ -383,7 +383,7 @@ def up(opts: UpOptions) -> UpResult:
     shell.install(layout, config)
     sshd_text = parts.sshd_config(layout, config)
     if os.geteuid() != 0:
-        sshd_text = sshd_text.replace(f"AllowUsers {ADMIN_USER}", f"AllowUsers {_admin_user()}")
+        sshd_text = sshd_text.replace(f"AllowUsers {ADMIN_USER}", f"AllowUsers {admin_user()}")
     changed_sshd = (
         not layout.sshd_config.exists()
         or layout.sshd_config.read_text(encoding="utf-8") != sshd_text
