@@ -18,6 +18,7 @@ from ghes_setup.cli.common import (
     NameserverOpt,
     ResolveOpt,
     SiteOpt,
+    StrictOpt,
     TextfileOpt,
     emit_report,
     load_site_for,
@@ -46,9 +47,9 @@ Packages takes classic personal access tokens only, with write:packages to push
 (delete:packages to clean up). The token comes from GHES_SETUP_TOKEN (or
 GHES_SETUP_TOKEN_FILE), --token-file or --token-stdin, never from an option value.
 
-Exit codes: 0 passed (a failed cleanup is a warning); 1 the registry failed (missing scope,
-refused push, digest mismatch...); 3 bad input or no token; 4 appliance unreachable or the
-token refused (401).
+Exit codes: 0 passed (a failed cleanup is a warning: 1 with --strict); 1 the registry
+failed (missing scope, refused push, digest mismatch...); 3 bad input or no token; 4 appliance
+unreachable or the token refused (401).
 
 Example: GHES_SETUP_TOKEN_FILE=~/.ghes-pat ghes-setup registry smoke ghe.example.com
 --namespace octo-org --size 256MiB
@@ -143,6 +144,7 @@ def smoke_cmd(
     resolve: ResolveOpt = None,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import Report
@@ -198,7 +200,7 @@ def smoke_cmd(
     finally:
         progress.close()
     report = Report("registry smoke", (result,), target=site_obj.hostname)
-    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile))
+    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile, strict=strict))
 
 
 def _bytes(text: str | None, option: str) -> int | None:

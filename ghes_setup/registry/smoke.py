@@ -65,6 +65,8 @@ STEPS: Final = (
     "cleanup",
 )
 DEFAULT_IMAGE: Final = "ghes-setup-smoke"
+# Below this, a throughput says more about round trips than about the registry.
+_RATE_MIN_BYTES: Final = 1024 * 1024
 
 HttpFactory = Callable[["SmokeRequest"], httpx.Client]
 
@@ -351,7 +353,7 @@ class _Run:
             self.metrics["push_bytes"] = float(sent)
             if seconds > 0:
                 self.metrics["push_bytes_per_second"] = round(sent / seconds, 1)
-            step.summary = f"{len(blobs)} blobs, {_size(total)}, {_rate(sent, seconds)}"
+            step.summary = f"{len(blobs)} blobs, {_size(total)}{_rate(sent, seconds)}"
         with self.step("push manifest") as step:
             try:
                 digest = client.push_manifest(
@@ -417,8 +419,8 @@ class _Run:
             if seconds > 0:
                 self.metrics["pull_bytes_per_second"] = round(received / seconds, 1)
             step.summary = (
-                f"manifest and {len(manifest.layers) + 1} blobs, {_size(received)}, every "
-                f"sha256 checked, {_rate(received, seconds)}"
+                f"manifest and {len(manifest.layers) + 1} blobs, {_size(received)}"
+                f"{_rate(received, seconds)}, every sha256 checked"
             )
         with self.step("verify") as step:
             diff_ids: list[str] = []
@@ -445,7 +447,8 @@ class _Run:
                     f"tag {self.run_id} is missing from the tag list of {self.repository}", None
                 )
             step.summary = (
-                f"diff_ids match {len(diff_ids)} layers, marker holds {self.run_id}, tag listed"
+                f"config diff_ids match the {len(diff_ids)} layer(s), the marker holds "
+                f"{self.run_id}, the tag is listed"
             )
 
     def _cleanup(
@@ -469,7 +472,7 @@ class _Run:
         step.duration_s = time.perf_counter() - started
         step.status = "pass" if deleted else "warn"
         step.summary = (
-            f"deleted {digest} through the {method}"
+            f"deleted through the {method}"
             if deleted
             else f"could not delete {digest}: " + "; ".join(reasons)
         )
@@ -548,9 +551,11 @@ class _Run:
         push = self.metrics.get("push_bytes_per_second", 0.0)
         pull = self.metrics.get("pull_bytes_per_second", 0.0)
         cleanup = self.steps["cleanup"]
+        pushed = self.metrics.get("push_bytes", 0.0)
+        rates = f", push {_mb(push)}, pull {_mb(pull)}" if pushed >= _RATE_MIN_BYTES else ""
         summary = (
-            f"pushed and pulled {reference}: every digest verified; push "
-            f"{_mb(push)}, pull {_mb(pull)}; {cleanup.summary}"
+            f"pushed and pulled {reference} ({_size(pushed)}{rates}): every digest verified; "
+            f"{cleanup.summary}"
         )
         if not cleanup_ok:
             return self._outcome(
@@ -571,7 +576,8 @@ def _size(n: float) -> str:
 
 
 def _rate(n: int, seconds: float) -> str:
-    return _mb(n / seconds) if seconds > 0 else "n/a"
+    """`, 93.4 MB/s`, or nothing for transfers too small to measure."""
+    return f", {_mb(n / seconds)}" if seconds > 0 and n >= _RATE_MIN_BYTES else ""
 
 
 def _mb(rate: float) -> str:
