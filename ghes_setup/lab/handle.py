@@ -27,7 +27,7 @@ from ghes_setup.lab import client, faults, state
 from ghes_setup.lab import settings as keys
 from ghes_setup.lab.layout import LabConfig, Layout, Ports, load_config
 from ghes_setup.lab.service import env_vars
-from ghes_setup.lab.settings import SettingsStore
+from ghes_setup.lab.settings import SettingsStore, fresh_settings
 
 
 class LabCommandError(RuntimeError):
@@ -210,13 +210,23 @@ class LabHandle:
         }
 
     def prepare_registry(self, timeout: float = 60) -> None:
-        """Isolation on + desired certificate + Packages with storage, applied, registry up."""
+        """Isolation on + desired certificate + Packages with storage, applied, registry up.
+
+        The settings become exactly a fresh appliance's plus `desired_settings()` (anything a
+        test changed, e.g. a read-only container ecosystem, is undone); maintenance is turned
+        off. Nothing is applied when the lab is already in that state.
+        """
         self.wait_apply_idle(timeout)
-        desired = self.desired_settings()
-        applied = self.applied_settings()
-        if all(applied.get(k) == v for k, v in desired.items()) and self.registry_answers():
+        target = {**fresh_settings(self.config), **self.desired_settings()}
+        if state.read_maintenance(self.layout).status != "off":
+            state.write_maintenance(self.layout, state.Maintenance())
+        if (
+            self.settings() == target
+            and self.applied_settings() == target
+            and self.registry_answers()
+        ):
             return
-        self.set_settings(dict(desired))
+        SettingsStore(self.layout).replace_all(target)
         self.apply()
         deadline = time.monotonic() + timeout
         while not self.registry_answers():
