@@ -76,10 +76,16 @@ _ERROR_WORDS: Final = re.compile(r"\b(error|failed|failure|fatal)\b", re.IGNOREC
 COMMIT_WAIT_S: Final = 60  # how long the write script waits for COMMIT before rolling back
 
 # ---------------------------------------------------------------------------- remote scripts
+# Values travel length-framed ("... LENGTH\n" + LENGTH raw bytes + "\n", LC_ALL=C so that a
+# length is bytes) and are read with bash builtins: no base64 or subshell fork per key, so a
+# run costs about one ghe-config call per key read or written.
+#
 # Shared by every script that reads or changes settings: take the lock, then put back a
-# journal left by a write script that was killed before it could clean up.
+# journal left by a write script that was killed before it could clean up. The journal holds
+# "set KEY LENGTH\n<old value>\n" or "unset KEY\n" per key, written before any change.
 PRELUDE: Final = r"""
 set -u
+export LC_ALL=C
 trap '' PIPE
 umask 077
 st="${HOME:-/tmp}/.ghes-setup"
@@ -90,10 +96,10 @@ J="$st/journal"
 restore() {
   [ -f "$J" ] || return 0
   bad=0
-  while IFS=' ' read -r op key val; do
+  while IFS=' ' read -r op key len; do
     case "$op" in
       set)
-        v=$(printf '%s' "$val" | base64 -d; printf x); v=${v%x}
+        IFS= read -r -d '' -N "$len" v; read -r _
         ghe-config "$key" "$v" >/dev/null 2>&1 || bad=1 ;;
       unset)
         ghe-config --unset "$key" >/dev/null 2>&1 || ! ghe-config "$key" >/dev/null 2>&1 \
@@ -104,14 +110,20 @@ restore() {
   return "$bad"
 }
 restore || { echo "ERR journal-restore"; exit 92; }
+getkey() {  # sets $rc (0 set, 1 unset, other: error) and $out (the value, exactly)
+  out=""
+  ghe-config "$1" > "$st/value" 2>/dev/null; rc=$?
+  IFS= read -r -d '' out < "$st/value"
+  rm -f "$st/value"
+  out=${out%$'\n'}
+}
 """
 
-# args: [identify 0|1] keys...   Records "TAG ARG... LENGTH\n" + LENGTH raw bytes + "\n" (no
-# base64 fork per key): V (ghe-version), R (replica state), C (cluster), K key rc (a value).
+# args: [identify 0|1] keys...   Records "TAG ARG... LENGTH\n" + LENGTH bytes + "\n", then
+# END: V (ghe-version), R (replica state), C (cluster), "K key rc" (a value).
 READ_SCRIPT: Final = (
     PRELUDE
     + r"""
-export LC_ALL=C
 record() { printf '%s %s\n%s\n' "$1" "${#2}" "$2"; }
 if [ "$1" = 1 ]; then
   record V "$(ghe-version 2>&1)"
@@ -119,42 +131,37 @@ if [ "$1" = 1 ]; then
   if [ -e %CLUSTER% ]; then record C 1; else record C 0; fi
 fi
 shift
-for k in "$@"; do
-  out=$(ghe-config "$k" 2>/dev/null; r=$?; printf x; exit "$r"); rc=$?
-  out=${out%x}; out=${out%$'\n'}
-  record "K $k $rc" "$out"
-done
+for k in "$@"; do getkey "$k"; record "K $k $rc" "$out"; done
 echo END
 """.replace("%REPL%", facts.REPLICA_STATE_FILE).replace("%CLUSTER%", facts.CLUSTER_STATE_FILE)
 )
 
-# stdin: "set KEY BASE64" / "unset KEY" lines, then "end"; later "commit".
+# stdin: "set KEY LENGTH\n<value>\n" / "unset KEY\n" ..., then "end\n"; later "commit\n".
 WRITE_SCRIPT: Final = (
     PRELUDE
     + r"""
-getkey() {  # journal entry source: "K key rc base64(value)"; rc 0 set, 1 unset
-  out=$(ghe-config "$1" 2>/dev/null; r=$?; printf x; exit "$r"); rc=$?
-  out=${out%x}; out=${out%$'\n'}
-  printf 'K %s %s %s\n' "$1" "$rc" "$(printf '%s' "$out" | base64 -w0)"
-}
 n=0; last=""
-while IFS=' ' read -r op key val; do
+while IFS=' ' read -r op key len; do
   last=$op
   case "$op" in
     end) break ;;
-    set|unset) OP[n]=$op; KEY[n]=$key; VAL[n]=${val:-}; n=$((n+1)) ;;
+    set)
+      case "$len" in ''|*[!0-9]*) echo "ERR protocol"; exit 93 ;; esac
+      IFS= read -r -d '' -N "$len" val || [ "$len" = 0 ] || break
+      read -r _ || break
+      OP[n]=set; KEY[n]=$key; VAL[n]=$val; n=$((n+1)) ;;
+    unset) OP[n]=unset; KEY[n]=$key; VAL[n]=""; n=$((n+1)) ;;
     *) echo "ERR protocol"; exit 93 ;;
   esac
 done
 [ "$last" = end ] || { echo "ERR truncated-input"; exit 94; }
 : > "$J.new" || { echo "ERR journal-write"; exit 95; }
 for ((i=0; i<n; i++)); do
-  line=$(getkey "${KEY[i]}")
-  set -- $line
-  case "$3" in
-    0) printf 'set %s %s\n' "${KEY[i]}" "${4:-}" >> "$J.new" ;;
+  getkey "${KEY[i]}"
+  case "$rc" in
+    0) printf 'set %s %s\n%s\n' "${KEY[i]}" "${#out}" "$out" >> "$J.new" ;;
     1) printf 'unset %s\n' "${KEY[i]}" >> "$J.new" ;;
-    *) rm -f "$J.new"; echo "ERR read ${KEY[i]} $3"; exit 96 ;;
+    *) rm -f "$J.new"; echo "ERR read ${KEY[i]} $rc"; exit 96 ;;
   esac
 done
 sync "$J.new" 2>/dev/null || sync
@@ -163,16 +170,17 @@ trap 'restore; exit 97' HUP TERM INT
 for ((i=0; i<n; i++)); do
   k=${KEY[i]}
   if [ "${OP[i]}" = set ]; then
-    v=$(printf '%s' "${VAL[i]}" | base64 -d; r=$?; printf x; exit "$r") \
-      || { restore; echo "ERR decode $k"; exit 98; }
-    v=${v%x}
-    err=$(ghe-config "$k" "$v" 2>&1 >/dev/null) \
-      || { restore; printf 'FAIL %s %s\n' "$k" "$(printf '%s' "$err" | base64 -w0)"; exit 1; }
+    if ! ghe-config "$k" "${VAL[i]}" >/dev/null 2>"$st/error"; then
+      IFS= read -r -d '' err < "$st/error"; rm -f "$st/error"
+      restore
+      printf 'FAIL %s %s\n%s\n' "$k" "${#err}" "$err"; exit 1
+    fi
   else
     ghe-config --unset "$k" >/dev/null 2>&1 || ! ghe-config "$k" >/dev/null 2>&1 \
-      || { restore; echo "FAIL $k"; exit 1; }
+      || { restore; printf 'FAIL %s 0\n\n' "$k"; exit 1; }
   fi
 done
+rm -f "$st/error"
 echo PREPARED
 if IFS= read -r -t "%WAIT%" answer && [ "$answer" = commit ]; then
   rm -f "$J"; echo COMMITTED; exit 0
@@ -481,10 +489,10 @@ class SshTransport(TransportBase):
     def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
         """Who the appliance is; `prefetch` settings are read in the same round trip and
         served to the next `read_settings` (until anything is written)."""
-        names = list(prefetch)
-        info, settings = self._read(identify=True, names=list(dict.fromkeys(["hostname", *names])))
+        names = list(dict.fromkeys(["hostname", *prefetch]))
+        info, raw = self._read(identify=True, keys=[spec(n).ghe_config_key for n in names])
         assert info is not None
-        self._prefetched = dict(settings.subset(names))
+        self._prefetched = {n: decode_config(n, raw[spec(n).ghe_config_key]) for n in names}
         return info
 
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
@@ -492,11 +500,17 @@ class SshTransport(TransportBase):
         cached, self._prefetched = self._prefetched, {}
         if all(n in cached for n in wanted):
             return Settings({n: cached[n] for n in wanted})
-        _, settings = self._read(identify=False, names=wanted)
-        return settings
+        raw = self.read_keys([spec(n).ghe_config_key for n in wanted])
+        return Settings({n: decode_config(n, raw[spec(n).ghe_config_key]) for n in wanted})
 
-    def _read(self, *, identify: bool, names: list[str]) -> tuple[ApplianceInfo | None, Settings]:
-        keys = {spec(n).ghe_config_key: n for n in names}
+    def read_keys(self, keys: Iterable[str]) -> dict[str, str | None]:
+        """Raw ghe-config values (None: unset), all in one exec."""
+        _, raw = self._read(identify=False, keys=list(keys))
+        return raw
+
+    def _read(
+        self, *, identify: bool, keys: list[str]
+    ) -> tuple[ApplianceInfo | None, dict[str, str | None]]:
         for key in keys:
             _check_key(key)
         try:
@@ -508,7 +522,7 @@ class SshTransport(TransportBase):
         records = parse_read_output(out)
         if rc != 0 or records is None:
             raise self._script_error("reading settings", rc, out.decode(errors="replace"))
-        values: dict[str, SettingValue] = {}
+        values: dict[str, str | None] = {}
         fields: dict[str, str] = {}
         for head, data in records:
             tag, *args = head.split(" ")
@@ -516,25 +530,19 @@ class SshTransport(TransportBase):
                 fields[tag] = data
                 continue
             key, code = args
-            if key not in keys:
-                continue
-            if code == "0":
-                values[keys[key]] = decode_config(keys[key], data)
-            elif code == "1":
-                values[keys[key]] = None
-            else:
+            if code not in ("0", "1"):
                 raise ApplianceResponseError(
                     f"ghe-config {key} failed on {self.options.where} (exit {code})",
                     hint="run it in the admin shell to see why",
                 )
-        missing = [k for k in keys if keys[k] not in values]
+            values[key] = data if code == "0" else None
+        missing = [k for k in keys if k not in values]
         if missing:
             raise ApplianceResponseError(f"no answer for {', '.join(missing)} over SSH")
         info = None
         if identify:
-            hostname = values.get("hostname")
-            info = self._parse_info(fields, hostname if isinstance(hostname, str) else None)
-        return info, Settings(values)
+            info = self._parse_info(fields, values.get(spec("hostname").ghe_config_key))
+        return info, values
 
     def _parse_info(self, fields: Mapping[str, str], hostname: str | None) -> ApplianceInfo:
         version_text = fields.get("V", "")
@@ -575,20 +583,32 @@ class SshTransport(TransportBase):
 
     # ------------------------------------------------------------------ writes
     def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        self.write_keys(
+            {
+                spec(name).ghe_config_key: encode_config(name, value)
+                for name, value in changes.items()
+            }
+        )
+
+    def write_keys(self, values: Mapping[str, str | None]) -> None:
+        """Set (or unset, for None) raw ghe-config keys: one exec of the two-phase script,
+        all or nothing. The primitive `write_settings` is built on."""
         self._prefetched = {}
-        if not changes:
+        if not values:
             return
-        lines: list[str] = []
-        for name, value in changes.items():
-            key = spec(name).ghe_config_key
+        payload = b""
+        for key, text in values.items():
             _check_key(key)
-            text = encode_config(name, value)
-            lines.append(f"unset {key}" if text is None else f"set {key} {b64(text)}")
-        payload = ("\n".join(lines) + "\nend\n").encode()
+            if text is None:
+                payload += f"unset {key}\n".encode()
+            else:
+                data = text.encode()
+                payload += f"set {key} {len(data)}\n".encode() + data + b"\n"
+        payload += b"end\n"
         try:
             self._two_phase(payload)
         except _Dropped as exc:
-            self._after_drop(changes, str(exc))
+            self._after_drop(values, str(exc))
 
     def _two_phase(self, payload: bytes) -> None:
         channel = self._open(remote_command(WRITE_SCRIPT))
@@ -611,8 +631,8 @@ class SshTransport(TransportBase):
         finally:
             channel.close()
         if line is not None and line.startswith("FAIL "):
-            _, key, *err = line.split(" ", 2)
-            reason = scrub(_unb64(err[0]).strip()) if err else ""
+            _, key, *_ = line.split(" ")
+            reason = scrub(rest.strip().splitlines()[0]) if rest.strip() else ""
             name = next((s.name for s in facts.SETTINGS if s.ghe_config_key == key), key)
             raise SettingsRejected(
                 f"the appliance refused {name} (ghe-config {key})"
@@ -622,13 +642,13 @@ class SshTransport(TransportBase):
             )
         raise self._script_error("writing settings", rc, f"{line or ''}\n{rest}")
 
-    def _after_drop(self, changes: Mapping[str, SettingValue], reason: str) -> None:
+    def _after_drop(self, values: Mapping[str, str | None], reason: str) -> None:
         """The connection died mid-write. Reconnect once: the prelude of the read script
         waits for the dying write script's lock and restores any journal it left; then the
         values tell whether the change was committed (it is, or it is not, never half)."""
         self.close()
         try:
-            current = self.read_settings(changes)
+            _, current = self._read(identify=False, keys=list(values))
         except Unreachable:
             raise Unreachable(
                 f"SSH connection to {self.options.where} dropped while writing settings "
@@ -636,9 +656,7 @@ class SshTransport(TransportBase):
                 hint="the appliance puts the old values back by itself (journal "
                 "~/.ghes-setup/journal); run `ghes-setup config show` to confirm",
             ) from None
-        from ghes_setup.appliance.transport import same_value
-
-        if all(same_value(n, current[n], v) for n, v in changes.items()):
+        if current == dict(values):
             return  # the commit made it before the drop
         raise Unreachable(
             f"SSH connection to {self.options.where} dropped while writing settings "
