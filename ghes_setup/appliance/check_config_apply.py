@@ -20,9 +20,10 @@ def appliance_config_apply(ctx: ApplianceContext) -> Outcome:
             details=details,
         )
     if not status.successful:
+        detail = status.detail or _first_error(ctx)
         return Outcome.failed(
             f"the last configuration run ({status.run_id}) failed"
-            + (f": {status.detail}" if status.detail else ""),
+            + (f": {detail}" if detail else ""),
             "read ghe-config.log on the appliance, fix the cause, and apply again "
             "(or ghes-setup config rollback)",
             details=details,
@@ -30,3 +31,9 @@ def appliance_config_apply(ctx: ApplianceContext) -> Outcome:
     return Outcome.passed(
         f"the last configuration run ({status.run_id}) succeeded", details=details
     )
+
+
+def _first_error(ctx: ApplianceContext) -> str | None:
+    """The cause of a failed run, from its events (the Manage API's status does not say)."""
+    events = ctx.transport.apply_events(None).events
+    return next((e.body for e in events if e.is_error), None)
