@@ -22,6 +22,7 @@ appliance) and `AuthenticationFailed` (the PAT was refused by the REST API or to
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -206,10 +207,15 @@ class _Run:
             step.status = "error"
             step.summary = exc.message
             raise
-        finally:
-            step.duration_s = time.perf_counter() - started
+        except BaseException:
+            step.status = "error"
+            step.summary = step.summary or "interrupted"
+            raise
+        else:
             if step.status == "not run":
                 step.status = "pass"
+        finally:
+            step.duration_s = time.perf_counter() - started
             self.progress.finish(step.status == "pass", step.summary)
 
     def _bytes_progress(self, base: int, total: int) -> Callable[[int], None]:
@@ -231,12 +237,7 @@ class _Run:
         try:
             self._ping(client)
             namespace = self._auth(rest, client, namespace)
-            image = build_image(
-                self.run_id,
-                size=request.size,
-                fmt=request.manifest_format,
-                workdir=request.workdir,
-            )
+            image = _generate(request, self.run_id)
             self._push(client, image)
             self._pull_and_verify(client, image)
         except _StepFailed as exc:
@@ -565,6 +566,20 @@ class _Run:
                 f"{facts.PACKAGE_SCOPES['delete']}",
             )
         return self._outcome(Status.PASS, summary, None)
+
+
+def _generate(request: SmokeRequest, run_id: str) -> SmokeImage:
+    try:
+        return build_image(
+            run_id, size=request.size, fmt=request.manifest_format, workdir=request.workdir
+        )
+    except OSError as exc:
+        where = request.workdir or Path(tempfile.gettempdir())
+        raise InputError(
+            f"cannot write the generated {_size(request.size)} layer in {where}: "
+            f"{exc.strerror or exc}",
+            hint="free some space there, or point TMPDIR at a folder with room",
+        ) from None
 
 
 def _size(n: float) -> str:

@@ -235,3 +235,12 @@ def test_check_wrapper_turns_a_refused_token_into_an_error_result(
     result = registry_smoke.run(request(tmp_path, "nope-nope"))
     assert result.status is Status.ERROR and "401" in result.summary
     assert result.remedy and "classic personal access token" in result.remedy
+
+
+def test_no_room_for_the_generated_layer_is_an_input_error(tmp_path: Path) -> None:
+    fake = FakeRegistry()
+    with pytest.raises(InputError) as info:
+        smoke(fake, request(tmp_path, size=1000, workdir=tmp_path / "missing"))
+    assert "cannot write the generated" in info.value.message
+    assert "TMPDIR" in (info.value.hint or "")
+    assert fake.requests("POST") == []  # nothing was pushed
