@@ -90,6 +90,7 @@ trap '' PIPE
 umask 077
 st="${HOME:-/tmp}/.ghes-setup"
 mkdir -p "$st" || { echo "ERR state-dir"; exit 90; }
+command -v flock >/dev/null || { echo "ERR no-flock"; exit 89; }
 exec 9>>"$st/lock"
 flock -w 60 9 || { echo "ERR lock"; exit 91; }
 J="$st/journal"
@@ -207,7 +208,7 @@ setsid nohup bash -c \
   'ghe-config-apply >>"$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' \
   ghes-setup-apply "$R" </dev/null >/dev/null 2>&1 9>&- &
 echo $! > "$R/pid"
-ls -1d "$runs"/*/ | head -n -20 | xargs -r rm -rf
+ls -1td "$runs"/*/ | tail -n +21 | xargs -r rm -rf
 echo "STARTED $1"
 """
 )
@@ -216,8 +217,8 @@ echo "STARTED $1"
 STATUS_SCRIPT: Final = r"""
 set -u
 runs="${HOME:-/tmp}/.ghes-setup/runs"
-if [ -n "$1" ]; then R="$runs/$1"; else R=$(ls -1d "$runs"/*/ 2>/dev/null | tail -n 1); fi
-R=${R%/}
+if [ -n "$1" ]; then R="$runs/$1"
+else R=$(ls -1t "$runs"/*/pid 2>/dev/null | head -n 1); R=${R%/pid}; fi
 [ -n "$R" ] && [ -d "$R" ] || { echo "UNKNOWN"; exit 0; }
 id=$(basename "$R")
 if [ -f "$R/rc" ]; then echo "DONE $id $(cat "$R/rc")"
@@ -570,6 +571,11 @@ class SshTransport(TransportBase):
 
     def _script_error(self, operation: str, rc: int, out: str) -> ApplianceResponseError:
         last = scrub(out.strip().splitlines()[-1] if out.strip() else "")
+        if last.startswith("ERR no-flock"):
+            return ApplianceResponseError(
+                f"{operation} on {self.options.where}: the admin shell has no flock",
+                hint="ghes-setup's scripts need util-linux's flock in the admin shell",
+            )
         if last.startswith("ERR lock"):
             return ApplianceResponseError(
                 f"{operation} on {self.options.where}: another ghes-setup run holds the lock "

@@ -286,3 +286,18 @@ def test_utility_script_passes_arguments_verbatim_without_a_shell(shell: Shell) 
     payload = (f"{len(argv)}\n" + "".join(b64(a) + "\n" for a in argv)).encode()
     rc, out = shell.run(ssh.UTILITY_SCRIPT, [], payload)
     assert (rc, out) == (0, "a b|$(id)|-cs|key=v;x|")
+
+
+def test_the_latest_run_is_the_last_started_not_the_last_by_name(shell: Shell) -> None:
+    def wait(run_id: str) -> None:
+        deadline = time.monotonic() + 10
+        while not shell.run(ssh.STATUS_SCRIPT, [run_id, "-"])[1].startswith("DONE"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    assert shell.run(ssh.APPLY_SCRIPT, ["zzz-first"])[0] == 0
+    wait("zzz-first")
+    time.sleep(0.01)  # distinct mtimes
+    assert shell.run(ssh.APPLY_SCRIPT, ["aaa-second"])[0] == 0
+    wait("aaa-second")
+    assert shell.run(ssh.STATUS_SCRIPT, ["", "-"])[1].startswith("DONE aaa-second 0")
