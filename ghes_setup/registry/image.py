@@ -26,6 +26,7 @@ import secrets
 import shutil
 import tarfile
 import tempfile
+import weakref
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class SmokeImage:
     manifest_media_type: str
     workdir: Path | None = None
     _closed: bool = field(default=False, repr=False)
+    _finalizer: weakref.finalize[..., SmokeImage] | None = field(default=None, repr=False)
 
     @property
     def manifest_digest(self) -> str:
@@ -114,9 +116,14 @@ class SmokeImage:
     def total_size(self) -> int:
         return sum(b.descriptor.size for b in self.blobs)
 
+    def __post_init__(self) -> None:
+        # Also removed at interpreter exit if nobody called close() (a crash in a script).
+        if self.workdir is not None:
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self.workdir, True)
+
     def close(self) -> None:
-        if not self._closed and self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if not self._closed and self._finalizer is not None:
+            self._finalizer()
         self._closed = True
 
     def __enter__(self) -> SmokeImage:

@@ -190,3 +190,10 @@ def test_oci_layout_lists_the_manifest_and_holds_every_blob(tmp_path: Path) -> N
     for d in (parsed.config, *parsed.layers):
         data = (blobs / d.digest.removeprefix("sha256:")).read_bytes()
         assert sha256_digest(data) == d.digest
+
+
+def test_temp_files_go_even_when_nobody_closes_the_image(tmp_path: Path) -> None:
+    image = build_image("a", size=1000, workdir=tmp_path)
+    assert any(tmp_path.iterdir())
+    del image  # a script that crashed before close(): the finalizer still cleans up
+    assert not any(tmp_path.iterdir())
