@@ -244,7 +244,7 @@ def ensure_sshd(layout: Layout, config: LabConfig) -> int:
         log=layout.log_file("sshd"),
         pid_file=layout.pid_file("sshd"),
     )
-    if not procs.wait_tcp(config.address, config.ports.ssh, pid=pid):
+    if not _wait_owned(config.address, [config.ports.ssh], pid):
         raise PartError(f"sshd did not start; see {layout.log_file('sshd')}")
     return pid
 
@@ -434,11 +434,23 @@ def ensure_nginx(layout: Layout, config: LabConfig, applied: dict[str, str]) -> 
         log=layout.log_file("nginx"),
         pid_file=layout.pid_file("nginx"),
     )
-    if not procs.wait_tcp(config.address, config.ports.https, pid=pid) or not procs.wait_tcp(
-        config.address, config.ports.api, pid=pid
-    ):
+    if not _wait_owned(config.address, [config.ports.https, config.ports.api], pid):
         raise PartError(f"nginx did not start; see {layout.nginx / 'logs' / 'error.log'}")
     return pid
+
+
+def _wait_owned(address: str, ports: list[int], pid: int, timeout: float = 10.0) -> bool:
+    """Wait until `pid` (or a child of it) holds the listening socket of every port: a port that
+    merely answers may be held by someone else (e.g. an orphaned worker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not procs.alive(pid):
+            return False
+        family = {pid, *procs.descendants(pid)}
+        if all(procs.listeners(address, port) & family for port in ports):
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def served_cert(address: str, port: int, server_name: str, timeout: float = 1.0) -> bytes | None:
@@ -544,9 +556,42 @@ def ensure_registry(layout: Layout, config: LabConfig, applied: dict[str, str]) 
         log=layout.log_file("registry"),
         pid_file=layout.pid_file("registry"),
     )
-    if not procs.wait_tcp(config.address, config.internal.registry, pid=pid):
+    if not _wait_owned(config.address, [config.internal.registry], pid):
         raise PartError(f"the registry did not start; see {layout.log_file('registry')}")
     return pid
+
+
+def lab_sockets(config: LabConfig) -> list[tuple[int, str]]:
+    """Every (port, protocol) the lab listens on, on its address."""
+    i = config.internal
+    tcp = [config.ports.ssh, config.ports.https, config.ports.api, config.ports.dns]
+    tcp += [i.web, i.manage, i.token, i.fault_proxy, i.registry, i.storage]
+    return [(port, "tcp") for port in tcp] + [(config.ports.dns, "udp")]
+
+
+def sweep_orphans(layout: Layout, config: LabConfig) -> list[int]:
+    """Stop leftovers of this lab's daemons that no PID file knows any more.
+
+    Example: nginx's master was killed with SIGKILL; its workers live on, orphaned, still
+    listening on the lab's ports, so a new nginx cannot bind them. A process counts as a
+    leftover when it listens on one of the lab's ports on the lab's address, is not one of the
+    running parts (or their children), and runs one of the lab's programs.
+    """
+    ours: set[int] = set()
+    for part in PARTS:
+        pid = pid_of(layout, part)
+        if pid is not None:
+            ours.add(pid)
+            ours.update(procs.descendants(pid))
+    programs = {os.path.realpath(path) for path in (SSHD, NGINX, DNSMASQ, REGISTRY, sys.executable)}
+    stopped = []
+    for port, proto in lab_sockets(config):
+        for pid in procs.listeners(config.address, port, proto) - ours:
+            program = procs.exe(pid)
+            if program is not None and os.path.realpath(program) in programs:
+                procs.stop(pid)
+                stopped.append(pid)
+    return stopped
 
 
 def stop_all(layout: Layout) -> list[tuple[str, int]]:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -97,12 +98,10 @@ def running(pid_file: Path, marker: str) -> int | None:
 def descendants(pid: int) -> list[int]:
     """Every process whose parent chain leads to `pid` (children first, depth-first)."""
     parents: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        stat = _stat(int(entry.name))
+    for child in _pids():
+        stat = _stat(child)
         if stat is not None:
-            parents.setdefault(stat[1], []).append(int(entry.name))
+            parents.setdefault(stat[1], []).append(child)
     found: list[int] = []
     todo = [pid]
     while todo:
@@ -158,6 +157,50 @@ def stop_pid_file(pid_file: Path, marker: str, *, timeout: float = 5.0) -> int |
     with contextlib.suppress(FileNotFoundError):
         pid_file.unlink()
     return pid
+
+
+def _hex_address(address: str) -> str:
+    return f"{struct.unpack('<I', socket.inet_aton(address))[0]:08X}"
+
+
+def socket_inodes(address: str, port: int, proto: str = "tcp") -> set[int]:
+    """Inodes of the listening TCP (or bound UDP) sockets on address:port (/proc/net)."""
+    wanted = f"{_hex_address(address)}:{port:04X}"
+    found = set()
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/net/{proto}").read_text(encoding="ascii").splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == wanted and (proto == "udp" or fields[3] == "0A"):
+                found.add(int(fields[9]))
+    return found
+
+
+def listeners(address: str, port: int, proto: str = "tcp") -> set[int]:
+    """PIDs of the processes holding a listening socket on address:port."""
+    inodes = {f"socket:[{inode}]" for inode in socket_inodes(address, port, proto)}
+    if not inodes:
+        return set()
+    owners = set()
+    for pid in _pids():
+        with contextlib.suppress(OSError), os.scandir(f"/proc/{pid}/fd") as fds:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) in inodes:
+                        owners.add(pid)
+                        break
+    return owners
+
+
+def _pids() -> list[int]:
+    with os.scandir("/proc") as entries:
+        return [int(e.name) for e in entries if e.name.isdigit()]
+
+
+def exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
 
 
 def tcp_answers(host: str, port: int, timeout: float = 0.5) -> bool:

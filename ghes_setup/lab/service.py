@@ -399,6 +399,9 @@ def up(opts: UpOptions) -> UpResult:
     sshd_pid = before["sshd"]
     if changed_sshd and sshd_pid is not None:
         procs.stop(sshd_pid)
+    swept = parts.sweep_orphans(layout, config)
+    if swept:
+        notes.append(f"stopped leftover processes of this lab: {', '.join(map(str, swept))}")
     try:
         parts.ensure_labd(layout, config)
         with state.control_lock(layout):
@@ -426,6 +429,8 @@ def down(directory: Path, keep: bool = False) -> DownResult:
     if not layout.config.exists() and not layout.run.exists():
         raise InputError(f"no lab in {layout.root}", hint="`ghes-setup lab up` creates one")
     stopped = parts.stop_all(layout)
+    if layout.config.exists():
+        stopped += [("leftover", pid) for pid in parts.sweep_orphans(layout, load_config(layout))]
     removed = False
     if not keep:
         shutil.rmtree(layout.root, ignore_errors=True)

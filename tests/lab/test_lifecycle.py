@@ -18,6 +18,7 @@ import pytest
 
 from ghes_setup.config.site import load_site
 from ghes_setup.lab import procs
+from ghes_setup.lab.handle import LabHandle
 from tests.fixtures.lab import free_lab_address, make_lab_dir, require_lab_prerequisites
 
 pytestmark = pytest.mark.lab
@@ -123,7 +124,9 @@ def test_up_restarts_a_killed_part_and_only_that_one(own_lab: tuple[Path, str]) 
     before = _pids(directory)
     nginx = before["nginx"]
     assert nginx is not None
-    os.kill(nginx, signal.SIGKILL)
+    workers = procs.descendants(nginx)
+    assert workers
+    os.kill(nginx, signal.SIGKILL)  # its workers live on, orphaned, holding the ports
     deadline = time.monotonic() + 5
     while procs.alive(nginx) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -133,10 +136,29 @@ def test_up_restarts_a_killed_part_and_only_that_one(own_lab: tuple[Path, str]) 
     assert "started: nginx;" in again.stdout
     after = _pids(directory)
     assert after["nginx"] not in (None, nginx)
+    assert [w for w in workers if procs.alive(w)] == []  # the orphans were stopped
+    _, address = own_lab
+    new_nginx = {after["nginx"], *procs.descendants(int(after["nginx"] or 0))}
+    assert procs.listeners(address, 443) <= new_nginx
     assert {k: v for k, v in after.items() if k != "nginx"} == {
         k: v for k, v in before.items() if k != "nginx"
     }
     assert _status(directory)["healthy"] is True
+
+
+def test_up_restarts_a_killed_supervisor_and_settings_survive(own_lab: tuple[Path, str]) -> None:
+    directory, _ = own_lab
+    handle = LabHandle.open(directory)
+    handle.set_settings({"app.lab.survives": "yes"})
+    labd = _pids(directory)["labd"]
+    assert labd is not None
+    os.kill(labd, signal.SIGKILL)
+    again = lab("up", "--dir", str(directory))
+    assert again.returncode == 0, again.stderr
+    assert "started: labd;" in again.stdout
+    assert _status(directory)["healthy"] is True
+    assert handle.settings()["app.lab.survives"] == "yes"
+    assert handle.apply().successful  # the new supervisor runs applies
 
 
 def test_up_with_another_hostname_on_an_existing_lab_is_refused(own_lab: tuple[Path, str]) -> None:
