@@ -22,7 +22,7 @@ from __future__ import annotations
 import secrets as _random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -86,7 +86,6 @@ class ApplyOutcome:
     run: ApplyRun | None = None
     status: ApplyStatus | None = None
     verified: tuple[str, ...] = ()
-    events: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def changed(self) -> bool:
@@ -296,7 +295,7 @@ def _execute(
         verified = _verify(transport, plan, path, sink)
         return ApplyOutcome(command, info, plan, snapshot=path, run=run, verified=verified)
 
-    status, events = _follow(transport, run, options, sink, clock, rollback_hint, path)
+    status = _follow(transport, run, options, sink, clock, rollback_hint, path)
     if not status.successful:
         detail = status.detail or "no reason given"
         sink.finish(False, detail)
@@ -317,7 +316,6 @@ def _execute(
         run=run,
         status=status,
         verified=verified,
-        events=tuple(events),
     )
 
 
@@ -329,7 +327,7 @@ def _follow(
     clock: Clock,
     rollback_hint: str,
     path: Path,
-) -> tuple[ApplyStatus, list[str]]:
+) -> ApplyStatus:
     """Poll events and status until the run ends; `ApplyFailed` on timeout or a lost run."""
     start = clock.now()
     cursor: str | None = None
@@ -365,7 +363,7 @@ def _follow(
                 # The first error is the cause; later ones are its consequences.
                 cause = errors[0] if errors else lines[-1]
                 status = ApplyStatus(status.run_id, False, False, detail=cause)
-            return status, lines
+            return status
         if not status.known and elapsed > UNKNOWN_RUN_GRACE_S:
             raise ApplyFailed(
                 f"the appliance does not know configuration run {run.run_id}",

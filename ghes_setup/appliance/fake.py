@@ -238,8 +238,3 @@ class FakeAppliance(TransportBase):
     def _require_support(self, name: str) -> None:
         if not self.supports(name):
             raise SettingsRejected(f"the fake transport does not handle {name}")
-
-    def reopen(self) -> FakeAppliance:
-        """The same appliance, ready for another run (a new 'connection')."""
-        self.closed = False
-        return self

@@ -219,14 +219,16 @@ def open_transport(
             hint="give an SSH key (--identity FILE or ssh-agent) for the admin shell, and/or "
             "the admin password (GHES_SETUP_ADMIN_PASSWORD) for the Manage API",
         )
-    ssh = _ssh(site, resolver) if mode in ("ssh", "auto") and ssh_ok else None
+    ssh = _ssh(site, resolver, progress) if mode in ("ssh", "auto") and ssh_ok else None
     api = None
     if mode in ("api", "auto") and password is not None:
         api = _api(site, resolver, password, progress)
     return RoutedTransport(ssh=ssh, api=api, mode=mode, progress=progress)
 
 
-def _ssh(site: Site, resolver: AddressResolver | None) -> ApplianceTransport:
+def _ssh(
+    site: Site, resolver: AddressResolver | None, progress: ProgressSink | None
+) -> ApplianceTransport:
     from ghes_setup.appliance.ssh import SshOptions, SshTransport
 
     c = site.connection
@@ -241,7 +243,7 @@ def _ssh(site: Site, resolver: AddressResolver | None) -> ApplianceTransport:
         accept_new_host_key=c.accept_new_host_key,
         timeout=c.timeout,
     )
-    return SshTransport(options, resolver=resolver)
+    return SshTransport(options, resolver=resolver, progress=progress)
 
 
 def _api(

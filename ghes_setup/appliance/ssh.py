@@ -69,6 +69,7 @@ from ghes_setup.errors import (
 )
 from ghes_setup.facts import GhesVersion
 from ghes_setup.net import AddressResolver
+from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.secrets import scrub
 
 _KEY_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -286,9 +287,16 @@ class _Dropped(Exception):
 class SshTransport(TransportBase):
     """`ApplianceTransport` over the admin SSH shell. Thread-safe; connects on first use."""
 
-    def __init__(self, options: SshOptions, *, resolver: AddressResolver | None = None) -> None:
+    def __init__(
+        self,
+        options: SshOptions,
+        *,
+        resolver: AddressResolver | None = None,
+        progress: ProgressSink | None = None,
+    ) -> None:
         self.options = options
         self._resolver = resolver
+        self._progress = progress or NullProgress()
         self._lock = threading.Lock()
         self._transport: paramiko.Transport | None = None
         self._trust: Trust | None = None
@@ -368,6 +376,11 @@ class SshTransport(TransportBase):
                 pin=o.host_key,
                 accept_new=o.accept_new_host_key,
             )
+            if self._trust is Trust.ADDED:  # say so, as OpenSSH does
+                self._progress.log(
+                    f"Permanently added {presented.type} {presented.fingerprint} for "
+                    f"{o.where} to {known.path} (--accept-new-host-key)"
+                )
             self._authenticate(transport)
             transport.set_keepalive(o.keepalive_s)
         except BaseException:

@@ -204,10 +204,10 @@ def _connect(
     return Connect(site=spec, resolver=make_resolver(nameserver, resolve, spec), password=password)
 
 
-def _progress(ctx: typer.Context) -> ConsoleProgress:
+def _progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
     from ghes_setup.cli.progress_display import ConsoleProgress
 
-    return ConsoleProgress(state(ctx).err)
+    return ConsoleProgress(state(ctx).err, steps=steps)
 
 
 def _tls_gate(site: Site) -> Report:
@@ -281,7 +281,7 @@ def show_cmd(
         password_stdin=password_stdin,
         password_file=password_file,
     )
-    info, settings = config_show(connect)
+    info, settings = config_show(connect, progress=_progress(ctx, steps=False))
     if out is OutputFormat.json:
         _write_json(
             {
@@ -331,7 +331,7 @@ def plan_cmd(
         password_stdin=password_stdin,
         password_file=password_file,
     )
-    info, plan = config_plan(connect)
+    info, plan = config_plan(connect, progress=_progress(ctx, steps=False))
     if out is OutputFormat.json:
         _write_json(
             {

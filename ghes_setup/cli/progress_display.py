@@ -20,11 +20,15 @@ if TYPE_CHECKING:
 
 
 class ConsoleProgress:
-    """Implements `ghes_setup.progress.ProgressSink` on a rich console (stderr)."""
+    """Implements `ghes_setup.progress.ProgressSink` on a rich console (stderr).
 
-    def __init__(self, console: Console, *, quiet: bool = False) -> None:
+    `steps=False` (read-only commands) shows only the notices (`log`: retries, a host key
+    added, a fallback to SSH), not every step.
+    """
+
+    def __init__(self, console: Console, *, steps: bool = True) -> None:
         self.console = console
-        self.quiet = quiet
+        self.steps = steps
         self._stage = ""
         self._status: Status | None = None
 
@@ -36,12 +40,12 @@ class ConsoleProgress:
     def stage(self, name: str, detail: str = "") -> None:
         self._stop_spinner()
         self._stage = name
-        if not self.quiet:
+        if self.steps:
             text = f"[bold]{escape(name)}[/bold]" + (f": {escape(scrub(detail))}" if detail else "")
             self.console.print(f"▸ {text}", highlight=False, soft_wrap=True)
 
     def advance(self, done: float, total: float | None = None, detail: str = "") -> None:
-        if self.quiet or not self.console.is_terminal:
+        if not self.steps or not self.console.is_terminal:
             return
         label = f"{scrub(detail) or self._stage} ({done:.0f} s"
         label += f" of {total:.0f} s)" if total else ")"
@@ -53,12 +57,11 @@ class ConsoleProgress:
 
     def log(self, message: str) -> None:
         self._stop_spinner()
-        if not self.quiet:
-            self.console.print(f"  {scrub(message)}", highlight=False, markup=False, soft_wrap=True)
+        self.console.print(f"  {scrub(message)}", highlight=False, markup=False, soft_wrap=True)
 
     def finish(self, ok: bool, detail: str = "") -> None:
         self._stop_spinner()
-        if self.quiet:
+        if not self.steps:
             return
         mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
         name = self._stage or "done"

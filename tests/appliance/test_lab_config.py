@@ -238,6 +238,7 @@ def test_an_unknown_host_key_is_refused_unless_pinned_or_accepted(run: Run, tmp_
     )
     assert accepted.exit_code == 0, accepted
     assert "ssh-ed25519" in empty.read_text()
+    assert f"Permanently added ssh-ed25519 {fingerprint.group(1)}" in accepted.stderr
 
 
 def test_a_wrong_admin_password_exits_4(run: Run) -> None:
