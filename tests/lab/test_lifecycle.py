@@ -199,3 +199,22 @@ def test_up_then_down_leaves_no_process_and_no_listening_port() -> None:
     assert not directory.exists()
     assert [pid for pid in pids + children if procs.alive(pid)] == []
     assert sockets_on(address) == []
+
+
+def test_up_status_and_down_print_no_secret(own_lab: tuple[Path, str]) -> None:
+    directory, _ = own_lab
+    handle = LabHandle.open(directory)
+    secrets = [handle.admin_password, handle.write_token, handle.read_token, handle.s3_secret_key]
+    outputs = [
+        lab("up", "--dir", str(directory)),
+        lab("status", "--dir", str(directory)),
+        lab("status", "--dir", str(directory), "--format", "json"),
+        lab("fault", "api-503", "--dir", str(directory)),
+        lab("fault", "clear", "--dir", str(directory)),
+    ]
+    for proc in outputs:
+        text = proc.stdout + proc.stderr
+        assert proc.returncode == 0, text
+        assert not [s for s in secrets if s in text]
+    assert (directory / "lab.json").stat().st_mode & 0o077 == 0
+    assert (directory / "env").stat().st_mode & 0o077 == 0

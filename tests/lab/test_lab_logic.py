@@ -1,0 +1,158 @@
+"""The lab's pure logic, without servers: settings document mapping, token grants, storage
+connection strings, certificate validation of the apply engine, libtrust key ids."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ghes_setup.lab import pki, settings, tokens
+from ghes_setup.lab.apply import StepFailed, validate_packages, validate_tls
+from ghes_setup.lab.storage import from_connection_string
+
+HOST = "ghe.lab.test"
+
+
+@pytest.fixture(scope="module")
+def ca() -> pki.Issued:
+    root = pki.make_ca("test root")
+    return pki.make_ca("test intermediate", parent=root)
+
+
+def test_document_maps_documented_fields_to_ghe_config_keys() -> None:
+    doc = settings.to_document(
+        {settings.HOSTNAME: HOST, settings.ISOLATION: "true", settings.SSL_ENABLED: "false"},
+        configuration_id=7,
+        run_count=3,
+    )
+    assert doc["github_hostname"] == HOST
+    assert doc["subdomain_isolation"] is True
+    assert doc["github_ssl"] == {"enabled": False, "cert": None, "key": None}
+    assert (doc["configuration_id"], doc["configuration_run_count"]) == (7, 3)
+    assert doc["admin_password"] is None
+
+
+def test_put_changes_are_partial_and_merge_objects() -> None:
+    current = {
+        settings._extra_key("ntp"): json.dumps({"primary_server": "a", "secondary_server": "b"})
+    }
+    changes = settings.document_changes(
+        current, {"github_ssl": {"cert": "PEM"}, "ntp": {"primary_server": "c"}}
+    )
+    assert changes[settings.SSL_CERT] == "PEM"
+    assert settings.SSL_KEY not in changes  # not given: untouched
+    assert json.loads(str(changes[settings._extra_key("ntp")])) == {
+        "primary_server": "c",
+        "secondary_server": "b",
+    }
+
+
+def test_put_of_a_default_value_stores_nothing_and_null_cert_unsets() -> None:
+    changes = settings.document_changes(
+        {}, {"pages": {"enabled": True}, "github_ssl": {"cert": None}}
+    )
+    assert settings._extra_key("pages") not in changes
+    assert changes[settings.SSL_CERT] is None
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"subdomain_isolation": "true"},
+        {"github_hostname": 3},
+        {"github_ssl": "x"},
+        {"admin_password": "p"},
+    ],
+)
+def test_put_with_a_wrong_type_is_refused(patch: dict[str, object]) -> None:
+    with pytest.raises(settings.SettingsError):
+        settings.document_changes({}, patch)
+
+
+def test_token_grants_follow_pat_scopes_and_namespaces() -> None:
+    ctx = SimpleNamespace(config=SimpleNamespace(namespace="lab-org"))
+
+    write = tokens.Token("w", ("read:packages", "write:packages"), "octo")
+    scopes = tokens.parse_scopes(["repository:lab-org/a:pull,push,delete repository:octo/b:push"])
+    assert tokens.grant(ctx, write, scopes) == [  # type: ignore[arg-type]
+        {"type": "repository", "name": "lab-org/a", "actions": ["pull", "push"]},
+        {"type": "repository", "name": "octo/b", "actions": ["push"]},
+    ]
+    other = tokens.parse_scopes(["repository:someone/c:pull"])
+    assert tokens.grant(ctx, write, other)[0]["actions"] == []  # type: ignore[arg-type]
+    assert tokens.grant(ctx, None, scopes)[0]["actions"] == []  # type: ignore[arg-type]
+
+
+def test_libtrust_kid_has_twelve_groups_of_four() -> None:
+    kid = pki.libtrust_kid(pki.new_rsa_key().public_key())
+    groups = kid.split(":")
+    assert len(groups) == 12
+    alphabet = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    assert all(len(g) == 4 and set(g) <= alphabet for g in groups)
+
+
+def test_s3_connection_string_keys_are_case_insensitive() -> None:
+    target = from_connection_string(
+        "MinIO",
+        "bucketname=b;ACCESSKEYID=k;SecretAccessKey=s=x;ServiceUrl=http://m:9000;ForcePathStyle=true",
+    )
+    assert (
+        target.provider,
+        target.bucket,
+        target.access_key,
+        target.secret_key,
+        target.service_url,
+    ) == (
+        "minio",
+        "b",
+        "k",
+        "s=x",
+        "http://m:9000",
+    )
+
+
+def _tls(issued: pki.Issued, isolation: bool) -> dict[str, str]:
+    return {
+        settings.SSL_ENABLED: "true",
+        settings.ISOLATION: "true" if isolation else "false",
+        settings.SSL_CERT: issued.chain_pem().decode(),
+        settings.SSL_KEY: issued.key_pem().decode(),
+    }
+
+
+def test_validate_tls_accepts_a_wildcard_rsa_certificate(ca: pki.Issued) -> None:
+    assert validate_tls(_tls(pki.issue(ca, [HOST, f"*.{HOST}"]), True), HOST) == []
+
+
+def test_validate_tls_refuses_ec_keys_and_missing_wildcards(ca: pki.Issued) -> None:
+    with pytest.raises(StepFailed, match="RSA"):
+        validate_tls(
+            _tls(pki.issue(ca, [HOST], key=ec.generate_private_key(ec.SECP256R1())), False), HOST
+        )
+    with pytest.raises(StepFailed, match=r"\*\.ghe\.lab\.test"):
+        validate_tls(_tls(pki.issue(ca, [HOST]), True), HOST)
+    with pytest.raises(StepFailed, match="does not cover"):
+        validate_tls(_tls(pki.issue(ca, ["other.test"]), False), HOST)
+
+
+def test_validate_tls_warns_about_an_expired_certificate(ca: pki.Issued) -> None:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    old = pki.issue(
+        ca,
+        [HOST, f"*.{HOST}"],
+        not_before=now - dt.timedelta(days=90),
+        not_after=now - dt.timedelta(days=1),
+    )
+    warnings = validate_tls(_tls(old, True), HOST)
+    assert any("expired" in w for w in warnings)
+
+
+def test_packages_without_storage_is_refused() -> None:
+    with pytest.raises(StepFailed, match="no blob storage"):
+        validate_packages({settings.PACKAGES_ENABLED: "true"})
+    assert validate_packages({settings.PACKAGES_ENABLED: "false"}) == []
