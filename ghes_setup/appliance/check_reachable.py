@@ -13,7 +13,10 @@ def appliance_reachable(ctx: ApplianceContext) -> Outcome:
     try:
         info = ctx.info()
     except (Unreachable, AuthenticationFailed, HostKeyNotTrusted) as exc:
-        return Outcome.failed(exc.message, exc.hint, details={"transport": ctx.transport.name})
+        # "Could not check", not "checked and bad": monitoring says UNKNOWN for an appliance
+        # it cannot reach or log in to (the Nagios convention, peers.md §D1), CRITICAL only
+        # for a finding. `up` and `config` commands raise instead (exit 4).
+        return Outcome.errored(exc.message, exc.hint, details={"transport": ctx.transport.name})
     return Outcome.passed(
         f"GHES {info.version} answers via {info.via}",
         details={"via": info.via, "version": str(info.version), "topology": info.topology},

@@ -56,9 +56,9 @@ def test_a_running_apply_warns() -> None:
     assert statuses(fake)["appliance-config-apply"] is Status.WARN
 
 
-def test_unreachable_fails_reachable_and_skips_the_rest() -> None:
+def test_unreachable_is_could_not_check_and_skips_the_rest() -> None:
     fake = FakeAppliance()
     fake.unreachable = True
     got = statuses(fake)
-    assert got["appliance-reachable"] is Status.FAIL
+    assert got["appliance-reachable"] is Status.ERROR
     assert {got[i] for i in got if i != "appliance-reachable"} == {Status.SKIP}
