@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, Protocol, TypeVar
 
 from ghes_setup.checks.model import CheckResult, Outcome
 
 C = TypeVar("C")
+D = TypeVar("D")
 C_contra = TypeVar("C_contra", contravariant=True)
 
 
@@ -61,3 +62,38 @@ def check(
         )
 
     return wrap
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptedCheck(Generic[C, D]):
+    """A check of one area run against a pipeline's wider context.
+
+    Pipelines (`check`, `up`, `verify`) run checks of several areas in ONE `run_checks` call, so
+    that concurrency and `requires` work across areas; `get` picks (or lazily builds) the
+    area's own context out of the pipeline's. If `get` raises, the runner records an `error`
+    result for this check, as for any exception inside a check.
+    """
+
+    inner: Check[D]
+    get: Callable[[C], D]
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    @property
+    def area(self) -> str:
+        return self.inner.area
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return self.inner.requires
+
+    def run(self, ctx: C) -> CheckResult:
+        start = time.perf_counter()
+        result = self.inner.run(self.get(ctx))
+        return replace(result, duration_s=time.perf_counter() - start)
+
+
+def adapt(inner: Check[D], get: Callable[[C], D]) -> AdaptedCheck[C, D]:
+    return AdaptedCheck(inner, get)

@@ -102,32 +102,18 @@ def check_cmd(
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
-    from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
-    from ghes_setup.errors import InputError
-    from ghes_setup.net import Nameserver, ResolveOverrides
+    from ghes_setup.dns.service import request_for_site, run_dns_check
 
     out = output_format(ctx, fmt)
     given = validate_hostname(hostname, where="HOSTNAME") if hostname else None
     spec = load_site_for(ctx, site, require_hostname=False)
-    host = given or spec.hostname
-    if not host:
-        raise InputError(
-            "no HOSTNAME given",
-            hint="pass it (ghes-setup dns check ghe.example.com) or use a site file with hostname",
-        )
-    same_host = spec.hostname == host
-    servers = list(nameserver or spec.connection.nameservers)
-    pins = [*(resolve or []), *spec.connection.resolve]
-    expected = list(expect or [])
-    if not expected and same_host and _is_ip(spec.connection.address):
-        expected = [str(spec.connection.address)]
-    version = _version(ghes_version) or (spec.ghes_version if same_host else None)
-    request = DnsCheckRequest(
-        hostname=host,
-        expect=tuple(expected),
-        nameservers=tuple(Nameserver.parse(s) for s in servers),
-        overrides=ResolveOverrides.parse(pins),
-        ghes_version=version,
+    request = request_for_site(
+        spec,
+        hostname=given,
+        expect=expect or (),
+        nameservers=nameserver or (),
+        resolve=resolve or (),
+        ghes_version=_version(ghes_version),
         timeout=timeout,
     )
     report = run_dns_check(request)
@@ -225,15 +211,3 @@ def _version(text: str | None) -> GhesVersion | None:
         return GhesVersion.parse(text)
     except ValueError as exc:
         raise InputError(f"--ghes-version: {exc}", hint="e.g. --ghes-version 3.17") from None
-
-
-def _is_ip(text: str | None) -> bool:
-    import ipaddress
-
-    if not text:
-        return False
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

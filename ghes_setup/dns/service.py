@@ -10,12 +10,14 @@ no `--expect` is given, because it says where the appliance really is.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ghes_setup.checks import Report, run_checks
 from ghes_setup.checks.runner import ResultCallback
+from ghes_setup.config.site import Site
 from ghes_setup.dns.check_consistency import nameservers_agree
 from ghes_setup.dns.check_hostname import hostname_resolves
 from ghes_setup.dns.check_subdomains import subdomains_resolve
@@ -66,6 +68,51 @@ def expected_addresses(request: DnsCheckRequest) -> frozenset[str]:
     return frozenset(parse_addresses(pinned, "--resolve")) if pinned else frozenset()
 
 
+def request_for_site(
+    site: Site,
+    *,
+    hostname: str | None = None,
+    expect: Sequence[str] = (),
+    nameservers: Sequence[str] = (),
+    resolve: Sequence[str] = (),
+    ghes_version: GhesVersion | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> DnsCheckRequest:
+    """A request from the site file, options winning: the site's nameservers, its pins, and,
+    for the site's own hostname, its `address` (when an IP) as the expected address set and
+    its `ghes_version`. A site without hostname needs `hostname`."""
+    host = hostname or site.hostname
+    if not host:
+        raise InputError(
+            "no HOSTNAME given",
+            hint="pass it (ghes-setup dns check ghe.example.com) or use a site file with hostname",
+        )
+    same_host = site.hostname == host
+    expected = list(expect)
+    if not expected and same_host and _is_ip(site.connection.address):
+        expected = [str(site.connection.address)]
+    return DnsCheckRequest(
+        hostname=host,
+        expect=tuple(expected),
+        nameservers=tuple(
+            Nameserver.parse(s) for s in (nameservers or site.connection.nameservers)
+        ),
+        overrides=ResolveOverrides.parse([*resolve, *site.connection.resolve]),
+        ghes_version=ghes_version or (site.ghes_version if same_host else None),
+        timeout=timeout,
+    )
+
+
+def _is_ip(text: str | None) -> bool:
+    if not text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def build_context(request: DnsCheckRequest, lookups: Lookups) -> DnsContext:
     return DnsContext(
         hostname=request.hostname,
@@ -74,6 +121,26 @@ def build_context(request: DnsCheckRequest, lookups: Lookups) -> DnsContext:
         version=request.ghes_version,
         ttl=request.ttl,
     )
+
+
+def prepare(request: DnsCheckRequest, lookups: Lookups | None = None) -> DnsContext:
+    """The context the DNS checks run against, with every lookup already in flight.
+
+    dns-wildcard and dns-subdomains wait for dns-hostname (they compare against its answer),
+    but their lookups need not: every query is put in flight now, so the whole check costs one
+    round trip, not two. The resolver shares in-flight queries and caches answers, so the
+    checks' own lookups find them. Pipelines (`ghes-setup check`) call this directly.
+    """
+    if request.timeout <= 0:
+        raise InputError(f"--timeout {request.timeout:g}: must be more than 0 seconds")
+    resolver = lookups or DnsResolver(request.nameservers or None, timeout=request.timeout)
+    ctx = build_context(request, resolver)
+    threading.Thread(
+        target=resolver.lookup_many,
+        args=([ctx.hostname, ctx.probe_name, *ctx.subdomain_hosts],),
+        daemon=True,
+    ).start()
+    return ctx
 
 
 def run_dns_check(
@@ -87,21 +154,7 @@ def run_dns_check(
     `lookups` replaces the real resolver (tests pass a fake); by default a `DnsResolver` over
     `request.nameservers`, else the system's nameservers, with `request.timeout`.
     """
-    if request.timeout <= 0:
-        raise InputError(f"--timeout {request.timeout:g}: must be more than 0 seconds")
-    resolver = lookups or DnsResolver(request.nameservers or None, timeout=request.timeout)
-    ctx = build_context(request, resolver)
-    # dns-wildcard and dns-subdomains wait for dns-hostname (they compare against its
-    # answer), but their lookups need not: put every query in flight now, so the whole check
-    # costs one round trip, not two. The resolver shares in-flight queries and caches answers.
-    prefetch = threading.Thread(
-        target=resolver.lookup_many,
-        args=([ctx.hostname, ctx.probe_name, *ctx.subdomain_hosts],),
-        daemon=True,
-    )
-    prefetch.start()
-    results = run_checks(CHECKS, ctx, on_result=on_result)
-    prefetch.join()
+    results = run_checks(CHECKS, prepare(request, lookups), on_result=on_result)
     return Report(COMMAND, results, target=request.hostname)
 
 
