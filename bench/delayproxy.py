@@ -160,3 +160,50 @@ def delayed(target: Address, rtt_s: float, **kw: object) -> Iterator[Address]:
     """Shorthand: `with delayed(addr, 0.05) as proxied_addr: ...`."""
     with DelayProxy(target, rtt_s=rtt_s, **kw) as proxy:  # type: ignore[arg-type]
         yield proxy.address
+
+
+def main() -> None:
+    """`python -m bench.delayproxy --target H:P --listen H:P --rtt 0.05 [--udp]...`
+
+    Runs proxies in their own process (so that they do not compete for the GIL with the code
+    under measurement) until stdin closes or the process is terminated. Repeat the group of
+    options separated by `--and` for several proxies. Prints "ready" once all listen.
+    """
+    import argparse
+    import signal
+    import sys
+
+    groups: list[list[str]] = [[]]
+    for arg in sys.argv[1:]:
+        if arg == "--and":
+            groups.append([])
+        else:
+            groups[-1].append(arg)
+    parser = argparse.ArgumentParser(prog="python -m bench.delayproxy")
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--listen", required=True)
+    parser.add_argument("--rtt", type=float, required=True)
+    parser.add_argument("--udp", action="store_true")
+
+    def addr(text: str) -> Address:
+        host, port = text.rsplit(":", 1)
+        return host, int(port)
+
+    with contextlib.ExitStack() as stack:
+        for group in groups:
+            ns = parser.parse_args(group)
+            stack.enter_context(
+                DelayProxy(
+                    addr(ns.target),
+                    rtt_s=ns.rtt,
+                    listen=addr(ns.listen),
+                    protocol="udp" if ns.udp else "tcp",
+                )
+            )
+        print("ready", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
