@@ -15,13 +15,25 @@ to roll back to; a failed push changed nothing (the transports guarantee it) and
 
 The TLS gate is injected (`tls_gate`): the appliance area does not import the TLS area (they
 are independent layers); the CLI passes `ghes_setup.tls`'s check.
+
+`apply_site` covers `scope` (default `CORE_SCOPE`); settings the site file alone cannot give
+(Packages storage secrets from the environment) come in `desired`. Two hook points let another
+area join the same run, so that ONE plan, ONE push and ONE config apply cover everything
+(`packages.service` uses them for `packages enable`, `registry start` and `up`):
+
+- `before_push(plan)`: after the plan is known and non-empty (and after the TLS gate), before
+  the dry-run stop, the confirmation, the snapshot and the push. An exception stops the run
+  with nothing written (the storage precheck).
+- `after_apply(outcome)`: after a successful configuration run and verify (not with
+  `--no-wait`, not when nothing changed). An exception reaches the caller; the settings stay
+  applied (the blob storage check).
 """
 
 from __future__ import annotations
 
 import secrets as _random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +56,7 @@ from ghes_setup.appliance.transport import (
     Settings,
     SettingValue,
     same_value,
+    validate,
 )
 from ghes_setup.checks.model import Report, Status
 from ghes_setup.config.site import Site
@@ -60,6 +73,8 @@ from ghes_setup.secrets import scrub
 
 TlsGate = Callable[[Site], Report]
 Confirm = Callable[[Plan], bool]
+BeforePush = Callable[[Plan], None]
+AfterApply = Callable[["ApplyOutcome"], None]
 
 # How long a just-started run may stay unknown to the appliance before we call it lost.
 UNKNOWN_RUN_GRACE_S = 30.0
@@ -124,12 +139,14 @@ def plan_site(
     site: Site,
     *,
     progress: ProgressSink | None = None,
+    scope: Iterable[str] = CORE_SCOPE,
+    desired: Mapping[str, SettingValue] | None = None,
 ) -> tuple[ApplianceInfo, Plan]:
-    """Desired (the site file) vs current (the appliance): the typed plan."""
-    desired = desired_settings(site, scope=CORE_SCOPE)
-    info = preflight(transport, writes=False, prefetch=desired, progress=progress)
-    current = transport.read_settings(list(desired))
-    return info, make_plan(site.hostname, desired, current)
+    """Desired (the site file, for `scope`, plus `desired`) vs current: the typed plan."""
+    wanted = desired_scope(site, scope, desired)
+    info = preflight(transport, writes=False, prefetch=wanted, progress=progress)
+    current = transport.read_settings(list(wanted))
+    return info, make_plan(site.hostname, wanted, current)
 
 
 # ---------------------------------------------------------------------------- apply
@@ -145,14 +162,20 @@ def apply_site(
     progress: ProgressSink | None = None,
     clock: Clock = Clock(),
     needs: tuple[Need, ...] = (),
+    scope: Iterable[str] = CORE_SCOPE,
+    desired: Mapping[str, SettingValue] | None = None,
+    before_push: BeforePush | None = None,
+    after_apply: AfterApply | None = None,
 ) -> ApplyOutcome:
-    """Make the appliance match the site file (core settings). See the module docstring."""
+    """Make the appliance match the site file for the settings in `scope` (default: the core
+    settings). `desired` adds values the site file alone cannot give (every name must be in
+    `scope`). See the module docstring for the hooks."""
     sink = progress or NullProgress()
-    desired = desired_settings(site, scope=CORE_SCOPE)  # local files first: fail before connecting
-    info = preflight(transport, needs=needs, writes=True, prefetch=desired, progress=sink)
+    wanted = desired_scope(site, scope, desired)  # local files first: fail before connecting
+    info = preflight(transport, needs=needs, writes=True, prefetch=wanted, progress=sink)
     sink.stage("plan", "reading current settings")
-    current = transport.read_settings(list(desired))
-    plan = make_plan(site.hostname, desired, current)
+    current = transport.read_settings(list(wanted))
+    plan = make_plan(site.hostname, wanted, current)
     sink.finish(True, f"{len(plan.changes)} change(s)")
     if plan.touches(TLS_MATERIAL):
         _tls_gate(site, tls_gate, sink)
@@ -166,7 +189,22 @@ def apply_site(
         sink=sink,
         clock=clock,
         reason="apply",
+        before_push=before_push,
+        after_apply=after_apply,
     )
+
+
+def desired_scope(
+    site: Site, scope: Iterable[str], desired: Mapping[str, SettingValue] | None = None
+) -> Settings:
+    """The site's desired values for `scope`, plus `desired` (validated; names in `scope`)."""
+    names = tuple(scope)
+    extra = dict(desired or {})
+    outside = sorted(set(extra) - set(names))
+    if outside:
+        raise ValueError(f"desired values outside the scope: {outside}")  # a wiring bug
+    base = desired_settings(site, scope=names)
+    return base.merged({n: validate(n, v) for n, v in extra.items()})
 
 
 def rollback(
@@ -241,9 +279,13 @@ def _execute(
     sink: ProgressSink,
     clock: Clock,
     reason: str,
+    before_push: BeforePush | None = None,
+    after_apply: AfterApply | None = None,
 ) -> ApplyOutcome:
     if plan.empty:
         return ApplyOutcome(command, info, plan)
+    if before_push is not None:
+        before_push(plan)  # its exception stops the run: nothing is written
     if options.dry_run:
         return ApplyOutcome(command, info, plan, dry_run=True)
     if confirm is not None and not confirm(plan):
@@ -308,7 +350,7 @@ def _execute(
         )
     sink.finish(True, f"run {run.run_id} succeeded")
     verified = _verify(transport, plan, path, sink)
-    return ApplyOutcome(
+    outcome = ApplyOutcome(
         command,
         info,
         plan,
@@ -317,6 +359,9 @@ def _execute(
         status=status,
         verified=verified,
     )
+    if after_apply is not None:
+        after_apply(outcome)
+    return outcome
 
 
 def _follow(

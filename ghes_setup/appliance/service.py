@@ -7,15 +7,21 @@ any); each function opens the transport(s) the site's `transport` mode allows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ghes_setup.appliance import apply as _apply
-from ghes_setup.appliance.plan import Plan
+from ghes_setup.appliance.plan import CORE_SCOPE, Plan
+from ghes_setup.appliance.preflight import Need
 from ghes_setup.appliance.selector import Mode, open_transport
 from ghes_setup.appliance.status import check_appliance
-from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport, Settings
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplianceTransport,
+    Settings,
+    SettingValue,
+)
 from ghes_setup.checks import Report
 from ghes_setup.config.site import Site
 from ghes_setup.net import AddressResolver
@@ -26,6 +32,21 @@ ApplyOptions = _apply.ApplyOptions
 ApplyOutcome = _apply.ApplyOutcome
 TlsGate = _apply.TlsGate
 Confirm = _apply.Confirm
+BeforePush = _apply.BeforePush
+AfterApply = _apply.AfterApply
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyHooks:
+    """The hooks of one apply run (see `apply.apply_site`)."""
+
+    before_push: BeforePush | None = None
+    after_apply: AfterApply | None = None
+
+
+# Hooks often need the open transport (e.g. to run a utility over SSH): the service opens it,
+# then asks the factory for the hooks.
+HookFactory = Callable[[ApplianceTransport], ApplyHooks]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +69,11 @@ def _open(connect: Connect, progress: ProgressSink | None) -> ApplianceTransport
     )
 
 
+def open_appliance(connect: Connect, progress: ProgressSink | None = None) -> ApplianceTransport:
+    """The transport(s) for `connect` (nothing connects until first use); close it after."""
+    return _open(connect, progress)
+
+
 def config_show(
     connect: Connect, *, progress: ProgressSink | None = None
 ) -> tuple[ApplianceInfo, Settings]:
@@ -56,10 +82,16 @@ def config_show(
 
 
 def config_plan(
-    connect: Connect, *, progress: ProgressSink | None = None
+    connect: Connect,
+    *,
+    progress: ProgressSink | None = None,
+    scope: Iterable[str] = CORE_SCOPE,
+    desired: Mapping[str, SettingValue] | None = None,
 ) -> tuple[ApplianceInfo, Plan]:
     with _open(connect, progress) as transport:
-        return _apply.plan_site(transport, connect.site, progress=progress)
+        return _apply.plan_site(
+            transport, connect.site, progress=progress, scope=scope, desired=desired
+        )
 
 
 def config_apply(
@@ -69,8 +101,14 @@ def config_apply(
     options: ApplyOptions,
     confirm: Confirm | None = None,
     progress: ProgressSink | None = None,
+    scope: Iterable[str] = CORE_SCOPE,
+    desired: Mapping[str, SettingValue] | None = None,
+    hooks: HookFactory | None = None,
+    needs: tuple[Need, ...] = (),
 ) -> ApplyOutcome:
+    """`apply.apply_site` on a transport opened for `connect` (and closed afterwards)."""
     with _open(connect, progress) as transport:
+        chosen = hooks(transport) if hooks is not None else ApplyHooks()
         return _apply.apply_site(
             transport,
             connect.site,
@@ -78,6 +116,11 @@ def config_apply(
             options=options,
             confirm=confirm,
             progress=progress,
+            needs=needs,
+            scope=scope,
+            desired=desired,
+            before_push=chosen.before_push,
+            after_apply=chosen.after_apply,
         )
 
 
