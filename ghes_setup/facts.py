@@ -298,6 +298,17 @@ PACKAGE_VERSION_KEY: Final = "core.package-version"  # backup-utils bin/ghe-rest
 PRECHECK_PROVIDERS: Final = {"s3": "S3", "minio": "MinIO", "azure": "Azure"}
 # Success line of ghe-check-blob-connection (command-line-utilities.md).
 BLOB_CHECK_SUCCESS: Final = "All Storage tests passed"
+# `ghe-packages-precheck -cs` for S3/MinIO: the docs give no format for Packages. This is the
+# Actions S3 precheck's (ghe-actions-precheck -p s3 -cs ..., MinIO with ForcePathStyle=true).
+PRECHECK_S3_CONNECTION: Final = Fact(
+    "BucketName={bucket};AccessKeyId={access_key};SecretAccessKey={secret_key};"
+    "ServiceUrl={service_url}",
+    "UNVERIFIED: the Actions storage precheck's format; Packages docs show no example",
+    verified=False,
+)
+PRECHECK_MINIO_EXTRA: Final = Fact(
+    ";ForcePathStyle=true", "UNVERIFIED: Actions MinIO precheck example", verified=False
+)
 
 # --------------------------------------------------------------------------- certificates
 # configuring-tls.md / troubleshooting-tls-errors.md: unencrypted PEM, RSA key without a

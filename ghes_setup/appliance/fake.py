@@ -6,15 +6,20 @@ a value, fail the next apply at a named step, be a replica, be unreachable). It 
 a real appliance validates (a hostname must be a domain name, PEM must be PEM) so that
 "all or nothing" is observable: one bad value and nothing is written.
 
+Like the SSH transport it can `run_utility`: `ghe-packages-precheck` and
+`ghe-check-blob-connection` test against a `FakeStorage` (the storage that would accept the
+credentials), every other utility is "command not found".
+
 Nothing here touches the network; production code never uses it, but it lives in the package
 so that other areas' tests can build on it.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ghes_setup import facts
@@ -57,6 +62,19 @@ def default_validator(name: str, text: str | None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class FakeStorage:
+    """The blob storage the fake's storage utilities accept (provider s3 also covers MinIO)."""
+
+    provider: str = "s3"  # s3 | azure
+    service_url: str = ""
+    bucket: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    azure_connection_string: str = ""
+    azure_container: str = ""
+
+
 @dataclass
 class _Run:
     run_id: str
@@ -82,6 +100,7 @@ class FakeAppliance(TransportBase):
         apply_polls: int = 2,
         supported: Iterable[str] | None = None,
         validator: Validator = default_validator,
+        storage: FakeStorage | None = None,
     ) -> None:
         self.version = GhesVersion.parse(version)
         self.is_replica = is_replica
@@ -106,6 +125,8 @@ class FakeAppliance(TransportBase):
         self.unreachable = False
         self.wrong_password = False
         self._fail_next: str | None = None
+        self.storage = storage
+        self.utility_calls: list[tuple[str, ...]] = []
 
     # ------------------------------------------------------------------ test controls
     def fail_next_apply(self, step: str = "Reloading application services") -> None:
@@ -231,6 +252,82 @@ class FakeAppliance(TransportBase):
     def close(self) -> None:
         self.closed = True
 
+    # ------------------------------------------------------------------ utilities (SSH only)
+    def run_utility(self, argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str]:
+        """Like `SshTransport.run_utility`: exit code and output of an appliance utility."""
+        with self._lock:
+            self._reach()
+            self.utility_calls.append(tuple(argv))
+            if argv[0] == "ghe-packages-precheck":
+                return self._precheck(list(argv[1:]))
+            if argv[0] == "ghe-check-blob-connection":
+                return self._blob_check()
+            return 127, f"bash: {argv[0]}: command not found\n"
+
+    def _precheck(self, args: list[str]) -> tuple[int, str]:
+        opts = {"-p": "S3", **dict(zip(args[::2], args[1::2], strict=False))}
+        if "-cs" not in opts:
+            return 1, "ghe-packages-precheck: -cs is required\n"
+        provider = opts["-p"].lower()
+        if provider == "azure":
+            return self._storage_test("azure", azure=opts["-cs"], container=opts.get("-cn", ""))
+        fields = {}
+        for part in opts["-cs"].split(";"):
+            name, _, value = part.partition("=")
+            fields[name.strip().lower()] = value.strip()
+        return self._storage_test(
+            "s3",
+            url=fields.get("serviceurl", ""),
+            bucket=fields.get("bucketname", ""),
+            access=fields.get("accesskeyid", ""),
+            secret=fields.get("secretaccesskey", ""),
+        )
+
+    def _blob_check(self) -> tuple[int, str]:
+        def get(name: str) -> str:
+            return self.store.get(spec(name).ghe_config_key, "")
+
+        kind = get("packages.storage_type")
+        if not kind:
+            return 1, "Error: GitHub Packages blob storage is not configured\n"
+        return self._storage_test(
+            kind,
+            url=get("packages.service_url"),
+            bucket=get("packages.bucket"),
+            access=get("packages.s3_access_key"),
+            secret=get("packages.s3_secret_key"),
+            azure=get("packages.azure_connection_string"),
+            container=get("packages.azure_container"),
+        )
+
+    def _storage_test(
+        self,
+        kind: str,
+        *,
+        url: str = "",
+        bucket: str = "",
+        access: str = "",
+        secret: str = "",
+        azure: str = "",
+        container: str = "",
+    ) -> tuple[int, str]:
+        good = self.storage
+        if good is None or good.provider != kind:
+            return 1, f"Error: Could not connect to the {kind} storage\n"
+        if kind == "azure":
+            ok = _same(azure, good.azure_connection_string) and container == good.azure_container
+            head = "Testing connection to Azure Blob Storage...\n"
+        else:
+            if url.rstrip("/") != good.service_url.rstrip("/"):
+                return 1, f'Error: Could not connect to the endpoint URL: "{url}"\n'
+            ok = _same(access, good.access_key) and _same(secret, good.secret_key)
+            head = f"Testing connection to {url}...\n"
+            if ok and bucket != good.bucket:
+                return 1, f"{head}Error: NoSuchBucket: The specified bucket does not exist\n"
+        if not ok:
+            return 1, f"{head}Error: Access Denied (Service: {kind}, Status Code: 403)\n"
+        return 0, f"{head}Testing PUT object...\n{facts.BLOB_CHECK_SUCCESS}\n"
+
     # ------------------------------------------------------------------ helpers
     def _all_names(self) -> list[str]:
         return [s.name for s in facts.SETTINGS if self.supports(s.name)]
@@ -238,3 +335,7 @@ class FakeAppliance(TransportBase):
     def _require_support(self, name: str) -> None:
         if not self.supports(name):
             raise SettingsRejected(f"the fake transport does not handle {name}")
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,92 @@
+"""packages-enabled: GitHub Packages is on, with blob storage, and the ecosystems as desired.
+
+Read over the admin SSH shell (`ghe-config`): `app.packages.enabled` is true, a blob storage
+type is set with its credentials, the storage matches the site file's (MinIO is stored as
+`s3`), and every ecosystem the site lists is in the state it asks for. The container
+ecosystem is expected enabled unless the site says otherwise (the Container registry depends
+on it). An ecosystem key that is unset counts as enabled: that is how GHES reads it
+(UNVERIFIED keys, ghes-facts §2.2). Details list every ecosystem and the storage (never a
+credential, only whether it is set).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ghes_setup.checks import Outcome, check
+from ghes_setup.packages.context import PackagesContext
+from ghes_setup.packages.desired import CONTAINER, ECOSYSTEMS, ecosystem_setting
+
+ENABLE_REMEDY = "ghes-setup packages enable --site SITE (runs the storage precheck first)"
+
+
+@check("packages-enabled", area="packages")
+def packages_enabled(ctx: PackagesContext) -> Outcome:
+    """GitHub Packages is enabled with blob storage and the desired ecosystems."""
+    pk = ctx.site.packages
+    if pk.enabled is False:
+        return Outcome.skipped("the site file turns GitHub Packages off ([packages] enabled)")
+    s = ctx.settings()
+    storage = s["packages.storage_type"]
+    ecosystems = {name: (s[ecosystem_setting(name)] or "enabled") for name in ECOSYSTEMS}
+    details: dict[str, Any] = {
+        "enabled": s["packages.enabled"] is True,
+        "storage": storage,
+        "ecosystems": ecosystems,
+        "ecosystems_unset": [n for n in ECOSYSTEMS if s[ecosystem_setting(n)] is None],
+    }
+    if storage in ("s3", None):
+        details["service_url"] = s["packages.service_url"]
+        details["bucket"] = s["packages.bucket"]
+        details["credentials_set"] = bool(
+            s["packages.s3_access_key"] and s["packages.s3_secret_key"]
+        )
+    if storage == "azure":
+        details["azure_container"] = s["packages.azure_container"]
+        details["credentials_set"] = bool(s["packages.azure_connection_string"])
+
+    if s["packages.enabled"] is not True:
+        return Outcome.failed("GitHub Packages is not enabled", ENABLE_REMEDY, details=details)
+    if not storage:
+        return Outcome.failed(
+            "GitHub Packages is enabled without blob storage", ENABLE_REMEDY, details=details
+        )
+    problems = _storage_problems(ctx, storage, details)
+    wanted = {name: state for name, state in pk.ecosystems.items() if name in ECOSYSTEMS}
+    wanted.setdefault(CONTAINER, "enabled")
+    wrong = {n: (ecosystems[n], want) for n, want in wanted.items() if ecosystems[n] != want}
+    problems += [f"{n} is {have} (desired {want})" for n, (have, want) in wrong.items()]
+    if problems:
+        details["problems"] = problems
+        return Outcome.failed(
+            f"GitHub Packages is enabled, but not as desired: {'; '.join(problems)}",
+            ENABLE_REMEDY,
+            details=details,
+        )
+    where = details.get("bucket") or details.get("azure_container")
+    return Outcome.passed(
+        f"GitHub Packages is enabled with {storage} storage"
+        + (f" ({where})" if where else "")
+        + f"; container ecosystem {ecosystems[CONTAINER]}",
+        details=details,
+    )
+
+
+def _storage_problems(ctx: PackagesContext, storage: object, details: dict[str, Any]) -> list[str]:
+    pk = ctx.site.packages
+    problems: list[str] = []
+    if not details.get("credentials_set"):
+        problems.append(f"the {storage} storage credentials are not set")
+    if pk.storage is None:
+        return problems
+    want = "s3" if pk.storage == "minio" else pk.storage
+    if storage != want:
+        return [*problems, f"storage is {storage} (site file: {pk.storage})"]
+    for key, value in (
+        ("service_url", pk.service_url),
+        ("bucket", pk.bucket),
+        ("azure_container", pk.azure_container),
+    ):
+        if value is not None and key in details and details[key] != value:
+            problems.append(f"{key} is {details[key]!r} (site file: {value!r})")
+    return problems

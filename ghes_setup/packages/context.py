@@ -1,0 +1,46 @@
+"""What the Packages checks share: the transport, the site, one settings read, the admin shell.
+
+Checks run concurrently, so the context memoises the Packages settings under a lock (one SSH
+read for both checks). Packages settings are ghe-config keys: without the admin SSH shell
+they cannot be read, and both checks say so as `error`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ghes_setup.appliance.transport import ApplianceTransport, Settings
+from ghes_setup.config.site import Site
+from ghes_setup.errors import GhesSetupError
+from ghes_setup.packages.desired import PACKAGES_SCOPE
+from ghes_setup.packages.storage import UtilityRunner, require_runner, utility_runner
+
+
+@dataclass
+class PackagesContext:
+    transport: ApplianceTransport
+    site: Site
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _settings: Settings | GhesSetupError | None = field(default=None, repr=False)
+
+    def runner(self) -> UtilityRunner:
+        """The admin shell (`PackagesNeedSsh` when this run has none)."""
+        return require_runner(self.transport, "reading the GitHub Packages configuration")
+
+    @property
+    def has_shell(self) -> bool:
+        return utility_runner(self.transport) is not None
+
+    def settings(self) -> Settings:
+        """Every Packages setting, read once (secrets arrive as `Secret`; only 'set' is used)."""
+        with self._lock:
+            if self._settings is None:
+                try:
+                    self.runner()
+                    self._settings = self.transport.read_settings(PACKAGES_SCOPE)
+                except GhesSetupError as exc:
+                    self._settings = exc
+            if isinstance(self._settings, GhesSetupError):
+                raise self._settings
+            return self._settings

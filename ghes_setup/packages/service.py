@@ -1,0 +1,282 @@
+"""Entry points for `packages enable` / `packages status`, and the hooks other runs reuse.
+
+`packages enable` is `appliance.apply.apply_site` with `scope=PACKAGES_SCOPE`, the site's
+Packages settings as `desired`, and two hooks (`PackagesHooks`):
+
+    plan (Packages keys only) -- nothing to change: stop, no precheck, no apply
+    -> before_push: ghe-packages-precheck on the appliance (over SSH); a failure stops here,
+       nothing written (PrecheckFailed, exit 3)
+    -> snapshot -> push (ghe-config over SSH, all or nothing) -> config apply -> verify
+    -> after_apply: ghe-check-blob-connection must print "All Storage tests passed"
+       (StorageCheckFailed, exit 1: the settings stay applied)
+
+`up` and `registry start` pass the same hooks to ONE apply_site run over
+`CORE_SCOPE + PACKAGES_SCOPE`, so one plan, one push and one config apply cover everything:
+
+    from ghes_setup.packages.service import packages_hooks, packages_desired
+    secrets = read_storage_secrets(site)
+    hooks = packages_hooks(transport, site, secrets, progress=sink)
+    apply_site(transport, site, scope=CORE_SCOPE + PACKAGES_SCOPE,
+               desired=desired_packages(site, secrets), before_push=hooks.before_push,
+               after_apply=hooks.after_apply, tls_gate=..., ...)
+
+or, from a `Connect`: `config_apply(connect, ..., scope=..., desired=...,
+hooks=hook_factory(site, secrets, progress=sink))`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ghes_setup.appliance.apply import (
+    AfterApply,
+    ApplyOptions,
+    ApplyOutcome,
+    BeforePush,
+    Clock,
+    Confirm,
+    apply_site,
+    plan_site,
+)
+from ghes_setup.appliance.plan import Plan
+from ghes_setup.appliance.service import ApplyHooks, Connect, open_appliance
+from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport
+from ghes_setup.checks import Report
+from ghes_setup.config.site import Site
+from ghes_setup.errors import ApplianceResponseError, InputError, UnsupportedVersion
+from ghes_setup.packages.desired import (
+    PACKAGES_SCOPE,
+    STORAGE_SETTINGS,
+    StorageSecrets,
+    desired_packages,
+    precheck_argv,
+    read_storage_secrets,
+)
+from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
+from ghes_setup.packages.status import check_packages
+from ghes_setup.packages.storage import (
+    BLOB_CHECK,
+    PRECHECK,
+    StorageTest,
+    UtilityRunner,
+    check_blob_connection,
+    require_runner,
+    run_storage_utility,
+)
+from ghes_setup.progress import NullProgress, ProgressSink
+
+__all__ = [
+    "EnableOutcome",
+    "PackagesHooks",
+    "blob_check_hook",
+    "enable_packages",
+    "hook_factory",
+    "packages_hooks",
+    "packages_status",
+    "plan_packages",
+    "precheck_hook",
+]
+
+
+class PackagesHooks:
+    """The storage precheck (before_push) and blob check (after_apply) of one apply run.
+
+    Built on the run's transport (its admin SSH shell: `PackagesNeedSsh`, exit 3, when there is
+    none, before anything is read or written). Keeps what each utility said, for the report.
+    """
+
+    def __init__(
+        self,
+        transport: ApplianceTransport,
+        site: Site,
+        secrets: StorageSecrets,
+        *,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        self.site = site
+        self.secrets = secrets
+        self.runner: UtilityRunner = require_runner(transport, "GitHub Packages")
+        self.sink = progress or NullProgress()
+        self.precheck: StorageTest | None = None
+        self.blob_check: StorageTest | None = None
+
+    def hooks(self) -> ApplyHooks:
+        return ApplyHooks(before_push=self.before_push, after_apply=self.after_apply)
+
+    def before_push(self, plan: Plan) -> None:
+        """ghe-packages-precheck when the plan enables Packages or changes its storage."""
+        if not _enables_storage(plan):
+            return
+        argv = precheck_argv(self.site, self.secrets)
+        self.sink.stage("storage precheck", f"{PRECHECK} -p {argv[2]} on the appliance")
+        result = run_storage_utility(self.runner, argv)
+        self.precheck = result
+        if not result.runnable:
+            self.sink.finish(False, "not available")
+            raise UnsupportedVersion(
+                f"the appliance cannot run {PRECHECK} ({result.reason}); nothing was written",
+                hint="check the storage with the appliance's own tools, then enable Packages "
+                "in the Management Console",
+            )
+        if not result.passed:
+            self.sink.finish(False, result.reason)
+            raise PrecheckFailed(
+                f"{PRECHECK} refused the storage in the site file: {result.reason}; "
+                "nothing was written",
+                hint="check [packages] storage, service_url, bucket (or azure_container) and the "
+                "storage credentials (GHES_SETUP_S3_ACCESS_KEY/_SECRET_KEY or "
+                "GHES_SETUP_AZURE_CONNECTION_STRING)",
+            )
+        self.sink.finish(True, result.lines[-1] if result.lines else "passed")
+
+    def after_apply(self, outcome: ApplyOutcome) -> None:
+        """ghe-check-blob-connection after a run that enabled Packages or changed its storage."""
+        if not _enables_storage(outcome.plan):
+            return
+        self.sink.stage("blob storage check", f"{BLOB_CHECK} on the appliance")
+        result = check_blob_connection(self.runner)
+        self.blob_check = result
+        if result.passed:
+            self.sink.finish(True, result.lines[-1] if result.lines else "passed")
+            return
+        self.sink.finish(False, result.reason)
+        run = outcome.run.run_id if outcome.run else "?"
+        if not result.runnable:
+            raise ApplianceResponseError(
+                f"the settings are applied (run {run}), but {BLOB_CHECK} cannot run on the "
+                f"appliance: {result.reason}",
+                hint="check the storage from the Management Console",
+            )
+        raise StorageCheckFailed(
+            f"GitHub Packages is applied (run {run}), but {BLOB_CHECK} failed: {result.reason}",
+            hint="read ghe-config.log on the appliance; fix the storage, then run "
+            f"ghes-setup packages enable again (or roll back: ghes-setup config rollback "
+            f"{outcome.snapshot})",
+        )
+
+
+def _enables_storage(plan: Plan) -> bool:
+    return plan.desired.get("packages.enabled") is True and plan.touches(STORAGE_SETTINGS)
+
+
+def packages_hooks(
+    transport: ApplianceTransport,
+    site: Site,
+    secrets: StorageSecrets,
+    *,
+    progress: ProgressSink | None = None,
+) -> PackagesHooks:
+    """Both hooks, bound to `transport` (pass `.before_push` and `.after_apply` to apply_site)."""
+    return PackagesHooks(transport, site, secrets, progress=progress)
+
+
+def precheck_hook(
+    transport: ApplianceTransport,
+    site: Site,
+    secrets: StorageSecrets,
+    *,
+    progress: ProgressSink | None = None,
+) -> BeforePush:
+    """`before_push` for apply_site: ghe-packages-precheck when the plan enables Packages or
+    changes its storage (PrecheckFailed, exit 3, nothing written)."""
+    return PackagesHooks(transport, site, secrets, progress=progress).before_push
+
+
+def blob_check_hook(
+    transport: ApplianceTransport,
+    site: Site,
+    *,
+    progress: ProgressSink | None = None,
+) -> AfterApply:
+    """`after_apply` for apply_site: ghe-check-blob-connection after such a plan was applied
+    (StorageCheckFailed, exit 1)."""
+    return PackagesHooks(transport, site, StorageSecrets(), progress=progress).after_apply
+
+
+def hook_factory(
+    site: Site, secrets: StorageSecrets, *, progress: ProgressSink | None = None
+) -> Callable[[ApplianceTransport], ApplyHooks]:
+    """For `appliance.service.config_apply(..., hooks=...)`, which opens the transport."""
+    return lambda transport: packages_hooks(transport, site, secrets, progress=progress).hooks()
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+_DEFAULT_OPTIONS = ApplyOptions()
+_DEFAULT_CLOCK = Clock()
+
+
+@dataclass(frozen=True, slots=True)
+class EnableOutcome:
+    """What `packages enable` did: the apply, and what the storage utilities said."""
+
+    apply: ApplyOutcome
+    precheck: StorageTest | None = None
+    blob_check: StorageTest | None = None
+
+
+def _enable_site(connect: Connect) -> Site:
+    site = connect.site
+    if site.packages.enabled is False:
+        raise InputError(
+            "the site file says [packages] enabled = false; packages enable would turn "
+            "GitHub Packages off",
+            hint="set [packages] enabled = true (or GHES_SETUP_PACKAGES_ENABLED=true)",
+        )
+    return site
+
+
+def enable_packages(
+    connect: Connect,
+    *,
+    options: ApplyOptions = _DEFAULT_OPTIONS,
+    secrets: StorageSecrets | None = None,
+    environ: Mapping[str, str] | None = None,
+    confirm: Confirm | None = None,
+    progress: ProgressSink | None = None,
+    clock: Clock = _DEFAULT_CLOCK,
+) -> EnableOutcome:
+    """Packages with its storage, as the site says: precheck, write, apply, blob check."""
+    site = _enable_site(connect)
+    secrets = secrets or read_storage_secrets(site, environ)
+    desired = desired_packages(site, secrets)  # site/env errors before connecting
+    with open_appliance(connect, progress) as transport:
+        hooks = packages_hooks(transport, site, secrets, progress=progress)
+        outcome = apply_site(
+            transport,
+            site,
+            tls_gate=None,  # Packages settings hold no certificate
+            options=options,
+            confirm=confirm,
+            progress=progress,
+            clock=clock,
+            scope=PACKAGES_SCOPE,
+            desired=desired,
+            before_push=hooks.before_push,
+            after_apply=hooks.after_apply,
+        )
+    return EnableOutcome(outcome, hooks.precheck, hooks.blob_check)
+
+
+def plan_packages(
+    connect: Connect,
+    *,
+    secrets: StorageSecrets | None = None,
+    environ: Mapping[str, str] | None = None,
+    progress: ProgressSink | None = None,
+) -> tuple[ApplianceInfo, Plan]:
+    """The Packages plan only (read-only): what `packages enable` would change."""
+    site = _enable_site(connect)
+    secrets = secrets or read_storage_secrets(site, environ)
+    desired = desired_packages(site, secrets)
+    with open_appliance(connect, progress) as transport:
+        require_runner(transport, "GitHub Packages")
+        return plan_site(transport, site, progress=progress, scope=PACKAGES_SCOPE, desired=desired)
+
+
+def packages_status(connect: Connect, *, progress: ProgressSink | None = None) -> Report:
+    """The read-only checks `packages-enabled` and `packages-storage`."""
+    with open_appliance(connect, progress) as transport:
+        return check_packages(transport, connect.site, target=connect.site.hostname)

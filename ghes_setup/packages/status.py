@@ -1,0 +1,26 @@
+"""The Packages checks, wired in one table, and the function that runs them (read-only)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ghes_setup.appliance.transport import ApplianceTransport
+from ghes_setup.checks import FunctionCheck, Report, run_checks
+from ghes_setup.config.site import Site
+from ghes_setup.packages.check_enabled import packages_enabled
+from ghes_setup.packages.check_storage import packages_storage
+from ghes_setup.packages.context import PackagesContext
+
+CHECKS: Final[tuple[FunctionCheck[PackagesContext], ...]] = (packages_enabled, packages_storage)
+
+
+def check_packages(
+    transport: ApplianceTransport,
+    site: Site,
+    *,
+    target: str | None = None,
+    command: str = "packages status",
+) -> Report:
+    """Run `packages-enabled` and `packages-storage` against `transport`."""
+    results = run_checks(CHECKS, PackagesContext(transport, site))
+    return Report(command, results, target)
