@@ -1,0 +1,247 @@
+"""Options and helpers every command that talks to the appliance shares.
+
+`config apply`, `packages enable/status` and `registry start` take the same connection options
+(transport, host key, known_hosts, identity, CA, name resolution, admin password); they are
+defined once here, with `connect()` turning them into an `appliance.service.Connect`, plus the
+pieces around an apply: the progress display, the confirmation prompt, the plan table and the
+TLS gate (`tls check` before a certificate is pushed).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ghes_setup.cli.common import load_site_for, make_resolver, state
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ghes_setup.appliance.plan import Plan
+    from ghes_setup.appliance.service import Confirm, Connect
+    from ghes_setup.appliance.transport import ApplianceInfo
+    from ghes_setup.checks import Report
+    from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.config.site import Site
+
+
+class TransportChoice(StrEnum):
+    auto = "auto"
+    ssh = "ssh"
+    api = "api"
+
+
+TransportOpt = Annotated[
+    TransportChoice | None,
+    typer.Option(
+        "--transport",
+        help="auto (API for its fields, SSH for the rest), ssh, or api. Default: the site's.",
+        show_default=False,
+    ),
+]
+HostKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host-key",
+        metavar="SHA256:...",
+        help="Trust only this SSH host key fingerprint (instead of known_hosts).",
+        show_default=False,
+    ),
+]
+KnownHostsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--known-hosts",
+        metavar="FILE",
+        help="known_hosts file to verify the SSH host key (default ~/.ssh/known_hosts).",
+        show_default=False,
+    ),
+]
+AcceptNewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new-host-key",
+        help="Trust an UNKNOWN host key and add it to known_hosts (never a changed one).",
+    ),
+]
+IdentityOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--identity",
+        "-i",
+        metavar="FILE",
+        help="SSH private key for the admin shell (default: ssh-agent).",
+        show_default=False,
+    ),
+]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the admin password (Manage API) from standard input.",
+    ),
+]
+PasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        metavar="FILE",
+        help="Read the admin password from FILE (default: $GHES_SETUP_ADMIN_PASSWORD).",
+        show_default=False,
+    ),
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+NoWaitOpt = Annotated[
+    bool, typer.Option("--no-wait", help="Start the configuration run; do not follow it.")
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", metavar="S", help="Seconds to wait for the configuration run."),
+]
+SnapshotDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--snapshot-dir",
+        metavar="DIR",
+        help="Where snapshots go (default ~/.local/state/ghes-setup/snapshots).",
+        show_default=False,
+    ),
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")]
+
+
+def abs_path(path: Path | None) -> Path | None:
+    """Flag paths are relative to the current folder (the site file's are to its folder)."""
+    return path.expanduser().absolute() if path is not None else None
+
+
+def connect(
+    ctx: typer.Context,
+    *,
+    site: Path | None,
+    transport: TransportChoice | None,
+    host_key: str | None,
+    known_hosts: Path | None,
+    accept_new_host_key: bool,
+    identity: Path | None,
+    ca_file: Path | None,
+    nameserver: list[str] | None,
+    resolve: list[str] | None,
+    password_stdin: bool,
+    password_file: Path | None,
+) -> Connect:
+    """The connection options (flags > env > site file) as a `Connect`."""
+    from ghes_setup.appliance.service import Connect
+    from ghes_setup.secrets import from_env, stdin_stream
+
+    overrides: dict[str, Any] = {
+        "connection.transport": transport.value if transport else None,
+        "connection.host_key": host_key,
+        "connection.known_hosts": abs_path(known_hosts),
+        "connection.accept_new_host_key": True if accept_new_host_key else None,
+        "connection.ssh_identity": abs_path(identity),
+        "connection.ca_file": abs_path(ca_file),
+    }
+    spec = load_site_for(ctx, site, overrides=overrides)
+    if password_stdin and password_file:
+        raise typer.BadParameter(
+            "give --password-stdin or --password-file, not both", param_hint="--password-file"
+        )
+    password = from_env(
+        "GHES_SETUP_ADMIN_PASSWORD",
+        file=abs_path(password_file),
+        stdin=stdin_stream() if password_stdin else None,
+    )
+    return Connect(site=spec, resolver=make_resolver(nameserver, resolve, spec), password=password)
+
+
+def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
+    from ghes_setup.cli.progress_display import ConsoleProgress
+
+    return ConsoleProgress(state(ctx).err, steps=steps)
+
+
+def tls_gate(site: Site) -> Report:
+    """`tls check` on the site's certificate and key (the gate before a certificate push)."""
+    from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
+
+    assert site.tls.cert is not None and site.tls.key is not None
+    return run_tls_check(
+        TlsCheckRequest(
+            cert=site.tls.cert,
+            key=site.tls.key,
+            hostname=site.hostname,
+            ca_file=site.connection.ca_file,
+            warn_days=site.tls.warn_days,
+            crit_days=site.tls.crit_days,
+            ghes_version=site.ghes_version,
+        )
+    )
+
+
+def write_json(document: dict[str, Any]) -> None:
+    from ghes_setup.reporting.json_report import dumps
+
+    sys.stdout.write(dumps(document))
+
+
+def info_document(info: ApplianceInfo) -> dict[str, Any]:
+    return {
+        "ghes_version": str(info.version),
+        "via": info.via,
+        "platform": info.platform,
+        "topology": info.topology,
+        "is_replica": info.is_replica,
+    }
+
+
+def confirmation(
+    ctx: typer.Context, command: str, *, yes: bool, password_stdin: bool
+) -> Confirm | None:
+    """None when --yes; a prompt on a terminal; otherwise refuse (cron must never hang)."""
+    if yes:
+        return None
+    if password_stdin or not sys.stdin.isatty():
+        state(ctx).err.print(
+            f"ghes-setup: {command} changes the appliance and there is no terminal to confirm "
+            "on (standard input is not one, or carries the password). Hint: pass --yes (or "
+            "--dry-run to only look).",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
+    def ask(plan: Plan) -> bool:
+        err = state(ctx).err
+        render_plan(err, plan)
+        return typer.confirm(
+            f"Apply {len(plan.changes)} change(s) to {plan.host}?", default=False, err=True
+        )
+
+    return ask
+
+
+def render_plan(console: Console, plan: Plan) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if plan.empty:
+        console.print(
+            f"No changes: {plan.host} matches the site file.", highlight=False, soft_wrap=True
+        )
+        return
+    table = Table(title=f"Plan for {plan.host}", title_justify="left")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("current", overflow="fold")
+    table.add_column("desired", overflow="fold")
+    for change in plan.changes:
+        desired = Text(change.new_text, style="green")
+        if change.note:
+            desired.append(f"\n! {change.note}", style="yellow")
+        table.add_row(change.setting, Text(change.old_text, style="red"), desired)
+    console.print(table)
