@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ghes_setup.appliance.plan import Plan
-    from ghes_setup.appliance.service import Confirm, Connect
+    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
     from ghes_setup.appliance.transport import ApplianceInfo
     from ghes_setup.checks import Report
     from ghes_setup.cli.progress_display import ConsoleProgress
@@ -197,6 +197,46 @@ def info_document(info: ApplianceInfo) -> dict[str, Any]:
         "topology": info.topology,
         "is_replica": info.is_replica,
     }
+
+
+def apply_document(outcome: ApplyOutcome, command: str | None = None) -> dict[str, Any]:
+    """An apply's JSON document: the plan, the appliance, what ran (never a secret value)."""
+    from ghes_setup.appliance.plan import plan_document
+
+    return {
+        "schema_version": 1,
+        "command": command or outcome.command,
+        **plan_document(outcome.plan),
+        **info_document(outcome.info),
+        "dry_run": outcome.dry_run,
+        "changed": outcome.changed,
+        "snapshot": str(outcome.snapshot) if outcome.snapshot else None,
+        "run_id": outcome.run.run_id if outcome.run else None,
+        "run_successful": outcome.status.successful if outcome.status else None,
+        "verified": list(outcome.verified),
+    }
+
+
+def render_outcome(console: Console, outcome: ApplyOutcome) -> None:
+    """An apply for humans: the plan, then what happened."""
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, soft_wrap=True)
+
+    render_plan(console, outcome.plan)
+    if outcome.plan.empty:
+        say("Nothing to change; no configuration run started.")
+    elif outcome.dry_run:
+        say("Dry run: nothing was changed.")
+    else:
+        say(f"Snapshot: {outcome.snapshot}")
+        if outcome.run and outcome.status is None:
+            say(f"Configuration run {outcome.run.run_id} started (not waiting for it).")
+        elif outcome.run:
+            say(
+                f"Configuration run {outcome.run.run_id} succeeded; verified "
+                f"{len(outcome.verified)} setting(s)."
+            )
 
 
 def confirmation(

@@ -26,6 +26,8 @@ from ghes_setup.cli.appliance_options import (
     TimeoutOpt,
     TransportOpt,
     YesOpt,
+    apply_document,
+    render_outcome,
 )
 from ghes_setup.cli.appliance_options import abs_path as _abs
 from ghes_setup.cli.appliance_options import confirmation as _confirmation
@@ -321,44 +323,7 @@ def _render_show(console: Console, host: str, info: ApplianceInfo, settings: Any
 
 
 def _emit_outcome(ctx: typer.Context, fmt: OutputFormat, outcome: ApplyOutcome) -> None:
-    from ghes_setup.appliance.plan import plan_document
-
     if fmt is OutputFormat.json:
-        _write_json(
-            {
-                "schema_version": 1,
-                "command": outcome.command,
-                **plan_document(outcome.plan),
-                **_info_document(outcome.info),
-                "dry_run": outcome.dry_run,
-                "changed": outcome.changed,
-                "snapshot": str(outcome.snapshot) if outcome.snapshot else None,
-                "run_id": outcome.run.run_id if outcome.run else None,
-                "run_successful": outcome.status.successful if outcome.status else None,
-                "verified": list(outcome.verified),
-            }
-        )
+        _write_json(apply_document(outcome))
         return
-    console = state(ctx).console
-    _render_plan(console, outcome.plan)
-    if outcome.plan.empty:
-        console.print(
-            "Nothing to change; no configuration run started.", highlight=False, soft_wrap=True
-        )
-    elif outcome.dry_run:
-        console.print("Dry run: nothing was changed.", highlight=False, soft_wrap=True)
-    else:
-        console.print(f"Snapshot: {outcome.snapshot}", highlight=False, soft_wrap=True)
-        if outcome.run and outcome.status is None:
-            console.print(
-                f"Configuration run {outcome.run.run_id} started (not waiting for it).",
-                highlight=False,
-                soft_wrap=True,
-            )
-        elif outcome.run:
-            console.print(
-                f"Configuration run {outcome.run.run_id} succeeded; verified "
-                f"{len(outcome.verified)} setting(s).",
-                highlight=False,
-                soft_wrap=True,
-            )
+    render_outcome(state(ctx).console, outcome)

@@ -1,11 +1,223 @@
-"""`ghes-setup packages`: Enable GitHub Packages with its blob storage; report its state."""
+"""`ghes-setup packages`: enable GitHub Packages with its blob storage; report its state.
+
+Parse options, call one `ghes_setup.packages.service` function, render, exit. Service modules
+are imported inside the commands so that `--help` stays fast. The connection options are the
+ones `config apply` takes (`cli/appliance_options.py`).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
+from ghes_setup.cli.appliance_options import (
+    AcceptNewOpt,
+    DryRunOpt,
+    HostKeyOpt,
+    IdentityOpt,
+    KnownHostsOpt,
+    NoWaitOpt,
+    PasswordFileOpt,
+    PasswordStdinOpt,
+    SnapshotDirOpt,
+    TimeoutOpt,
+    TransportOpt,
+    YesOpt,
+    abs_path,
+    apply_document,
+    confirmation,
+    connect,
+    progress,
+    render_outcome,
+    write_json,
+)
+from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
+    CaFileOpt,
+    FormatOpt,
+    NameserverOpt,
+    OutputFormat,
+    ResolveOpt,
+    SiteOpt,
+    StrictOpt,
+    TextfileOpt,
+    emit_report,
+    output_format,
+    state,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ghes_setup.packages.storage import StorageTest
+
 app = typer.Typer(
-    help="Enable GitHub Packages with its blob storage; report its state.",
+    help=(
+        "Enable GitHub Packages with its blob storage (S3, MinIO or Azure) and report its "
+        "state. Packages is configured with ghe-config over the admin SSH shell: the Manage "
+        "API has no Packages fields.\n\n"
+        "Example: ghes-setup packages enable --site site.toml --yes"
+    ),
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+ENABLE_HELP = """\
+Enable GitHub Packages as the site file's [packages] says: storage (s3, minio or azure),
+service_url, bucket or azure_container, ecosystems. Storage credentials come from
+GHES_SETUP_S3_ACCESS_KEY and GHES_SETUP_S3_SECRET_KEY (s3, minio) or
+GHES_SETUP_AZURE_CONNECTION_STRING (azure), or their _FILE variants; never from an option.
+
+Steps: plan the Packages keys; run ghe-packages-precheck on the appliance BEFORE anything is
+written (a failing precheck stops there, exit 3, nothing written); snapshot; write the keys
+with ghe-config over SSH (all or nothing); config apply, followed; verify; then
+ghe-check-blob-connection must print "All Storage tests passed" (exit 1 otherwise, the
+settings stay applied). Nothing to change: no precheck, nothing written, no apply.
+
+Needs the admin SSH shell (--identity or ssh-agent). With --transport auto and the admin
+password, the configuration run goes through the Manage API.
+
+Exit codes: 0 done (or nothing to do); 1 blob storage check failed after the apply; 3 site
+file, storage secret or precheck refused (nothing written); 4 appliance unreachable or
+authentication failed; 6 config apply failed (names the snapshot to roll back to).
+
+Example: ghes-setup packages enable --site site.toml --yes   (with GHES_SETUP_S3_ACCESS_KEY
+and GHES_SETUP_S3_SECRET_KEY_FILE=~/.s3-secret in the environment)
+"""
+STATUS_HELP = """\
+Report GitHub Packages (read-only): packages-enabled (app.packages.enabled, blob storage set
+with credentials and matching the site file, the ecosystems as desired: container enabled
+unless the site says otherwise) and packages-storage (ghe-check-blob-connection on the
+appliance passes). Needs the admin SSH shell.
+
+Example: ghes-setup packages status --site site.toml --format nagios
+"""
+
+
+@app.command("enable", help=ENABLE_HELP)
+def enable_cmd(
+    ctx: typer.Context,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    no_wait: NoWaitOpt = False,
+    timeout: TimeoutOpt = 1800.0,
+    snapshot_dir: SnapshotDirOpt = None,
+    site: SiteOpt = None,
+    transport: TransportOpt = None,
+    host_key: HostKeyOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    accept_new_host_key: AcceptNewOpt = False,
+    identity: IdentityOpt = None,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    resolve: ResolveOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    from ghes_setup.appliance.apply import ApplyOptions
+    from ghes_setup.packages.service import enable_packages
+
+    out = output_format(ctx, fmt, PLAIN_FORMATS)
+    confirm = confirmation(
+        ctx, "packages enable", yes=yes or dry_run, password_stdin=password_stdin
+    )
+    conn = connect(
+        ctx,
+        site=site,
+        transport=transport,
+        host_key=host_key,
+        known_hosts=known_hosts,
+        accept_new_host_key=accept_new_host_key,
+        identity=identity,
+        ca_file=ca_file,
+        nameserver=nameserver,
+        resolve=resolve,
+        password_stdin=password_stdin,
+        password_file=password_file,
+    )
+    display = progress(ctx)
+    options = ApplyOptions(
+        dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)
+    )
+    try:
+        result = enable_packages(conn, options=options, confirm=confirm, progress=display)
+    finally:
+        display.close()
+    if out is OutputFormat.json:
+        write_json(
+            {
+                **apply_document(result.apply, "packages enable"),
+                "precheck": _test_document(result.precheck),
+                "blob_check": _test_document(result.blob_check),
+            }
+        )
+    else:
+        console = state(ctx).console
+        render_outcome(console, result.apply)
+        _say_test(console, "Storage precheck", result.precheck)
+        _say_test(console, "Blob storage check", result.blob_check)
+        if result.apply.changed and result.apply.status is None:
+            console.print(
+                "Blob storage check not run (not waiting for the apply): run ghes-setup "
+                "packages status once it is done.",
+                highlight=False,
+                soft_wrap=True,
+            )
+    raise typer.Exit(0)
+
+
+@app.command("status", help=STATUS_HELP)
+def status_cmd(
+    ctx: typer.Context,
+    site: SiteOpt = None,
+    transport: TransportOpt = None,
+    host_key: HostKeyOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    accept_new_host_key: AcceptNewOpt = False,
+    identity: IdentityOpt = None,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    resolve: ResolveOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    from ghes_setup.packages.service import packages_status
+
+    out = output_format(ctx, fmt)
+    conn = connect(
+        ctx,
+        site=site,
+        transport=transport,
+        host_key=host_key,
+        known_hosts=known_hosts,
+        accept_new_host_key=accept_new_host_key,
+        identity=identity,
+        ca_file=ca_file,
+        nameserver=nameserver,
+        resolve=resolve,
+        password_stdin=password_stdin,
+        password_file=password_file,
+    )
+    display = progress(ctx, steps=False)
+    try:
+        report = packages_status(conn, progress=display)
+    finally:
+        display.close()
+    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+
+
+def _test_document(test: StorageTest | None) -> dict[str, Any] | None:
+    return test.document() if test is not None else None
+
+
+def _say_test(console: Console, label: str, test: StorageTest | None) -> None:
+    if test is None:
+        return
+    verdict = "passed" if test.passed else "FAILED"
+    last = test.lines[-1] if test.passed and test.lines else test.reason
+    console.print(f"{label} ({test.command}): {verdict}: {last}", highlight=False, soft_wrap=True)

@@ -12,10 +12,32 @@ from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
+from ghes_setup.cli.appliance_options import (
+    AcceptNewOpt,
+    DryRunOpt,
+    HostKeyOpt,
+    IdentityOpt,
+    KnownHostsOpt,
+    PasswordFileOpt,
+    PasswordStdinOpt,
+    SnapshotDirOpt,
+    TransportOpt,
+    YesOpt,
+    abs_path,
+    apply_document,
+    confirmation,
+    connect,
+    progress,
+    render_outcome,
+    tls_gate,
+    write_json,
+)
 from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
     CaFileOpt,
     FormatOpt,
     NameserverOpt,
+    OutputFormat,
     ResolveOpt,
     SiteOpt,
     StrictOpt,
@@ -287,3 +309,155 @@ class TransferProgress:
         from ghes_setup.secrets import scrub
 
         self.console.print(scrub(text), highlight=False, markup=False)
+
+
+# ---------------------------------------------------------------------------- status, start
+
+STATUS_HELP = """\
+Check that the Container registry answers (registry-ping): https://containers.HOSTNAME/v2/
+must answer with a Bearer challenge (realm and service read from WWW-Authenticate and shown
+in the details) or 200. A 404, a 5xx, a TLS failure (certificate without *.HOSTNAME) or a
+name that does not resolve fails with a remedy; no connection at all is an error.
+Read-only, one request: fit for cron.
+
+Exit codes: 0 answering; 1 not answering as a registry; 3 bad input; 7 could not connect.
+With --format nagios: 0 OK, 2 CRITICAL, 3 UNKNOWN.
+
+Example: ghes-setup registry status ghe.example.com --format nagios
+"""
+START_HELP = """\
+Get the Container registry running: make sure GitHub Packages (with the site's storage), the
+container ecosystem and subdomain isolation are on and applied (and the site's certificate,
+if it gives one), in ONE plan/push/config apply, with the storage precheck before anything is
+written and the blob storage check after; then wait until https://containers.HOSTNAME/v2/
+answers with a Bearer challenge. Nothing to change: no apply, it only waits.
+
+Needs GHES 3.5+ (exit 5), the admin SSH shell for the Packages keys, and the storage
+credentials in GHES_SETUP_S3_ACCESS_KEY/GHES_SETUP_S3_SECRET_KEY or
+GHES_SETUP_AZURE_CONNECTION_STRING (or their _FILE variants).
+
+Exit codes: 0 answering; 1 not answering within --timeout (says what /v2/ last answered) or
+the blob storage check failed; 3 site file, secret, certificate or storage precheck refused
+(nothing written); 4 unreachable or authentication failed; 5 GHES too old; 6 config apply
+failed.
+
+Example: ghes-setup registry start --site site.toml --yes --timeout 300
+"""
+
+
+@app.command("status", help=STATUS_HELP)
+def status_cmd(
+    ctx: typer.Context,
+    hostname: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="HOSTNAME",
+            help="The appliance's hostname (default: the site file's).",
+            show_default=False,
+        ),
+    ] = None,
+    site: SiteOpt = None,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    resolve: ResolveOpt = None,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
+    strict: StrictOpt = False,
+) -> None:
+    from ghes_setup.registry.status import PingRequest, run_registry_status
+
+    out_format = output_format(ctx, fmt)
+    site_obj = load_site_for(
+        ctx, site, overrides={"hostname": hostname, "connection.ca_file": abs_path(ca_file)}
+    )
+    request = PingRequest(
+        hostname=site_obj.hostname,
+        https_port=site_obj.connection.https_port,
+        ca_file=site_obj.connection.ca_file,
+        resolver=make_resolver(nameserver, resolve, site_obj),
+        timeout=site_obj.connection.timeout,
+    )
+    report = run_registry_status(request)
+    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile, strict=strict))
+
+
+@app.command("start", help=START_HELP)
+def start_cmd(
+    ctx: typer.Context,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Seconds to wait for the configuration run, then for /v2/ to answer.",
+        ),
+    ] = 600.0,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    snapshot_dir: SnapshotDirOpt = None,
+    site: SiteOpt = None,
+    transport: TransportOpt = None,
+    host_key: HostKeyOpt = None,
+    known_hosts: KnownHostsOpt = None,
+    accept_new_host_key: AcceptNewOpt = False,
+    identity: IdentityOpt = None,
+    ca_file: CaFileOpt = None,
+    nameserver: NameserverOpt = None,
+    resolve: ResolveOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    password_file: PasswordFileOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    from ghes_setup.appliance.apply import ApplyOptions
+    from ghes_setup.runbooks.registry_start import StartOptions, start_registry
+
+    out_format = output_format(ctx, fmt, PLAIN_FORMATS)
+    confirm = confirmation(ctx, "registry start", yes=yes or dry_run, password_stdin=password_stdin)
+    conn = connect(
+        ctx,
+        site=site,
+        transport=transport,
+        host_key=host_key,
+        known_hosts=known_hosts,
+        accept_new_host_key=accept_new_host_key,
+        identity=identity,
+        ca_file=ca_file,
+        nameserver=nameserver,
+        resolve=resolve,
+        password_stdin=password_stdin,
+        password_file=password_file,
+    )
+    display = progress(ctx)
+    options = StartOptions(
+        apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
+        wait_s=timeout,
+    )
+    try:
+        result = start_registry(
+            conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
+        )
+    finally:
+        display.close()
+    ping = result.wait.result if result.wait else None
+    if out_format is OutputFormat.json:
+        write_json(
+            {
+                **apply_document(result.apply, "registry start"),
+                "precheck": result.precheck.document() if result.precheck else None,
+                "blob_check": result.blob_check.document() if result.blob_check else None,
+                "registry": None
+                if ping is None
+                else {
+                    "status": ping.status.value,
+                    "summary": ping.summary,
+                    "details": dict(ping.details),
+                    "waited_s": round(result.wait.waited_s, 3) if result.wait else None,
+                },
+            }
+        )
+    else:
+        console = state(ctx).console
+        render_outcome(console, result.apply)
+        if ping is not None:
+            console.print(f"Container registry: {ping.summary}", highlight=False, soft_wrap=True)
+    raise typer.Exit(0)
