@@ -51,9 +51,9 @@ _DOWN_REMEDY: Final = (
     "check ghe-config.log and `ghes-setup packages status`, or run ghes-setup registry start"
 )
 _TLS_REMEDY: Final = (
-    "containers.HOSTNAME needs a certificate covering *.HOSTNAME (subdomain isolation), "
-    "installed and applied: ghes-setup tls check, then ghes-setup config apply; for a private "
-    "CA pass --ca-file"
+    "containers.HOSTNAME is served only with subdomain isolation on and a certificate covering "
+    "*.HOSTNAME, applied: ghes-setup registry start (or tls check, then config apply); for a "
+    "private CA pass --ca-file"
 )
 _DNS_REMEDY: Final = (
     "add a wildcard DNS record *.HOSTNAME (or containers.HOSTNAME) pointing at the appliance: "
@@ -160,7 +160,10 @@ def _tls_reason(exc: httpx.TransportError) -> str | None:
         if isinstance(current, ssl.SSLCertVerificationError):
             return f"TLS certificate not accepted: {current.verify_message or current.reason}"
         if isinstance(current, ssl.SSLError):
-            return f"TLS handshake failed: {current.reason or current}"
+            reason = str(current.reason or current)
+            if "UNRECOGNIZED_NAME" in reason.upper():
+                return "the appliance does not serve this name (TLS alert unrecognized_name)"
+            return f"TLS handshake failed: {reason}"
         current = current.__cause__ or current.__context__
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "TLSV1_ALERT" in text:
