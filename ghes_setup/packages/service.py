@@ -13,20 +13,23 @@ Packages settings as `desired`, and two hooks (`PackagesHooks`):
 `up` and `registry start` pass the same hooks to ONE apply_site run over
 `CORE_SCOPE + PACKAGES_SCOPE`, so one plan, one push and one config apply cover everything:
 
-    from ghes_setup.packages.service import packages_hooks, packages_desired
-    secrets = read_storage_secrets(site)
+    from ghes_setup.packages.service import (
+        PACKAGES_SCOPE, desired_packages, packages_hooks, read_storage_secrets)
+    secrets = read_storage_secrets(site)        # exit 3 when a storage secret is missing
     hooks = packages_hooks(transport, site, secrets, progress=sink)
     apply_site(transport, site, scope=CORE_SCOPE + PACKAGES_SCOPE,
                desired=desired_packages(site, secrets), before_push=hooks.before_push,
                after_apply=hooks.after_apply, tls_gate=..., ...)
 
 or, from a `Connect`: `config_apply(connect, ..., scope=..., desired=...,
-hooks=hook_factory(site, secrets, progress=sink))`.
+hooks=hook_factory(site, secrets, progress=sink))` (the factory keeps the hooks it made, and
+with them what the storage utilities said). `packages_wanted(site)` says whether a pipeline
+should include Packages at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ghes_setup.appliance.apply import (
@@ -67,15 +70,20 @@ from ghes_setup.packages.storage import (
 from ghes_setup.progress import NullProgress, ProgressSink
 
 __all__ = [
+    "PACKAGES_SCOPE",
     "EnableOutcome",
+    "PackagesHookFactory",
     "PackagesHooks",
     "blob_check_hook",
+    "desired_packages",
     "enable_packages",
     "hook_factory",
     "packages_hooks",
     "packages_status",
+    "packages_wanted",
     "plan_packages",
     "precheck_hook",
+    "read_storage_secrets",
 ]
 
 
@@ -194,11 +202,34 @@ def blob_check_hook(
     return PackagesHooks(transport, site, StorageSecrets(), progress=progress).after_apply
 
 
+class PackagesHookFactory:
+    """For `appliance.service.config_apply(..., hooks=...)`, which opens the transport and then
+    asks for the hooks. `.hooks` is the last `PackagesHooks` made (what the utilities said)."""
+
+    def __init__(
+        self, site: Site, secrets: StorageSecrets, *, progress: ProgressSink | None = None
+    ) -> None:
+        self.site = site
+        self.secrets = secrets
+        self.progress = progress
+        self.hooks: PackagesHooks | None = None
+
+    def __call__(self, transport: ApplianceTransport) -> ApplyHooks:
+        self.hooks = packages_hooks(transport, self.site, self.secrets, progress=self.progress)
+        return self.hooks.hooks()
+
+
 def hook_factory(
     site: Site, secrets: StorageSecrets, *, progress: ProgressSink | None = None
-) -> Callable[[ApplianceTransport], ApplyHooks]:
-    """For `appliance.service.config_apply(..., hooks=...)`, which opens the transport."""
-    return lambda transport: packages_hooks(transport, site, secrets, progress=progress).hooks()
+) -> PackagesHookFactory:
+    """`config_apply(connect, ..., hooks=hook_factory(site, secrets))`."""
+    return PackagesHookFactory(site, secrets, progress=progress)
+
+
+def packages_wanted(site: Site) -> bool:
+    """Whether the site file says anything about Packages (`[packages] enabled` given): a
+    pipeline adds `PACKAGES_SCOPE` and the hooks only then."""
+    return site.packages.enabled is not None
 
 
 # ---------------------------------------------------------------------------- commands

@@ -230,3 +230,29 @@ def test_status_passes_after_enable_and_fails_before(
     assert details["ecosystems"]["container"] == "enabled"
     assert details["credentials_set"] is True
     assert SECRET not in repr(after)
+
+
+def test_hook_factory_for_the_config_apply_service_keeps_what_the_utilities_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ghes_setup.appliance.service as appliance_service
+    from ghes_setup.appliance.service import config_apply
+    from ghes_setup.packages.service import hook_factory
+
+    fake = FakeAppliance(storage=GOOD, settings={"subdomain_isolation": False})
+    monkeypatch.setattr(appliance_service, "_open", lambda connect, progress: fake)
+    site = the_site()
+    secrets = read_storage_secrets(site, ENV)
+    factory = hook_factory(site, secrets)
+    outcome = config_apply(
+        Connect(site=site),
+        tls_gate=None,
+        options=ApplyOptions(snapshot_dir=tmp_path / "snap", poll_s=0.5),
+        scope=CORE_SCOPE + PACKAGES_SCOPE,
+        desired=desired_packages(site, secrets),
+        hooks=factory,
+    )
+    assert outcome.changed and len(fake.run_order) == 1
+    assert factory.hooks is not None
+    assert factory.hooks.precheck is not None and factory.hooks.precheck.passed
+    assert factory.hooks.blob_check is not None and factory.hooks.blob_check.passed
