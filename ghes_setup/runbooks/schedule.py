@@ -197,8 +197,10 @@ def make_request(
     The site file is read when it exists here, so that a broken one fails now rather than at
     every run; when it does not exist here (it lives on the monitoring host) a note says so.
     """
-    from ghes_setup.config.site import load_site
+    from ghes_setup.config.site import ENV_PREFIX, load_site
 
+    if site is None and os.environ.get(f"{ENV_PREFIX}SITE"):
+        site = Path(os.environ[f"{ENV_PREFIX}SITE"])
     if site is None:
         raise InputError(
             "schedule needs the site file the check will read",

@@ -222,6 +222,15 @@ def test_a_broken_site_file_fails_now(cli: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 3, result
 
 
+def test_site_from_the_root_option_or_ghes_setup_site(cli: CliRunner, site: Path) -> None:
+    for result in (
+        cli("--site", str(site), "schedule", "--every", "5m"),
+        cli("schedule", "--every", "5m", env={"GHES_SETUP_SITE": str(site)}),
+    ):
+        assert result.exit_code == 0, result
+        assert f"--site {site} " in cron_entry(result.stdout)[2]
+
+
 def test_no_site_at_all_is_bad_input(cli: CliRunner) -> None:
     result = cli("schedule", "--every", "5m")
     assert result.exit_code == 3, result
