@@ -1,0 +1,54 @@
+"""`ghes-setup check`: the read-only checks, safe from cron every minute.
+
+One `run_checks` call over every area (design.md §4 ids): the DNS records, the certificate
+served for every SNI host, /status, the appliance's last configuration run and subdomain
+isolation, Packages, the registry's /v2/ and, with `smoke`, a real push and pull. Checks run
+concurrently; a check whose area cannot be reached is `error` ("could not check": Nagios
+UNKNOWN), never a prompt, never a change to the appliance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ghes_setup.appliance.check_config_apply import appliance_config_apply
+from ghes_setup.appliance.check_reachable import appliance_reachable
+from ghes_setup.appliance.check_status_endpoint import status_endpoint
+from ghes_setup.appliance.check_subdomain_isolation import subdomain_isolation
+from ghes_setup.checks import Report, run_checks
+from ghes_setup.checks.protocol import AdaptedCheck, adapt
+from ghes_setup.checks.runner import ResultCallback
+from ghes_setup.dns.service import CHECKS as DNS_CHECKS
+from ghes_setup.packages.check_enabled import packages_enabled
+from ghes_setup.registry.check_ping import registry_ping
+from ghes_setup.registry.check_smoke import registry_smoke
+from ghes_setup.runbooks.context import PipelineContext
+from ghes_setup.tls.check_served import tls_served
+
+COMMAND: Final = "check"
+
+Pipeline = tuple[AdaptedCheck[PipelineContext, Any], ...]
+
+CHECKS: Final[Pipeline] = (
+    *(adapt(c, PipelineContext.dns) for c in DNS_CHECKS),
+    adapt(tls_served, PipelineContext.tls_served),
+    adapt(status_endpoint, PipelineContext.status_endpoint),
+    adapt(appliance_reachable, PipelineContext.appliance),
+    adapt(appliance_config_apply, PipelineContext.appliance),
+    adapt(subdomain_isolation, PipelineContext.appliance),
+    adapt(packages_enabled, PipelineContext.packages),
+    adapt(registry_ping, PipelineContext.registry_ping),
+)
+SMOKE: Final[Pipeline] = (adapt(registry_smoke, PipelineContext.smoke),)
+
+
+def run_check(
+    ctx: PipelineContext, *, smoke: bool = False, on_result: ResultCallback | None = None
+) -> Report:
+    """Run every read-only check (and the smoke test with `smoke`) against the site."""
+    table = CHECKS + (SMOKE if smoke else ())
+    try:
+        results = run_checks(table, ctx, on_result=on_result)
+    finally:
+        ctx.close()
+    return Report(COMMAND, results, target=ctx.site.hostname)

@@ -1,0 +1,222 @@
+"""The wider context pipelines run checks against: each area's context, built lazily, once.
+
+`ghes-setup check`, `up` and `verify` run checks of every area in one `run_checks` call (see
+`checks.adapt`). Each area's context is built on first use by whichever check needs it first,
+under a lock, and remembered — including the error, so that every check of an area whose
+context cannot be built reports the same reason (as `error`), and nothing is tried twice.
+
+The appliance transport is shared by the appliance and Packages checks; `SerializedTransport`
+makes its calls one at a time (one SSH connection, one HTTP client), and `close()` releases it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Self, TypeVar
+
+from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
+from ghes_setup.appliance.context import ApplianceContext
+from ghes_setup.appliance.selector import Mode, open_transport
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplianceTransport,
+    ApplyRun,
+    ApplyStatus,
+    EventBatch,
+    Settings,
+    SettingValue,
+)
+from ghes_setup.config.site import Site
+from ghes_setup.dns.context import DnsContext
+from ghes_setup.dns.service import prepare as prepare_dns
+from ghes_setup.dns.service import request_for_site
+from ghes_setup.errors import GhesSetupError, SecretMissing
+from ghes_setup.net import AddressResolver
+from ghes_setup.packages.context import PackagesContext
+from ghes_setup.registry.check_ping import PingRequest
+from ghes_setup.registry.smoke import SmokeRequest
+from ghes_setup.secrets import Secret
+from ghes_setup.tls.check_served import TlsProbeContext
+from ghes_setup.tls.service import TlsProbeRequest, probe_context
+
+T = TypeVar("T")
+
+
+class SerializedTransport:
+    """An `ApplianceTransport` whose calls run one at a time (checks run in threads)."""
+
+    def __init__(self, inner: ApplianceTransport) -> None:
+        self.inner = inner
+        self._lock = threading.RLock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            return fn(*args)
+
+    def supports(self, setting: str) -> bool:
+        return self._call(self.inner.supports, setting)
+
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        return self._call(self.inner.identify, prefetch)
+
+    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        return self._call(self.inner.read_settings, names)
+
+    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        self._call(self.inner.write_settings, changes)
+
+    def start_apply(self, run_id: str) -> ApplyRun:
+        return self._call(self.inner.start_apply, run_id)
+
+    def apply_status(self, run_id: str | None = None) -> ApplyStatus:
+        return self._call(self.inner.apply_status, run_id)
+
+    def apply_events(self, since: str | None = None) -> EventBatch:
+        return self._call(self.inner.apply_events, since)
+
+    def run_utility(self, argv: list[str], stdin: str | None = None) -> tuple[int, str]:
+        run = getattr(self.inner, "run_utility", None)
+        if run is None:
+            raise GhesSetupError(f"{self.inner.name} cannot run appliance utilities")
+        result: tuple[int, str] = self._call(run, argv, stdin)
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class PipelineContext:
+    """Everything a pipeline's checks may need, built on first use."""
+
+    site: Site
+    resolver: AddressResolver
+    password: Secret | None = None
+    token: Secret | None = None
+    mode: Mode | None = None
+    environ: Mapping[str, str] | None = None
+    timeout: float = 10.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
+    _transport: SerializedTransport | None = field(default=None, repr=False)
+
+    def _once(self, key: str, build: Callable[[], T]) -> T:
+        # One lock per area: building one context (which may build another: the appliance's
+        # needs the transport) never waits for an unrelated one.
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._built:
+                try:
+                    self._built[key] = build()
+                except GhesSetupError as exc:
+                    self._built[key] = exc
+            value = self._built[key]
+        if isinstance(value, GhesSetupError):
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ areas
+    def dns(self) -> DnsContext:
+        return self._once("dns", lambda: prepare_dns(request_for_site(self.site)))
+
+    def tls_served(self) -> TlsProbeContext:
+        def build() -> TlsProbeContext:
+            return probe_context(
+                TlsProbeRequest(
+                    hostname=self.site.hostname,
+                    resolver=self.resolver,
+                    port=self.site.connection.https_port,
+                    ca_file=self.site.connection.ca_file,
+                    subdomains=self.site.subdomain_isolation,
+                    ghes_version=self.site.ghes_version,
+                    warn_days=self.site.tls.warn_days,
+                    crit_days=self.site.tls.crit_days,
+                    timeout=min(self.timeout, 10.0),
+                )
+            )
+
+        return self._once("tls", build)
+
+    def status_endpoint(self) -> StatusEndpointContext:
+        return StatusEndpointContext(
+            hostname=self.site.hostname,
+            resolver=self.resolver,
+            ca_file=self.site.connection.ca_file,
+            https_port=self.site.connection.https_port,
+            timeout=self.timeout,
+        )
+
+    def transport(self) -> SerializedTransport:
+        def build() -> SerializedTransport:
+            inner = open_transport(
+                self.site,
+                resolver=self.resolver,
+                password=self.password,
+                mode=self.mode,
+                environ=self.environ,
+            )
+            self._transport = SerializedTransport(inner)
+            return self._transport
+
+        return self._once("transport", build)
+
+    def appliance(self) -> ApplianceContext:
+        return self._once("appliance", lambda: ApplianceContext(self.transport()))
+
+    def packages(self) -> PackagesContext:
+        return self._once("packages", lambda: PackagesContext(self.transport(), self.site))
+
+    def registry_ping(self) -> PingRequest:
+        return PingRequest(
+            hostname=self.site.hostname,
+            https_port=self.site.connection.https_port,
+            ca_file=self.site.connection.ca_file,
+            resolver=self.resolver,
+            timeout=self.timeout,
+        )
+
+    def smoke(self) -> SmokeRequest:
+        def build() -> SmokeRequest:
+            if self.token is None:
+                raise SecretMissing(
+                    "the smoke test needs a PAT (classic) with write:packages",
+                    hint="set GHES_SETUP_TOKEN (or GHES_SETUP_TOKEN_FILE)",
+                )
+            smoke = self.site.smoke
+            return SmokeRequest(
+                hostname=self.site.hostname,
+                token=self.token,
+                user=smoke.user,
+                namespace=smoke.namespace,
+                image=smoke.image,
+                size=smoke.size,
+                https_port=self.site.connection.https_port,
+                ca_file=self.site.connection.ca_file,
+                resolver=self.resolver,
+            )
+
+        return self._once("smoke", build)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
