@@ -20,6 +20,7 @@ connections are behind it. A write that spans both transports stays all-or-nothi
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -68,6 +69,9 @@ class RoutedTransport(TransportBase):
         self.mode = mode
         self._progress = progress or NullProgress()
         self._info: ApplianceInfo | None = None
+        # Pipelines run checks in threads that share one transport: identify() may drop the
+        # API half, and a multi-transport write reads then writes; one call at a time.
+        self._lock = threading.RLock()
 
     @property
     def name(self) -> str:
@@ -107,6 +111,10 @@ class RoutedTransport(TransportBase):
 
     # ------------------------------------------------------------------ protocol
     def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        with self._lock:
+            return self._identify(prefetch)
+
+    def _identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
         if self._info is not None:
             return self._info
         prefetch = list(prefetch)
@@ -141,6 +149,10 @@ class RoutedTransport(TransportBase):
         self.api = None
 
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        with self._lock:
+            return self._read_settings(names)
+
+    def _read_settings(self, names: Iterable[str] | None = None) -> Settings:
         wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
         if names is None:
             wanted = [n for n in wanted if self.supports(n)]
@@ -150,6 +162,10 @@ class RoutedTransport(TransportBase):
         return Settings({n: merged[n] for n in wanted})
 
     def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        with self._lock:
+            self._write_settings(changes)
+
+    def _write_settings(self, changes: Mapping[str, SettingValue]) -> None:
         groups = list(self._groups(changes).values())
         if len(groups) <= 1:
             for transport, names in groups:
@@ -167,18 +183,31 @@ class RoutedTransport(TransportBase):
             raise
 
     def start_apply(self, run_id: str) -> ApplyRun:
+        with self._lock:
+            return self._start_apply(run_id)
+
+    def _start_apply(self, run_id: str) -> ApplyRun:
         return self._apply_via.start_apply(run_id)
 
     def apply_status(self, run_id: str | None = None) -> ApplyStatus:
+        with self._lock:
+            return self._apply_status(run_id)
+
+    def _apply_status(self, run_id: str | None = None) -> ApplyStatus:
         return self._apply_via.apply_status(run_id)
 
     def apply_events(self, since: str | None = None) -> EventBatch:
+        with self._lock:
+            return self._apply_events(since)
+
+    def _apply_events(self, since: str | None = None) -> EventBatch:
         return self._apply_via.apply_events(since)
 
     def close(self) -> None:
-        for transport in (self.ssh, self.api):
-            if transport is not None:
-                transport.close()
+        with self._lock:
+            for transport in (self.ssh, self.api):
+                if transport is not None:
+                    transport.close()
 
 
 def has_ssh_key(site: Site, environ: Mapping[str, str] | None = None) -> bool:

@@ -5,29 +5,20 @@
 under a lock, and remembered — including the error, so that every check of an area whose
 context cannot be built reports the same reason (as `error`), and nothing is tried twice.
 
-The appliance transport is shared by the appliance and Packages checks; `SerializedTransport`
-makes its calls one at a time (one SSH connection, one HTTP client), and `close()` releases it.
+The appliance transport (one SSH connection, one HTTP client) is shared by the appliance and
+Packages checks; `close()` releases it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
 from ghes_setup.appliance.context import ApplianceContext
-from ghes_setup.appliance.selector import Mode, open_transport
-from ghes_setup.appliance.transport import (
-    ApplianceInfo,
-    ApplianceTransport,
-    ApplyRun,
-    ApplyStatus,
-    EventBatch,
-    Settings,
-    SettingValue,
-)
+from ghes_setup.appliance.selector import Mode, RoutedTransport, open_transport
 from ghes_setup.config.site import Site
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.service import prepare as prepare_dns
@@ -44,59 +35,6 @@ from ghes_setup.tls.service import TlsProbeRequest, probe_context
 T = TypeVar("T")
 
 
-class SerializedTransport:
-    """An `ApplianceTransport` whose calls run one at a time (checks run in threads)."""
-
-    def __init__(self, inner: ApplianceTransport) -> None:
-        self.inner = inner
-        self._lock = threading.RLock()
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        with self._lock:
-            return fn(*args)
-
-    def supports(self, setting: str) -> bool:
-        return self._call(self.inner.supports, setting)
-
-    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
-        return self._call(self.inner.identify, prefetch)
-
-    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
-        return self._call(self.inner.read_settings, names)
-
-    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
-        self._call(self.inner.write_settings, changes)
-
-    def start_apply(self, run_id: str) -> ApplyRun:
-        return self._call(self.inner.start_apply, run_id)
-
-    def apply_status(self, run_id: str | None = None) -> ApplyStatus:
-        return self._call(self.inner.apply_status, run_id)
-
-    def apply_events(self, since: str | None = None) -> EventBatch:
-        return self._call(self.inner.apply_events, since)
-
-    def run_utility(self, argv: list[str], stdin: str | None = None) -> tuple[int, str]:
-        run = getattr(self.inner, "run_utility", None)
-        if run is None:
-            raise GhesSetupError(f"{self.inner.name} cannot run appliance utilities")
-        result: tuple[int, str] = self._call(run, argv, stdin)
-        return result
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 @dataclass
 class PipelineContext:
     """Everything a pipeline's checks may need, built on first use."""
@@ -111,7 +49,7 @@ class PipelineContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
-    _transport: SerializedTransport | None = field(default=None, repr=False)
+    _transport: RoutedTransport | None = field(default=None, repr=False)
 
     def _once(self, key: str, build: Callable[[], T]) -> T:
         # One lock per area: building one context (which may build another: the appliance's
@@ -160,16 +98,17 @@ class PipelineContext:
             timeout=self.timeout,
         )
 
-    def transport(self) -> SerializedTransport:
-        def build() -> SerializedTransport:
-            inner = open_transport(
+    def transport(self) -> RoutedTransport:
+        """The run's one appliance transport (thread-safe: calls are serialised inside)."""
+
+        def build() -> RoutedTransport:
+            self._transport = open_transport(
                 self.site,
                 resolver=self.resolver,
                 password=self.password,
                 mode=self.mode,
                 environ=self.environ,
             )
-            self._transport = SerializedTransport(inner)
             return self._transport
 
         return self._once("transport", build)
