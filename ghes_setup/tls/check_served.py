@@ -16,6 +16,7 @@ that compare before and after.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -219,13 +220,23 @@ _NETWORK_REMEDY = (
 )
 
 
+def _reason_text(r: HostResult) -> str:
+    """The failure without the host's own name and address, so that hosts failing for the
+    same reason group together ("the server does not serve the name (TLS alert ...)")."""
+    text = r.error or "failed"
+    if r.address:
+        text = re.sub(rf"^\[?{re.escape(r.address)}\]?:\d+: ", "", text)
+    text = text.replace(f" {r.host} ", " ").replace(f" {r.host}", "")
+    return text.strip() or "failed"
+
+
 def _grouped(bad: list[HostResult], everything: list[HostResult]) -> str:
     """`host, host and 14 more: why; host: why`: one entry per distinct reason."""
     per_host = {r.host: sum(1 for o in everything if o.host == r.host) for r in bad}
     groups: dict[str, list[str]] = {}
     for r in bad:
         label = f"{r.host} ({r.address})" if per_host[r.host] > 1 and r.address else r.host
-        groups.setdefault(r.error or "failed", []).append(label)
+        groups.setdefault(_reason_text(r), []).append(label)
     parts = []
     for reason, labels in list(groups.items())[:3]:
         shown = ", ".join(labels[:3])
