@@ -167,20 +167,9 @@ def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
 
 def tls_gate(site: Site) -> Report:
     """`tls check` on the site's certificate and key (the gate before a certificate push)."""
-    from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
+    from ghes_setup.runbooks.gates import tls_gate as gate
 
-    assert site.tls.cert is not None and site.tls.key is not None
-    return run_tls_check(
-        TlsCheckRequest(
-            cert=site.tls.cert,
-            key=site.tls.key,
-            hostname=site.hostname,
-            ca_file=site.connection.ca_file,
-            warn_days=site.tls.warn_days,
-            crit_days=site.tls.crit_days,
-            ghes_version=site.ghes_version,
-        )
-    )
+    return gate(site)
 
 
 def write_json(document: dict[str, Any]) -> None:

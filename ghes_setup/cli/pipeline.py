@@ -88,7 +88,120 @@ def check_cmd(
     raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
 
 
+UP_HELP = """\
+Take the appliance to the site file's state and prove it, end to end: preflight (reach it,
+identify GHES, 3.5+), DNS (HOSTNAME, *.HOSTNAME, every isolation subdomain), TLS (the site's
+certificate and key), plan (desired vs current, core and Packages settings), push (storage
+precheck, snapshot, all or nothing), apply (one configuration run, followed to its end; blob
+storage check), registry (containers.HOSTNAME/v2/ answers), smoke (push, pull, verify a real
+image). Stops at the first step that fails and says what to fix; run it again after the fix:
+finished steps find nothing to change. Secrets from the environment: GHES_SETUP_ADMIN_PASSWORD
+(Manage API), GHES_SETUP_TOKEN (PAT with write:packages, for the smoke test), the storage keys.
+
+Examples:
+  ghes-setup up --site site.toml --dry-run
+  ghes-setup up --site site.toml --yes --report up-report.md
+"""
+
+
+def up_cmd(
+    ctx: typer.Context,
+    site: SiteOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run the read-only steps and show the plan.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing.")] = False,
+    fmt: FormatOpt = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            metavar="FILE",
+            help="Also write a report of the run: Markdown, or HTML for a .html name.",
+            show_default=False,
+        ),
+    ] = None,
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="S", help="Seconds to wait for the configuration run."),
+    ] = 1800.0,
+    registry_timeout: Annotated[
+        float,
+        typer.Option("--registry-timeout", metavar="S", help="Seconds to wait for /v2/ to answer."),
+    ] = 600.0,
+) -> None:
+    from ghes_setup.appliance.apply import ApplyOptions
+    from ghes_setup.cli.appliance_options import confirmation, progress
+    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
+    from ghes_setup.reporting import human, json_report
+    from ghes_setup.runbooks.up import UpOptions, run_up
+
+    out = output_format(ctx, fmt, PLAIN_FORMATS)
+    pipeline = pipeline_context(ctx, site, timeout=10.0)
+    options = UpOptions(
+        dry_run=dry_run,
+        smoke=not no_smoke,
+        apply=ApplyOptions(timeout_s=timeout),
+        registry_wait_s=registry_timeout,
+    )
+    confirm = confirmation(ctx, "up", yes=yes or dry_run, password_stdin=False)
+    sink = progress(ctx)
+    try:
+        result = run_up(pipeline, options, confirm=confirm, progress=sink)
+    finally:
+        sink.close()
+    if report is not None:
+        from ghes_setup.runbooks.report import write_report
+
+        write_report(result, report)
+    st = state(ctx)
+    if out is OutputFormat.json:
+        import sys
+
+        sys.stdout.write(json_report.render(result.report))
+    else:
+        if result.apply is not None and not result.apply.plan.empty:
+            from ghes_setup.cli.appliance_options import render_plan
+
+            render_plan(st.console, result.apply.plan)
+        st.console.print(human.render(result.report, verbose=st.verbose))
+        st.console.print(_up_verdict(result), highlight=False, soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
+def _up_verdict(result: object) -> str:
+    from ghes_setup.runbooks.up import UpResult
+    from ghes_setup.secrets import scrub
+
+    assert isinstance(result, UpResult)
+    if result.ok and result.dry_run:
+        return "Dry run finished: nothing was changed. Run without --dry-run to apply the plan."
+    if result.ok:
+        return (
+            f"{result.report.target} is set up: subdomain isolation, TLS, GitHub Packages and "
+            "the Container registry work (smoke test included unless --no-smoke)."
+        )
+    stopped = result.stopped_at or "a step"
+    reason = ""
+    if result.error is not None:
+        reason = f": {result.error.message}"
+        if result.error.hint:
+            reason += f". Hint: {result.error.hint}"
+    else:
+        bad = [r for r in result.report.results if r.status.value in ("fail", "error")]
+        if bad:
+            reason = f": {bad[0].id}: {bad[0].summary}"
+            if bad[0].remedy:
+                reason += f". Fix: {bad[0].remedy}"
+    return scrub(
+        f"Stopped at step '{stopped}'{reason}. After the fix, run ghes-setup up again: the "
+        "steps already done find nothing to change."
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the root app."""
+    app.command("up", help=UP_HELP)(up_cmd)
     app.command("check", help=CHECK_HELP)(check_cmd)
     schedule.register(app)  # ghes-setup schedule (cli/schedule.py)

@@ -1,0 +1,411 @@
+"""`ghes-setup up`: the main job, end to end (design.md §2).
+
+    1 preflight  reach the appliance, identify its version (3.5+ for the registry), auth
+    2 dns        HOSTNAME, *.HOSTNAME and every isolation subdomain resolve to the appliance
+    3 tls        the site's certificate and key pass every tls-* check
+    4 plan       desired settings (core + Packages) vs current; --dry-run stops here
+    5 push       storage precheck, snapshot, write everything, all or nothing
+    6 apply      ONE configuration run, followed to its end; blob storage check
+    7 registry   containers.HOSTNAME/v2/ answers with a Bearer challenge
+    8 smoke      push a generated image, pull it by tag and digest, verify, clean up
+    9 report     one report; the exit code of the worst result (or of the error that stopped it)
+
+It stops at the first step that fails, saying what to fix; run again after the fix and the
+finished steps find nothing to change (`apply_site` plans nothing, starts no run). Every step
+is recorded as check results with the stable ids of design.md §4 (the plan/push/apply steps
+as `appliance-config-apply`), so `--format json` prints the ordinary v1 report document.
+A step that stops the run with an error (unreachable, refused certificate, failed apply...)
+becomes a result too, and the run's exit code is that error's (4, 3, 6, ...).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, NoReturn
+
+from ghes_setup import exit_codes
+from ghes_setup.appliance.apply import ApplyOptions, ApplyOutcome, Confirm, TlsGate, apply_site
+from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
+from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight
+from ghes_setup.appliance.transport import ApplianceInfo
+from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
+from ghes_setup.checks.protocol import adapt
+from ghes_setup.dns.service import CHECKS as DNS_CHECKS
+from ghes_setup.errors import ApplyFailed, GhesSetupError, UnsupportedVersion
+from ghes_setup.exit_codes import ExitCode
+from ghes_setup.packages.desired import PACKAGES_SCOPE, desired_packages, read_storage_secrets
+from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
+from ghes_setup.packages.service import packages_hooks, packages_wanted
+from ghes_setup.progress import NullProgress, ProgressSink
+from ghes_setup.registry.check_ping import registry_ping
+from ghes_setup.registry.smoke import run_smoke
+from ghes_setup.registry.status import wait_for_registry
+from ghes_setup.runbooks.context import PipelineContext
+from ghes_setup.runbooks.gates import tls_gate
+from ghes_setup.secrets import scrub
+
+COMMAND: Final = "up"
+STEPS: Final = ("preflight", "dns", "tls", "plan", "push", "apply", "registry", "smoke", "report")
+APPLY_ID: Final = "appliance-config-apply"
+DEFAULT_REGISTRY_WAIT_S: Final = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpOptions:
+    dry_run: bool = False
+    smoke: bool = True
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+    registry_wait_s: float = DEFAULT_REGISTRY_WAIT_S
+    poll_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    name: str
+    status: Status
+    summary: str
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class UpResult:
+    """What `up` did: the report, each step, where it stopped, and the exit code."""
+
+    report: Report
+    steps: tuple[StepRecord, ...]
+    exit_code: int
+    stopped_at: str | None = None
+    error: GhesSetupError | None = None
+    apply: ApplyOutcome | None = None
+    info: ApplianceInfo | None = None
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == ExitCode.OK
+
+
+class _Stop(Exception):
+    """A step failed: stop the pipeline (results and the error are already recorded)."""
+
+
+@dataclass
+class _Run:
+    sink: ProgressSink
+    results: list[CheckResult] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+    error: GhesSetupError | None = None
+    stopped_at: str | None = None
+
+    def step(
+        self,
+        name: str,
+        results: Sequence[CheckResult],
+        *,
+        started: float,
+        summary: str | None = None,
+    ) -> None:
+        """Record a step's results; stop the pipeline if one did not pass."""
+        self.results.extend(results)
+        status = max((r.status for r in results), key=lambda s: s.severity, default=Status.SKIP)
+        bad = [r for r in results if r.status in (Status.FAIL, Status.ERROR)]
+        text = summary or (
+            "; ".join(f"{r.id}: {r.summary}" for r in bad) if bad else _summary(results)
+        )
+        self.steps.append(StepRecord(name, status, scrub(text), time.perf_counter() - started))
+        self.sink.finish(not bad, text)
+        if bad:
+            self.stopped_at = name
+            raise _Stop
+
+    def fail(
+        self, name: str, exc: GhesSetupError, check_id: str, area: str, started: float
+    ) -> NoReturn:
+        """A step ended in an error: record it as a result of `check_id`, then stop."""
+        status = Status.ERROR if _is_could_not_check(exc) else Status.FAIL
+        result = CheckResult(
+            id=check_id,
+            area=area,
+            status=status,
+            summary=scrub(exc.message),
+            remedy=scrub(exc.hint) if exc.hint else None,
+            details=_error_details(exc),
+            duration_s=time.perf_counter() - started,
+        )
+        self.error = exc
+        self.step(name, [result], started=started)
+        raise _Stop  # step() already raised: a failed result always stops
+
+
+def _is_could_not_check(exc: GhesSetupError) -> bool:
+    return exit_codes.for_error(exc) in (ExitCode.UNREACHABLE, ExitCode.NOT_EVALUATED)
+
+
+def _error_details(exc: GhesSetupError) -> dict[str, Any]:
+    details: dict[str, Any] = {"error": type(exc).__name__}
+    if isinstance(exc, ApplyFailed):
+        details.update({"step": exc.step, "snapshot": exc.snapshot, "rolled_back": exc.rolled_back})
+    return details
+
+
+def _summary(results: Sequence[CheckResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to check"
+
+
+def run_up(
+    ctx: PipelineContext,
+    options: UpOptions = UpOptions(),
+    *,
+    confirm: Confirm | None = None,
+    progress: ProgressSink | None = None,
+    gate: TlsGate = tls_gate,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> UpResult:
+    """Take the appliance to the site file's state and prove it.
+
+    Raises only for invalid input found before anything starts (a missing secret: exit 3);
+    an error that stops a step is in the result instead, and decides its exit code."""
+    _require_inputs(ctx, options)
+    run = _Run(progress or NullProgress())
+    outcome: ApplyOutcome | None = None
+    info: ApplianceInfo | None = None
+    try:
+        try:
+            info = _preflight(ctx, run, options)
+            _dns(ctx, run)
+            _tls(ctx, run, gate)
+            outcome = _configure(ctx, run, options, confirm, gate)
+            _registry(ctx, run, options, outcome)
+            if options.smoke and not outcome.dry_run:
+                _smoke(ctx, run)
+        except _Stop:
+            pass
+    finally:
+        ctx.close()
+    if on_result is not None:
+        for result in run.results:
+            on_result(result)
+    report = Report(COMMAND, tuple(run.results), target=ctx.site.hostname)
+    if run.error is not None:
+        code = int(exit_codes.for_error(run.error))
+    else:
+        code = int(exit_codes.for_status(report.status))
+    return UpResult(
+        report=report,
+        steps=tuple(run.steps),
+        exit_code=code,
+        stopped_at=run.stopped_at,
+        error=run.error,
+        apply=outcome,
+        info=info,
+        dry_run=options.dry_run,
+    )
+
+
+# ---------------------------------------------------------------------------- the steps
+
+
+def _require_inputs(ctx: PipelineContext, options: UpOptions) -> None:
+    """Every secret a later step needs, read now: a missing one is exit 3 before anything
+    is touched (not a failure half-way through the pipeline)."""
+    if packages_wanted(ctx.site):
+        read_storage_secrets(ctx.site)
+    if options.smoke and not options.dry_run:
+        ctx.smoke()
+
+
+def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> ApplianceInfo:
+    started = time.perf_counter()
+    run.sink.stage("preflight", f"connecting to {ctx.site.connect_host}")
+    try:
+        transport = ctx.transport()
+        info = preflight(
+            transport, needs=(CONTAINER_REGISTRY,), writes=not options.dry_run, progress=None
+        )
+    except GhesSetupError as exc:
+        check_id = (
+            "appliance-version" if isinstance(exc, UnsupportedVersion) else ("appliance-reachable")
+        )
+        run.fail("preflight", exc, check_id, "appliance", started)
+    reachable = CheckResult.from_outcome(
+        "appliance-reachable",
+        "appliance",
+        Outcome.passed(
+            f"GHES {info.version} answers via {info.via}",
+            details={"via": info.via, "version": str(info.version), "topology": info.topology},
+        ),
+    )
+    version = CheckResult.from_outcome(
+        "appliance-version",
+        "appliance",
+        Outcome.passed(
+            f"GHES {info.version} has the Container registry (needs {CONTAINER_REGISTRY.since}+)",
+            details={"version": str(info.version), "platform": info.platform},
+        ),
+    )
+    run.step(
+        "preflight",
+        [reachable, version],
+        started=started,
+        summary=f"GHES {info.version} via {info.via}",
+    )
+    return info
+
+
+def _dns(ctx: PipelineContext, run: _Run) -> None:
+    started = time.perf_counter()
+    run.sink.stage("dns", f"{ctx.site.hostname}, *.{ctx.site.hostname} and every subdomain")
+    results = run_checks(tuple(adapt(c, PipelineContext.dns) for c in DNS_CHECKS), ctx)
+    run.step("dns", results, started=started)
+
+
+def _tls(ctx: PipelineContext, run: _Run, gate: TlsGate) -> None:
+    started = time.perf_counter()
+    if ctx.site.tls.cert is None:
+        run.sink.stage("tls", "no [tls] cert in the site file: the appliance keeps its own")
+        skipped = CheckResult.from_outcome(
+            "tls-pem",
+            "tls",
+            Outcome.skipped(
+                "no [tls] cert/key in the site file: the appliance keeps its certificate "
+                "(tls-served in `ghes-setup check` watches what it serves)"
+            ),
+        )
+        run.step("tls", [skipped], started=started)
+        return
+    run.sink.stage("tls", f"validating {ctx.site.tls.cert.name} for {ctx.site.hostname}")
+    try:
+        report = gate(ctx.site)
+    except GhesSetupError as exc:  # an unreadable file: exit 3
+        run.fail("tls", exc, "tls-pem", "tls", started)
+    run.step("tls", report.results, started=started)
+
+
+def _configure(
+    ctx: PipelineContext,
+    run: _Run,
+    options: UpOptions,
+    confirm: Confirm | None,
+    gate: TlsGate,
+) -> ApplyOutcome:
+    """Steps plan, push and apply: ONE apply_site over core + Packages settings."""
+    started = time.perf_counter()
+    site = ctx.site
+    scope: tuple[str, ...] = CORE_SCOPE
+    desired = None
+    hooks = None
+    try:
+        transport = ctx.transport()
+        if packages_wanted(site):
+            secrets = read_storage_secrets(site)
+            scope += PACKAGES_SCOPE
+            desired = desired_packages(site, secrets)
+            hooks = packages_hooks(transport, site, secrets, progress=run.sink)
+        outcome = apply_site(
+            transport,
+            site,
+            tls_gate=gate,
+            options=options.apply if not options.dry_run else _dry(options.apply),
+            confirm=confirm,
+            progress=run.sink,
+            needs=(CONTAINER_REGISTRY,),
+            scope=scope,
+            desired=desired,
+            before_push=hooks.before_push if hooks else None,
+            after_apply=hooks.after_apply if hooks else None,
+        )
+    except GhesSetupError as exc:
+        run.fail(_step_of(exc), exc, APPLY_ID, "appliance", started)
+    details: dict[str, Any] = {
+        "plan": plan_document(outcome.plan),
+        "dry_run": outcome.dry_run,
+        "snapshot": str(outcome.snapshot) if outcome.snapshot else None,
+        "run_id": outcome.run.run_id if outcome.run else None,
+        "verified": list(outcome.verified),
+    }
+    if hooks is not None:
+        for name, test in (("precheck", hooks.precheck), ("blob_check", hooks.blob_check)):
+            if test is not None:
+                details[name] = {
+                    "command": test.command,
+                    "passed": test.passed,
+                    "output": list(test.lines[-3:]),
+                }
+    n = len(outcome.plan.changes)
+    if outcome.plan.empty:
+        summary = "nothing to change: the appliance already matches the site file"
+    elif outcome.dry_run:
+        summary = f"dry run: {n} change(s) planned, nothing written"
+    elif outcome.run and outcome.status is None:
+        summary = f"{n} change(s) written; configuration run {outcome.run.run_id} started"
+    else:
+        run_id = outcome.run.run_id if outcome.run else "?"
+        summary = f"{n} change(s) applied in configuration run {run_id}, verified"
+    result = CheckResult.from_outcome(
+        APPLY_ID,
+        "appliance",
+        Outcome.passed(summary, details=details),
+        time.perf_counter() - started,
+    )
+    run.step("apply" if not outcome.dry_run else "plan", [result], started=started, summary=summary)
+    return outcome
+
+
+def _dry(options: ApplyOptions) -> ApplyOptions:
+    return replace(options, dry_run=True)
+
+
+def _step_of(exc: GhesSetupError) -> str:
+    """Which of STEPS an error of apply_site stopped: ApplyFailed names its own step; the
+    storage precheck runs just before the push, the blob check just after the apply."""
+    if isinstance(exc, ApplyFailed) and exc.step:
+        return "push" if exc.step in ("push", "snapshot") else "apply"
+    if isinstance(exc, PrecheckFailed):
+        return "push"
+    if isinstance(exc, StorageCheckFailed):
+        return "apply"
+    return "plan"
+
+
+def _registry(ctx: PipelineContext, run: _Run, options: UpOptions, outcome: ApplyOutcome) -> None:
+    started = time.perf_counter()
+    request = ctx.registry_ping()
+    if outcome.dry_run:  # read-only: what /v2/ answers now, no waiting
+        run.sink.stage("registry", f"{request.url} (dry run: not waiting)")
+        result = run_checks([adapt(registry_ping, PipelineContext.registry_ping)], ctx)[0]
+        if not result.status.ok and not outcome.plan.empty:
+            # Expected before the planned changes are applied: say so, do not fail the dry run.
+            result = replace(
+                result,
+                status=Status.WARN,
+                summary=f"before the planned changes: {result.summary}",
+            )
+        run.step("registry", [result], started=started)
+        return
+    run.sink.stage("registry", f"waiting for {request.url} to answer as a registry")
+    waited = wait_for_registry(
+        request, timeout_s=options.registry_wait_s, poll_s=options.poll_s, progress=run.sink
+    )
+    result = waited.result
+    if not waited.ok:
+        result = replace(
+            result,
+            summary=f"{result.summary} (after waiting {waited.waited_s:.0f} s)",
+            duration_s=time.perf_counter() - started,
+        )
+    run.step("registry", [result], started=started)
+
+
+def _smoke(ctx: PipelineContext, run: _Run) -> None:
+    started = time.perf_counter()
+    run.sink.stage("smoke", f"push and pull a test image at containers.{ctx.site.hostname}")
+    try:
+        result = run_smoke(ctx.smoke(), run.sink)
+    except GhesSetupError as exc:
+        run.fail("smoke", exc, "registry-smoke", "registry", started)
+    run.step("smoke", [result], started=started)
