@@ -200,8 +200,112 @@ def _up_verdict(result: object) -> str:
     )
 
 
+SNAPSHOT_HELP = """\
+Record what matters before an upgrade: the GHES version, subdomain isolation and TLS (the
+certificate's fingerprint), Packages with its storage and ecosystems (never a secret), the
+certificate served for every SNI host, and what the registry's /v2/ answers. Written as JSON,
+mode 0600; an existing file is never replaced unless --force. Compare after the upgrade with
+`ghes-setup verify --against FILE` (docs/runbooks/upgrade.md).
+
+Example: ghes-setup snapshot --site site.toml --out before-3.18.json
+"""
+
+VERIFY_HELP = """\
+Prove the appliance still does what it did when the snapshot was taken: the version did not go
+backwards, subdomain isolation is on, Packages has the same storage and ecosystems, the same
+certificate is served for every host, the registry answers, and a smoke push and pull works
+(--no-smoke to skip). Lists every difference; exit 0 when there is none, 1 otherwise.
+
+Example: ghes-setup verify --site site.toml --against before-3.18.json
+"""
+
+
+def snapshot_cmd(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Where to write the snapshot (JSON).")
+    ],
+    site: SiteOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    fmt: FormatOpt = None,
+    timeout: TimeoutOpt = 10.0,
+) -> None:
+    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
+    from ghes_setup.runbooks.upgrade import take_snapshot, write_snapshot
+
+    output = output_format(ctx, fmt, PLAIN_FORMATS)
+    pipeline = pipeline_context(ctx, site, timeout=timeout)
+    try:
+        document = take_snapshot(pipeline)
+    finally:
+        pipeline.close()
+    write_snapshot(document, out, force=force)
+    if output is OutputFormat.json:
+        from ghes_setup.reporting.json_report import dumps
+
+        typer.echo(dumps(document), nl=False)
+    else:
+        settings = document["settings"]
+        hosts = document["served"]
+        state(ctx).console.print(
+            f"Snapshot of {document['hostname']} (GHES {document['appliance']['version']}) "
+            f"written to {out} (mode 0600):\n"
+            f"  subdomain isolation {settings.get('subdomain_isolation')}, Packages "
+            f"{settings.get('packages.enabled')} (storage {settings.get('packages.storage_type')}),"
+            f"\n  certificates served for {sum(1 for v in hosts.values() if v)} of {len(hosts)} "
+            f"host(s), registry: {document['registry']['answer']}\n"
+            f"After the upgrade: ghes-setup verify --against {out}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(0)
+
+
+def verify_cmd(
+    ctx: typer.Context,
+    against: Annotated[
+        Path,
+        typer.Option("--against", metavar="FILE", help="The snapshot taken before the upgrade."),
+    ],
+    site: SiteOpt = None,
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
+    fmt: FormatOpt = None,
+    textfile: TextfileOpt = None,
+    strict: StrictOpt = False,
+    timeout: TimeoutOpt = 10.0,
+) -> None:
+    from ghes_setup.cli.common import OutputFormat, state
+    from ghes_setup.runbooks.upgrade import load_snapshot, verify
+
+    out = output_format(ctx, fmt)
+    before = load_snapshot(against)
+    pipeline = pipeline_context(ctx, site, timeout=timeout, token_needed=not no_smoke)
+    report = verify(pipeline, before, smoke=not no_smoke)
+    code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
+    if out is OutputFormat.human:
+        differences = [
+            d
+            for r in report.results
+            for d in r.details.get("differences", [])
+            if isinstance(d, dict)
+        ]
+        console = state(ctx).console
+        if differences:
+            console.print(f"{len(differences)} difference(s) since {against}:", highlight=False)
+            for d in differences:
+                console.print(
+                    f"  {d['what']}: {d['before']} -> {d['after']}", highlight=False, markup=False
+                )
+        else:
+            console.print(f"No difference since {against}.", highlight=False)
+    raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     """Add the pipeline commands to the root app."""
     app.command("up", help=UP_HELP)(up_cmd)
+    app.command("snapshot", help=SNAPSHOT_HELP)(snapshot_cmd)
+    app.command("verify", help=VERIFY_HELP)(verify_cmd)
     app.command("check", help=CHECK_HELP)(check_cmd)
     schedule.register(app)  # ghes-setup schedule (cli/schedule.py)

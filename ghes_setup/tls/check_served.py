@@ -251,7 +251,12 @@ def _grouped(bad: list[HostResult], everything: list[HostResult]) -> str:
 @check("tls-served", area="tls")
 def tls_served(ctx: TlsProbeContext) -> Outcome:
     """Every SNI host serves a chain that verifies for its name."""
-    results = probe_hosts(ctx)
+    return judge_hosts(ctx, probe_hosts(ctx))
+
+
+def judge_hosts(ctx: TlsProbeContext, results: list[HostResult]) -> Outcome:
+    """tls-served's verdict on probe results (pipelines that also need the fingerprints probe
+    once and call this and `fingerprints` on the same results)."""
     details = {"port": ctx.port, "hosts": [r.as_dict() for r in results]}
     days = [r.days_left for r in results if r.days_left is not None]
     metrics: dict[str, float] = {"days_left": min(days)} if days else {}
@@ -309,8 +314,12 @@ def served_fingerprints(ctx: TlsProbeContext) -> dict[str, str | None]:
 
     With several addresses per host, the first address that presented a certificate counts.
     """
+    return fingerprints(ctx, probe_hosts(ctx))
+
+
+def fingerprints(ctx: TlsProbeContext, results: list[HostResult]) -> dict[str, str | None]:
     found: dict[str, str | None] = dict.fromkeys(ctx.hosts)
-    for result in probe_hosts(ctx):
+    for result in results:
         if found[result.host] is None and result.fingerprint_sha256:
             found[result.host] = result.fingerprint_sha256
     return found

@@ -1,0 +1,323 @@
+"""The upgrade runbook: `snapshot` before, `verify` after (ghes-facts §7, docs/runbooks/upgrade.md).
+
+`snapshot` records what matters about a working appliance: its version, the settings the
+Container registry depends on (subdomain isolation, TLS and the certificate's fingerprint,
+Packages with its storage and ecosystems; never a secret), the SHA-256 fingerprint of the
+certificate served for every SNI host, and what the registry's /v2/ answers. It is JSON,
+written 0600, never overwritten by accident.
+
+`verify` takes the same readings after the upgrade and compares, one result per promise:
+
+    appliance-version    the version did not go backwards (the new one is shown)
+    subdomain-isolation  still on, as before
+    packages-enabled     still enabled, same storage and ecosystems
+    tls-served           the same certificate is served for every host, and it verifies
+    registry-ping        /v2/ still answers as a registry
+    registry-smoke       a real push and pull still works (unless told not to)
+
+Every difference is listed (`details.differences`: what, before, after) and named in the
+result's summary, so the report says exactly what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from ghes_setup import __version__
+from ghes_setup.appliance.plan import describe
+from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
+from ghes_setup.checks.protocol import adapt
+from ghes_setup.errors import InputError, MaterialError
+from ghes_setup.facts import GhesVersion
+from ghes_setup.packages.desired import ECOSYSTEMS, ecosystem_setting
+from ghes_setup.registry.check_ping import ping
+from ghes_setup.registry.check_smoke import registry_smoke
+from ghes_setup.runbooks.context import PipelineContext
+from ghes_setup.tls.check_served import fingerprints, judge_hosts, probe_hosts
+
+KIND: Final = "ghes-setup upgrade snapshot"
+SCHEMA_VERSION: Final = 1
+TLS_SETTINGS: Final = ("subdomain_isolation", "tls.enabled", "tls.cert")
+PACKAGES_SETTINGS: Final = (
+    "packages.enabled",
+    "packages.storage_type",
+    "packages.service_url",
+    "packages.bucket",
+    "packages.azure_container",
+    *(ecosystem_setting(e) for e in ECOSYSTEMS),
+)
+RECORDED: Final = TLS_SETTINGS + PACKAGES_SETTINGS
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    what: str
+    before: Any
+    after: Any
+
+    def text(self) -> str:
+        return f"{self.what}: {_show(self.before)} -> {_show(self.after)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "before": self.before, "after": self.after}
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- snapshot
+
+
+def take_snapshot(ctx: PipelineContext, *, now: datetime | None = None) -> dict[str, Any]:
+    """Read what matters from the appliance (raises GhesSetupError if it cannot be reached)."""
+    return _readings(ctx, now=now)[0]
+
+
+def _readings(
+    ctx: PipelineContext, *, now: datetime | None = None
+) -> tuple[dict[str, Any], Outcome]:
+    """The snapshot document, and tls-served's verdict on the same probe (one probe per host)."""
+    transport = ctx.transport()
+    info = transport.identify()
+    names = [n for n in RECORDED if transport.supports(n)]
+    current = transport.read_settings(names)
+    settings: dict[str, Any] = {}
+    for name in RECORDED:
+        settings[name] = describe(name, current[name]) if name in current else None
+    probe = ctx.tls_served()
+    hosts = probe_hosts(probe)
+    served = fingerprints(probe, hosts)
+    verdict = judge_hosts(probe, hosts)
+    answer = ping(ctx.registry_ping())
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": KIND,
+        "taken_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "taken_by": f"ghes-setup {__version__}",
+        "hostname": ctx.site.hostname,
+        "appliance": {
+            "version": str(info.version),
+            "platform": info.platform,
+            "topology": info.topology,
+            "via": info.via,
+        },
+        "settings": settings,
+        "unreadable": [n for n in RECORDED if n not in current],
+        "served": served,
+        "registry": {
+            "ok": answer.ok,
+            "answer": answer.short(),
+            "realm": answer.realm,
+            "service": answer.service,
+        },
+    }
+    return document, verdict
+
+
+def write_snapshot(document: Mapping[str, Any], path: Path, *, force: bool = False) -> None:
+    """Write 0600 from the start; an existing file is kept unless `force` (a runbook's
+    "before" must not be overwritten by a second run after the upgrade)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise InputError(
+            f"{path} already exists: it may be the snapshot taken before the upgrade",
+            hint="pick another --out, or pass --force to replace it",
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+
+
+def load_snapshot(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MaterialError(
+            f"snapshot {path} does not exist", hint="take one with ghes-setup snapshot"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MaterialError(f"cannot read snapshot {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise MaterialError(f"snapshot {path} is not JSON: {exc}") from None
+    if not isinstance(document, dict) or document.get("kind") != KIND:
+        raise MaterialError(
+            f"{path} is not a ghes-setup upgrade snapshot",
+            hint="take one with ghes-setup snapshot --site SITE --out FILE",
+        )
+    if document.get("schema_version") != SCHEMA_VERSION:
+        raise MaterialError(f"{path}: snapshot schema {document.get('schema_version')} unknown")
+    for key in ("hostname", "appliance", "settings", "served", "registry"):
+        if key not in document:
+            raise MaterialError(f"snapshot {path} lacks {key!r}")
+    return document
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+def verify(ctx: PipelineContext, before: Mapping[str, Any], *, smoke: bool = True) -> Report:
+    """Compare the appliance now with the snapshot `before`; one result per promise."""
+    if before["hostname"] != ctx.site.hostname:
+        raise InputError(
+            f"the snapshot is of {before['hostname']}, the site file of {ctx.site.hostname}",
+            hint="use the snapshot and the site file of the same appliance",
+        )
+    try:
+        after, live = _readings(ctx)
+        results = [
+            _version(before, after),
+            _isolation(before, after),
+            _packages(before, after),
+            _served(before, after, live),
+            _registry(before, after),
+        ]
+        if smoke:
+            results.extend(run_checks([adapt(registry_smoke, PipelineContext.smoke)], ctx))
+    finally:
+        ctx.close()
+    return Report("verify", tuple(results), target=ctx.site.hostname)
+
+
+def _result(check_id: str, area: str, outcome: Outcome) -> CheckResult:
+    return CheckResult.from_outcome(check_id, area, outcome)
+
+
+def _diffs_outcome(
+    differences: Sequence[Difference], ok_summary: str, remedy: str, **details: Any
+) -> Outcome:
+    payload = {"differences": [d.as_dict() for d in differences], **details}
+    if not differences:
+        return Outcome.passed(ok_summary, details=payload)
+    shown = "; ".join(d.text() for d in differences[:4])
+    more = f"; and {len(differences) - 4} more" if len(differences) > 4 else ""
+    noun = "difference" if len(differences) == 1 else "differences"
+    return Outcome.failed(f"{len(differences)} {noun}: {shown}{more}", remedy, details=payload)
+
+
+def _version(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
+    old = GhesVersion.parse(before["appliance"]["version"])
+    new = GhesVersion.parse(after["appliance"]["version"])
+    details = {"before": str(old), "after": str(new)}
+    if new < old:
+        outcome = Outcome.failed(
+            f"GHES went backwards: {old} -> {new}",
+            "check which release the appliance booted (a failed upgrade rolls back to the "
+            "previous root partition)",
+            details=details,
+        )
+    elif new == old:
+        outcome = Outcome.passed(f"GHES {new}, as before (not upgraded)", details=details)
+    else:
+        outcome = Outcome.passed(f"GHES {old} -> {new}", details=details)
+    return _result("appliance-version", "appliance", outcome)
+
+
+def _compare(
+    before: Mapping[str, Any], after: Mapping[str, Any], names: Sequence[str]
+) -> list[Difference]:
+    b, a = before["settings"], after["settings"]
+    return [Difference(n, b.get(n), a.get(n)) for n in names if b.get(n) != a.get(n)]
+
+
+def _isolation(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
+    diffs = _compare(before, after, TLS_SETTINGS)
+    if after["settings"].get("subdomain_isolation") != "true" and not any(
+        d.what == "subdomain_isolation" for d in diffs
+    ):
+        diffs.insert(
+            0,
+            Difference("subdomain_isolation", "true", after["settings"].get("subdomain_isolation")),
+        )
+    outcome = _diffs_outcome(
+        diffs,
+        "subdomain isolation is on and TLS is as before",
+        "re-apply the site: ghes-setup up --site SITE (or config apply)",
+    )
+    return _result("subdomain-isolation", "appliance", outcome)
+
+
+def _packages(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
+    diffs = _compare(before, after, PACKAGES_SETTINGS)
+    unreadable = [n for n in after.get("unreadable", []) if n in PACKAGES_SETTINGS]
+    if unreadable and not diffs:
+        return _result(
+            "packages-enabled",
+            "packages",
+            Outcome.errored(
+                "the Packages settings cannot be read without the admin SSH shell",
+                "give an SSH key (site: [connection] ssh_identity)",
+            ),
+        )
+    enabled = after["settings"].get("packages.enabled")
+    outcome = _diffs_outcome(
+        diffs,
+        f"GitHub Packages is {'enabled' if enabled == 'true' else 'as before'}, same storage "
+        "and ecosystems",
+        "restore the Packages settings: ghes-setup packages enable --site SITE",
+    )
+    return _result("packages-enabled", "packages", outcome)
+
+
+def _served(before: Mapping[str, Any], after: Mapping[str, Any], live: Outcome) -> CheckResult:
+    old: Mapping[str, Any] = before["served"]
+    new: Mapping[str, Any] = after["served"]
+    diffs = [
+        Difference(f"certificate served for {host}", old.get(host), new.get(host))
+        for host in sorted(set(old) | set(new))
+        if old.get(host) != new.get(host)
+    ]
+    if diffs:
+        outcome = _diffs_outcome(
+            diffs,
+            "",
+            "if the certificate was meant to change, take a new snapshot; otherwise upload "
+            "it again (ghes-setup up --site SITE)",
+            live=live.summary,
+        )
+    elif live.status is not Status.PASS:
+        outcome = live
+    else:
+        outcome = replace(
+            live,
+            summary=f"the same certificate is served for all {len(new)} host(s), and it "
+            f"verifies ({live.summary})",
+            details={**live.details, "differences": []},
+        )
+    return _result("tls-served", "tls", outcome)
+
+
+def _registry(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
+    b, a = before["registry"], after["registry"]
+    details = {"before": b.get("answer"), "after": a.get("answer"), "realm": a.get("realm")}
+    if a.get("ok"):
+        return _result(
+            "registry-ping",
+            "registry",
+            Outcome.passed(
+                f"containers.{after['hostname']}/v2/ answers: {a.get('answer')}", details=details
+            ),
+        )
+    return _result(
+        "registry-ping",
+        "registry",
+        Outcome.failed(
+            f"/v2/ no longer answers as a registry: {a.get('answer')} (before: {b.get('answer')})",
+            "ghes-setup registry start --site SITE (and see ghes-setup check)",
+            details=details,
+        ),
+    )
