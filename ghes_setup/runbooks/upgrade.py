@@ -52,6 +52,7 @@ PACKAGES_SETTINGS: Final = (
     "packages.azure_container",
     *(ecosystem_setting(e) for e in ECOSYSTEMS),
 )
+ECOSYSTEM_SETTINGS: Final = frozenset(ecosystem_setting(e) for e in ECOSYSTEMS)
 RECORDED: Final = TLS_SETTINGS + PACKAGES_SETTINGS
 
 
@@ -94,7 +95,10 @@ def _readings(
     current = transport.read_settings(names)
     settings: dict[str, Any] = {}
     for name in RECORDED:
-        settings[name] = describe(name, current[name]) if name in current else None
+        value = current.get(name)
+        if value is None and name in ECOSYSTEM_SETTINGS and name in current:
+            value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
+        settings[name] = describe(name, value) if name in current else None
     probe = ctx.tls_served()
     hosts = probe_hosts(probe)
     served = fingerprints(probe, hosts)

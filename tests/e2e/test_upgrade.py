@@ -1,0 +1,67 @@
+"""The upgrade runbook: snapshot, then a changed setting, then verify reports exactly that."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from ghes_setup.lab.handle import LabHandle
+from tests.e2e.conftest import assert_no_secret
+from tests.schema import assert_valid_report
+
+pytestmark = pytest.mark.lab
+
+
+def test_snapshot_then_a_changed_setting_then_verify_reports_exactly_that(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    lab = registry_lab
+    out = tmp_path / "before.json"
+    taken = run_tool("snapshot", "--out", str(out))
+    assert taken.exit_code == 0, taken
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    snapshot = json.loads(out.read_text())
+    assert snapshot["settings"]["subdomain_isolation"] == "true"
+    assert all(snapshot["served"].values()), snapshot["served"]
+    assert_no_secret(lab, out.read_text(), taken.output)
+
+    same = run_tool("verify", "--against", str(out), "--no-smoke", "--format", "json")
+    assert same.exit_code == 0, same
+    assert all(not r["details"].get("differences") for r in same.json()["results"])
+
+    lab.set_settings({"app.packages.npm-enabled": "false"})
+    changed = run_tool("verify", "--against", str(out), "--format", "json")
+    assert changed.exit_code == 1, changed
+    doc = changed.json()
+    assert_valid_report(doc)
+    differences = [d for r in doc["results"] for d in r["details"].get("differences", [])]
+    assert differences == [
+        {"what": "packages.ecosystems.npm", "before": "enabled", "after": "disabled"}
+    ]
+    failed = [r["id"] for r in doc["results"] if r["status"] != "pass"]
+    assert failed == ["packages-enabled"]
+
+
+def test_snapshot_never_overwrites_without_force(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    out = tmp_path / "before.json"
+    out.write_text("{}")
+    refused = run_tool("snapshot", "--out", str(out))
+    assert refused.exit_code == 3, refused
+    assert out.read_text() == "{}"
+    assert run_tool("snapshot", "--out", str(out), "--force").exit_code == 0
+
+
+def test_verify_refuses_a_file_that_is_not_a_snapshot(
+    lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"kind": "something else"}')
+    result = run_tool("verify", "--against", str(bogus))
+    assert result.exit_code == 3, result
+    assert "not a ghes-setup upgrade snapshot" in result.stderr
