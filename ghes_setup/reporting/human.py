@@ -35,12 +35,16 @@ def render(report: Report, *, verbose: bool = False) -> RenderableType:
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("summary", overflow="fold")
-    table.add_column("remedy", overflow="fold")
+    remedies = any(r.remedy for r in report.results)
+    if remedies:  # a column of blanks only narrows the summaries
+        table.add_column("remedy", overflow="fold")
     for r in report.results:
-        table.add_row(r.id, status_text(r.status), scrub(r.summary), scrub(r.remedy or ""))
+        row = [r.id, status_text(r.status), scrub(r.summary)]
+        table.add_row(*row, *([scrub(r.remedy or "")] if remedies else []))
         if verbose and r.details:
             for key, value in r.details.items():
-                table.add_row("", "", Text(scrub(f"  {key}: {value}"), style="dim"), "")
+                detail = Text(scrub(f"  {key}: {value}"), style="dim")
+                table.add_row("", "", detail, *([""] if remedies else []))
     counts: dict[Status, int] = {}
     for r in report.results:
         counts[r.status] = counts.get(r.status, 0) + 1
