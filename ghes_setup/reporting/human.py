@@ -39,7 +39,7 @@ def render(report: Report, *, verbose: bool = False) -> RenderableType:
     if remedies:  # a column of blanks only narrows the summaries
         table.add_column("remedy", overflow="fold")
     for r in report.results:
-        row = [r.id, status_text(r.status), scrub(r.summary)]
+        row: list[RenderableType] = [r.id, status_text(r.status), scrub(r.summary)]
         table.add_row(*row, *([scrub(r.remedy or "")] if remedies else []))
         if verbose and r.details:
             for key, value in r.details.items():
