@@ -50,13 +50,14 @@ def test_setup_fails_the_host_with_a_wrong_admin_password_and_stops_the_rollout(
 ) -> None:
     fleet.add_appliance("lab-wrong", admin_password="not-the-admin-password-0815")
     fleet.add_appliance("lab-next")
+    runs_before = fresh_lab.apply_runs()
     result = fleet.play("setup.yml")
     assert result.returncode != 0, result
     assert recap(result, "lab-wrong")["failed"] == 1
     assert "ghes-setup up exited 4 for lab-wrong" in result.stdout, result
     # serial: 1 and a failed batch: the next appliance is never touched.
     assert "lab-next" not in result.stdout.split("PLAY RECAP")[0], result
-    assert fresh_lab.apply_runs() == 0
+    assert fresh_lab.apply_runs() == runs_before  # nothing was applied
     assert_no_secret(result, fleet)
 
 
@@ -191,6 +192,17 @@ def test_upgrade_verify_snapshot_then_verify_passes(registry_lab: LabHandle, fle
     assert after.returncode == 0, after
     assert "exit 0, status pass" in after.stdout, after
     assert_no_secret(after, fleet)
+
+    # "The upgrade" replaced the certificate the front door serves: verify fails the host.
+    registry_lab.fault("cert-expired")
+    try:
+        changed = fleet.play("upgrade-verify.yml", "--tags", "verify")
+    finally:
+        registry_lab.clear_faults()
+    assert changed.returncode == 2, changed
+    assert recap(changed, "lab")["failed"] == 1
+    assert "fail tls-served: " in changed.stdout, changed
+    assert "ghes-setup verify exited 1 for lab" in changed.stdout
 
 
 def test_upgrade_verify_without_a_snapshot_says_to_take_one(lab: LabHandle, fleet: Fleet) -> None:

@@ -35,7 +35,11 @@ if command == "snapshot" and code == 0:
         json.dump({"schema_version": 1, "host": "ghe.example.com"}, fh)
 status = {0: "pass", 1: "fail"}.get(code)
 if status:
-    results = [{"id": "registry-smoke", "area": "registry", "status": status,
+    run_id = os.environ.get("STANDIN_RUN_ID") or None
+    results = [{"id": "appliance-config-apply", "area": "appliance", "status": "pass",
+                "summary": "applied" if run_id else "nothing to change",
+                "details": {"run_id": run_id}},
+               {"id": "registry-smoke", "area": "registry", "status": status,
                 "summary": "pushed and pulled" if code == 0 else "isolation is off"}]
     print(json.dumps({"schema_version": 1, "command": command, "status": status,
                       "results": results}, indent=2))
@@ -97,6 +101,18 @@ def test_setup_gives_ghes_setup_the_hosts_secrets_on_stdin_and_never_shows_them(
     assert "exit 0, status pass" in result.stdout
     assert "pass registry-smoke: pushed and pulled" in result.stdout
     assert recap(result, "ghe-a")["failed"] == 0 and recap(result, "ghe-b")["failed"] == 0
+
+
+def test_setup_reports_changed_only_when_a_configuration_run_was_started(
+    standin: Fleet,
+) -> None:
+    standin.add_appliance("ghe-a", **SECRETS)
+    applied = play(standin, "setup.yml", STANDIN_RUN_ID="ghes-setup-20261127-ab12")
+    assert applied.returncode == 0, applied
+    assert recap(applied, "ghe-a")["changed"] == 1
+    unchanged = play(standin, "setup.yml")
+    assert unchanged.returncode == 0, unchanged
+    assert recap(unchanged, "ghe-a")["changed"] == 0
 
 
 def test_setup_fails_the_host_on_a_non_zero_exit_and_stops_the_rollout(standin: Fleet) -> None:
