@@ -21,17 +21,15 @@ Targets: all hosts <= 2 x one host; loop / all hosts >= 10.
 from __future__ import annotations
 
 import argparse
-import random
 import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.delayproxy import DelayProxy
+from bench.lab import bench_lab, delay_proxies
 from ghes_setup import facts
 from ghes_setup.dns.resolver import DnsResolver, make_resolver
 from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
@@ -40,41 +38,6 @@ from ghes_setup.net import Nameserver, ResolveOverrides
 from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def start_lab() -> tuple[LabHandle, Path]:
-    directory = Path(tempfile.mkdtemp(prefix="ghes-bench-lab-", dir="/tmp"))
-    directory.chmod(0o755)
-    address = f"127.77.{random.randint(100, 250)}.1"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ghes_setup",
-            "lab",
-            "up",
-            "--dir",
-            str(directory),
-            "--address",
-            address,
-            "--apply-seconds",
-            "0.3",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    lab = LabHandle.open(directory)
-    lab.prepare_registry()
-    return lab, directory
-
-
-def stop_lab(directory: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "ghes_setup", "lab", "down", "--dir", str(directory)],
-        check=False,
-        capture_output=True,
-    )
 
 
 def ours_all(lab: LabHandle, proxy: str, version: facts.GhesVersion) -> float:
@@ -188,16 +151,14 @@ def main() -> int:
     parser.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     args = parser.parse_args()
 
-    lab, directory = start_lab()
-    try:
+    with bench_lab() as lab:
+        lab.prepare_registry()
         version = facts.GhesVersion.parse(lab.ghes_version)
         names = [lab.hostname, *facts.isolation_hosts(lab.hostname, version)]
         proxy = lab.address.rsplit(".", 1)[0] + ".2"  # 127.77.X.2: same /24, own listeners
-        with (
-            DelayProxy(
-                (lab.address, lab.ports.dns), rtt_s=args.rtt, listen=(proxy, 53), protocol="udp"
-            ),
-            DelayProxy((lab.address, lab.ports.https), rtt_s=args.rtt, listen=(proxy, 443)),
+        with delay_proxies(
+            f"--target {lab.address}:{lab.ports.dns} --listen {proxy}:53 --rtt {args.rtt} --udp",
+            f"--target {lab.address}:{lab.ports.https} --listen {proxy}:443 --rtt {args.rtt}",
         ):
             script = loop_script(lab, proxy, names)
             ours_all(lab, proxy, version)  # warm-up: imports, first handshakes
@@ -207,8 +168,6 @@ def main() -> int:
                 results["loop"].append(loop(script))
                 results["one"].append(ours_one(lab, proxy))
                 results["cli"].append(ours_cli(lab, proxy, version))
-    finally:
-        stop_lab(directory)
 
     med = {k: statistics.median(v) for k, v in results.items()}
     table = render(med, results, len(names), args.rtt, args.rounds)

@@ -167,7 +167,8 @@ def main() -> None:
 
     Runs proxies in their own process (so that they do not compete for the GIL with the code
     under measurement) until stdin closes or the process is terminated. Repeat the group of
-    options separated by `--and` for several proxies. Prints "ready" once all listen.
+    options separated by `--and` for several proxies. Prints "ready" and the addresses they
+    listen on once all listen.
     """
     import argparse
     import signal
@@ -190,9 +191,10 @@ def main() -> None:
         return host, int(port)
 
     with contextlib.ExitStack() as stack:
+        bound = []
         for group in groups:
             ns = parser.parse_args(group)
-            stack.enter_context(
+            proxy = stack.enter_context(
                 DelayProxy(
                     addr(ns.target),
                     rtt_s=ns.rtt,
@@ -200,7 +202,8 @@ def main() -> None:
                     protocol="udp" if ns.udp else "tcp",
                 )
             )
-        print("ready", flush=True)
+            bound.append(f"{proxy.address[0]}:{proxy.address[1]}")
+        print("ready", *bound, flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         sys.stdin.read()
 

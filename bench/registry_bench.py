@@ -33,7 +33,6 @@ import argparse
 import base64
 import json
 import os
-import random
 import resource
 import shutil
 import statistics
@@ -213,41 +212,6 @@ def _wait4(
 # --------------------------------------------------------------------------- lab
 
 
-def start_lab() -> Path:
-    directory = Path(tempfile.mkdtemp(prefix="ghes-bench-lab-", dir="/tmp"))
-    directory.chmod(0o755)
-    address = f"127.77.{random.randint(100, 250)}.1"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ghes_setup",
-            "lab",
-            "up",
-            "--dir",
-            str(directory),
-            "--address",
-            address,
-            "--apply-seconds",
-            "0.3",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    return directory
-
-
-def stop_lab(directory: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "ghes_setup", "lab", "down", "--dir", str(directory)],
-        check=False,
-        capture_output=True,
-        cwd=ROOT,
-    )
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -274,12 +238,10 @@ def main() -> int:
     if shutil.which("skopeo") is None:
         raise SystemExit("skopeo is missing: apt-get install skopeo")
 
-    from ghes_setup.lab.handle import LabHandle
+    from bench.lab import bench_lab
 
-    own_lab = args.lab_dir is None
-    lab_dir = start_lab() if own_lab else args.lab_dir
-    try:
-        lab = LabHandle.open(lab_dir)
+    with bench_lab(args.lab_dir) as lab:
+        lab_dir = lab.dir
         lab.prepare_registry()
         namespace = lab.namespace
         tag = f"{int(time.time())}"
@@ -291,9 +253,6 @@ def main() -> int:
             print(f"round {i + 1}: {_line('ours', runs['ours'][-1])} | "
                   f"{_line('skopeo', runs['skopeo'][-1])}", flush=True)  # fmt: skip
         big_run = run_ours(lab_dir, big, f"{namespace}/bench-big-{tag}") if big else None
-    finally:
-        if own_lab:
-            stop_lab(lab_dir)
 
     table, ok = render(runs, big_run, size, big, args)
     print(table)

@@ -20,7 +20,6 @@ round checks that the values arrived. Target: loop / ours >= 10.
 from __future__ import annotations
 
 import argparse
-import random
 import secrets
 import shlex
 import statistics
@@ -28,62 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from bench.check_bench import stop_lab
+from bench.lab import bench_lab, delay_proxies
 from ghes_setup.appliance.ssh import SshOptions, SshTransport
 from ghes_setup.lab.handle import LabHandle
 
 ROOT = Path(__file__).resolve().parent.parent
-
-PROXY_CHILD = """
-import sys
-from bench.delayproxy import DelayProxy
-host, port, rtt = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-with DelayProxy((host, port), rtt_s=rtt, listen=("127.0.0.1", 0)) as proxy:
-    print(proxy.address[1], flush=True)
-    sys.stdin.read()  # until the parent closes our stdin
-"""
-
-
-def start_lab() -> tuple[LabHandle, Path]:
-    directory = Path(tempfile.mkdtemp(prefix="ghes-bench-lab-", dir="/tmp"))
-    directory.chmod(0o755)
-    address = f"127.77.{random.randint(100, 250)}.1"
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "ghes_setup", "lab", "up", "--dir", str(directory)),
-            *("--address", address, "--apply-seconds", "0.3"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return LabHandle.open(directory), directory
-
-
-@contextmanager
-def delay_proxy(host: str, port: int, rtt: float) -> Iterator[int]:
-    """A DelayProxy in a child process; yields the local port it listens on."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", PROXY_CHILD, host, str(port), str(rtt)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # asyncio's shutdown chatter
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert child.stdout is not None
-        yield int(child.stdout.readline())
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(10)
-        if child.stdout is not None:
-            child.stdout.close()
 
 
 def known_hosts_for(lab: LabHandle, port: int, folder: Path) -> Path:
@@ -164,39 +114,36 @@ def main() -> int:
     parser.add_argument("--write-docs", action="store_true", help="update docs/performance.md")
     args = parser.parse_args()
 
-    own = args.lab_dir is None
-    lab, directory = start_lab() if own else (LabHandle.open(args.lab_dir), args.lab_dir)
     results: dict[str, list[float]] = {"ours": [], "warm": [], "loop": []}
-    try:
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            delay_proxy(lab.address, lab.ports.ssh, args.rtt) as port,
-        ):
-            known = known_hosts_for(lab, port, Path(tmp))
-            warm = SshTransport(
-                SshOptions(
-                    host="127.0.0.1",
-                    port=port,
-                    identity=lab.identity,
-                    known_hosts=known,
-                    use_agent=False,
-                )
+    with (
+        bench_lab(args.lab_dir) as lab,
+        tempfile.TemporaryDirectory() as tmp,
+        delay_proxies(
+            f"--target {lab.address}:{lab.ports.ssh} --listen 127.0.0.1:0 --rtt {args.rtt}"
+        ) as ((_, port),),
+    ):
+        known = known_hosts_for(lab, port, Path(tmp))
+        warm = SshTransport(
+            SshOptions(
+                host="127.0.0.1",
+                port=port,
+                identity=lab.identity,
+                known_hosts=known,
+                use_agent=False,
             )
-            with warm:
-                for n in range(args.rounds):
-                    values = values_for(n, args.keys)
-                    results["ours"].append(ours(lab, port, known, values))
-                    check_stored(lab, values)
-                    values = values_for(n + 100, args.keys)
-                    results["loop"].append(loop(lab, port, known, values))
-                    check_stored(lab, values)
-                    values = values_for(n + 200, args.keys)
-                    results["warm"].append(ours_warm(warm, values))
-                    check_stored(lab, values)
-                warm.write_keys(dict.fromkeys(values_for(0, args.keys)))  # clean up: unset
-    finally:
-        if own:
-            stop_lab(directory)
+        )
+        with warm:
+            for n in range(args.rounds):
+                values = values_for(n, args.keys)
+                results["ours"].append(ours(lab, port, known, values))
+                check_stored(lab, values)
+                values = values_for(n + 100, args.keys)
+                results["loop"].append(loop(lab, port, known, values))
+                check_stored(lab, values)
+                values = values_for(n + 200, args.keys)
+                results["warm"].append(ours_warm(warm, values))
+                check_stored(lab, values)
+            warm.write_keys(dict.fromkeys(values_for(0, args.keys)))  # clean up: unset
     table = render(results, args)
     print(table)
     if args.write_docs:
