@@ -106,7 +106,10 @@ def test_healthcheck_installs_a_cron_job_that_writes_the_textfile(
     logger = fake_bin / "logger"
     logger.write_text(f"#!/bin/sh\ncat >> {log}\n", encoding="utf-8")
     logger.chmod(0o755)
-    ran = run_cron_line(command, f"{fake_bin}:/usr/bin:/bin")
+    try:
+        ran = run_cron_line(command, f"{fake_bin}:/usr/bin:/bin")
+    finally:
+        Path("/run/lock/ghes-setup-check-lab.lock").unlink(missing_ok=True)
     assert ran.returncode == 0, ran
     textfile = root / "textfiles" / "ghes-setup-check-lab.prom"
     assert textfile.exists(), log.read_text(encoding="utf-8") if log.exists() else ran
