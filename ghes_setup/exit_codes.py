@@ -20,9 +20,12 @@ With --format nagios the monitoring-plugin convention applies instead: 0 OK, 1 W
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from ghes_setup import errors
-from ghes_setup.checks.model import Status
+
+if TYPE_CHECKING:  # at run time imported where needed: the CLI's start-up loads this module
+    from ghes_setup.checks.model import Status
 
 
 class ExitCode(IntEnum):
@@ -73,6 +76,7 @@ def for_error(exc: BaseException) -> ExitCode:
 
 def for_status(status: Status, *, strict: bool = False) -> ExitCode:
     """The exit code for the overall status of a report (the worst of its results)."""
+    from ghes_setup.checks.model import Status
     if status is Status.FAIL or (strict and status is Status.WARN):
         return ExitCode.CHECK_FAILED
     if status is Status.ERROR:
@@ -82,6 +86,7 @@ def for_status(status: Status, *, strict: bool = False) -> ExitCode:
 
 def nagios_for_status(status: Status) -> NagiosCode:
     """Monitoring-plugin code: `error` means "could not check" (UNKNOWN), not CRITICAL."""
+    from ghes_setup.checks.model import Status
     return {
         Status.SKIP: NagiosCode.OK,
         Status.PASS: NagiosCode.OK,

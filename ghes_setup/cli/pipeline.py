@@ -9,7 +9,7 @@ storage keys) or their `_FILE` variants.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -40,6 +40,7 @@ https://HOSTNAME/status, the last configuration run, subdomain isolation, Packag
 registry's /v2/, and with --smoke a real push and pull (registry-smoke). Never prompts, never
 changes the appliance. Checks that cannot be evaluated are `error` (Nagios UNKNOWN).
 
+\b
 Examples:
   ghes-setup check --site site.toml
   ghes-setup check --site site.toml --format nagios
@@ -98,6 +99,7 @@ image). Stops at the first step that fails and says what to fix; run it again af
 finished steps find nothing to change. Secrets from the environment: GHES_SETUP_ADMIN_PASSWORD
 (Manage API), GHES_SETUP_TOKEN (PAT with write:packages, for the smoke test), the storage keys.
 
+\b
 Examples:
   ghes-setup up --site site.toml --dry-run
   ghes-setup up --site site.toml --yes --report up-report.md
@@ -302,10 +304,20 @@ def verify_cmd(
     raise typer.Exit(code)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the pipeline commands to the root app."""
-    app.command("up", help=UP_HELP)(up_cmd)
-    app.command("snapshot", help=SNAPSHOT_HELP)(snapshot_cmd)
-    app.command("verify", help=VERIFY_HELP)(verify_cmd)
-    app.command("check", help=CHECK_HELP)(check_cmd)
-    schedule.register(app)  # ghes-setup schedule (cli/schedule.py)
+def _single(name: str, help_text: str, function: Any, **kw: Any) -> typer.Typer:
+    """A Typer holding one command: the root builds it only when it is used (cli/app.py)."""
+    sub = typer.Typer(add_completion=False, rich_markup_mode=None)
+    sub.command(name, help=help_text, **kw)(function)
+    return sub
+
+
+up_app = _single("up", UP_HELP, up_cmd)
+check_app = _single("check", CHECK_HELP, check_cmd)
+snapshot_app = _single("snapshot", SNAPSHOT_HELP, snapshot_cmd)
+verify_app = _single("verify", VERIFY_HELP, verify_cmd)
+
+
+def schedule_app() -> typer.Typer:
+    sub = typer.Typer(add_completion=False, rich_markup_mode=None)
+    schedule.register(sub)  # ghes-setup schedule (cli/schedule.py)
+    return sub
