@@ -77,6 +77,7 @@ def for_error(exc: BaseException) -> ExitCode:
 def for_status(status: Status, *, strict: bool = False) -> ExitCode:
     """The exit code for the overall status of a report (the worst of its results)."""
     from ghes_setup.checks.model import Status
+
     if status is Status.FAIL or (strict and status is Status.WARN):
         return ExitCode.CHECK_FAILED
     if status is Status.ERROR:
@@ -87,6 +88,7 @@ def for_status(status: Status, *, strict: bool = False) -> ExitCode:
 def nagios_for_status(status: Status) -> NagiosCode:
     """Monitoring-plugin code: `error` means "could not check" (UNKNOWN), not CRITICAL."""
     from ghes_setup.checks.model import Status
+
     return {
         Status.SKIP: NagiosCode.OK,
         Status.PASS: NagiosCode.OK,
