@@ -44,7 +44,8 @@ changes the appliance. Checks that cannot be evaluated are `error` (Nagios UNKNO
 Examples:
   ghes-setup check --site site.toml
   ghes-setup check --site site.toml --format nagios
-  ghes-setup check --site site.toml --format prometheus --textfile /var/lib/ne/ghes.prom
+  ghes-setup check --site site.toml --format prometheus \\
+      --textfile /var/lib/prometheus/node-exporter/ghes.prom
 """
 
 
