@@ -308,8 +308,11 @@ def _validate(site: Site, label: str) -> None:
         )
     if pk.storage in ("s3", "minio") and pk.enabled and not pk.bucket:
         raise SiteFileError(f"{label}: [packages] storage {pk.storage!r} needs bucket")
-    if pk.storage == "minio" and pk.enabled and not pk.service_url:
-        raise SiteFileError(f'{label}: [packages] storage "minio" needs service_url')
+    if pk.storage in ("s3", "minio") and pk.enabled and not pk.service_url:
+        raise SiteFileError(
+            f"{label}: [packages] storage {pk.storage!r} needs service_url",
+            hint="the S3 endpoint, e.g. https://s3.us-west-2.amazonaws.com, or MinIO's URL",
+        )
     if pk.storage == "azure" and pk.enabled and not pk.azure_container:
         raise SiteFileError(f'{label}: [packages] storage "azure" needs azure_container')
 

@@ -130,6 +130,12 @@ def test_site_path_comes_from_GHES_SETUP_SITE(tmp_path: Path) -> None:
             {},
             r"needs bucket",
         ),
+        (
+            'hostname = "ghe.example.com"\n[packages]\nenabled = true\nstorage = "s3"\n'
+            'bucket = "b"\n',
+            {},
+            r"needs service_url",
+        ),
         ('hostname = "10.0.0.5"\n', {}, r"IP address"),
         ('hostname = "localhost"\n', {}, r"localhost"),
         ('ghes_version = "three"\nhostname = "ghe.example.com"\n', {}, r"ghes_version"),
@@ -187,3 +193,21 @@ def test_invalid_hostnames(name: str) -> None:
 def test_env_name_follows_the_key_path() -> None:
     assert env_name("connection.ssh_port") == "GHES_SETUP_CONNECTION_SSH_PORT"
     assert env_name("hostname") == "GHES_SETUP_HOSTNAME"
+
+
+def test_every_site_key_is_documented_in_docs_site_file() -> None:
+    import dataclasses
+
+    from ghes_setup.config import site as model
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "site-file.md").read_text()
+    sections = {
+        "connection": model.Connection,
+        "tls": model.TlsSettings,
+        "packages": model.PackagesSettings,
+        "smoke": model.SmokeSettings,
+    }
+    keys = ["hostname", "ghes_version", "subdomain_isolation"]
+    keys += [f.name for cls in sections.values() for f in dataclasses.fields(cls)]
+    missing = [k for k in keys if f"| `{k}` |" not in doc]
+    assert not missing, f"docs/site-file.md does not document: {missing}"
