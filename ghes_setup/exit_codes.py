@@ -96,8 +96,3 @@ def nagios_for_status(status: Status) -> NagiosCode:
         Status.ERROR: NagiosCode.UNKNOWN,
         Status.FAIL: NagiosCode.CRITICAL,
     }[status]
-
-
-def nagios_for_error(exc: BaseException) -> NagiosCode:
-    """A command that could not produce a report at all is UNKNOWN to a monitoring system."""
-    return NagiosCode.UNKNOWN

@@ -54,12 +54,19 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).replace("|", "/").strip()
 
 
+def _decimal(value: float) -> str:
+    """Plain decimal (perfdata has no exponent notation), trailing zeros dropped."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
 def _perfdata(r: CheckResult) -> str:
     items = []
     for name, value in r.metrics.items():
         warn, crit = r.thresholds.get(name, (None, None))
         label = f"{r.id}.{name}"
-        number = f"{value:g}" if isinstance(value, float) else str(value)
+        number = _decimal(value)
         uom = "s" if name.endswith(("_s", "_seconds")) else ""
         items.append(f"'{label}'={number}{uom};{warn or ''};{crit or ''};;")
     return " ".join(items)

@@ -66,6 +66,25 @@ def render(report: Report, *, now: float | None = None) -> str:
     return scrub("\n".join(lines) + "\n")
 
 
+def render_failure(command: str, *, now: float | None = None) -> str:
+    """For a run that ended before it had results (bad site file, unreachable, a bug): the
+    run's status is `error`, so an alert sees it instead of the last good file."""
+    lines = [
+        f"# HELP {PREFIX}_run_status 1 for the overall status of the run, 0 for the others.",
+        f"# TYPE {PREFIX}_run_status gauge",
+    ]
+    for status in Status:
+        labels = _labels(command=command, host="", status=status.value)
+        lines.append(f"{PREFIX}_run_status{{{labels}}} {int(status is Status.ERROR)}")
+    stamp = time.time() if now is None else now
+    lines += [
+        f"# HELP {PREFIX}_last_run_timestamp_seconds When ghes-setup produced this.",
+        f"# TYPE {PREFIX}_last_run_timestamp_seconds gauge",
+        f"{PREFIX}_last_run_timestamp_seconds{{{_labels(command=command, host='')}}} {stamp:.3f}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _metric_name(name: str) -> str:
     cleaned = re.sub(r"[^a-zA-Z0-9_]", "_", name)
     return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
@@ -76,7 +95,7 @@ def _value(v: float) -> str:
         return "NaN"
     if v in (float("inf"), float("-inf")):
         return "+Inf" if v > 0 else "-Inf"
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return repr(v) if isinstance(v, float) else str(v)  # full precision, no rounding
 
 
 def _labels(**labels: str) -> str:
