@@ -20,6 +20,9 @@ CHECKED_SETTINGS: Final = ("subdomain_isolation", "tls.enabled", "tls.cert")
 @dataclass
 class ApplianceContext:
     transport: ApplianceTransport
+    # Settings to read in identify's round trip (SSH) for the checks that come next: the
+    # cron `check` passes every setting its appliance and Packages checks read.
+    prefetch: tuple[str, ...] = CHECKED_SETTINGS
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _info: ApplianceInfo | GhesSetupError | None = field(default=None, repr=False)
     _settings: Settings | GhesSetupError | None = field(default=None, repr=False)
@@ -28,7 +31,9 @@ class ApplianceContext:
         with self._lock:
             if self._info is None:
                 try:
-                    self._info = self.transport.identify()
+                    self._info = self.transport.identify(
+                        [n for n in self.prefetch if self.transport.supports(n)]
+                    )
                 except GhesSetupError as exc:
                     self._info = exc
             if isinstance(self._info, GhesSetupError):

@@ -511,7 +511,7 @@ class SshTransport(TransportBase):
 
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
-        cached, self._prefetched = self._prefetched, {}
+        cached = self._prefetched  # kept until anything is written or applied
         if all(n in cached for n in wanted):
             return Settings({n: cached[n] for n in wanted})
         raw = self.read_keys([spec(n).ghe_config_key for n in wanted])

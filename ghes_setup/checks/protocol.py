@@ -76,6 +76,7 @@ class AdaptedCheck(Generic[C, D]):
 
     inner: Check[D]
     get: Callable[[C], D]
+    extra_requires: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -87,7 +88,7 @@ class AdaptedCheck(Generic[C, D]):
 
     @property
     def requires(self) -> tuple[str, ...]:
-        return self.inner.requires
+        return (*self.inner.requires, *self.extra_requires)
 
     def run(self, ctx: C) -> CheckResult:
         start = time.perf_counter()
@@ -95,5 +96,9 @@ class AdaptedCheck(Generic[C, D]):
         return replace(result, duration_s=time.perf_counter() - start)
 
 
-def adapt(inner: Check[D], get: Callable[[C], D]) -> AdaptedCheck[C, D]:
-    return AdaptedCheck(inner, get)
+def adapt(
+    inner: Check[D], get: Callable[[C], D], *, requires: tuple[str, ...] = ()
+) -> AdaptedCheck[C, D]:
+    """`inner` against the pipeline's context; `requires` adds ordering the pipeline needs
+    (e.g. Packages after the appliance answered, so both share one read)."""
+    return AdaptedCheck(inner, get, requires)

@@ -9,14 +9,25 @@ TLS gate (`tls check` before a certificate is pushed).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from ghes_setup.cli.common import load_site_for, make_resolver, state
+from ghes_setup.cli.common import (
+    CaFileOpt,
+    NameserverOpt,
+    ResolveOpt,
+    load_site_for,
+    make_resolver,
+    state,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -274,3 +285,107 @@ def render_plan(console: Console, plan: Plan) -> None:
             desired.append(f"\n! {change.note}", style="yellow")
         table.add_row(change.setting, Text(change.old_text, style="red"), desired)
     console.print(table)
+
+
+# ---------------------------------------------------------------------------- option bundle
+
+TokenStdinOpt = Annotated[
+    bool, typer.Option("--token-stdin", help="Read the PAT (smoke test) from standard input.")
+]
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        metavar="FILE",
+        help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN).",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ConnectionArgs:
+    """The connection and secret options design.md §4 gives every command that talks to the
+    appliance; `with_connection` adds them to a command and hands them over as one value."""
+
+    transport: TransportChoice | None = None
+    host_key: str | None = None
+    known_hosts: Path | None = None
+    accept_new_host_key: bool = False
+    identity: Path | None = None
+    ca_file: Path | None = None
+    nameserver: list[str] | None = None
+    resolve: list[str] | None = None
+    password_stdin: bool = False
+    password_file: Path | None = None
+    token_stdin: bool = False
+    token_file: Path | None = None
+
+
+_CONNECTION_PARAMS: tuple[tuple[str, Any, Any], ...] = (
+    ("transport", TransportOpt, None),
+    ("host_key", HostKeyOpt, None),
+    ("known_hosts", KnownHostsOpt, None),
+    ("accept_new_host_key", AcceptNewOpt, False),
+    ("identity", IdentityOpt, None),
+    ("ca_file", CaFileOpt, None),
+    ("nameserver", NameserverOpt, None),
+    ("resolve", ResolveOpt, None),
+    ("password_stdin", PasswordStdinOpt, False),
+    ("password_file", PasswordFileOpt, None),
+    ("token_stdin", TokenStdinOpt, False),
+    ("token_file", TokenFileOpt, None),
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_connection(fn: F) -> F:
+    """Add the `ConnectionArgs` options to a Typer command whose last parameter is
+    `conn: ConnectionArgs`, so they are declared once, not pasted into every signature."""
+    hints = get_type_hints(fn, include_extras=True)
+    signature = inspect.signature(fn)
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "conn"
+    ]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+        for name, hint, default in _CONNECTION_PARAMS
+    ]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        conn = ConnectionArgs(**{name: kwargs.pop(name) for name, _, _ in _CONNECTION_PARAMS})
+        return fn(*args, conn=conn, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        **{p.name: p.annotation for p in own},
+        **{name: hint for name, hint, _ in _CONNECTION_PARAMS},
+    }
+    return wrapper  # type: ignore[return-value]
+
+
+def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:
+    """`connect()` for a command decorated with `with_connection`."""
+    if conn.password_stdin and conn.token_stdin:
+        raise typer.BadParameter(
+            "standard input can carry one secret: give --password-stdin or --token-stdin",
+            param_hint="--token-stdin",
+        )
+    return connect(
+        ctx,
+        site=site,
+        transport=conn.transport,
+        host_key=conn.host_key,
+        known_hosts=conn.known_hosts,
+        accept_new_host_key=conn.accept_new_host_key,
+        identity=conn.identity,
+        ca_file=conn.ca_file,
+        nameserver=conn.nameserver,
+        resolve=conn.resolve,
+        password_stdin=conn.password_stdin,
+        password_file=conn.password_file,
+    )

@@ -9,24 +9,29 @@ storage keys) or their `_FILE` variants.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 
 from ghes_setup.cli import schedule
+from ghes_setup.cli.appliance_options import (
+    ConnectionArgs,
+    abs_path,
+    connect_with,
+    with_connection,
+)
 from ghes_setup.cli.common import (
     FormatOpt,
     SiteOpt,
     StrictOpt,
     TextfileOpt,
     emit_report,
-    load_site_for,
-    make_resolver,
     output_format,
 )
 
 if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
+    from ghes_setup.secrets import Secret
 
 TimeoutOpt = Annotated[
     float,
@@ -49,28 +54,49 @@ Examples:
 """
 
 
-def pipeline_context(
-    ctx: typer.Context, site: Path | None, *, timeout: float, token_needed: bool = False
-) -> PipelineContext:
-    """The site, the resolver and the secrets from the environment, as the pipelines use them."""
-    from ghes_setup.runbooks.context import PipelineContext
-    from ghes_setup.secrets import from_env, require
+NO_OPTIONS: Final = ConnectionArgs()  # replaced by `with_connection` with the parsed options
 
-    spec = load_site_for(ctx, site)
-    token = (
-        require("GHES_SETUP_TOKEN", purpose="the smoke test (registry-smoke)")
-        if token_needed
-        else from_env("GHES_SETUP_TOKEN")
-    )
+
+def pipeline_context(
+    ctx: typer.Context,
+    site: Path | None,
+    conn: ConnectionArgs,
+    *,
+    timeout: float,
+    token_needed: bool = False,
+) -> PipelineContext:
+    """The site (flags > env > file), the resolver and the secrets, as the pipelines use them."""
+    from ghes_setup import secrets
+    from ghes_setup.net import SystemResolver
+    from ghes_setup.runbooks.context import PipelineContext
+
+    connect = connect_with(ctx, site, conn)
+    if conn.token_stdin and conn.token_file is not None:
+        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    stdin = secrets.stdin_stream() if conn.token_stdin else None
+    file = abs_path(conn.token_file)
+    token: Secret | None
+    if token_needed:
+        token = secrets.require(
+            "GHES_SETUP_TOKEN",
+            file=file,
+            stdin=stdin,
+            purpose="the smoke test (registry-smoke)",
+            stdin_option="--token-stdin",
+            file_option="--token-file",
+        )
+    else:
+        token = secrets.from_env("GHES_SETUP_TOKEN", file=file, stdin=stdin)
     return PipelineContext(
-        site=spec,
-        resolver=make_resolver(None, None, spec),
-        password=from_env("GHES_SETUP_ADMIN_PASSWORD"),
+        site=connect.site,
+        resolver=connect.resolver or SystemResolver(),
+        password=connect.password,
         token=token,
         timeout=timeout,
     )
 
 
+@with_connection
 def check_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
@@ -81,11 +107,12 @@ def check_cmd(
     ] = False,
     strict: StrictOpt = False,
     timeout: TimeoutOpt = 10.0,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.runbooks.check import run_check
 
     out = output_format(ctx, fmt)
-    pipeline = pipeline_context(ctx, site, timeout=timeout, token_needed=smoke)
+    pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=smoke)
     report = run_check(pipeline, smoke=smoke)
     raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
 
@@ -107,6 +134,7 @@ Examples:
 """
 
 
+@with_connection
 def up_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
@@ -133,6 +161,7 @@ def up_cmd(
         float,
         typer.Option("--registry-timeout", metavar="S", help="Seconds to wait for /v2/ to answer."),
     ] = 600.0,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.cli.appliance_options import confirmation, progress
@@ -141,14 +170,18 @@ def up_cmd(
     from ghes_setup.runbooks.up import UpOptions, run_up
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    pipeline = pipeline_context(ctx, site, timeout=10.0)
+    pipeline = pipeline_context(
+        ctx, site, conn, timeout=10.0, token_needed=not no_smoke and not dry_run
+    )
     options = UpOptions(
         dry_run=dry_run,
         smoke=not no_smoke,
         apply=ApplyOptions(timeout_s=timeout),
         registry_wait_s=registry_timeout,
     )
-    confirm = confirmation(ctx, "up", yes=yes or dry_run, password_stdin=False)
+    confirm = confirmation(
+        ctx, "up", yes=yes or dry_run, password_stdin=conn.password_stdin or conn.token_stdin
+    )
     sink = progress(ctx)
     try:
         result = run_up(pipeline, options, confirm=confirm, progress=sink)
@@ -223,6 +256,7 @@ Example: ghes-setup verify --site site.toml --against before-3.18.json
 """
 
 
+@with_connection
 def snapshot_cmd(
     ctx: typer.Context,
     out: Annotated[
@@ -232,12 +266,13 @@ def snapshot_cmd(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     fmt: FormatOpt = None,
     timeout: TimeoutOpt = 10.0,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
     from ghes_setup.runbooks.upgrade import take_snapshot, write_snapshot
 
     output = output_format(ctx, fmt, PLAIN_FORMATS)
-    pipeline = pipeline_context(ctx, site, timeout=timeout)
+    pipeline = pipeline_context(ctx, site, conn, timeout=timeout)
     try:
         document = take_snapshot(pipeline)
     finally:
@@ -265,6 +300,7 @@ def snapshot_cmd(
     raise typer.Exit(0)
 
 
+@with_connection
 def verify_cmd(
     ctx: typer.Context,
     against: Annotated[
@@ -277,13 +313,14 @@ def verify_cmd(
     textfile: TextfileOpt = None,
     strict: StrictOpt = False,
     timeout: TimeoutOpt = 10.0,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
 
     out = output_format(ctx, fmt)
     before = load_snapshot(against)
-    pipeline = pipeline_context(ctx, site, timeout=timeout, token_needed=not no_smoke)
+    pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=not no_smoke)
     report = verify(pipeline, before, smoke=not no_smoke)
     code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
     if out is OutputFormat.human:

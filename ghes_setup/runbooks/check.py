@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ghes_setup.appliance.check_config_apply import appliance_config_apply
-from ghes_setup.appliance.check_reachable import appliance_reachable
 from ghes_setup.appliance.check_status_endpoint import status_endpoint
-from ghes_setup.appliance.check_subdomain_isolation import subdomain_isolation
+from ghes_setup.appliance.status import CHECKS as APPLIANCE_CHECKS
 from ghes_setup.checks import Report, run_checks
 from ghes_setup.checks.protocol import AdaptedCheck, adapt
 from ghes_setup.checks.runner import ResultCallback
@@ -33,10 +31,9 @@ CHECKS: Final[Pipeline] = (
     *(adapt(c, PipelineContext.dns) for c in DNS_CHECKS),
     adapt(tls_served, PipelineContext.tls_served),
     adapt(status_endpoint, PipelineContext.status_endpoint),
-    adapt(appliance_reachable, PipelineContext.appliance),
-    adapt(appliance_config_apply, PipelineContext.appliance),
-    adapt(subdomain_isolation, PipelineContext.appliance),
-    adapt(packages_enabled, PipelineContext.packages),
+    *(adapt(c, PipelineContext.appliance) for c in APPLIANCE_CHECKS),
+    # After the appliance answered: its identify read the Packages settings too.
+    adapt(packages_enabled, PipelineContext.packages, requires=("appliance-reachable",)),
     adapt(registry_ping, PipelineContext.registry_ping),
 )
 SMOKE: Final[Pipeline] = (adapt(registry_smoke, PipelineContext.smoke),)

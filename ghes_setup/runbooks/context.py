@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
 from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
-from ghes_setup.appliance.context import ApplianceContext
+from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
 from ghes_setup.appliance.selector import Mode, RoutedTransport, open_transport
 from ghes_setup.config.site import Site
 from ghes_setup.dns.context import DnsContext
@@ -26,6 +26,7 @@ from ghes_setup.dns.service import request_for_site
 from ghes_setup.errors import GhesSetupError, SecretMissing
 from ghes_setup.net import AddressResolver
 from ghes_setup.packages.context import PackagesContext
+from ghes_setup.packages.desired import PACKAGES_SCOPE
 from ghes_setup.registry.check_ping import PingRequest
 from ghes_setup.registry.smoke import SmokeRequest
 from ghes_setup.secrets import Secret
@@ -114,7 +115,9 @@ class PipelineContext:
         return self._once("transport", build)
 
     def appliance(self) -> ApplianceContext:
-        return self._once("appliance", lambda: ApplianceContext(self.transport()))
+        # One read for the appliance and the Packages checks (one SSH exec with identify).
+        prefetch = (*CHECKED_SETTINGS, *PACKAGES_SCOPE)
+        return self._once("appliance", lambda: ApplianceContext(self.transport(), prefetch))
 
     def packages(self) -> PackagesContext:
         return self._once("packages", lambda: PackagesContext(self.transport(), self.site))

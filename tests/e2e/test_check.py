@@ -17,8 +17,8 @@ pytestmark = pytest.mark.lab
 
 CHECK_IDS = [
     "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "tls-served",
-    "status-endpoint", "appliance-reachable", "appliance-config-apply", "subdomain-isolation",
-    "packages-enabled", "registry-ping",
+    "status-endpoint", "appliance-reachable", "appliance-version", "appliance-config-apply",
+    "subdomain-isolation", "tls-enabled", "packages-enabled", "registry-ping",
 ]  # fmt: skip
 
 

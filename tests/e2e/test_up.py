@@ -150,3 +150,29 @@ def test_html_report_is_written(registry_lab: LabHandle, run_tool, tmp_path: Pat
     html = out.read_text()
     assert html.startswith("<!doctype html>") and "appliance-config-apply" in html
     json.dumps(html)  # plain text, nothing binary
+
+
+def test_secrets_from_files_and_stdin_options(
+    fresh_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    password = tmp_path / "admin-password"
+    password.write_text(fresh_lab.admin_password + "\n")
+    password.chmod(0o600)
+    result = run_tool(
+        "up", "--dry-run", "--format", "json", "--password-file", str(password),
+        env={"GHES_SETUP_ADMIN_PASSWORD": "", "GHES_SETUP_TOKEN": ""},
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    assert statuses(result.json())["appliance-reachable"] == "pass"
+
+
+def test_check_takes_the_connection_options_of_design_4(registry_lab: LabHandle, run_tool) -> None:
+    lab = registry_lab
+    result = run_tool(
+        "check", "--format", "json", "--ca-file", str(lab.ca_file),
+        "--known-hosts", str(lab.known_hosts), "--identity", str(lab.identity),
+        "--transport", "ssh", env={"GHES_SETUP_ADMIN_PASSWORD": ""},
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    reachable = next(r for r in result.json()["results"] if r["id"] == "appliance-reachable")
+    assert reachable["details"]["via"] == "ssh"
