@@ -133,6 +133,10 @@ def require(
 def _read_file(path: Path) -> Secret:
     try:
         value = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError:  # never quote the bytes: they are the secret
+        raise MaterialError(
+            f"secret file {path} is not UTF-8 text", hint="write the secret as text"
+        ) from None
     except OSError as exc:
         raise MaterialError(
             f"cannot read secret file {path}: {exc.strerror}", hint="check the path"

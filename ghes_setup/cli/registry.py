@@ -170,6 +170,7 @@ def smoke_cmd(
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import Report
+    from ghes_setup.cli.appliance_options import abs_path
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
 
     out_format = output_format(ctx, fmt)
@@ -188,12 +189,12 @@ def smoke_cmd(
             "smoke.namespace": namespace,
             "smoke.image": image,
             "smoke.size": size_bytes,
-            "connection.ca_file": ca_file,
+            "connection.ca_file": abs_path(ca_file),  # a flag's path is from the current folder
         },
     )
     token = secrets.require(
         "GHES_SETUP_TOKEN",
-        file=token_file,
+        file=abs_path(token_file),
         stdin=secrets.stdin_stream() if token_stdin else None,
         purpose="the registry smoke test (a classic personal access token with write:packages)",
         stdin_option="--token-stdin",

@@ -163,6 +163,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as exc:
         raise SiteFileError(f"cannot read site file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SiteFileError(f"{path}: not UTF-8 text", hint="save the site file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise SiteFileError(
             f"{path}: invalid TOML: {exc}", hint="see docs/site-file.md for the format"
@@ -235,7 +237,9 @@ def _build(
                 hint="set hostname in the site file, GHES_SETUP_HOSTNAME, or pass it as argument",
             )
         hostname = ""
-    host = validate_hostname(str(hostname), where=f"{label}: hostname") if hostname else ""
+    if not isinstance(hostname, str):
+        raise SiteFileError(f"{label}: hostname: expected a string, got {hostname!r}")
+    host = validate_hostname(hostname, where=f"{label}: hostname") if hostname else ""
     version = values.get("ghes_version")
     parsed_version: GhesVersion | None = None
     if version is not None:
@@ -266,6 +270,14 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
 
     host = name.strip().lower().rstrip(".")
     hint = "use the appliance's fully qualified domain name, e.g. ghe.example.com"
+    if not host.isascii():  # an internationalised name: its A-labels (punycode) are the name
+        try:
+            host = ".".join(
+                label.encode("idna").decode("ascii") if not label.isascii() else label
+                for label in host.split(".")
+            )
+        except UnicodeError:
+            raise InputError(f"{where}: {name!r} is not a valid domain name", hint=hint) from None
     if not host:
         raise InputError(f"{where}: empty host name", hint=hint)
     if host == "localhost" or host.endswith(".localhost"):

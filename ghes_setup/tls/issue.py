@@ -94,9 +94,14 @@ def create_ca(
     """A self-signed root CA: `out_dir/ca.pem` and `out_dir/ca.key` (0600)."""
     if key_bits not in (3072, 4096):
         raise MaterialError(f"CA key size {key_bits}: use 3072 or 4096 bits")
-    _positive_days(days)
+    _positive_days(days, MAX_CA_DAYS)
     if not name.strip():
         raise MaterialError("CA name is empty", hint="e.g. --name 'Example Corp GHES CA'")
+    if len(name.strip()) > 64:  # RFC 5280 ub-common-name
+        raise MaterialError(
+            f"CA name is {len(name.strip())} characters; a common name has at most 64",
+            hint="use a shorter --name",
+        )
     cert_path, key_path = out_dir / CA_CERT_NAME, out_dir / CA_KEY_NAME
     _refuse_existing([cert_path, key_path], force)
     start = (now or datetime.now(UTC)) - BACKDATE
@@ -137,7 +142,7 @@ def create_ca(
         )
         .sign(key, hashes.SHA256())
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_dir(out_dir)
     files = _write_all(
         [
             (key_path, _key_pem(key), "ca-key", True),
@@ -166,7 +171,7 @@ def issue(
     host = names.to_ascii(hostname)
     if key_bits < LEAF_KEY_BITS:
         raise MaterialError(f"key size {key_bits}: GHES needs RSA of at least {LEAF_KEY_BITS} bits")
-    _positive_days(days)
+    _positive_days(days, MAX_LEAF_DAYS)
     ca_cert_path, ca_key_path = ca_dir / CA_CERT_NAME, ca_dir / CA_KEY_NAME
     for path in (ca_cert_path, ca_key_path):
         if not path.is_file():
@@ -234,7 +239,7 @@ def issue(
     )
     leaf_pem = cert.public_bytes(serialization.Encoding.PEM)
     chain_pem = leaf_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in ca_chain)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_dir(out_dir)
     files = _write_all(
         [
             (key_path, _key_pem(key), "key", True),
@@ -279,7 +284,7 @@ def make_csr(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_dir(out_dir)
     files = _write_all(
         [
             (key_path, _key_pem(key), "key", True),
@@ -293,9 +298,29 @@ def make_csr(
 # ------------------------------------------------------------------ helpers
 
 
-def _positive_days(days: int) -> None:
+# Longest validity we issue: a private CA for 20 years; a server certificate for 825 days, the
+# longest the CA/Browser Forum ever allowed (public CAs now stop at 398; browsers warn past it).
+MAX_CA_DAYS = 7300
+MAX_LEAF_DAYS = 825
+
+
+def _positive_days(days: int, maximum: int) -> None:
     if days < 1:
         raise MaterialError(f"--days {days}: must be at least 1")
+    if days > maximum:
+        raise MaterialError(
+            f"--days {days}: at most {maximum}",
+            hint="shorter certificates are the safer default; renew them from cron",
+        )
+
+
+def _make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise MaterialError(f"--out {path} is a file, not a folder") from None
+    except OSError as exc:
+        raise MaterialError(f"cannot create --out {path}: {exc.strerror}") from None
 
 
 def _serial() -> int:

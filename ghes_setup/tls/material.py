@@ -388,6 +388,12 @@ def read_certificates(
 def read_private_key(path: Path, *, what: str = "key file") -> PrivateKeyTypes:
     """A private key that must be good (e.g. the CA key of `tls issue`); raises MaterialError."""
     loaded = load_key(path)
+    if isinstance(loaded, LoadFailure) and loaded.kind is ProblemKind.ENCRYPTED:
+        raise MaterialError(
+            f"{what} is encrypted with a passphrase, and ghes-setup never asks for one",
+            hint=f"sign with a decrypted copy kept offline (openssl pkey -in {path} -out "
+            "DIR/ca.key), or with your own CA tooling",
+        )
     if isinstance(loaded, LoadFailure):
         raise MaterialError(f"{what}: {loaded.message}", hint=loaded.remedy)
     return loaded.key

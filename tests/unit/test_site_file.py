@@ -211,3 +211,31 @@ def test_every_site_key_is_documented_in_docs_site_file() -> None:
     keys += [f.name for cls in sections.values() for f in dataclasses.fields(cls)]
     missing = [k for k in keys if f"| `{k}` |" not in doc]
     assert not missing, f"docs/site-file.md does not document: {missing}"
+
+
+def test_internationalised_hostnames_become_their_a_labels() -> None:
+    assert validate_hostname("GHÉ.Example.com") == "xn--gh-cja.example.com"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"hostname = \xff\xfe\n", "not UTF-8"), (b"hostname = 5\n", "expected a string")],
+)
+def test_undecodable_or_mistyped_site_file_is_exit_3_material(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "site.toml"
+    path.write_bytes(content)
+    with pytest.raises(SiteFileError, match=expected):
+        load_site(path, environ={})
+
+
+def test_undecodable_secret_file_never_quotes_its_bytes(tmp_path: Path) -> None:
+    from ghes_setup.errors import MaterialError
+    from ghes_setup.secrets import from_env
+
+    secret = tmp_path / "pw"
+    secret.write_bytes(b"hunter\xff2")
+    with pytest.raises(MaterialError) as info:
+        from_env("X", {}, file=secret)
+    assert "hunter" not in str(info.value) and "not UTF-8" in str(info.value)

@@ -290,3 +290,39 @@ def test_every_tls_command_has_help_with_an_example(cli: CliRunner, command: str
     result = cli("tls", *command.split(), "--help")
     assert result.exit_code == 0
     assert "Example: ghes-setup tls" in result.stdout
+
+
+def test_ca_create_refuses_out_that_is_a_file_absurd_days_and_long_names(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for args, words in (
+        (["--out", str(afile)], "is a file"),
+        (["--out", str(tmp_path / "ca"), "--days", "99999999"], "at most"),
+        (["--out", str(tmp_path / "ca2"), "--name", "x" * 65], "at most 64"),
+    ):
+        result = cli("tls", "ca", "create", *args)
+        assert result.exit_code == 3, result
+        assert words in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_issue_with_an_encrypted_ca_key_says_so_plainly(cli: CliRunner, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    assert cli("tls", "ca", "create", "--out", str(tmp_path / "ca")).exit_code == 0
+    key = serialization.load_pem_private_key((tmp_path / "ca" / "ca.key").read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    (tmp_path / "ca" / "ca.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pass-phrase"),
+        )
+    )
+    result = cli("tls", "issue", "ghe.example.com", "--ca", str(tmp_path / "ca"),
+                 "--out", str(tmp_path / "out"))  # fmt: skip
+    assert result.exit_code == 3, result
+    assert "never asks for one" in result.stderr
