@@ -15,14 +15,12 @@ from ghes_setup.appliance import apply as _apply
 from ghes_setup.appliance.plan import CORE_SCOPE, Plan
 from ghes_setup.appliance.preflight import Need
 from ghes_setup.appliance.selector import Mode, open_transport
-from ghes_setup.appliance.status import check_appliance
 from ghes_setup.appliance.transport import (
     ApplianceInfo,
     ApplianceTransport,
     Settings,
     SettingValue,
 )
-from ghes_setup.checks import Report
 from ghes_setup.config.site import Site
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import ProgressSink
@@ -58,7 +56,8 @@ class Connect:
     environ: Mapping[str, str] | None = None  # for SSH_AUTH_SOCK (tests pass their own)
 
 
-def _open(connect: Connect, progress: ProgressSink | None) -> ApplianceTransport:
+def open_appliance(connect: Connect, progress: ProgressSink | None = None) -> ApplianceTransport:
+    """The transport(s) for `connect` (nothing connects until first use); close it after."""
     return open_transport(
         connect.site,
         resolver=connect.resolver,
@@ -69,15 +68,10 @@ def _open(connect: Connect, progress: ProgressSink | None) -> ApplianceTransport
     )
 
 
-def open_appliance(connect: Connect, progress: ProgressSink | None = None) -> ApplianceTransport:
-    """The transport(s) for `connect` (nothing connects until first use); close it after."""
-    return _open(connect, progress)
-
-
 def config_show(
     connect: Connect, *, progress: ProgressSink | None = None
 ) -> tuple[ApplianceInfo, Settings]:
-    with _open(connect, progress) as transport:
+    with open_appliance(connect, progress) as transport:
         return _apply.show(transport, progress=progress)
 
 
@@ -88,7 +82,7 @@ def config_plan(
     scope: Iterable[str] = CORE_SCOPE,
     desired: Mapping[str, SettingValue] | None = None,
 ) -> tuple[ApplianceInfo, Plan]:
-    with _open(connect, progress) as transport:
+    with open_appliance(connect, progress) as transport:
         return _apply.plan_site(
             transport, connect.site, progress=progress, scope=scope, desired=desired
         )
@@ -107,7 +101,7 @@ def config_apply(
     needs: tuple[Need, ...] = (),
 ) -> ApplyOutcome:
     """`apply.apply_site` on a transport opened for `connect` (and closed afterwards)."""
-    with _open(connect, progress) as transport:
+    with open_appliance(connect, progress) as transport:
         chosen = hooks(transport) if hooks is not None else ApplyHooks()
         return _apply.apply_site(
             transport,
@@ -132,13 +126,7 @@ def config_rollback(
     confirm: Confirm | None = None,
     progress: ProgressSink | None = None,
 ) -> ApplyOutcome:
-    with _open(connect, progress) as transport:
+    with open_appliance(connect, progress) as transport:
         return _apply.rollback(
             transport, connect.site, snapshot, options=options, confirm=confirm, progress=progress
         )
-
-
-def appliance_check(connect: Connect) -> Report:
-    """The read-only appliance checks (for the cron `check`)."""
-    with _open(connect, None) as transport:
-        return check_appliance(transport, target=connect.site.hostname)

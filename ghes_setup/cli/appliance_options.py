@@ -35,9 +35,7 @@ if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
     from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
     from ghes_setup.appliance.transport import ApplianceInfo
-    from ghes_setup.checks import Report
     from ghes_setup.cli.progress_display import ConsoleProgress
-    from ghes_setup.config.site import Site
 
 
 class TransportChoice(StrEnum):
@@ -174,13 +172,6 @@ def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
     from ghes_setup.cli.progress_display import ConsoleProgress
 
     return ConsoleProgress(state(ctx).err, steps=steps)
-
-
-def tls_gate(site: Site) -> Report:
-    """`tls check` on the site's certificate and key (the gate before a certificate push)."""
-    from ghes_setup.runbooks.gates import tls_gate as gate
-
-    return gate(site)
 
 
 def write_json(document: dict[str, Any]) -> None:

@@ -35,7 +35,6 @@ from ghes_setup.cli.appliance_options import connect as _connect
 from ghes_setup.cli.appliance_options import info_document as _info_document
 from ghes_setup.cli.appliance_options import progress as _progress
 from ghes_setup.cli.appliance_options import render_plan as _render_plan
-from ghes_setup.cli.appliance_options import tls_gate as _tls_gate
 from ghes_setup.cli.appliance_options import write_json as _write_json
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
@@ -240,9 +239,11 @@ def apply_cmd(
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir)
     )
+    from ghes_setup.runbooks.gates import tls_gate
+
     try:
         outcome = config_apply(
-            connect, tls_gate=_tls_gate, options=options, confirm=confirm, progress=progress
+            connect, tls_gate=tls_gate, options=options, confirm=confirm, progress=progress
         )
     finally:
         progress.close()

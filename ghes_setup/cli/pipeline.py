@@ -197,7 +197,8 @@ def up_cmd(
 
         sys.stdout.write(json_report.render(result.report))
     else:
-        if result.apply is not None and not result.apply.plan.empty:
+        # (A confirmation prompt already showed the plan on standard error.)
+        if result.apply is not None and not result.apply.plan.empty and confirm is None:
             from ghes_setup.cli.appliance_options import render_plan
 
             render_plan(st.console, result.apply.plan)

@@ -29,7 +29,6 @@ from ghes_setup.cli.appliance_options import (
     connect,
     progress,
     render_outcome,
-    tls_gate,
     write_json,
 )
 from ghes_setup.cli.common import (
@@ -169,9 +168,11 @@ def smoke_cmd(
     strict: StrictOpt = False,
 ) -> None:
     from ghes_setup import secrets
-    from ghes_setup.checks.model import Report
+    from ghes_setup.checks.model import CheckResult, Report, Status
     from ghes_setup.cli.appliance_options import abs_path
+    from ghes_setup.errors import ApplianceError
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
+    from ghes_setup.secrets import scrub
 
     out_format = output_format(ctx, fmt)
     if token_stdin and token_file is not None:
@@ -218,12 +219,35 @@ def smoke_cmd(
     )
     st = state(ctx)
     progress = TransferProgress(st.err, verbose=st.verbose)
+    error: ApplianceError | None = None
     try:
         result = run_smoke(request, progress)
+    except ApplianceError as exc:  # unreachable, token refused: exit 4, but still a report
+        error = exc
+        result = CheckResult(
+            id="registry-smoke",
+            area="registry",
+            status=Status.ERROR,
+            summary=exc.message,
+            remedy=exc.hint,
+        )
     finally:
         progress.close()
     report = Report("registry smoke", (result,), target=site_obj.hostname)
-    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile, strict=strict))
+    code = emit_report(ctx, report, out_format, textfile=textfile, strict=strict)
+    if error is not None and out_format is not OutputFormat.nagios:
+        from ghes_setup.exit_codes import for_error
+
+        if out_format is OutputFormat.human:
+            hint = f" Hint: {error.hint}" if error.hint else ""
+            st.err.print(
+                scrub(f"ghes-setup: {error.message.rstrip('.')}.{hint}"),
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        code = int(for_error(error))
+    raise typer.Exit(code)
 
 
 def _bytes(text: str | None, option: str) -> int | None:
@@ -433,6 +457,8 @@ def start_cmd(
         apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
         wait_s=timeout,
     )
+    from ghes_setup.runbooks.gates import tls_gate
+
     try:
         result = start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
@@ -191,24 +191,6 @@ class FileBlob:
                     raise OSError(f"{self.path} is shorter than its descriptor says")
                 remaining -= len(data)
                 yield data
-
-
-@dataclass(frozen=True, slots=True)
-class StreamBlob:
-    """A blob regenerated on demand: `factory(start)` yields the bytes from `start` on."""
-
-    descriptor: Descriptor
-    factory: Callable[[int], Iterator[bytes]]
-
-    def chunks(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        stop = self.descriptor.size if end is None else end
-        pos = start
-        for data in self.factory(start):
-            if pos >= stop:
-                break
-            piece = data[: stop - pos]
-            pos += len(piece)
-            yield piece
 
 
 # --------------------------------------------------------------------------- verifying reader

@@ -30,12 +30,17 @@ from ghes_setup.appliance.apply import ApplyOptions, ApplyOutcome, Confirm, TlsG
 from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
 from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight
 from ghes_setup.appliance.transport import ApplianceInfo
-from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
+from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks, worst
 from ghes_setup.checks.protocol import adapt
 from ghes_setup.dns.service import CHECKS as DNS_CHECKS
 from ghes_setup.errors import ApplyFailed, GhesSetupError, UnsupportedVersion
 from ghes_setup.exit_codes import ExitCode
-from ghes_setup.packages.desired import PACKAGES_SCOPE, desired_packages, read_storage_secrets
+from ghes_setup.packages.desired import (
+    PACKAGES_SCOPE,
+    StorageSecrets,
+    desired_packages,
+    read_storage_secrets,
+)
 from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
 from ghes_setup.packages.service import packages_hooks, packages_wanted
 from ghes_setup.progress import NullProgress, ProgressSink
@@ -109,7 +114,7 @@ class _Run:
     ) -> None:
         """Record a step's results; stop the pipeline if one did not pass."""
         self.results.extend(results)
-        status = max((r.status for r in results), key=lambda s: s.severity, default=Status.SKIP)
+        status = worst(r.status for r in results)
         bad = [r for r in results if r.status in (Status.FAIL, Status.ERROR)]
         text = summary or (
             "; ".join(f"{r.id}: {r.summary}" for r in bad) if bad else _summary(results)
@@ -170,7 +175,7 @@ def run_up(
 
     Raises only for invalid input found before anything starts (a missing secret: exit 3);
     an error that stops a step is in the result instead, and decides its exit code."""
-    _require_inputs(ctx, options)
+    secrets = _require_inputs(ctx, options)
     run = _Run(progress or NullProgress())
     outcome: ApplyOutcome | None = None
     info: ApplianceInfo | None = None
@@ -179,7 +184,7 @@ def run_up(
             info = _preflight(ctx, run, options)
             _dns(ctx, run)
             _tls(ctx, run, gate)
-            outcome = _configure(ctx, run, options, confirm, gate)
+            outcome = _configure(ctx, run, options, confirm, gate, secrets)
             _registry(ctx, run, options, outcome)
             if options.smoke and not outcome.dry_run:
                 _smoke(ctx, run)
@@ -210,13 +215,12 @@ def run_up(
 # ---------------------------------------------------------------------------- the steps
 
 
-def _require_inputs(ctx: PipelineContext, options: UpOptions) -> None:
+def _require_inputs(ctx: PipelineContext, options: UpOptions) -> StorageSecrets | None:
     """Every secret a later step needs, read now: a missing one is exit 3 before anything
-    is touched (not a failure half-way through the pipeline)."""
-    if packages_wanted(ctx.site):
-        read_storage_secrets(ctx.site)
+    is touched (not a failure half-way through the pipeline). The storage secrets, if any."""
     if options.smoke and not options.dry_run:
         ctx.smoke()
+    return read_storage_secrets(ctx.site) if packages_wanted(ctx.site) else None
 
 
 def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> ApplianceInfo:
@@ -292,6 +296,7 @@ def _configure(
     options: UpOptions,
     confirm: Confirm | None,
     gate: TlsGate,
+    secrets: StorageSecrets | None,
 ) -> ApplyOutcome:
     """Steps plan, push and apply: ONE apply_site over core + Packages settings."""
     started = time.perf_counter()
@@ -301,8 +306,7 @@ def _configure(
     hooks = None
     try:
         transport = ctx.transport()
-        if packages_wanted(site):
-            secrets = read_storage_secrets(site)
+        if secrets is not None:  # the site file says what Packages should be
             scope += PACKAGES_SCOPE
             desired = desired_packages(site, secrets)
             hooks = packages_hooks(transport, site, secrets, progress=run.sink)

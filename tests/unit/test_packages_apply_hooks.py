@@ -136,7 +136,7 @@ def test_config_apply_service_builds_hooks_on_the_open_transport(
         return ApplyHooks(before_push=lambda plan: seen.append(plan.changed_names))
 
     # The edge: the service's transport opener hands out the fake instead of connecting.
-    monkeypatch.setattr(service, "_open", lambda connect, progress: fake)
+    monkeypatch.setattr(service, "open_appliance", lambda connect, progress: fake)
     outcome = config_apply(
         Connect(site=Site(hostname=HOST)),
         tls_gate=None,

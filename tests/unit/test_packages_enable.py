@@ -240,7 +240,7 @@ def test_hook_factory_for_the_config_apply_service_keeps_what_the_utilities_said
     from ghes_setup.packages.service import hook_factory
 
     fake = FakeAppliance(storage=GOOD, settings={"subdomain_isolation": False})
-    monkeypatch.setattr(appliance_service, "_open", lambda connect, progress: fake)
+    monkeypatch.setattr(appliance_service, "open_appliance", lambda connect, progress: fake)
     site = the_site()
     secrets = read_storage_secrets(site, ENV)
     factory = hook_factory(site, secrets)
