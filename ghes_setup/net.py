@@ -94,6 +94,16 @@ class ResolveOverrides:
         return bool(self.pins)
 
 
+def pins_for(host: str, address: str, *, what: str = "--address") -> list[str]:
+    """`--resolve` entries pinning `host` and every name under it to the IP `address`."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        raise InputError(f"{what} {address!r} is not an IP address", hint="e.g. 10.0.0.5") from None
+    shown = f"[{ip}]" if ip.version == 6 else str(ip)
+    return [f"{host}:{shown}", f".{host}:{shown}"]
+
+
 def _split_v6(item: str) -> tuple[str, str, str]:
     name, _, rest = item.partition(":[")
     return name, ":", rest

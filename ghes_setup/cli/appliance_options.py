@@ -24,6 +24,7 @@ from ghes_setup.cli.common import (
     CaFileOpt,
     NameserverOpt,
     ResolveOpt,
+    abs_path,
     load_site_for,
     make_resolver,
     state,
@@ -121,11 +122,6 @@ SnapshotDirOpt = Annotated[
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")]
-
-
-def abs_path(path: Path | None) -> Path | None:
-    """Flag paths are relative to the current folder (the site file's are to its folder)."""
-    return path.expanduser().absolute() if path is not None else None
 
 
 def connect(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ghes_setup.checks.model import Report
     from ghes_setup.config.site import Site
+    from ghes_setup.facts import GhesVersion
     from ghes_setup.net import AddressResolver
 
 
@@ -109,6 +110,33 @@ TextfileOpt = Annotated[
     ),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")]
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ghes-version",
+        metavar="X.Y",
+        help="GHES release whose isolation subdomains to use (default: the site's, else 3.17).",
+        show_default=False,
+    ),
+]
+
+
+def parse_version(text: str | None) -> GhesVersion | None:
+    """--ghes-version's value; an invalid one is an input error (exit 3)."""
+    from ghes_setup.errors import InputError
+    from ghes_setup.facts import GhesVersion
+
+    if text is None:
+        return None
+    try:
+        return GhesVersion.parse(text)
+    except ValueError as exc:
+        raise InputError(f"--ghes-version: {exc}", hint="e.g. --ghes-version 3.17") from None
+
+
+def abs_path(path: Path | None) -> Path | None:
+    """Flag paths are relative to the current folder (the site file's are to its folder)."""
+    return path.expanduser().absolute() if path is not None else None
 
 
 def output_format(
@@ -187,22 +215,7 @@ def make_resolver(
     resolve: list[str] | None,
     site: Site | None = None,
 ) -> AddressResolver:
-    """The run's name resolution: --resolve pins (and the site's address for its hostname and
-    every name under it), then --nameserver / the site's nameservers, then the system."""
-    from ghes_setup.dns.resolver import make_resolver as build
-    from ghes_setup.net import Nameserver, ResolveOverrides
+    """The run's name resolution from the options and the site (dns.resolver.for_site)."""
+    from ghes_setup.dns.resolver import for_site
 
-    pins = list(resolve or [])
-    servers = list(nameservers or [])
-    if site is not None:
-        pins += list(site.connection.resolve)
-        if site.connection.address and site.hostname:
-            pins += [
-                f"{site.hostname}:{site.connection.address}",
-                f".{site.hostname}:{site.connection.address}",
-            ]
-        servers = servers or list(site.connection.nameservers)
-    return build(
-        [Nameserver.parse(s) for s in servers],
-        ResolveOverrides.parse(pins),
-    )
+    return for_site(site, nameservers or (), resolve or ())

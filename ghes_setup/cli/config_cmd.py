@@ -29,7 +29,6 @@ from ghes_setup.cli.appliance_options import (
     apply_document,
     render_outcome,
 )
-from ghes_setup.cli.appliance_options import abs_path as _abs
 from ghes_setup.cli.appliance_options import confirmation as _confirmation
 from ghes_setup.cli.appliance_options import connect as _connect
 from ghes_setup.cli.appliance_options import info_document as _info_document
@@ -47,6 +46,7 @@ from ghes_setup.cli.common import (
     output_format,
     state,
 )
+from ghes_setup.cli.common import abs_path as _abs
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -20,13 +20,15 @@ from ghes_setup.cli.common import (
     SiteOpt,
     StrictOpt,
     TextfileOpt,
+    VersionOpt,
     emit_report,
     load_site_for,
     output_format,
+    parse_version,
 )
 
 if TYPE_CHECKING:
-    from ghes_setup.facts import GhesVersion
+    pass
 
 app = typer.Typer(
     help="Check the DNS records subdomain isolation needs; print the records to create.",
@@ -39,16 +41,6 @@ class RecordStyle(StrEnum):
     bind = "bind"
     hosts = "hosts"
 
-
-VersionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ghes-version",
-        metavar="X.Y",
-        help="GHES release whose isolation subdomains to use (default: the site's, else 3.17).",
-        show_default=False,
-    ),
-]
 
 CHECK_HELP = """\
 Check that HOSTNAME, a wildcard under it and every subdomain-isolation name resolve to the
@@ -113,7 +105,7 @@ def check_cmd(
         expect=expect or (),
         nameservers=nameserver or (),
         resolve=resolve or (),
-        ghes_version=_version(ghes_version),
+        ghes_version=parse_version(ghes_version),
         timeout=timeout,
     )
     report = run_dns_check(request)
@@ -154,7 +146,7 @@ def records_cmd(
 
     out = output_format(ctx, fmt, allowed=(OutputFormat.human, OutputFormat.json))
     host = validate_hostname(hostname, where="HOSTNAME")
-    version = _version(ghes_version)
+    version = parse_version(ghes_version)
     shown_version = version or facts.DEFAULT_GHES_VERSION
     common = {
         "hostname": host,
@@ -199,15 +191,3 @@ def _write_json(document: object) -> None:
     from ghes_setup.reporting.json_report import dumps
 
     sys.stdout.write(dumps(document))
-
-
-def _version(text: str | None) -> GhesVersion | None:
-    from ghes_setup.errors import InputError
-    from ghes_setup.facts import GhesVersion
-
-    if text is None:
-        return None
-    try:
-        return GhesVersion.parse(text)
-    except ValueError as exc:
-        raise InputError(f"--ghes-version: {exc}", hint="e.g. --ghes-version 3.17") from None

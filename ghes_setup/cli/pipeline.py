@@ -16,7 +16,6 @@ import typer
 from ghes_setup.cli import schedule
 from ghes_setup.cli.appliance_options import (
     ConnectionArgs,
-    abs_path,
     connect_with,
     with_connection,
 )
@@ -25,6 +24,7 @@ from ghes_setup.cli.common import (
     SiteOpt,
     StrictOpt,
     TextfileOpt,
+    abs_path,
     emit_report,
     output_format,
 )

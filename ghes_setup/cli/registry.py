@@ -23,7 +23,6 @@ from ghes_setup.cli.appliance_options import (
     SnapshotDirOpt,
     TransportOpt,
     YesOpt,
-    abs_path,
     apply_document,
     confirmation,
     connect,
@@ -41,6 +40,7 @@ from ghes_setup.cli.common import (
     SiteOpt,
     StrictOpt,
     TextfileOpt,
+    abs_path,
     emit_report,
     load_site_for,
     make_resolver,
@@ -169,7 +169,7 @@ def smoke_cmd(
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import CheckResult, Report, Status
-    from ghes_setup.cli.appliance_options import abs_path
+    from ghes_setup.cli.common import abs_path
     from ghes_setup.errors import ApplianceError
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
     from ghes_setup.secrets import scrub

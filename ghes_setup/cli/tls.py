@@ -21,14 +21,16 @@ from ghes_setup.cli.common import (
     SiteOpt,
     StrictOpt,
     TextfileOpt,
+    VersionOpt,
+    abs_path,
     emit_report,
     load_site_for,
     make_resolver,
     output_format,
+    parse_version,
 )
 
 if TYPE_CHECKING:
-    from ghes_setup.facts import GhesVersion
     from ghes_setup.tls.issue import WrittenFile
 
 app = typer.Typer(
@@ -70,16 +72,6 @@ CritDaysOpt = Annotated[
         show_default=False,
     ),
 ]
-VersionOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--ghes-version",
-        metavar="X.Y",
-        help="GHES release whose isolation subdomains to use (default: the site's, else 3.17).",
-        show_default=False,
-    ),
-]
-
 CA_CREATE_HELP = """\
 Create a private CA (RSA 3072, SHA-256): DIR/ca.pem and DIR/ca.key (mode 0600). Use it to
 issue the appliance's certificate with 'tls issue'; clients must trust ca.pem.
@@ -287,11 +279,11 @@ def check_cmd(
         site,
         overrides={
             "hostname": normalize_hostname(hostname) if hostname else None,
-            "tls.cert": _absolute(cert),
-            "tls.key": _absolute(key),
+            "tls.cert": abs_path(cert),
+            "tls.key": abs_path(key),
             "tls.warn_days": warn_days,
             "tls.crit_days": crit_days,
-            "connection.ca_file": _absolute(ca_file),
+            "connection.ca_file": abs_path(ca_file),
         },
         require_hostname=False,
     )
@@ -311,7 +303,7 @@ def check_cmd(
         ca_file=spec.connection.ca_file,
         warn_days=spec.tls.warn_days,
         crit_days=spec.tls.crit_days,
-        ghes_version=_version(ghes_version) or spec.ghes_version,
+        ghes_version=parse_version(ghes_version) or spec.ghes_version,
     )
     report = run_tls_check(request)
     raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
@@ -374,7 +366,7 @@ def probe_cmd(
         overrides={
             "tls.warn_days": warn_days,
             "tls.crit_days": crit_days,
-            "connection.ca_file": _absolute(ca_file),
+            "connection.ca_file": abs_path(ca_file),
             "connection.https_port": port,
         },
         require_hostname=False,
@@ -388,9 +380,11 @@ def probe_cmd(
     same_host = spec.hostname == host
     pins = list(resolve or [])
     if address is not None:
-        pins += _pins_for(host, address)
+        from ghes_setup.net import pins_for
+
+        pins += pins_for(host, address)
     resolver = make_resolver(nameserver, pins, spec if same_host else None)
-    version = _version(ghes_version) or (spec.ghes_version if same_host else None)
+    version = parse_version(ghes_version) or (spec.ghes_version if same_host else None)
     request = TlsProbeRequest(
         hostname=host,
         resolver=resolver,
@@ -407,38 +401,6 @@ def probe_cmd(
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _pins_for(host: str, address: str) -> list[str]:
-    import ipaddress
-
-    from ghes_setup.errors import InputError
-
-    try:
-        ip = ipaddress.ip_address(address.strip().strip("[]"))
-    except ValueError:
-        raise InputError(
-            f"--address {address!r} is not an IP address", hint="e.g. --address 10.0.0.5"
-        ) from None
-    shown = f"[{ip}]" if ip.version == 6 else str(ip)
-    return [f"{host}:{shown}", f".{host}:{shown}"]
-
-
-def _absolute(path: Path | None) -> Path | None:
-    """Flag paths are relative to the working directory, never to the site file's folder."""
-    return path.expanduser().absolute() if path is not None else None
-
-
-def _version(text: str | None) -> GhesVersion | None:
-    from ghes_setup.errors import InputError
-    from ghes_setup.facts import GhesVersion
-
-    if text is None:
-        return None
-    try:
-        return GhesVersion.parse(text)
-    except ValueError as exc:
-        raise InputError(f"--ghes-version: {exc}", hint="e.g. --ghes-version 3.17") from None
 
 
 def _files(files: tuple[WrittenFile, ...]) -> list[dict[str, Any]]:

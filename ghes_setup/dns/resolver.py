@@ -34,9 +34,16 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
+from ghes_setup.config.site import Site
 from ghes_setup.dns.lookup import Lookup, Lookups, LookupStatus, sort_addresses
 from ghes_setup.errors import Unreachable
-from ghes_setup.net import AddressResolver, Nameserver, ResolveOverrides, SystemResolver
+from ghes_setup.net import (
+    AddressResolver,
+    Nameserver,
+    ResolveOverrides,
+    SystemResolver,
+    pins_for,
+)
 
 DEFAULT_TIMEOUT = 3.0
 # A CNAME chain longer than this is treated as broken (RFC 1034 resolvers use similar caps).
@@ -368,3 +375,21 @@ def make_resolver(
     if nameservers:
         return DnsAddressResolver(DnsResolver(nameservers, timeout=timeout), overrides)
     return SystemResolver(overrides)
+
+
+def for_site(
+    site: Site | None,
+    nameservers: Sequence[str] = (),
+    resolve: Sequence[str] = (),
+) -> AddressResolver:
+    """A run's name resolution: the `--resolve` pins and the site's, its `address` pinned for
+    its hostname and every name under it (the appliance before DNS exists, a bastion, the
+    lab), then `--nameserver` or the site's nameservers, then the system resolver."""
+    pins = list(resolve)
+    servers = list(nameservers)
+    if site is not None:
+        pins += list(site.connection.resolve)
+        if site.connection.address and site.hostname:
+            pins += pins_for(site.hostname, site.connection.address, what="[connection] address")
+        servers = servers or list(site.connection.nameservers)
+    return make_resolver([Nameserver.parse(s) for s in servers], ResolveOverrides.parse(pins))
