@@ -203,38 +203,8 @@ def up_cmd(
 
             render_plan(st.console, result.apply.plan)
         st.console.print(human.render(result.report, verbose=st.verbose))
-        st.console.print(_up_verdict(result), highlight=False, soft_wrap=True)
+        st.console.print(result.verdict(), highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
-
-
-def _up_verdict(result: object) -> str:
-    from ghes_setup.runbooks.up import UpResult
-    from ghes_setup.secrets import scrub
-
-    assert isinstance(result, UpResult)
-    if result.ok and result.dry_run:
-        return "Dry run finished: nothing was changed. Run without --dry-run to apply the plan."
-    if result.ok:
-        return (
-            f"{result.report.target} is set up: subdomain isolation, TLS, GitHub Packages and "
-            "the Container registry work (smoke test included unless --no-smoke)."
-        )
-    stopped = result.stopped_at or "a step"
-    reason = ""
-    if result.error is not None:
-        reason = f": {result.error.message}"
-        if result.error.hint:
-            reason += f". Hint: {result.error.hint}"
-    else:
-        bad = [r for r in result.report.results if r.status.value in ("fail", "error")]
-        if bad:
-            reason = f": {bad[0].id}: {bad[0].summary}"
-            if bad[0].remedy:
-                reason += f". Fix: {bad[0].remedy}"
-    return scrub(
-        f"Stopped at step '{stopped}'{reason}. After the fix, run ghes-setup up again: the "
-        "steps already done find nothing to change."
-    )
 
 
 SNAPSHOT_HELP = """\
@@ -317,6 +287,7 @@ def verify_cmd(
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
+    from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
 
     out = output_format(ctx, fmt)
@@ -325,12 +296,7 @@ def verify_cmd(
     report = verify(pipeline, before, smoke=not no_smoke)
     code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
     if out is OutputFormat.human:
-        differences = [
-            d
-            for r in report.results
-            for d in r.details.get("differences", [])
-            if isinstance(d, dict)
-        ]
+        differences = found_differences(report)
         console = state(ctx).console
         if differences:
             console.print(f"{len(differences)} difference(s) since {against}:", highlight=False)

@@ -91,6 +91,31 @@ class UpResult:
     def ok(self) -> bool:
         return self.exit_code == ExitCode.OK
 
+    def verdict(self) -> str:
+        """One closing sentence for people: done, or where it stopped and what to fix."""
+        if self.ok and self.dry_run:
+            return "Dry run finished: nothing was changed. Run without --dry-run to apply the plan."
+        if self.ok:
+            return (
+                f"{self.report.target} is set up: subdomain isolation, TLS, GitHub Packages and "
+                "the Container registry work (smoke test included unless --no-smoke)."
+            )
+        reason = ""
+        if self.error is not None:
+            reason = f": {self.error.message}"
+            if self.error.hint:
+                reason += f". Hint: {self.error.hint}"
+        else:
+            bad = [r for r in self.report.results if r.status in (Status.FAIL, Status.ERROR)]
+            if bad:
+                reason = f": {bad[0].id}: {bad[0].summary}"
+                if bad[0].remedy:
+                    reason += f". Fix: {bad[0].remedy}"
+        return scrub(
+            f"Stopped at step '{self.stopped_at or 'a step'}'{reason}. After the fix, run "
+            "ghes-setup up again: the steps already done find nothing to change."
+        )
+
 
 class _Stop(Exception):
     """A step failed: stop the pipeline (results and the error are already recorded)."""

@@ -197,6 +197,13 @@ def verify(ctx: PipelineContext, before: Mapping[str, Any], *, smoke: bool = Tru
     return Report("verify", tuple(results), target=ctx.site.hostname)
 
 
+def differences(report: Report) -> list[dict[str, Any]]:
+    """Every difference a `verify` report found, in check order."""
+    return [
+        d for r in report.results for d in r.details.get("differences", []) if isinstance(d, dict)
+    ]
+
+
 def _result(check_id: str, area: str, outcome: Outcome) -> CheckResult:
     return CheckResult.from_outcome(check_id, area, outcome)
 
