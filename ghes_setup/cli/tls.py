@@ -270,7 +270,6 @@ def check_cmd(
     strict: StrictOpt = False,
     site: SiteOpt = None,
 ) -> None:
-    from ghes_setup.errors import InputError
     from ghes_setup.tls.service import TlsCheckRequest, normalize_hostname, run_tls_check
 
     out = output_format(ctx, fmt)
@@ -287,24 +286,7 @@ def check_cmd(
         },
         require_hostname=False,
     )
-    if not spec.hostname:
-        raise InputError(
-            "no hostname given", hint="pass --hostname ghe.example.com or use a site file"
-        )
-    if spec.tls.cert is None or spec.tls.key is None:
-        raise InputError(
-            "no certificate and key given",
-            hint="pass --cert FILE --key FILE, or set [tls] cert and key in the site file",
-        )
-    request = TlsCheckRequest(
-        cert=spec.tls.cert,
-        key=spec.tls.key,
-        hostname=spec.hostname,
-        ca_file=spec.connection.ca_file,
-        warn_days=spec.tls.warn_days,
-        crit_days=spec.tls.crit_days,
-        ghes_version=parse_version(ghes_version) or spec.ghes_version,
-    )
+    request = TlsCheckRequest.from_site(spec, ghes_version=parse_version(ghes_version))
     report = run_tls_check(request)
     raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
 

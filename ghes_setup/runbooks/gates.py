@@ -13,16 +13,4 @@ from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
 
 def tls_gate(site: Site) -> Report:
     """`tls check` on the site's certificate and key (the gate before a certificate push)."""
-    if site.tls.cert is None or site.tls.key is None:
-        raise ValueError("tls_gate needs [tls] cert and key")  # apply_site only calls it then
-    return run_tls_check(
-        TlsCheckRequest(
-            cert=site.tls.cert,
-            key=site.tls.key,
-            hostname=site.hostname,
-            ca_file=site.connection.ca_file,
-            warn_days=site.tls.warn_days,
-            crit_days=site.tls.crit_days,
-            ghes_version=site.ghes_version,
-        )
-    )
+    return run_tls_check(TlsCheckRequest.from_site(site))

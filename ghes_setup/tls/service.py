@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ghes_setup.checks import Check, Report, run_checks
-from ghes_setup.config.site import validate_hostname
+from ghes_setup.config.site import Site, validate_hostname
 from ghes_setup.errors import InputError
 from ghes_setup.facts import HTTPS_PORT, GhesVersion, isolation_hosts
 from ghes_setup.net import AddressResolver
@@ -64,6 +64,28 @@ class TlsCheckRequest:
     now: datetime | None = None
     # The GHES release whose isolation subdomains `tls-san` counts (default: a current one).
     ghes_version: GhesVersion | None = None
+
+    @classmethod
+    def from_site(cls, site: Site, *, ghes_version: GhesVersion | None = None) -> TlsCheckRequest:
+        """The site's [tls] cert and key for its hostname; InputError (exit 3) without them."""
+        if not site.hostname:
+            raise InputError(
+                "no hostname given", hint="pass --hostname ghe.example.com or use a site file"
+            )
+        if site.tls.cert is None or site.tls.key is None:
+            raise InputError(
+                "no certificate and key given",
+                hint="pass --cert FILE --key FILE, or set [tls] cert and key in the site file",
+            )
+        return cls(
+            cert=site.tls.cert,
+            key=site.tls.key,
+            hostname=site.hostname,
+            ca_file=site.connection.ca_file,
+            warn_days=site.tls.warn_days,
+            crit_days=site.tls.crit_days,
+            ghes_version=ghes_version or site.ghes_version,
+        )
 
 
 def normalize_hostname(hostname: str) -> str:
