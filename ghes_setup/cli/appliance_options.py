@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, get_type_hints, overload
 
 import typer
 
@@ -327,32 +327,51 @@ _CONNECTION_PARAMS: tuple[tuple[str, Any, Any], ...] = (
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def with_connection(fn: F) -> F:
-    """Add the `ConnectionArgs` options to a Typer command whose last parameter is
-    `conn: ConnectionArgs`, so they are declared once, not pasted into every signature."""
-    hints = get_type_hints(fn, include_extras=True)
-    signature = inspect.signature(fn)
-    own = [
-        p.replace(annotation=hints.get(p.name, p.annotation))
-        for p in signature.parameters.values()
-        if p.name != "conn"
-    ]
-    extra = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
-        for name, hint, default in _CONNECTION_PARAMS
-    ]
+NO_OPTIONS: Final = ConnectionArgs()  # the default `with_connection` replaces
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        conn = ConnectionArgs(**{name: kwargs.pop(name) for name, _, _ in _CONNECTION_PARAMS})
-        return fn(*args, conn=conn, **kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {
-        **{p.name: p.annotation for p in own},
-        **{name: hint for name, hint, _ in _CONNECTION_PARAMS},
-    }
-    return wrapper  # type: ignore[return-value]
+@overload
+def with_connection(fn: F) -> F: ...
+
+
+@overload
+def with_connection(*, tokens: bool = True, name: str = "conn") -> Callable[[F], F]: ...
+
+
+def with_connection(
+    fn: F | None = None, *, tokens: bool = True, name: str = "conn"
+) -> F | Callable[[F], F]:
+    """Add the `ConnectionArgs` options to a Typer command whose parameter `name` (default
+    `conn`) is a `ConnectionArgs`, so they are declared once, not pasted into every signature.
+    `tokens=False` leaves out --token-stdin/--token-file (commands that push no image)."""
+    params = tuple(p for p in _CONNECTION_PARAMS if tokens or not p[0].startswith("token_"))
+
+    def decorate(fn: F) -> F:
+        hints = get_type_hints(fn, include_extras=True)
+        signature = inspect.signature(fn)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name != name
+        ]
+        extra = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+            for n, hint, default in params
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {n: kwargs.pop(n) for n, _, _ in params}
+            return fn(*args, **{name: ConnectionArgs(**values)}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{p.name: p.annotation for p in own},
+            **{n: hint for n, hint, _ in params},
+        }
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:

@@ -15,33 +15,26 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ghes_setup.cli.appliance_options import (
-    AcceptNewOpt,
-    HostKeyOpt,
-    IdentityOpt,
-    KnownHostsOpt,
+    NO_OPTIONS,
+    ConnectionArgs,
     NoWaitOpt,
-    PasswordFileOpt,
-    PasswordStdinOpt,
     SnapshotDirOpt,
     TimeoutOpt,
-    TransportOpt,
     YesOpt,
     apply_document,
+    connect_with,
     render_outcome,
+    with_connection,
 )
 from ghes_setup.cli.appliance_options import confirmation as _confirmation
-from ghes_setup.cli.appliance_options import connect as _connect
 from ghes_setup.cli.appliance_options import info_document as _info_document
 from ghes_setup.cli.appliance_options import progress as _progress
 from ghes_setup.cli.appliance_options import render_plan as _render_plan
 from ghes_setup.cli.appliance_options import write_json as _write_json
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
-    CaFileOpt,
     FormatOpt,
-    NameserverOpt,
     OutputFormat,
-    ResolveOpt,
     SiteOpt,
     output_format,
     state,
@@ -96,39 +89,18 @@ Example: ghes-setup config rollback --site site.toml --yes
 
 
 @app.command("show", help=SHOW_HELP)
+@with_connection(tokens=False)
 def show_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.plan import settings_document
     from ghes_setup.appliance.service import config_show
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    connect = _connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
-    )
+    connect = connect_with(ctx, site, conn)
     info, settings = config_show(connect, progress=_progress(ctx, steps=False))
     if out is OutputFormat.json:
         _write_json(
@@ -146,39 +118,18 @@ def show_cmd(
 
 
 @app.command("plan", help=PLAN_HELP)
+@with_connection(tokens=False)
 def plan_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.plan import plan_document
     from ghes_setup.appliance.service import config_plan
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    connect = _connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
-    )
+    connect = connect_with(ctx, site, conn)
     info, plan = config_plan(connect, progress=_progress(ctx, steps=False))
     if out is OutputFormat.json:
         _write_json(
@@ -195,6 +146,7 @@ def plan_cmd(
 
 
 @app.command("apply", help=APPLY_HELP)
+@with_connection(tokens=False)
 def apply_cmd(
     ctx: typer.Context,
     dry_run: Annotated[
@@ -205,36 +157,16 @@ def apply_cmd(
     timeout: TimeoutOpt = 1800.0,
     snapshot_dir: SnapshotDirOpt = None,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.service import ApplyOptions, config_apply
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config apply", yes=yes or dry_run, password_stdin=password_stdin)
-    connect = _connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
+    confirm = _confirmation(
+        ctx, "config apply", yes=yes or dry_run, password_stdin=conn.password_stdin
     )
+    connect = connect_with(ctx, site, conn)
     progress = _progress(ctx)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir)
@@ -252,6 +184,7 @@ def apply_cmd(
 
 
 @app.command("rollback", help=ROLLBACK_HELP)
+@with_connection(tokens=False)
 def rollback_cmd(
     ctx: typer.Context,
     snapshot: Annotated[
@@ -265,36 +198,14 @@ def rollback_cmd(
     timeout: TimeoutOpt = 1800.0,
     snapshot_dir: SnapshotDirOpt = None,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
+    conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.service import ApplyOptions, config_rollback
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config rollback", yes=yes, password_stdin=password_stdin)
-    connect = _connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
-    )
+    confirm = _confirmation(ctx, "config rollback", yes=yes, password_stdin=conn.password_stdin)
+    connect = connect_with(ctx, site, conn)
     progress = _progress(ctx)
     options = ApplyOptions(wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir))
     try:

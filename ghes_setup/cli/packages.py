@@ -12,32 +12,25 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ghes_setup.cli.appliance_options import (
-    AcceptNewOpt,
+    NO_OPTIONS,
+    ConnectionArgs,
     DryRunOpt,
-    HostKeyOpt,
-    IdentityOpt,
-    KnownHostsOpt,
     NoWaitOpt,
-    PasswordFileOpt,
-    PasswordStdinOpt,
     SnapshotDirOpt,
     TimeoutOpt,
-    TransportOpt,
     YesOpt,
     apply_document,
     confirmation,
-    connect,
+    connect_with,
     progress,
     render_outcome,
+    with_connection,
     write_json,
 )
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
-    CaFileOpt,
     FormatOpt,
-    NameserverOpt,
     OutputFormat,
-    ResolveOpt,
     SiteOpt,
     StrictOpt,
     TextfileOpt,
@@ -96,6 +89,7 @@ Example: ghes-setup packages status --site site.toml --format nagios
 
 
 @app.command("enable", help=ENABLE_HELP)
+@with_connection(tokens=False, name="conn_args")
 def enable_cmd(
     ctx: typer.Context,
     dry_run: DryRunOpt = False,
@@ -104,39 +98,17 @@ def enable_cmd(
     timeout: TimeoutOpt = 1800.0,
     snapshot_dir: SnapshotDirOpt = None,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
+    conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.packages.service import enable_packages
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
     confirm = confirmation(
-        ctx, "packages enable", yes=yes or dry_run, password_stdin=password_stdin
+        ctx, "packages enable", yes=yes or dry_run, password_stdin=conn_args.password_stdin
     )
-    conn = connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
-    )
+    conn = connect_with(ctx, site, conn_args)
     display = progress(ctx)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)
@@ -169,40 +141,19 @@ def enable_cmd(
 
 
 @app.command("status", help=STATUS_HELP)
+@with_connection(tokens=False, name="conn_args")
 def status_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
     strict: StrictOpt = False,
+    conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.packages.service import packages_status
 
     out = output_format(ctx, fmt)
-    conn = connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
-    )
+    conn = connect_with(ctx, site, conn_args)
     display = progress(ctx, steps=False)
     try:
         report = packages_status(conn, progress=display)

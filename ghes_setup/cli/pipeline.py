@@ -9,12 +9,13 @@ storage keys) or their `_FILE` variants.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ghes_setup.cli import schedule
 from ghes_setup.cli.appliance_options import (
+    NO_OPTIONS,
     ConnectionArgs,
     connect_with,
     with_connection,
@@ -52,9 +53,6 @@ Examples:
   ghes-setup check --site site.toml --format prometheus \\
       --textfile /var/lib/prometheus/node-exporter/ghes.prom
 """
-
-
-NO_OPTIONS: Final = ConnectionArgs()  # replaced by `with_connection` with the parsed options
 
 
 def pipeline_context(

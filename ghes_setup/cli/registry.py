@@ -13,21 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Final
 import typer
 
 from ghes_setup.cli.appliance_options import (
-    AcceptNewOpt,
+    NO_OPTIONS,
+    ConnectionArgs,
     DryRunOpt,
-    HostKeyOpt,
-    IdentityOpt,
-    KnownHostsOpt,
-    PasswordFileOpt,
-    PasswordStdinOpt,
     SnapshotDirOpt,
-    TransportOpt,
     YesOpt,
     apply_document,
     confirmation,
-    connect,
+    connect_with,
     progress,
     render_outcome,
+    with_connection,
     write_json,
 )
 from ghes_setup.cli.common import (
@@ -407,6 +403,7 @@ def status_cmd(
 
 
 @app.command("start", help=START_HELP)
+@with_connection(tokens=False, name="conn_args")
 def start_cmd(
     ctx: typer.Context,
     timeout: Annotated[
@@ -421,37 +418,17 @@ def start_cmd(
     yes: YesOpt = False,
     snapshot_dir: SnapshotDirOpt = None,
     site: SiteOpt = None,
-    transport: TransportOpt = None,
-    host_key: HostKeyOpt = None,
-    known_hosts: KnownHostsOpt = None,
-    accept_new_host_key: AcceptNewOpt = False,
-    identity: IdentityOpt = None,
-    ca_file: CaFileOpt = None,
-    nameserver: NameserverOpt = None,
-    resolve: ResolveOpt = None,
-    password_stdin: PasswordStdinOpt = False,
-    password_file: PasswordFileOpt = None,
     fmt: FormatOpt = None,
+    conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
     out_format = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, "registry start", yes=yes or dry_run, password_stdin=password_stdin)
-    conn = connect(
-        ctx,
-        site=site,
-        transport=transport,
-        host_key=host_key,
-        known_hosts=known_hosts,
-        accept_new_host_key=accept_new_host_key,
-        identity=identity,
-        ca_file=ca_file,
-        nameserver=nameserver,
-        resolve=resolve,
-        password_stdin=password_stdin,
-        password_file=password_file,
+    confirm = confirmation(
+        ctx, "registry start", yes=yes or dry_run, password_stdin=conn_args.password_stdin
     )
+    conn = connect_with(ctx, site, conn_args)
     display = progress(ctx)
     options = StartOptions(
         apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
