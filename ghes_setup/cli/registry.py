@@ -7,7 +7,6 @@ self-contained: `smoke` below; `status` and `start` live beside it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
@@ -17,6 +16,8 @@ from ghes_setup.cli.appliance_options import (
     ConnectionArgs,
     DryRunOpt,
     SnapshotDirOpt,
+    TokenFileOpt,
+    TokenStdinOpt,
     YesOpt,
     apply_document,
     confirmation,
@@ -147,15 +148,8 @@ def smoke_cmd(
             help="Manifest media type: OCI image manifest or Docker schema 2.",
         ),
     ] = "oci",
-    token_stdin: Annotated[
-        bool, typer.Option("--token-stdin", help="Read the token from standard input.")
-    ] = False,
-    token_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--token-file", metavar="FILE", help="Read the token from FILE.", show_default=False
-        ),
-    ] = None,
+    token_stdin: TokenStdinOpt = False,
+    token_file: TokenFileOpt = None,
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
