@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import shutil
@@ -27,6 +28,7 @@ from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from ghes_setup.net import Nameserver
+from tests.ports import IN_USE, START_ATTEMPTS, free_port
 
 INSTALL_HINT = "install dnsmasq (scripts/install-system-deps.sh)"
 _counter = itertools.count(1)
@@ -36,21 +38,6 @@ def loopback_address() -> str:
     """A 127.53.x.y address no other test instance uses (all of 127/8 is loopback on Linux)."""
     n = next(_counter)
     return f"127.53.{(os.getpid() % 200) + 1}.{n % 250 + 1}"
-
-
-def free_port(address: str) -> int:
-    """A port free for both UDP and TCP on `address`."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((address, 0))
-            port = int(udp.getsockname()[1])
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            try:
-                tcp.bind((address, port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError(f"no free port on {address}")
 
 
 def dnsmasq_binary() -> str:
@@ -67,9 +54,21 @@ class Dnsmasq:
 
     def __init__(self, workdir: Path, zones: Sequence[str], options: Sequence[str]) -> None:
         self.address = loopback_address()
-        self.port = free_port(self.address)
         self.workdir = workdir
-        self.log = workdir / f"dnsmasq-{self.address}-{self.port}.log"
+        self.zones = tuple(zones)
+        self.options = tuple(options)
+        for _attempt in range(START_ATTEMPTS):
+            self.port = free_port(self.address, udp=True)
+            if self._start():
+                return
+        pytest.fail(
+            f"dnsmasq lost the race for a free port {START_ATTEMPTS} times on {self.address}",
+            pytrace=False,
+        )
+
+    def _start(self) -> bool:
+        """Start on `self.port`; False when another socket took the port first (try another)."""
+        self.log = self.workdir / f"dnsmasq-{self.address}-{self.port}.log"
         argv = [
             dnsmasq_binary(),
             "--keep-in-foreground",
@@ -79,11 +78,11 @@ class Dnsmasq:
             "--bind-interfaces",
             f"--listen-address={self.address}",
             f"--port={self.port}",
-            f"--pid-file={workdir / f'dnsmasq-{self.port}.pid'}",
+            f"--pid-file={self.workdir / f'dnsmasq-{self.port}.pid'}",
             "--log-queries",
             "--log-facility=-",
-            *(f"--local=/{zone}/" for zone in zones),
-            *options,
+            *(f"--local=/{zone}/" for zone in self.zones),
+            *self.options,
         ]
         if os.geteuid() != 0:  # dnsmasq only drops privileges when it has some
             import pwd
@@ -92,7 +91,7 @@ class Dnsmasq:
         self.argv = argv
         self._log = self.log.open("w")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        return self._wait_ready()
 
     @property
     def nameserver(self) -> Nameserver:
@@ -101,18 +100,21 @@ class Dnsmasq:
     def __str__(self) -> str:
         return str(self.nameserver)
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> bool:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.stop()
+                output = self.log.read_text()
+                if IN_USE in output:
+                    return False
                 pytest.fail(
-                    f"dnsmasq exited with {self.proc.returncode}: {self.log.read_text()[-800:]}",
+                    f"dnsmasq exited with {self.proc.returncode}: {output[-800:]}",
                     pytrace=False,
                 )
             try:
                 with socket.create_connection((self.address, self.port), timeout=0.2):
-                    return
+                    return True
             except OSError:
                 time.sleep(0.02)
         self.stop()
@@ -187,12 +189,26 @@ class ScriptedDns:
         self.queries = 0
         self.lock = threading.Lock()
         self.address = loopback_address()
-        self.port = free_port(self.address)
         resolver = _ZoneResolver(self)
-        self._servers = [
-            DNSServer(resolver, address=self.address, port=self.port, tcp=tcp, logger=_Quiet())
-            for tcp in (False, True)
-        ]
+        self._servers: list[Any] = []
+        for _attempt in range(START_ATTEMPTS):
+            self.port = free_port(self.address, udp=True)
+            try:
+                for tcp in (False, True):
+                    self._servers.append(
+                        DNSServer(
+                            resolver, address=self.address, port=self.port, tcp=tcp, logger=_Quiet()
+                        )
+                    )
+                break
+            except OSError as exc:  # lost the port to another socket: try another
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                for server in self._servers:
+                    server.server.server_close()
+                self._servers = []
+        else:
+            pytest.fail(f"no free port for the scripted DNS server on {self.address}")
         for server in self._servers:
             server.start_thread()
 

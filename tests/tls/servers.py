@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import IN_USE, START_ATTEMPTS, free_port
+
 INSTALL_HINT = "install nginx (Debian package nginx; scripts/install-system-deps.sh)"
 _counter = itertools.count(1)
 
@@ -28,12 +30,6 @@ _counter = itertools.count(1)
 def loopback_address() -> str:
     n = next(_counter)
     return f"127.44.{(os.getpid() % 200) + 1}.{n % 250 + 1}"
-
-
-def free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((address, 0))
-        return int(sock.getsockname()[1])
 
 
 def nginx_binary() -> str:
@@ -89,32 +85,32 @@ class Nginx:
         )
 
     def start(self) -> Nginx:
+        for _attempt in range(START_ATTEMPTS):
+            if self._start():
+                return self
+            self.port = free_port(self.address)  # lost the port to another socket: try another
+        pytest.fail(f"nginx lost the race for a free port {START_ATTEMPTS} times")
+
+    def _start(self) -> bool:
         binary = nginx_binary()
         conf = self.workdir / "nginx.conf"
         conf.write_text(self._config())
-        args = [
-            binary,
-            "-p",
-            str(self.workdir),
-            "-c",
-            str(conf),
-            "-e",
-            str(self.workdir / "error.log"),
-        ]
+        error_log = self.workdir / "error.log"
+        error_log.unlink(missing_ok=True)
+        args = [binary, "-p", str(self.workdir), "-c", str(conf), "-e", str(error_log)]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                log = (
-                    (self.workdir / "error.log").read_text()
-                    if (self.workdir / "error.log").exists()
-                    else ""
-                )
+                log = error_log.read_text() if error_log.exists() else ""
+                self.stop()
+                if IN_USE in err + log:
+                    return False
                 pytest.fail(f"nginx did not start: {err} {log}")
             try:
                 with socket.create_connection((self.address, self.port), timeout=0.2):
-                    return self
+                    return True
             except OSError:
                 time.sleep(0.05)
         self.stop()

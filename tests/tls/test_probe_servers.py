@@ -18,9 +18,10 @@ from ghes_setup.net import ResolveOverrides, SystemResolver
 from ghes_setup.tls.check_served import fingerprint
 from ghes_setup.tls.service import TlsProbeRequest, served_fingerprints
 from tests.conftest import CliRunner, assert_no_traceback
+from tests.ports import free_port
 from tests.schema import assert_valid_report
 from tests.tls.corpus import DAY, NOW, build_cert, cert_pem, key_pem, pki, rsa_key
-from tests.tls.servers import Nginx, Site, free_port
+from tests.tls.servers import Nginx, Site
 
 pytestmark = pytest.mark.lab
 
