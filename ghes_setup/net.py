@@ -4,7 +4,8 @@ An admin often has to reach an appliance before public DNS exists, or the lab, w
 only its own DNS server knows. `--resolve HOST:IP` (like curl's) pins one name; a leading dot
 (`.ghe.example.com:10.0.0.5`) pins every name under a domain. `--nameserver IP[:PORT]` sends
 lookups to a given server. This module only holds and parses those choices; the DNS lookups
-themselves happen in `ghes_setup.dns.resolver`.
+themselves happen in `ghes_setup.dns.resolver`. It also owns `to_ascii`, the one way a host
+name (or a certificate's name pattern) becomes the lower-case A-labels everything compares.
 """
 
 from __future__ import annotations
@@ -15,6 +16,26 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ghes_setup.errors import InputError
+
+
+def to_ascii(name: str) -> str:
+    """`Ghe.Exämple.com.` -> `ghe.xn--exmple-cua.com` (lower-case A-labels, no trailing dot).
+
+    Raises ValueError for a name that cannot be turned into A-labels.
+    """
+    text = name.strip().rstrip(".")
+    if text.isascii():
+        return text.lower()
+    labels = []
+    for label in text.split("."):
+        if label.isascii():
+            labels.append(label.lower())
+            continue
+        try:
+            labels.append(label.lower().encode("idna").decode("ascii"))
+        except UnicodeError as exc:
+            raise ValueError(f"{name!r} is not a valid internationalised name: {exc}") from None
+    return ".".join(labels)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,11 +163,11 @@ def issue_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
+    from ghes_setup.config.site import validate_hostname
     from ghes_setup.tls.issue import issue
-    from ghes_setup.tls.service import normalize_hostname
 
     mode = output_format(ctx, fmt, allowed=PLAIN)
-    host = normalize_hostname(hostname)
+    host = validate_hostname(hostname)
     result = issue(host, ca, out, days=days, force=force)
     if mode is OutputFormat.json:
         _json(
@@ -201,11 +201,11 @@ def csr_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
+    from ghes_setup.config.site import validate_hostname
     from ghes_setup.tls.issue import make_csr
-    from ghes_setup.tls.service import normalize_hostname
 
     mode = output_format(ctx, fmt, allowed=PLAIN)
-    host = normalize_hostname(hostname)
+    host = validate_hostname(hostname)
     result = make_csr(host, out, force=force)
     csr_text = result.csr.read_text(encoding="ascii")
     if mode is OutputFormat.json:
@@ -270,14 +270,15 @@ def check_cmd(
     strict: StrictOpt = False,
     site: SiteOpt = None,
 ) -> None:
-    from ghes_setup.tls.service import TlsCheckRequest, normalize_hostname, run_tls_check
+    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
 
     out = output_format(ctx, fmt)
     spec = load_site_for(
         ctx,
         site,
         overrides={
-            "hostname": normalize_hostname(hostname) if hostname else None,
+            "hostname": validate_hostname(hostname) if hostname else None,
             "tls.cert": abs_path(cert),
             "tls.key": abs_path(key),
             "tls.warn_days": warn_days,
@@ -337,11 +338,12 @@ def probe_cmd(
     strict: StrictOpt = False,
     site: SiteOpt = None,
 ) -> None:
+    from ghes_setup.config.site import validate_hostname
     from ghes_setup.errors import InputError
-    from ghes_setup.tls.service import TlsProbeRequest, normalize_hostname, run_tls_probe
+    from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
     out = output_format(ctx, fmt)
-    given = normalize_hostname(hostname) if hostname else None
+    given = validate_hostname(hostname) if hostname else None
     spec = load_site_for(
         ctx,
         site,

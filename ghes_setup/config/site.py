@@ -267,17 +267,13 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
     """GHES's rules (configuring-the-hostname-for-your-instance.md): a domain name, not an IP,
     not localhost. Returns the name lower-cased without a trailing dot."""
     from ghes_setup.errors import InputError
+    from ghes_setup.net import to_ascii
 
-    host = name.strip().lower().rstrip(".")
     hint = "use the appliance's fully qualified domain name, e.g. ghe.example.com"
-    if not host.isascii():  # an internationalised name: its A-labels (punycode) are the name
-        try:
-            host = ".".join(
-                label.encode("idna").decode("ascii") if not label.isascii() else label
-                for label in host.split(".")
-            )
-        except UnicodeError:
-            raise InputError(f"{where}: {name!r} is not a valid domain name", hint=hint) from None
+    try:  # an internationalised name: its A-labels (punycode) are the name
+        host = to_ascii(name)
+    except ValueError:
+        raise InputError(f"{where}: {name!r} is not a valid domain name", hint=hint) from None
     if not host:
         raise InputError(f"{where}: empty host name", hint=hint)
     if host == "localhost" or host.endswith(".localhost"):

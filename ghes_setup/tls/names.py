@@ -23,25 +23,7 @@ from collections.abc import Iterable
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-
-def to_ascii(name: str) -> str:
-    """`Ghe.Exämple.com.` -> `ghe.xn--exmple-cua.com` (lower-case A-labels, no trailing dot).
-
-    Raises ValueError for a name that cannot be turned into A-labels.
-    """
-    text = name.strip().rstrip(".")
-    if text.isascii():
-        return text.lower()
-    labels = []
-    for label in text.split("."):
-        if label.isascii():
-            labels.append(label.lower())
-            continue
-        try:
-            labels.append(label.lower().encode("idna").decode("ascii"))
-        except UnicodeError as exc:
-            raise ValueError(f"{name!r} is not a valid internationalised name: {exc}") from None
-    return ".".join(labels)
+from ghes_setup.net import to_ascii as to_ascii  # certificate names compare in A-labels
 
 
 def is_wildcard(pattern: str) -> bool:

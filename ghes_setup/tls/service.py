@@ -24,7 +24,6 @@ from ghes_setup.config.site import Site, validate_hostname
 from ghes_setup.errors import InputError
 from ghes_setup.facts import HTTPS_PORT, GhesVersion, isolation_hosts
 from ghes_setup.net import AddressResolver
-from ghes_setup.tls import names
 from ghes_setup.tls.check_chain_complete import tls_chain_complete
 from ghes_setup.tls.check_chain_order import tls_chain_order
 from ghes_setup.tls.check_expiry import tls_expiry
@@ -88,15 +87,6 @@ class TlsCheckRequest:
         )
 
 
-def normalize_hostname(hostname: str) -> str:
-    """A valid GHES host name in lower-case A-labels; InputError (exit 3) otherwise."""
-    try:
-        ascii_name = names.to_ascii(hostname)
-    except ValueError as exc:
-        raise InputError(f"hostname: {exc}", hint="give the appliance's host name") from None
-    return validate_hostname(ascii_name, where="hostname")
-
-
 def check_thresholds(warn_days: int, crit_days: int) -> None:
     if crit_days < 0 or warn_days < crit_days:
         raise InputError(
@@ -106,7 +96,7 @@ def check_thresholds(warn_days: int, crit_days: int) -> None:
 
 
 def material_context(request: TlsCheckRequest) -> TlsMaterialContext:
-    hostname = normalize_hostname(request.hostname)
+    hostname = validate_hostname(request.hostname)
     check_thresholds(request.warn_days, request.crit_days)
     trust = load_trust(request.ca_file)
     bundle = load_bundle(request.cert)
@@ -151,7 +141,7 @@ class TlsProbeRequest:
 def probe_context(
     request: TlsProbeRequest, *, fetch: ChainFetcher | None = None
 ) -> TlsProbeContext:
-    hostname = normalize_hostname(request.hostname)
+    hostname = validate_hostname(request.hostname)
     check_thresholds(request.warn_days, request.crit_days)
     if not 0 < request.port < 65536:
         raise InputError(f"--port {request.port}: must be 1-65535")
