@@ -227,12 +227,15 @@ def render_outcome(console: Console, outcome: ApplyOutcome) -> None:
 
 
 def confirmation(
-    ctx: typer.Context, command: str, *, yes: bool, password_stdin: bool
+    ctx: typer.Context, command: str, *, yes: bool, conn: ConnectionArgs
 ) -> Confirm | None:
-    """None when --yes; a prompt on a terminal; otherwise refuse (cron must never hang)."""
+    """None when --yes; a prompt on a terminal; otherwise refuse (cron must never hang).
+
+    Standard input that carries a secret (`--password-stdin`, `--token-stdin`) cannot answer.
+    """
     if yes:
         return None
-    if password_stdin or not sys.stdin.isatty():
+    if conn.password_stdin or conn.token_stdin or not sys.stdin.isatty():
         state(ctx).err.print(
             f"ghes-setup: {command} changes the appliance and there is no terminal to confirm "
             "on (standard input is not one, or carries the password). Hint: pass --yes (or "

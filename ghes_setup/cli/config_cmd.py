@@ -101,7 +101,8 @@ def show_cmd(
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
     connect = connect_with(ctx, site, conn)
-    info, settings = config_show(connect, progress=_progress(ctx, steps=False))
+    with _progress(ctx, steps=False) as progress:
+        info, settings = config_show(connect, progress=progress)
     if out is OutputFormat.json:
         _write_json(
             {
@@ -130,7 +131,8 @@ def plan_cmd(
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
     connect = connect_with(ctx, site, conn)
-    info, plan = config_plan(connect, progress=_progress(ctx, steps=False))
+    with _progress(ctx, steps=False) as progress:
+        info, plan = config_plan(connect, progress=progress)
     if out is OutputFormat.json:
         _write_json(
             {
@@ -161,24 +163,18 @@ def apply_cmd(
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.service import ApplyOptions, config_apply
+    from ghes_setup.runbooks.gates import tls_gate
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(
-        ctx, "config apply", yes=yes or dry_run, password_stdin=conn.password_stdin
-    )
+    confirm = _confirmation(ctx, "config apply", yes=yes or dry_run, conn=conn)
     connect = connect_with(ctx, site, conn)
-    progress = _progress(ctx)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir)
     )
-    from ghes_setup.runbooks.gates import tls_gate
-
-    try:
+    with _progress(ctx) as progress:
         outcome = config_apply(
             connect, tls_gate=tls_gate, options=options, confirm=confirm, progress=progress
         )
-    finally:
-        progress.close()
     _emit_outcome(ctx, out, outcome)
     raise typer.Exit(0)
 
@@ -204,16 +200,13 @@ def rollback_cmd(
     from ghes_setup.appliance.service import ApplyOptions, config_rollback
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config rollback", yes=yes, password_stdin=conn.password_stdin)
+    confirm = _confirmation(ctx, "config rollback", yes=yes, conn=conn)
     connect = connect_with(ctx, site, conn)
-    progress = _progress(ctx)
     options = ApplyOptions(wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir))
-    try:
+    with _progress(ctx) as progress:
         outcome = config_rollback(
             connect, _abs(snapshot), options=options, confirm=confirm, progress=progress
         )
-    finally:
-        progress.close()
     _emit_outcome(ctx, out, outcome)
     raise typer.Exit(0)
 

@@ -105,18 +105,13 @@ def enable_cmd(
     from ghes_setup.packages.service import enable_packages
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(
-        ctx, "packages enable", yes=yes or dry_run, password_stdin=conn_args.password_stdin
-    )
+    confirm = confirmation(ctx, "packages enable", yes=yes or dry_run, conn=conn_args)
     conn = connect_with(ctx, site, conn_args)
-    display = progress(ctx)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)
     )
-    try:
+    with progress(ctx) as display:
         result = enable_packages(conn, options=options, confirm=confirm, progress=display)
-    finally:
-        display.close()
     if out is OutputFormat.json:
         write_json(
             {
@@ -154,11 +149,8 @@ def status_cmd(
 
     out = output_format(ctx, fmt)
     conn = connect_with(ctx, site, conn_args)
-    display = progress(ctx, steps=False)
-    try:
+    with progress(ctx, steps=False) as display:
         report = packages_status(conn, progress=display)
-    finally:
-        display.close()
     raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
 
 

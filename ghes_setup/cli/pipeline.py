@@ -177,14 +177,9 @@ def up_cmd(
         apply=ApplyOptions(timeout_s=timeout),
         registry_wait_s=registry_timeout,
     )
-    confirm = confirmation(
-        ctx, "up", yes=yes or dry_run, password_stdin=conn.password_stdin or conn.token_stdin
-    )
-    sink = progress(ctx)
-    try:
+    confirm = confirmation(ctx, "up", yes=yes or dry_run, conn=conn)
+    with progress(ctx) as sink:
         result = run_up(pipeline, options, confirm=confirm, progress=sink)
-    finally:
-        sink.close()
     if report is not None:
         from ghes_setup.runbooks.report import write_report
 

@@ -8,7 +8,8 @@ scrubbed of secrets.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 from rich.markup import escape
 
@@ -70,3 +71,11 @@ class ConsoleProgress:
 
     def close(self) -> None:
         self._stop_spinner()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -416,26 +416,20 @@ def start_cmd(
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
+    from ghes_setup.runbooks.gates import tls_gate
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
     out_format = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(
-        ctx, "registry start", yes=yes or dry_run, password_stdin=conn_args.password_stdin
-    )
+    confirm = confirmation(ctx, "registry start", yes=yes or dry_run, conn=conn_args)
     conn = connect_with(ctx, site, conn_args)
-    display = progress(ctx)
     options = StartOptions(
         apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
         wait_s=timeout,
     )
-    from ghes_setup.runbooks.gates import tls_gate
-
-    try:
+    with progress(ctx) as display:
         result = start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
         )
-    finally:
-        display.close()
     ping = result.wait.result if result.wait else None
     if out_format is OutputFormat.json:
         write_json(
