@@ -311,7 +311,8 @@ class Commands:
 
     def lab_reset(self, args: list[str], _stdin: str) -> int:
         """Back to a fresh appliance: settings, front door, registry stopped, maintenance off,
-        faults cleared, admin keys back to the lab's own, empty storage bucket."""
+        faults cleared, admin keys back to the lab's own, empty storage bucket, and no
+        ghes-setup run records in the admin's HOME."""
         timeout = float(args[0]) if args else 60.0
         if not self.ctx.engine.wait_idle(timeout):
             self.out("stderr", "lab-reset: a configuration run is still in progress\n")
@@ -333,6 +334,7 @@ class Commands:
             parts.ensure_dns(layout, config)
             parts.ensure_nginx(layout, config, fresh)
             layout.config_log.write_text("", encoding="utf-8")
+            shutil.rmtree(layout.tool_state, ignore_errors=True)  # a fresh admin HOME
         self.ctx.engine.add_setup_run("Lab reset: fresh appliance configuration")
         return 0
 

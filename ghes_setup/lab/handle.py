@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import socket
 import ssl
 import subprocess
@@ -214,20 +215,28 @@ class LabHandle:
 
         The settings become exactly a fresh appliance's plus `desired_settings()` (anything a
         test changed, e.g. a read-only container ecosystem, is undone); maintenance is turned
-        off. Nothing is applied when the lab is already in that state.
+        off. Nothing is applied when the lab is already in that state, which includes a last
+        configuration run that succeeded. After a run a test failed (`apply-fail`), the lab's
+        own apply replaces it, and ghes-setup's record of it in the admin's HOME is removed:
+        over SSH, `appliance-config-apply` reads the last run ghes-setup started, and would
+        go on reporting the failure.
         """
         self.wait_apply_idle(timeout)
         target = {**fresh_settings(self.config), **self.desired_settings()}
         if state.read_maintenance(self.layout).status != "off":
             state.write_maintenance(self.layout, state.Maintenance())
+        last = self.last_run()
         if (
             self.settings() == target
             and self.applied_settings() == target
+            and (last is None or last.successful)
             and self.registry_answers()
         ):
             return
         SettingsStore(self.layout).replace_all(target)
         self.apply()
+        if last is not None and not last.successful:
+            shutil.rmtree(self.layout.tool_state, ignore_errors=True)
         deadline = time.monotonic() + timeout
         while not self.registry_answers():
             if time.monotonic() > deadline:

@@ -204,6 +204,12 @@ class Layout:
         """The admin user's HOME inside this lab."""
         return self.root / "home"
 
+    @property
+    def tool_state(self) -> Path:
+        """What ghes-setup keeps in the admin's HOME: its SSH configuration runs' output and
+        exit codes (`~/.ghes-setup/runs`, docs/appliance.md). Not the appliance's own state."""
+        return self.home / ".ghes-setup"
+
     # -- appliance data (/data/user/common on a real appliance)
     @property
     def data(self) -> Path:

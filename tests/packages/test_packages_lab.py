@@ -202,3 +202,22 @@ def test_registry_start_with_a_failing_apply_exits_6_and_names_the_snapshot(run:
     assert result.exit_code == 6, result
     assert "config rollback" in result.stderr
     assert len(run.snapshots()) == 1
+
+
+def test_the_lab_fixtures_leave_no_failed_run_of_ours_behind(run: Run) -> None:
+    """After a run the tool started fails, `prepare_registry()` and `reset()` each give the
+    next test a last configuration run that `appliance-config-apply` (over SSH) calls good."""
+
+    def config_apply_status() -> str:
+        result = run("check", "--transport", "ssh", "--format", "json")
+        return next(
+            r["status"] for r in result.json()["results"] if r["id"] == "appliance-config-apply"
+        )
+
+    for prepare in (run.lab.prepare_registry, run.lab.reset):
+        run.lab.fault("apply-fail")
+        assert run("registry", "start", "--transport", "ssh", "--yes").exit_code == 6
+        assert config_apply_status() == "fail"
+        run.lab.clear_faults()
+        prepare()
+        assert config_apply_status() == "pass", prepare.__name__
