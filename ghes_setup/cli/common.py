@@ -110,6 +110,14 @@ TextfileOpt = Annotated[
     ),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")]
+HostnameArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="HOSTNAME",
+        help="The appliance's hostname (default: the site file's).",
+        show_default=False,
+    ),
+]
 VersionOpt = Annotated[
     str | None,
     typer.Option(

@@ -14,6 +14,7 @@ import typer
 
 from ghes_setup.cli.common import (
     FormatOpt,
+    HostnameArg,
     NameserverOpt,
     OutputFormat,
     ResolveOpt,
@@ -65,14 +66,7 @@ Example: ghes-setup dns records ghe.example.com --address 10.0.0.5 --address 200
 @app.command("check", help=CHECK_HELP, no_args_is_help=False)
 def check_cmd(
     ctx: typer.Context,
-    hostname: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="HOSTNAME",
-            help="The appliance's hostname (default: the site's).",
-            show_default=False,
-        ),
-    ] = None,
+    hostname: HostnameArg = None,
     expect: Annotated[
         list[str] | None,
         typer.Option(

@@ -31,6 +31,7 @@ from ghes_setup.cli.common import (
     PLAIN_FORMATS,
     CaFileOpt,
     FormatOpt,
+    HostnameArg,
     NameserverOpt,
     OutputFormat,
     ResolveOpt,
@@ -80,14 +81,7 @@ BAR_MIN_BYTES: Final = 8 * 1024 * 1024
 @app.command("smoke", help=SMOKE_HELP)
 def smoke_cmd(
     ctx: typer.Context,
-    hostname: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="HOSTNAME",
-            help="The appliance's hostname (default: the site file's).",
-            show_default=False,
-        ),
-    ] = None,
+    hostname: HostnameArg = None,
     site: SiteOpt = None,
     user: Annotated[
         str | None,
@@ -363,14 +357,7 @@ Example: ghes-setup registry start --site site.toml --yes --timeout 300
 @app.command("status", help=STATUS_HELP)
 def status_cmd(
     ctx: typer.Context,
-    hostname: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="HOSTNAME",
-            help="The appliance's hostname (default: the site file's).",
-            show_default=False,
-        ),
-    ] = None,
+    hostname: HostnameArg = None,
     site: SiteOpt = None,
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,

@@ -15,6 +15,7 @@ import typer
 from ghes_setup.cli.common import (
     CaFileOpt,
     FormatOpt,
+    HostnameArg,
     NameserverOpt,
     OutputFormat,
     ResolveOpt,
@@ -298,10 +299,7 @@ def check_cmd(
 @app.command("probe", help=PROBE_HELP, no_args_is_help=False)
 def probe_cmd(
     ctx: typer.Context,
-    hostname: Annotated[
-        str | None,
-        typer.Argument(help="The appliance's hostname (default: the site's).", show_default=False),
-    ] = None,
+    hostname: HostnameArg = None,
     address: Annotated[
         str | None,
         typer.Option(
