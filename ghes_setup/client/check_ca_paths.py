@@ -130,17 +130,15 @@ def locations(ctx: ClientContext, ca: x509.Certificate) -> list[Location]:
                 f"export NODE_EXTRA_CA_CERTS={ca_path_text(ctx)}",
             )
         )
-    for variable in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
-        value = env.get(variable)
-        if not value or (variable == "SSL_CERT_FILE"):
-            continue  # SSL_CERT_FILE is the system store entry above
-        ok = _holds_file(ctx, value, ca)
+    bundle = env.get("REQUESTS_CA_BUNDLE")  # replaces certifi for Python requests
+    if bundle:
+        ok = _holds_file(ctx, bundle, ca)
         out.append(
             Location(
                 "python requests",
-                f"{variable}={value}",
+                f"REQUESTS_CA_BUNDLE={bundle}",
                 "installed" if ok else "missing",
-                None if ok else f"cat {ca_path_text(ctx)} >> {value}",
+                None if ok else f"cat {ca_path_text(ctx)} >> {bundle}",
             )
         )
     return out

@@ -270,14 +270,15 @@ def run_client_check(
     request: ClientCheckRequest, *, on_result: ResultCallback | None = None
 ) -> Report:
     """Run every client check (and, with `smoke`, registry-smoke) from this machine."""
+    smoke = smoke_request(request) if request.smoke else None  # bad input: before any probe
     ctx = build_context(request)
     table: list[Any] = [adapt(c, _same) for c in CHECKS]
-    if request.smoke:
-        smoke = smoke_request(request)
+    if smoke is not None:
+        smoke_req: SmokeRequest = smoke
         table.append(
             adapt(
                 registry_smoke,
-                lambda _ctx: smoke,
+                lambda _ctx: smoke_req,
                 requires=("client-dns", "client-tls-trust", "client-token"),
             )
         )
