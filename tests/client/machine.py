@@ -86,9 +86,29 @@ class Machine:
         with target.open("a", encoding="ascii") as out:
             out.write(ca_file.read_text(encoding="ascii"))
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        binds = " && ".join(f'mount --bind "{self.root / src}" {dst}' for src, dst in MOUNTS)
-        return ["unshare", "-m", "sh", "-c", f'{binds} && exec "$@"', "machine", *argv]
+    def wrap(self, argv: list[str], *, unprivileged: bool = False) -> list[str]:
+        binds = [f'mount --bind "{self.root / src}" {dst}' for src, dst in MOUNTS]
+        if unprivileged:
+            # As `nobody`, no capabilities. The interpreter may live under /root (pyenv, 0700):
+            # show its tree, and only it, through a world-readable tmpfs over /root.
+            python = Path(sys.executable).resolve()
+            staging = self.root / "python-prefix"
+            staging.mkdir(exist_ok=True)
+            prefix = python.parents[1]
+            if prefix.is_relative_to("/root"):
+                binds += [
+                    f'mount --bind "{prefix}" "{staging}"',
+                    "mount -t tmpfs -o mode=0755 tmpfs /root",
+                    f'mkdir -p "{prefix}"',
+                    f'mount --bind "{staging}" "{prefix}"',
+                ]
+            binds.append(
+                "exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "
+                '--bounding-set=-all "$@"'
+            )
+            return ["unshare", "-m", "sh", "-c", " && ".join(binds), "machine", *argv]
+        script = " && ".join(binds)
+        return ["unshare", "-m", "sh", "-c", f'{script} && exec "$@"', "machine", *argv]
 
     def run(
         self,
@@ -97,9 +117,10 @@ class Machine:
         env: Mapping[str, str] | None = None,
         input: str | None = None,
         timeout: float = 180,
+        unprivileged: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self.wrap(argv),
+            self.wrap(argv, unprivileged=unprivileged),
             capture_output=True,
             text=True,
             check=False,
@@ -113,11 +134,13 @@ class Machine:
         *args: str,
         env: Mapping[str, str] | None = None,
         input: str | None = None,
+        unprivileged: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         return self.run(
             [sys.executable, "-m", "ghes_setup", "client", "check", *args],
             env=env,
             input=input,
+            unprivileged=unprivileged,
         )
 
     def shell(self, command: str) -> subprocess.CompletedProcess[str]:

@@ -92,6 +92,24 @@ def test_untrusted_private_ca_names_the_issuer_and_its_remedy_fixes_it(
     assert f"npm.{registry_lab.hostname}" in dns["details"]["names"]
 
 
+def test_runs_without_root_and_then_prints_sudo_in_its_commands(
+    registry_lab: LabHandle, runner: Machine
+) -> None:
+    whoami = runner.run(["id", "-u"], unprivileged=True)
+    assert whoami.stdout.strip() == "65534", whoami.stderr
+    proc = runner.client_check(
+        registry_lab.hostname, "--format", "json", env={"HOME": "/nonexistent"}, unprivileged=True
+    )
+    doc = _doc(proc)
+    assert _result(doc, "client-dns")["status"] == "pass", _result(doc, "client-dns")
+    trust = _result(doc, "client-tls-trust")
+    assert trust["status"] == "fail"
+    assert (
+        "`sudo cp CA.crt /usr/local/share/ca-certificates/ghes-ca.crt && sudo " in trust["remedy"]
+    )
+    assert proc.returncode == 1, proc.stderr
+
+
 def test_resolver_without_the_wildcard_fails_client_dns(
     registry_lab: LabHandle, runner: Machine
 ) -> None:
