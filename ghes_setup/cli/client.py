@@ -44,7 +44,8 @@ npm, SSL_CERT_FILE/REQUESTS_CA_BUNDLE look), client-proxy (HTTPS_PROXY and NO_PR
 and curl's rules), client-token (a classic PAT with read:packages/write:packages; a
 github_pat_ fine-grained token is refused by Packages), client-docker (docker or podman,
 credentials, the login line). With --smoke, also registry-smoke: push and pull a test image
-from here.
+from here, through the proxy docker would use (--size: a large layer shows a proxy's body
+limit, named as HTTP 413).
 
 The site file is optional: it tells the right answers (the appliance's address and DNS
 servers, its CA file for the remedies, the enabled ecosystems), never how to reach it. The

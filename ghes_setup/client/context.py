@@ -24,6 +24,7 @@ from cryptography import x509
 
 from ghes_setup import facts
 from ghes_setup.dns.lookup import Lookup
+from ghes_setup.registry.smoke import HttpFactory, SmokeRequest
 from ghes_setup.secrets import Secret
 from ghes_setup.tls.probe import ProbeFailure, ServedChain
 
@@ -39,6 +40,8 @@ UserProbe = Callable[[Secret], tuple[int, Mapping[str, str], str | None]]
 # One CONNECT through an HTTP proxy: (proxy URL, host, port) -> (status or None, text).
 ConnectProbe = Callable[[str, str, int], tuple[int | None, str]]
 Runner = Callable[[list[str]], tuple[int, str]]
+# The smoke test's HTTP client through a proxy URL (None: direct), or None for its default.
+SmokeHttp = Callable[[str | None], HttpFactory | None]
 
 
 def ecosystem_labels(names: tuple[str, ...], version: facts.GhesVersion | None) -> tuple[str, ...]:
@@ -104,6 +107,8 @@ class ClientContext:
     root: Path = Path("/")
     is_root: bool = False
     probe_label: str = "ghes-setup-probe"
+    smoke: SmokeRequest | None = None
+    smoke_http: SmokeHttp | None = None
     _memo: dict[str, Future[Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

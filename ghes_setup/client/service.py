@@ -9,7 +9,8 @@ when given, only says what the right answers are (the appliance's address, its D
 its CA file to distribute, the ecosystems it enables).
 
 Read-only: nothing is installed, logged in or written; `--smoke` pushes and deletes a test
-image, as `registry smoke` does (the same code: `registry.check_smoke`).
+image, as `registry smoke` does (the same code, `registry.smoke.smoke_outcome`, run by
+`client.check_smoke` through the proxy docker would use).
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from cryptography import x509
 
 from ghes_setup import facts
 from ghes_setup.checks import Report, run_checks
-from ghes_setup.checks.protocol import adapt
 from ghes_setup.checks.runner import ResultCallback
 from ghes_setup.client.check_ca_paths import client_ca_paths
 from ghes_setup.client.check_dns import client_dns
 from ghes_setup.client.check_docker import client_docker
 from ghes_setup.client.check_proxy import client_proxy
+from ghes_setup.client.check_smoke import client_smoke
 from ghes_setup.client.check_tls_trust import client_tls_trust
 from ghes_setup.client.check_token import client_token
 from ghes_setup.client.context import ClientContext, ecosystem_labels, known_ecosystems
@@ -48,8 +49,7 @@ from ghes_setup.errors import InputError
 from ghes_setup.facts import GhesVersion
 from ghes_setup.httpclient import make_client, translated
 from ghes_setup.net import Nameserver
-from ghes_setup.registry.check_smoke import registry_smoke
-from ghes_setup.registry.smoke import SmokeRequest
+from ghes_setup.registry.smoke import HttpFactory, SmokeRequest
 from ghes_setup.secrets import Secret
 from ghes_setup.tls.probe import fetch_chain
 from ghes_setup.tls.trust import system_roots
@@ -272,19 +272,17 @@ def run_client_check(
     """Run every client check (and, with `smoke`, registry-smoke) from this machine."""
     smoke = smoke_request(request) if request.smoke else None  # bad input: before any probe
     ctx = build_context(request)
-    table: list[Any] = [adapt(c, _same) for c in CHECKS]
+    table: list[Any] = list(CHECKS)
     if smoke is not None:
-        smoke_req: SmokeRequest = smoke
-        table.append(
-            adapt(
-                registry_smoke,
-                lambda _ctx: smoke_req,
-                requires=("client-dns", "client-tls-trust", "client-token"),
-            )
-        )
+        ctx.smoke = smoke
+        ctx.smoke_http = partial(smoke_http, request.timeout)
+        table.append(client_smoke)
     results = run_checks(table, ctx, on_result=on_result)
     return Report(COMMAND, results, target=request.hostname)
 
 
-def _same(ctx: ClientContext) -> ClientContext:
-    return ctx
+def smoke_http(timeout: float, proxy: str | None) -> HttpFactory | None:
+    """Through `proxy` when docker would use one for the registry; else the smoke's own."""
+    if proxy is None:
+        return None
+    return lambda request: make_client(proxy=proxy, timeout=max(timeout, 60.0))

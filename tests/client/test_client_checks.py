@@ -21,6 +21,7 @@ from ghes_setup.client.check_ca_paths import client_ca_paths
 from ghes_setup.client.check_dns import client_dns
 from ghes_setup.client.check_docker import client_docker
 from ghes_setup.client.check_proxy import client_proxy
+from ghes_setup.client.check_smoke import client_smoke
 from ghes_setup.client.check_tls_trust import client_tls_trust
 from ghes_setup.client.check_token import client_token
 from ghes_setup.client.context import ClientContext, ecosystem_labels
@@ -28,9 +29,13 @@ from ghes_setup.client.service import CHECKS, parse_ecosystems
 from ghes_setup.dns.lookup import Lookup, LookupStatus
 from ghes_setup.errors import InputError
 from ghes_setup.facts import GhesVersion
+from ghes_setup.registry.retry import RetryPolicy
+from ghes_setup.registry.smoke import SmokeRequest
 from ghes_setup.secrets import Secret
 from ghes_setup.tls.probe import FailureKind, ProbeFailure, ServedChain
 from tests.conftest import CliRunner
+from tests.registry.fake import HOST as FAKE_HOST
+from tests.registry.fake import FakeRegistry, Fault
 from tests.tls.corpus import HOST, NOW, cert_pem, pki
 
 ADDR = "10.0.0.5"
@@ -407,3 +412,49 @@ def test_cli_refuses_bad_input_before_any_probe(cli: CliRunner) -> None:
     assert smoke.exit_code == 3 and "--smoke needs a token" in smoke.stderr
     both = cli("client", "check", HOST, "--token-stdin", "--token-file", "/x")
     assert both.exit_code == 2
+
+
+# ------------------------------------------------------------------ registry-smoke from here
+
+
+def _smoke_ctx(tmp_path: Path, fake: FakeRegistry, env: dict[str, str]) -> tuple[Any, list[Any]]:
+    used: list[str | None] = []
+
+    def http(proxy: str | None) -> Any:
+        used.append(proxy)
+        return lambda _request: fake.client()
+
+    machine = FakeMachine(root=tmp_path, env=env)
+    request = SmokeRequest(
+        hostname=FAKE_HOST,
+        token=Secret("pat-write"),
+        namespace="octo-org",
+        size=200_000,
+        retry=RetryPolicy(attempts=2, initial_delay_s=0.001, max_delay_s=0.01),
+        workdir=tmp_path,
+    )
+    return machine.context(hostname=FAKE_HOST, smoke=request, smoke_http=http), used
+
+
+def test_smoke_goes_through_the_proxy_docker_would_use(tmp_path: Path) -> None:
+    fake = FakeRegistry()
+    ctx, used = _smoke_ctx(tmp_path, fake, {"HTTPS_PROXY": "http://u:pw@proxy.corp:3128"})
+    result = run(client_smoke, ctx)
+    assert result.status is Status.PASS, result
+    assert used == ["http://u:pw@proxy.corp:3128"]
+    assert result.details["proxy"] == "http://u:***@proxy.corp:3128"
+    direct, used_direct = _smoke_ctx(tmp_path, FakeRegistry(), {"NO_PROXY": FAKE_HOST})
+    assert run(client_smoke, direct).status is Status.PASS
+    assert used_direct == [None]
+
+
+def test_a_413_on_upload_is_named_request_body_too_large(tmp_path: Path) -> None:
+    fake = FakeRegistry()
+    fake.faults.append(Fault("PUT", "/blobs/uploads/", 413, code="SIZE_INVALID", times=10))
+    ctx, _ = _smoke_ctx(tmp_path, fake, {"HTTPS_PROXY": "http://proxy.corp:3128"})
+    result = run(client_smoke, ctx)
+    assert result.status is Status.FAIL, result
+    assert result.summary.startswith(
+        "request body too large (HTTP 413) from the proxy http://proxy.corp:3128"
+    )
+    assert "NO_PROXY" in (result.remedy or "")

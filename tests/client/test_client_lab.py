@@ -257,3 +257,24 @@ def test_smoke_from_the_runner_pushes_and_pulls_through_the_front_door(
     assert steps["push blobs"] == "pass" and steps["pull by digest"] == "pass", steps
     assert registry_lab.write_token not in proc.stdout + proc.stderr
     assert DEAD_RESOLVER not in proc.stdout
+
+
+def test_smoke_goes_through_the_runners_proxy_like_docker(
+    registry_lab: LabHandle, runner: Machine, tmp_path: Path
+) -> None:
+    runner.trust(registry_lab.ca_file)
+    with tinyproxy(tmp_path / "proxy", hosts=lab_hosts(registry_lab)) as proxy:
+        proc = runner.client_check(
+            registry_lab.hostname,
+            "--smoke",
+            "--format",
+            "json",
+            env={"GHES_SETUP_TOKEN": registry_lab.write_token, "HTTPS_PROXY": proxy},
+        )
+        log = (tmp_path / "proxy" / "tinyproxy.log").read_text(encoding="utf-8", errors="replace")
+    doc = _doc(proc)
+    smoke = _result(doc, "registry-smoke")
+    assert smoke["status"] == "pass", smoke
+    assert smoke["details"]["proxy"] == proxy
+    assert f"CONNECT {registry_lab.registry_host}:443" in log
+    assert registry_lab.write_token not in proc.stdout + proc.stderr + log
