@@ -151,7 +151,7 @@ def client_ca_paths(ctx: ClientContext) -> Outcome:
     if ca is None:
         return Outcome.warned(
             f"cannot tell which CA to look for: {origin}",
-            "run with --site whose [connection] ca_file names the appliance's CA",
+            "run with --site whose site file names the appliance's CA (connection.ca_file)",
         )
     name = describe(ca)
     if any(ca == root for root in ctx.public_roots()):

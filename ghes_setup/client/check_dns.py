@@ -67,7 +67,7 @@ def client_dns(ctx: ClientContext) -> Outcome:
     if ctx.expect:
         for name in ctx.hosts:
             expected[name] = ctx.expect
-            source[name] = "the site file's [connection] address"
+            source[name] = "the site file's connection.address"
     if ctx.appliance_dns is not None:
         servers = ", ".join(ctx.appliance_dns_servers) or "the appliance's DNS"
         for name in ctx.hosts:

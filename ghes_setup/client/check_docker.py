@@ -74,7 +74,11 @@ def client_docker(ctx: ClientContext) -> Outcome:
     cli = next((name for name in ("docker", "podman") if ctx.which(name)), None)
     user = token_login(ctx) or ctx.user or "USER"
     login = f"{cli or 'docker'} login {ctx.registry_authority} -u {user} --password-stdin"
-    feed = "printenv GHES_SETUP_TOKEN | " if ctx.token is not None else ""
+    feed = ""
+    if ctx.token is not None and ctx.token.source == "GHES_SETUP_TOKEN":
+        feed = "printenv GHES_SETUP_TOKEN | "
+    elif ctx.token is not None and ctx.token.source.startswith("file "):
+        feed = f"cat {ctx.token.source.removeprefix('file ')} | "
     details: dict[str, object] = {"login_command": login}
     if cli is None:
         return Outcome.warned(

@@ -51,7 +51,7 @@ def client_tls_trust(ctx: ClientContext) -> Outcome:
             ""
             if ctx.ca_file is not None
             else " (get that CA's certificate from your PKI, or run with --site whose "
-            "[connection] ca_file names it, to print exact paths)"
+            "connection.ca_file names it, to print exact paths)"
         )
         return Outcome.failed(
             f"{hosts}: certificate signed by unknown authority for this machine: the issuer "

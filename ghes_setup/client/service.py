@@ -22,6 +22,7 @@ import re
 import shutil
 import socket
 import subprocess
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -133,10 +134,13 @@ def public_roots() -> tuple[x509.Certificate, ...]:
         return ()
     certs = []
     for block in _PEM_CERT.findall(data):
-        try:
-            certs.append(x509.load_pem_x509_certificate(block))
-        except ValueError:
-            continue
+        # Old roots with a non-positive serial draw a deprecation warning: not ours to judge.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                certs.append(x509.load_pem_x509_certificate(block))
+            except ValueError:
+                continue
     return tuple(certs)
 
 

@@ -61,6 +61,9 @@ def test_untrusted_private_ca_names_the_issuer_and_its_remedy_fixes_it(
     assert str(registry_lab.ca_file) in command.group(1)
     assert _result(doc, "client-ca-paths")["status"] == "fail"
     assert before.returncode == 1
+    nagios = runner.client_check("--site", site, "--format", "nagios")
+    assert nagios.returncode == 2  # CRITICAL
+    assert nagios.stdout.startswith("GHES-SETUP CRITICAL - client-tls-trust: ")
 
     applied = runner.shell(command.group(1))
     assert applied.returncode == 0, applied.stderr
