@@ -412,6 +412,9 @@ def test_cli_refuses_bad_input_before_any_probe(cli: CliRunner) -> None:
     assert smoke.exit_code == 3 and "--smoke needs a token" in smoke.stderr
     both = cli("client", "check", HOST, "--token-stdin", "--token-file", "/x")
     assert both.exit_code == 2
+    nothing = cli("client", "check")  # no HOSTNAME and no site file
+    assert nothing.exit_code == 3 and "no hostname given" in nothing.stderr
+    assert "Traceback" not in bad.output + smoke.output + nothing.output
 
 
 # ------------------------------------------------------------------ registry-smoke from here
