@@ -31,6 +31,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "config": ("ghes_setup.cli.config_cmd", "app"),
     "packages": ("ghes_setup.cli.packages", "app"),
     "registry": ("ghes_setup.cli.registry", "app"),
+    "client": ("ghes_setup.cli.client", "app"),
     "lab": ("ghes_setup.cli.lab", "app"),
 }
 
