@@ -160,6 +160,8 @@ def connect(
         "GHES_SETUP_ADMIN_PASSWORD",
         file=abs_path(password_file),
         stdin=stdin_stream() if password_stdin else None,
+        file_option="--password-file",
+        stdin_option="--password-stdin",
     )
     return Connect(site=spec, resolver=make_resolver(nameserver, resolve, spec), password=password)
 

@@ -84,7 +84,13 @@ def pipeline_context(
             file_option="--token-file",
         )
     else:
-        token = secrets.from_env("GHES_SETUP_TOKEN", file=file, stdin=stdin)
+        token = secrets.from_env(
+            "GHES_SETUP_TOKEN",
+            file=file,
+            stdin=stdin,
+            file_option="--token-file",
+            stdin_option="--token-stdin",
+        )
     return PipelineContext(
         site=connect.site,
         resolver=connect.resolver or SystemResolver(),
