@@ -25,6 +25,7 @@ from ghes_setup.cli.common import (
     NameserverOpt,
     ResolveOpt,
     abs_path,
+    check_seconds,
     load_site_for,
     make_resolver,
     state,
@@ -110,7 +111,12 @@ NoWaitOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", metavar="S", help="Seconds to wait for the configuration run."),
+    typer.Option(
+        "--timeout",
+        metavar="S",
+        help="Seconds to wait for the configuration run.",
+        callback=check_seconds,
+    ),
 ]
 SnapshotDirOpt = Annotated[
     Path | None,

@@ -159,6 +159,40 @@ def output_format(
     return fmt
 
 
+def check_seconds(
+    ctx: typer.Context, param: typer.CallbackParam, value: float | None
+) -> float | None:
+    """Callback of every `--timeout`-like option: NaN, infinity, 0 and below are an input
+    error (exit 3) that names the flag, like the site file's and the environment's."""
+    from ghes_setup.config.site import positive_seconds
+
+    if value is None or ctx.resilient_parsing:
+        return value
+    name = param.opts[0] if param.opts else f"--{param.name}"
+    return positive_seconds(value, name)
+
+
+# Which flag sets which site key, so that a bad value is blamed on the flag (config/site.py).
+FLAG_NAMES: dict[str, str] = {
+    "hostname": "HOSTNAME",
+    "connection.transport": "--transport",
+    "connection.host_key": "--host-key",
+    "connection.known_hosts": "--known-hosts",
+    "connection.accept_new_host_key": "--accept-new-host-key",
+    "connection.ssh_identity": "--identity",
+    "connection.ca_file": "--ca-file",
+    "connection.https_port": "--port",
+    "tls.cert": "--cert",
+    "tls.key": "--key",
+    "tls.warn_days": "--warn-days",
+    "tls.crit_days": "--crit-days",
+    "smoke.user": "--user",
+    "smoke.namespace": "--namespace",
+    "smoke.image": "--image",
+    "smoke.size": "--size",
+}
+
+
 def site_path(ctx: typer.Context, given: Path | None) -> Path | None:
     return given or state(ctx).site
 
@@ -173,7 +207,10 @@ def load_site_for(
     from ghes_setup.config.site import load_site
 
     return load_site(
-        site_path(ctx, given), overrides=overrides or {}, require_hostname=require_hostname
+        site_path(ctx, given),
+        overrides=overrides or {},
+        require_hostname=require_hostname,
+        flag_names=FLAG_NAMES,
     )
 
 
