@@ -173,9 +173,10 @@ def connect(
 
 
 def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
+    from ghes_setup.cli.common import run_journal
     from ghes_setup.cli.progress_display import ConsoleProgress
 
-    return ConsoleProgress(state(ctx).err, steps=steps)
+    return ConsoleProgress(state(ctx).err, steps=steps, journal=run_journal())
 
 
 def write_json(document: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ writes human output to standard output; progress and diagnostics go to standard 
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ghes_setup.config.site import Site
     from ghes_setup.facts import GhesVersion
     from ghes_setup.net import AddressResolver
+    from ghes_setup.progress import RecordingProgress
 
 
 class OutputFormat(StrEnum):
@@ -59,8 +61,17 @@ class AppState:
 def make_console(*, stderr: bool) -> Console:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """rich's default points fd 1 at /dev/null and exits 1 without a word; cli.main
+            must see the EPIPE to end with its one line and exit 74 (docs/exit-codes.md).
+            Progress on a dead standard error is dropped, the run goes on."""
+            self.quiet = True
+            if not stderr:
+                raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    return _Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -68,6 +79,19 @@ def state(ctx: typer.Context) -> AppState:
     if not isinstance(root.obj, AppState):
         root.obj = AppState()
     return root.obj
+
+
+_JOURNAL: list[RecordingProgress] = []
+
+
+def run_journal(*, reset: bool = False) -> RecordingProgress:
+    """The progress events of this run (every `ConsoleProgress` records into it), read by
+    `cli.main` when the run is interrupted to say where it stopped and what it left."""
+    from ghes_setup.progress import RecordingProgress
+
+    if reset or not _JOURNAL:
+        _JOURNAL[:] = [RecordingProgress()]
+    return _JOURNAL[0]
 
 
 # ---------------------------------------------------------------- shared options
