@@ -99,7 +99,8 @@ def _value(v: float) -> str:
 
 
 def _labels(**labels: str) -> str:
-    return ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    # Scrubbed before escaping: an escaped secret no longer matches its own value.
+    return ",".join(f'{k}="{_escape(scrub(v))}"' for k, v in labels.items())
 
 
 def _escape(value: str) -> str:
