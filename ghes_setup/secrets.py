@@ -178,7 +178,10 @@ def from_env(
         line = stdin.readline(_MAX_SECRET_FILE + 1)
         value = line.removesuffix("\n").removesuffix("\r")
         if not value:
-            raise SecretMissing(f"{name}: {where} was empty", hint="pipe the secret in")
+            raise SecretMissing(
+                f"{name}: standard input was empty",
+                hint=f"pipe the secret in to {stdin_option}" if stdin_option else "pipe it in",
+            )
         check_value(value, where)
         return Secret(value, "stdin")
     if file is not None:
