@@ -197,6 +197,8 @@ def _stderr(text: str) -> None:
 
 
 def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int:
+    from ghes_setup.exit_codes import ExitCode
+
     """A run that ended without a report still speaks its monitoring format: Nagios gets an
     UNKNOWN line (exit 3), a Prometheus textfile says the run failed (so a stale file never
     keeps reporting the last good run)."""
@@ -211,7 +213,8 @@ def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int
             _discard_stdout()
         return int(nagios_code)
     textfile = _option_value(args, "--textfile")
-    if fmt == "prometheus" and textfile:
+    # After an output error the textfile (or its disk) is likely what failed: one line only.
+    if fmt == "prometheus" and textfile and code != int(ExitCode.OUTPUT):
         from pathlib import Path
 
         from ghes_setup.errors import GhesSetupError

@@ -187,3 +187,31 @@ def test_full_disk_for_the_prometheus_textfile_is_exit_74(
 
     with pytest.raises(OutputError):
         write_textfile(full_disk / "ghes.prom", "x 1\n" * 10_000)
+
+
+def test_full_disk_for_the_cli_textfile_is_one_line_and_74(
+    cli: CliRunner, full_disk: Path, tmp_path: Path
+) -> None:
+    ca, out = tmp_path / "ca", tmp_path / "out"
+    assert cli("tls", "ca", "create", "--out", str(ca), "--name", "Test CA").exit_code == 0
+    assert cli("tls", "issue", "ghe.example.com", "--ca", str(ca), "--out", str(out)).exit_code == 0
+    result = cli(
+        "tls",
+        "check",
+        "--cert",
+        str(out / "ghe.example.com-chain.pem"),
+        "--key",
+        str(out / "ghe.example.com.key"),
+        "--ca-file",
+        str(ca / "ca.pem"),
+        "--hostname",
+        "ghe.example.com",
+        "--format",
+        "prometheus",
+        "--textfile",
+        str(full_disk / "ghes.prom"),
+    )
+    assert result.exit_code == 74, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "No space left on device" in lines[0], result
+    assert_no_traceback(result)
