@@ -315,7 +315,7 @@ def _positive_days(days: int, maximum: int) -> None:
 
 def _make_dir(path: Path) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)  # new folders hold keys: 0700
     except FileExistsError:
         raise MaterialError(f"--out {path} is a file, not a folder") from None
     except OSError as exc:

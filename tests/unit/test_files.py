@@ -215,3 +215,10 @@ def test_full_disk_for_the_cli_textfile_is_one_line_and_74(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "No space left on device" in lines[0], result
     assert_no_traceback(result)
+
+
+def test_tls_out_folder_created_for_keys_is_0700(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli("tls", "ca", "create", "--out", str(tmp_path / "new" / "ca"), "--name", "CA")
+    assert result.exit_code == 0, result
+    assert _mode(tmp_path / "new" / "ca") == 0o700
+    assert _mode(tmp_path / "new" / "ca" / "ca.key") == 0o600
