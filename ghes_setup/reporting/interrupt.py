@@ -28,6 +28,7 @@ class _State:
     run_id: str | None = None
     applied: bool = False
     apply_failed: bool = False
+    apply_seen_running: bool = False  # the run was polled: it did start
 
 
 def _follow(events: Iterable[tuple[str, str]]) -> _State:
@@ -42,6 +43,11 @@ def _follow(events: Iterable[tuple[str, str]]) -> _State:
                 found = re.search(r"\brun (\S+)", detail)
                 st.run_id = found.group(1) if found else st.run_id
                 st.applied = False
+                st.apply_seen_running = False
+        elif kind == "advance" and st.step == APPLY_STEP:
+            # Waiting is reported only once the run was started and polled; a log line
+            # could be a retry of the request that starts it.
+            st.apply_seen_running = True
         elif kind == "finish":
             ok = text.startswith("ok")
             detail = text.partition(" ")[2]
@@ -79,6 +85,13 @@ def interrupted_line(events: Iterable[tuple[str, str]]) -> str:
         return (
             f"{where}; the appliance was left with the settings stored but not applied "
             f"(configuration run {st.run_id} failed){rollback}"
+        )
+    if not st.applied and not st.apply_seen_running:
+        # The stage is announced just before the run is requested: it may not exist.
+        return (
+            f"{where}; the appliance was left with the settings stored; configuration run "
+            f"{st.run_id} may not have started (then they are pending, not applied): see "
+            f"`ghes-setup check`, then run the command again{rollback}"
         )
     if not st.applied:
         return (

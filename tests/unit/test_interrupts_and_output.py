@@ -36,7 +36,8 @@ SNAP = (
 )
 PUSH = (("stage", ("push", "writing 2 setting(s) via ssh")),)
 WRITTEN = (*PUSH, ("finish", (True, "written")))
-STARTED = (*WRITTEN, ("stage", ("config apply", "starting run r-42")))
+ANNOUNCED = (*WRITTEN, ("stage", ("config apply", "starting run r-42")))
+STARTED = (*ANNOUNCED, ("advance", (1.0, 1800.0, "waiting for config apply")))
 SUCCEEDED = (*STARTED, ("finish", (True, "run r-42 succeeded")))
 
 
@@ -59,6 +60,10 @@ SUCCEEDED = (*STARTED, ("finish", (True, "run r-42 succeeded")))
             ],
         ),
         (
+            (*PLAN, *SNAP, *ANNOUNCED),
+            ["interrupted at config apply;", "run r-42 may not have started", "rollback /s/"],
+        ),
+        (
             (*PLAN, *SNAP, *STARTED),
             ["interrupted at config apply;", "run r-42 still running", "rollback /s/ghe"],
         ),
@@ -71,7 +76,7 @@ SUCCEEDED = (*STARTED, ("finish", (True, "run r-42 succeeded")))
             ["interrupted at config apply;", "stored but not applied", "r-42 failed"],
         ),
     ],
-    ids=["nothing", "plan", "pushing", "written", "running", "applied", "apply-failed"],
+    ids=["nothing", "plan", "pushing", "written", "announced", "running", "applied", "failed"],
 )
 def test_interrupted_line_says_the_step_and_what_was_left(
     calls: tuple[tuple[str, Any], ...], expected: list[str]
