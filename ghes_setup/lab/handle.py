@@ -160,6 +160,20 @@ class LabHandle:
     def maintenance_on(self) -> bool:
         return state.read_maintenance(self.layout).active()
 
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance on or off, written as the appliance's state (not through the API)."""
+        state.write_maintenance(
+            self.layout, state.Maintenance(status="on") if on else state.Maintenance()
+        )
+
+    def set_topology(self, name: str, *, replica: bool = False) -> None:
+        """Present topology `name` (SingleNode, Ha, Cluster) in the Manage API; with `replica`
+        the node the tool talks to is a replica. `reset()` returns to SingleNode."""
+        state.write_topology(self.layout, state.Topology(name, replica))
+
+    def topology(self) -> state.Topology:
+        return state.read_topology(self.layout)
+
     # ------------------------------------------------------------------ control
     def _call(self, cmd: str, *args: str, timeout: float = 300) -> client.Answer:
         try:
