@@ -83,6 +83,13 @@ ERRATA = (
         "the schema says format `date`, the description's own example is a date-time "
         "(2006-01-02T15:04:05+00:00): any string is accepted",
     ),
+    (
+        "/manage/v1/maintenance",
+        "post",
+        "when",
+        "the schema says format `date-time`, the field's own text says it may be empty or "
+        "`now`: any string is accepted",
+    ),
 )
 
 
@@ -92,7 +99,8 @@ def apply_errata(doc: dict[str, Any]) -> dict[str, Any]:
         op = doc["paths"].get(path, {}).get(method)
         if op is None:
             continue
-        for response in op.get("responses", {}).values():
+        bodies = [op.get("requestBody", {}), *op.get("responses", {}).values()]
+        for response in bodies:
             for media in response.get("content", {}).values():
                 schema = media.get("schema", {})
                 items = schema.get("items", schema)
