@@ -174,6 +174,20 @@ class LabHandle:
     def topology(self) -> state.Topology:
         return state.read_topology(self.layout)
 
+    def set_ghe_config_unset(self, style: str) -> None:
+        """How the admin shell's `ghe-config KEY` answers for an unset key: `empty` (an empty
+        line, exit 0: the default, as the real one may) or `exit1` (no output, exit 1).
+        `reset()` returns to `empty`."""
+        if style not in ("empty", "exit1"):
+            raise ValueError(f"style {style!r}: empty or exit1")
+        path = self.layout.state / "ghe-config-unset"
+        if style == "empty":
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("exit1\n", encoding="ascii")
+            path.chmod(0o644)
+
     # ------------------------------------------------------------------ control
     def _call(self, cmd: str, *args: str, timeout: float = 300) -> client.Answer:
         try:
