@@ -264,6 +264,7 @@ class ManageHandler(JsonHandler):
             values,
             configuration_id=self.ctx.config.configuration_id,
             run_count=self.ctx.engine.run_count(),
+            ghes_version=self.ctx.config.ghes_version,
         )
         self.send_json(200, doc)
 

@@ -303,11 +303,25 @@ def _extra_key(field: str) -> str:
     return f"{EXTRA_SECTION}.{field}.json"
 
 
+# Fields of the settings document that appeared in a later release (the official descriptions:
+# `prometheus` first in 3.16's).
+FIELDS_SINCE = {"prometheus": (3, 16)}
+
+
 def to_document(
-    values: Mapping[str, str], *, configuration_id: int, run_count: int
+    values: Mapping[str, str],
+    *,
+    configuration_id: int,
+    run_count: int,
+    ghes_version: str | None = None,
 ) -> dict[str, Any]:
-    """The Manage API settings document for the current files."""
+    """The Manage API settings document for the current files (as release `ghes_version`)."""
     doc = copy.deepcopy(DEFAULT_DOCUMENT)
+    if ghes_version is not None:
+        release = tuple(int(p) for p in ghes_version.split(".")[:2])
+        for name, since in FIELDS_SINCE.items():
+            if release < since:
+                doc.pop(name, None)
     prefix = f"{EXTRA_SECTION}."
     for key, text in values.items():
         if key.startswith(prefix) and key.endswith(".json"):

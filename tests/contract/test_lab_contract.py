@@ -4,7 +4,10 @@ client whose every exchange is validated against the description of the lab's re
 
 from __future__ import annotations
 
+import os
+import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +16,7 @@ import pytest
 from ghes_setup.lab import pki
 from ghes_setup.lab.handle import LabHandle
 from tests.contract.conftest import validated_manage, validated_rest
+from tests.lab.conftest import oci_layout
 
 pytestmark = pytest.mark.lab
 
@@ -209,3 +213,36 @@ def test_lab_topology_command_and_bad_names(lab: LabHandle) -> None:
     assert lone.returncode != 0
     lab.reset()
     assert lab.topology().name == "SingleNode"
+
+
+def test_package_endpoints_answer_the_documented_objects(
+    registry_lab: LabHandle, tmp_path: Path
+) -> None:
+    """The token owner's own package through `/user/packages/...` and an org's through
+    `/orgs/{org}/...`: package, version list, one version, delete, all validated."""
+    lab = registry_lab
+    oci_layout(tmp_path / "src")
+    creds = f"{lab.user}:{lab.write_token}"
+    name = "contract-" + secrets.token_hex(3)
+    for owner in (lab.user, lab.namespace):
+        proc = lab.run_with_hosts(
+            [
+                "skopeo", "copy", "--dest-cert-dir", str(lab.cert_dir), "--dest-creds", creds,
+                f"oci:{tmp_path / 'src'}:latest",
+                f"docker://{lab.registry_host}/{owner}/{name}:v1",
+            ],
+            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    with validated_rest(lab, lab.write_token) as rest:
+        for base in ("/api/v3/user", f"/api/v3/orgs/{lab.namespace}"):
+            package = rest.get(f"{base}/packages/container/{name}").json()
+            assert package["version_count"] == 1 and package["owner"]["login"]
+            versions = rest.get(
+                f"{base}/packages/container/{name}/versions", params={"per_page": 100}
+            ).json()
+            assert versions[0]["metadata"]["container"]["tags"] == ["v1"]
+            one = rest.get(f"{base}/packages/container/{name}/versions/{versions[0]['id']}")
+            assert one.json()["name"] == versions[0]["name"]
+            gone = rest.delete(f"{base}/packages/container/{name}/versions/{versions[0]['id']}")
+            assert gone.status_code == 204

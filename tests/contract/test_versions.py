@@ -26,3 +26,13 @@ def test_lab_up_refuses_a_release_it_cannot_imitate(tmp_path: Path, version: str
 @pytest.mark.parametrize("version", ["3.12.0", "3.19.2"])
 def test_lab_up_takes_the_oldest_and_newest(tmp_path: Path, version: str) -> None:
     assert new_config(UpOptions(tmp_path, ghes_version=version)).ghes_version == version
+
+
+def test_settings_document_has_prometheus_only_from_3_16() -> None:
+    from ghes_setup.lab.settings import to_document
+
+    def doc(version: str) -> dict[str, object]:
+        return to_document({}, configuration_id=1, run_count=0, ghes_version=version)
+
+    assert "prometheus" not in doc("3.15.0")
+    assert "prometheus" in doc("3.16.0")
