@@ -245,9 +245,7 @@ class ManageHandler(JsonHandler):
     def put_config_license(self) -> None:
         # 3.12 documents an application/octet-stream body answered 201 with [{output}]; later
         # releases a multipart form, 201 (or 202 with ?apply=true, a config run follows).
-        if not self.read_body():
-            self.send_json(400, {"message": "a license file is required"})
-            return
+        # The lab checks no license (3.12 documents no 400 here: an empty file is "uploaded").
         if self.headers.get("Content-Type", "").startswith("multipart/form-data"):
             apply = self.query.get("apply", ["false"])[0] == "true"
             self.send_json(202 if apply else 201, None)

@@ -16,7 +16,7 @@ import pytest
 from ghes_setup.lab import pki
 from ghes_setup.lab.handle import LabHandle
 from tests.contract.conftest import validated_manage, validated_rest
-from tests.lab.conftest import oci_layout
+from tests.lab.conftest import connect, oci_layout
 
 pytestmark = pytest.mark.lab
 
@@ -246,3 +246,18 @@ def test_package_endpoints_answer_the_documented_objects(
             assert one.json()["name"] == versions[0]["name"]
             gone = rest.delete(f"{base}/packages/container/{name}/versions/{versions[0]['id']}")
             assert gone.status_code == 204
+
+
+def test_ghe_config_apply_over_ssh_fails_when_another_node_fails(lab: LabHandle) -> None:
+    lab.reset()
+    lab.set_topology("Cluster")
+    lab.fault("apply-fail-node2")
+    client = connect(lab)
+    try:
+        _, out, err = client.exec_command("ghe-config-apply", timeout=60)
+        code = out.channel.recv_exit_status()
+        assert code == 1
+        assert "lab fault apply-fail-node2" in err.read().decode()
+    finally:
+        client.close()
+        lab.reset()
