@@ -108,7 +108,7 @@ def read_maintenance(layout: Layout) -> Maintenance:
 def write_maintenance(layout: Layout, value: Maintenance) -> None:
     """Record maintenance; `state/maintenance.on` exists while it is on, for nginx: the registry
     (containers.HOSTNAME/v2/) answers 503 then, like the web and API (a scheduled window
-    turns the flag on at the next write or read of the state through labd)."""
+    turns the flag on at the next web, API or Manage API maintenance request)."""
     write_private(layout.maintenance, json.dumps(asdict(value), indent=2) + "\n", 0o644)
     sync_maintenance_flag(layout, value)
 

@@ -65,7 +65,9 @@ class WebHandler(JsonHandler):
         return self.headers.get("X-Lab-Subdomain", "")
 
     def _maintenance(self) -> bool:
-        return state.read_maintenance(self.ctx.layout).active()
+        current = state.read_maintenance(self.ctx.layout)
+        state.sync_maintenance_flag(self.ctx.layout, current)  # the registry's 503 follows
+        return current.active()
 
     def _api_headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {
