@@ -125,3 +125,15 @@ def test_nullable_becomes_null_type() -> None:
     assert to_json_schema(schema) == {"type": ["string", "null"], "enum": ["a", None]}
     nested = {"allOf": [{"type": "object"}], "nullable": True}
     assert to_json_schema(nested) == {"anyOf": [{"allOf": [{"type": "object"}]}, {"type": "null"}]}
+
+
+def test_a_patch_release_loads_its_feature_release() -> None:
+    assert Description.load("3.17.4") is Description.load("3.17")
+    assert Description.load("enterprise-server@3.12.1").version == "3.12"
+
+
+def test_rest_404_is_accepted_where_undocumented_but_not_for_the_manage_api() -> None:
+    with client("3.19", lambda r: httpx.Response(404, json={"message": "Not Found"})) as c:
+        assert c.get("/api/v3/user/packages/container/app").status_code == 404
+        with pytest.raises(ContractError, match=r"response status 404"):
+            c.get("/manage/v1/config/nodes")
