@@ -57,6 +57,7 @@ class ApplianceInfo:
     build: str | None = None
     is_replica: bool = False
     topology: str = "SingleNode"  # SingleNode | Ha | Cluster (Manage API's words)
+    primary: str | None = None  # the node that takes writes, when the appliance says
 
 
 class Settings(Mapping[str, SettingValue]):
