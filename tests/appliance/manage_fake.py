@@ -107,8 +107,7 @@ class FakeManageApi:
 
     def get_config_nodes(self, request: httpx.Request) -> httpx.Response:
         nodes = [
-            {"hostname": n, "uuid": f"uuid-{n}", "replica": n in self.replicas}
-            for n in self.nodes
+            {"hostname": n, "uuid": f"uuid-{n}", "replica": n in self.replicas} for n in self.nodes
         ]
         return httpx.Response(200, json={"topology": self.topology, "nodes": nodes})
 
@@ -129,7 +128,7 @@ class FakeManageApi:
         return httpx.Response(204)
 
     def _start(self, run_id: str) -> FakeRun:
-        run = FakeRun(run_id, {n: self.apply_polls for n in self.nodes}, self.fail_nodes)
+        run = FakeRun(run_id, dict.fromkeys(self.nodes, self.apply_polls), self.fail_nodes)
         self.fail_nodes = frozenset()
         self.runs[run_id] = run
         self.order.append(run_id)
@@ -221,9 +220,7 @@ class FakeManageApi:
                     "last_request_id": (
                         run.events[node][-1]["request_id"] if run and run.events[node] else ""
                     ),
-                    "events": [
-                        {k: v for k, v in e.items() if k != "request_id"} for e in events
-                    ],
+                    "events": [{k: v for k, v in e.items() if k != "request_id"} for e in events],
                 }
             )
         return httpx.Response(200, json={"nodes": answer})
