@@ -73,6 +73,10 @@ class Fact:
 ADMIN_SSH_PORT: Final = 122
 ADMIN_SSH_USER: Final = "admin"
 MANAGE_API_PORT: Final = 8443
+# network-ports.md: 8080 is the Management Console over plain HTTP ("HTTP Plain-text web-based
+# Management Console. Not required unless TLS is disabled manually"). The admin password then
+# travels in clear: ghes-setup refuses it unless the site allows it.
+MANAGE_API_HTTP_PORT: Final = 8080
 HTTPS_PORT: Final = 443
 DNS_PORT: Final = 53
 

@@ -48,6 +48,7 @@ from ghes_setup.appliance.transport import (
     Settings,
     SettingsRejected,
     SettingValue,
+    TlsNotTrusted,
     TransportBase,
     check_run_id,
     decode_api,
@@ -205,9 +206,22 @@ class ManageApiTransport(TransportBase):
         self._sleep(delay)
 
     def _unreachable(self, operation: str, exc: httpx.HTTPError) -> Unreachable:
-        hint = "check the address, that TCP 8443 is open, and --resolve/--nameserver"
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            hint = "pass the appliance's CA with --ca-file (site: [connection] ca_file)"
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return TlsNotTrusted(
+                f"{operation}: {scrub(describe(exc))}",
+                hint="pass the CA that signed the appliance's certificate with --ca-file "
+                "(site: [connection] ca_file)",
+            )
+        if "[SSL" in text or "SSL:" in text:
+            return TlsNotTrusted(
+                f"{operation}: TLS handshake failed: {scrub(describe(exc))}",
+                hint=f"is port {self.options.port} the Management Console with TLS (8443)? "
+                "Port 8080 is plain HTTP ([connection] api_scheme)",
+            )
+        hint = (
+            f"check the address, that TCP {self.options.port} is open, and --resolve/--nameserver"
+        )
         return Unreachable(f"{operation}: {scrub(describe(exc))}", hint=hint)
 
     def _check_auth(self, response: httpx.Response) -> None:

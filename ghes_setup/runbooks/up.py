@@ -27,6 +27,7 @@ from typing import Any, Final, NoReturn
 
 from ghes_setup import exit_codes
 from ghes_setup.appliance.apply import ApplyOptions, ApplyOutcome, Confirm, TlsGate, apply_site
+from ghes_setup.appliance.check_reachable import reachable_outcome
 from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
 from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight
 from ghes_setup.appliance.transport import ApplianceInfo
@@ -261,13 +262,10 @@ def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> Appliance
             "appliance-version" if isinstance(exc, UnsupportedVersion) else ("appliance-reachable")
         )
         run.fail("preflight", exc, check_id, "appliance", started)
+    # Pass, or warn naming the path taken when it is not the Manage API (issue: no silent
+    # fallback to the riskier path).
     reachable = CheckResult.from_outcome(
-        "appliance-reachable",
-        "appliance",
-        Outcome.passed(
-            f"GHES {info.version} answers via {info.via}",
-            details={"via": info.via, "version": str(info.version), "topology": info.topology},
-        ),
+        "appliance-reachable", "appliance", reachable_outcome(info)
     )
     version = CheckResult.from_outcome(
         "appliance-version",
