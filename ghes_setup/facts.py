@@ -84,6 +84,10 @@ DNS_PORT: Final = 53
 # Container registry at containers.HOSTNAME: `ifversion ghes > 3.4`
 # (container-registry-hostname.md).
 CONTAINER_REGISTRY_SINCE: Final = v("3.5")
+# GitHub Packages: "available in GitHub Enterprise Server 3.0 or higher" and "does not currently
+# support clustering" (getting-started-with-github-packages-for-your-enterprise.md).
+PACKAGES_SINCE: Final = v("3.0")
+CLUSTER_TOPOLOGY: Final = "Cluster"  # GET /manage/v1/config/nodes `topology` enum value
 # Manage API reached parity with the Management Console API in 3.12
 # (data/features/management-console-manage-ghes-parity.yml); /setup/api removed in 3.15.
 MANAGE_API_SINCE: Final = v("3.12")
