@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from tests.contract.validate import validating_transport, vendored_versions
+
 PASSWORD = "correct-horse-battery"
 
 # The defaults of the objects the client touches (GET config/settings example values).
@@ -235,5 +237,10 @@ class FakeManageApi:
         )
 
 
-def client_for(server: FakeManageApi, base_url: str) -> httpx.Client:
-    return httpx.Client(transport=httpx.MockTransport(server.handle), base_url=base_url)
+def client_for(server: FakeManageApi, base_url: str, version: str | None = None) -> httpx.Client:
+    """A client whose every exchange with the fake is validated against the official
+    description of `version` (default: the newest vendored one): a request the client sends
+    or an answer it is given that breaks the description fails the test."""
+    wanted = version or vendored_versions()[-1]
+    inner = httpx.MockTransport(server.handle)
+    return httpx.Client(transport=validating_transport(wanted, inner), base_url=base_url)

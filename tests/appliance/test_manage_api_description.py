@@ -15,6 +15,7 @@ from ghes_setup.errors import RefusedTarget
 from ghes_setup.progress import RecordingProgress
 from ghes_setup.secrets import Secret
 from tests.appliance.manage_fake import PASSWORD, FakeManageApi, client_for
+from tests.contract.validate import ValidatingTransport, vendored_versions
 
 NEW_CERT = "-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n"
 
@@ -140,3 +141,22 @@ def test_busy_client_error_is_not_a_traceback_when_answer_has_no_nodes() -> None
     )
     with pytest.raises(RefusedTarget, match="already in progress"):
         t.start_apply("r1")
+
+
+@pytest.mark.parametrize("version", [vendored_versions()[0], vendored_versions()[-1]])
+def test_a_whole_run_conforms_to_the_oldest_and_newest_description(version: str) -> None:
+    server = FakeManageApi(nodes=("ghe-1", "ghe-2"), replicas=("ghe-2",), topology="Ha")
+    options = ApiOptions(host="ghe-1", retries=0)
+    t = ManageApiTransport(
+        options, Secret(PASSWORD), client=client_for(server, options.base_url, version)
+    )
+    assert t.identify().topology == "Ha"
+    t.write_settings({"subdomain_isolation": True, "tls.cert": NEW_CERT})
+    t.read_settings(["hostname", "tls.key"])
+    t.start_apply("r1")
+    cursor = t.apply_events(None).cursor
+    assert t.apply_status("r1").successful
+    t.apply_events(cursor)
+    assert not t.apply_status("unknown-run").known
+    transport = t._client._transport
+    assert isinstance(transport, ValidatingTransport) and len(transport.exchanges) >= 9
