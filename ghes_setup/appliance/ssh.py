@@ -549,7 +549,7 @@ class SshTransport(TransportBase):
                     f"ghe-config {key} failed on {self.options.where} (exit {code})",
                     hint="run it in the admin shell to see why",
                 )
-            values[key] = data if code == "0" else None
+            values[key] = key_value(code, data)
         missing = [k for k in keys if k not in values]
         if missing:
             raise ApplianceResponseError(f"no answer for {', '.join(missing)} over SSH")
@@ -789,6 +789,18 @@ class SshTransport(TransportBase):
 def _check_key(key: str) -> None:
     if not _KEY_PATTERN.match(key):
         raise ValueError(f"unsafe ghe-config key {key!r}")
+
+
+def key_value(code: str, data: str) -> str | None:
+    """A `ghe-config KEY` answer as a value; None when the key is unset.
+
+    An unset key may exit 1 with no output, or exit 0 printing an empty value (which one a
+    given release does is UNVERIFIED; no setting ghe-setup manages has "" as a meaningful
+    value). Both are "unset" here, never a value to decode: an unset ecosystem key reads as
+    None (GHES treats it as enabled) instead of failing as "neither true, false nor readonly"."""
+    if code != "0" or data == "":
+        return None
+    return data
 
 
 def parse_read_output(out: bytes) -> list[tuple[str, str]] | None:

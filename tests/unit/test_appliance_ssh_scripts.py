@@ -301,3 +301,17 @@ def test_the_latest_run_is_the_last_started_not_the_last_by_name(shell: Shell) -
     assert shell.run(ssh.APPLY_SCRIPT, ["aaa-second"])[0] == 0
     wait("aaa-second")
     assert shell.run(ssh.STATUS_SCRIPT, ["", "-"])[1].startswith("DONE aaa-second 0")
+
+
+def test_an_empty_value_and_exit_1_both_read_as_unset(shell: Shell) -> None:
+    shell.set("app.packages.npm-enabled", "")  # ghe-config prints an empty line, exit 0
+    keys = ["app.packages.npm-enabled", "app.packages.maven-enabled"]  # the second: exit 1
+    proc = shell.popen(ssh.READ_SCRIPT, ["0", *keys])
+    out, _ = proc.communicate(b"", timeout=30)
+    records = ssh.parse_read_output(out)
+    assert records is not None
+    fields = dict(records)
+    assert fields["K app.packages.npm-enabled 0"] == ""
+    assert fields["K app.packages.maven-enabled 1"] == ""
+    assert ssh.key_value("0", "") is None and ssh.key_value("1", "") is None
+    assert ssh.key_value("0", "false") == "false"
