@@ -355,11 +355,20 @@ SCOPE_IMPLIES: Final = Fact(
     "UNVERIFIED: token page behaviour, not stated in the scopes table",
     verified=False,
 )
-# Package versions of a container image (REST "Packages" endpoints, GHES 3.x docs):
-#   GET/DELETE {REST}/orgs/{org}/packages/container/{name}/versions[/{id}] and /users/{user}/...
+# Package versions of a container image (REST "Packages" endpoints, GHES 3.x docs and the
+# OpenAPI description): GET/DELETE {REST}/orgs/{org}/packages/container/{name}/versions[/{id}]
+# for an organization's package; /user/packages/container/{name}/versions[/{id}] for a package
+# of the authenticated user (the token's owner); /users/{username}/... lists a user's PUBLIC
+# packages only, so it cannot find the smoke test's (private) image of the token's owner.
 # A version's `name` is the manifest digest. The package name is URL-encoded ("a/b" -> a%2Fb).
 PACKAGE_VERSIONS_PATH: Final = "/{owner_kind}/{owner}/packages/container/{name}/versions"
 PACKAGE_PATH: Final = "/{owner_kind}/{owner}/packages/container/{name}"
+OWN_PACKAGE_VERSIONS_PATH: Final = "/user/packages/container/{name}/versions"
+OWN_PACKAGE_PATH: Final = "/user/packages/container/{name}"
+# Deleting a package version needs both scopes: REST docs "Delete a package version for the
+# authenticated user": personal access tokens (classic) "need the read:packages and
+# delete:packages scopes to use this endpoint".
+DELETE_SCOPES: Final = ("read:packages", "delete:packages")
 # "You cannot delete the last version of a package. You must delete the package instead."
 # (400; seen on github.com, actions/delete-package-versions#231). UNVERIFIED on GHES.
 LAST_VERSION_DELETE_REFUSED: Final = Fact(
