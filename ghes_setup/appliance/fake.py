@@ -126,6 +126,7 @@ class FakeAppliance(TransportBase):
         self.unreachable = False
         self.wrong_password = False
         self.tls_untrusted = False  # an API whose certificate does not verify
+        self.in_maintenance: bool | None = False  # None: the fake cannot tell
         self._fail_next: str | None = None
         self.storage = storage
         self.utility_calls: list[tuple[str, ...]] = []
@@ -258,6 +259,11 @@ class FakeAppliance(TransportBase):
 
     def close(self) -> None:
         self.closed = True
+
+    def maintenance(self) -> bool | None:
+        with self._lock:
+            self._reach()
+            return self.in_maintenance
 
     # ------------------------------------------------------------------ utilities (SSH only)
     def run_utility(self, argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str]:

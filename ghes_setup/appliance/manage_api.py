@@ -304,6 +304,16 @@ class ManageApiTransport(TransportBase):
             primary=primary,
         )
 
+    def maintenance(self) -> bool | None:
+        """Maintenance mode on any node (`GET /manage/v1/maintenance`); None if unreadable."""
+        response = self._request("GET", "/maintenance")
+        if response.status_code != 200:
+            return None
+        try:
+            return _maintenance_state(response.json())
+        except ValueError:
+            return None
+
     # ------------------------------------------------------------------ settings
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
@@ -511,6 +521,16 @@ class ManageApiTransport(TransportBase):
         if not isinstance(nodes, list):
             raise ApplianceResponseError("GET /manage/v1/config/apply/events: unexpected answer")
         return [n for n in nodes if isinstance(n, dict)]
+
+
+def _maintenance_state(data: object) -> bool | None:
+    """`GET /manage/v1/maintenance`: an array of nodes, each `status` on | off | scheduled."""
+    if not isinstance(data, list):
+        return None
+    states = [str(n.get("status")) for n in data if isinstance(n, dict)]
+    if not states:
+        return None
+    return any(s == "on" for s in states)
 
 
 def _nodes(data: Mapping[str, Any]) -> list[dict[str, Any]]:

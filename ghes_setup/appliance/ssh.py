@@ -768,6 +768,13 @@ class SshTransport(TransportBase):
         return EventBatch(events, f"{status.run_id}:{start + consumed}")
 
     # ------------------------------------------------------------------ utilities
+    def maintenance(self) -> bool | None:
+        """`ghe-maintenance -q` (command-line-utilities.md); None when it says neither."""
+        from ghes_setup.appliance.maintenance import parse_ghe_maintenance
+
+        rc, out = self.run_utility(["ghe-maintenance", "-q"])
+        return parse_ghe_maintenance(out) if rc == 0 else None
+
     def run_utility(self, argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str]:
         """Run an appliance utility (e.g. ghe-packages-precheck) with `argv`; return its exit
         code and standard output (stderr appended). Arguments travel base64 on standard input,

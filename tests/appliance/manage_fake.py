@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +110,7 @@ class FakeManageApi:
 
     def get_config_nodes(self, request: httpx.Request) -> httpx.Response:
         nodes = [
-            {"hostname": n, "uuid": f"uuid-{n}", "replica": n in self.replicas} for n in self.nodes
+            {"hostname": n, "uuid": _uuid(n), "replica": n in self.replicas} for n in self.nodes
         ]
         return httpx.Response(200, json={"topology": self.topology, "nodes": nodes})
 
@@ -231,10 +232,14 @@ class FakeManageApi:
         return httpx.Response(
             200,
             json=[
-                {"hostname": n, "uuid": f"uuid-{n}", "status": "on" if self.maintenance else "off"}
+                {"hostname": n, "uuid": _uuid(n), "status": "on" if self.maintenance else "off"}
                 for n in self.nodes
             ],
         )
+
+
+def _uuid(node: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, node))
 
 
 def client_for(server: FakeManageApi, base_url: str, version: str | None = None) -> httpx.Client:
