@@ -92,6 +92,52 @@ CLUSTER_TOPOLOGY: Final = "Cluster"  # GET /manage/v1/config/nodes `topology` en
 # (data/features/management-console-manage-ghes-parity.yml); /setup/api removed in 3.15.
 MANAGE_API_SINCE: Final = v("3.12")
 SETUP_API_REMOVED_IN: Final = v("3.15")
+
+
+@dataclass(frozen=True, slots=True)
+class TestedRelease:
+    """A GHES feature release ghes-setup supports, and the official API description its client
+    (and the lab) are tested against: tests/contract/descriptions/ghes-X.Y.json, the subset of
+    `@octokit/openapi`'s generated/ghes-X.Y.deref.json (provenance.json beside it)."""
+
+    version: GhesVersion
+    description: str  # path in the repository
+    package: str  # the @octokit/openapi release it came from
+
+
+def _tested(feature: str, package: str) -> TestedRelease:
+    return TestedRelease(
+        v(feature),
+        f"tests/contract/descriptions/ghes-{feature}.json",
+        f"@octokit/openapi@{package}",
+    )
+
+
+# The supported releases: 3.12 (Manage API at parity) up to the newest vendored description.
+# A test (tests/appliance/test_versions.py) holds this table to the vendored files.
+TESTED_RELEASES: Final[tuple[TestedRelease, ...]] = (
+    _tested("3.12", "18.2.0"),
+    _tested("3.13", "19.1.0"),
+    _tested("3.14", "22.0.0"),
+    _tested("3.15", "22.0.0"),
+    _tested("3.16", "22.0.0"),
+    _tested("3.17", "23.0.2"),
+    _tested("3.18", "23.0.2"),
+    _tested("3.19", "23.0.2"),
+)
+NEWEST_TESTED: Final = TESTED_RELEASES[-1].version
+
+
+def tested_release(version: GhesVersion) -> TestedRelease | None:
+    """The tested feature release of `version` (3.17.4 -> 3.17), or None when untested."""
+    return next((t for t in TESTED_RELEASES if t.version.feature == version.feature), None)
+
+
+def untested_newer(version: GhesVersion) -> bool:
+    """A feature release newer than the newest ghes-setup is tested against."""
+    return version.feature > NEWEST_TESTED.feature
+
+
 # ghe-config-apply applies conditionally from 3.16 (command-line-utilities.md).
 CONDITIONAL_APPLY_SINCE: Final = v("3.16")
 # A current release for offline checks when neither the site nor the appliance says otherwise.

@@ -7,6 +7,10 @@ decides whether the run may go on:
 - a feature the appliance's version lacks -> `UnsupportedVersion` (exit 5) saying what to do
   (the Container registry needs 3.5+, `facts.CONTAINER_REGISTRY_SINCE`; the Manage API needs
   3.12+, which `selector.RoutedTransport.identify` enforces when it chooses transports);
+- a feature release newer than the newest ghes-setup is tested against
+  (`facts.TESTED_RELEASES`, each with its official API description) -> a warning
+  ("untested release"), not a refusal: GHES keeps its documented interfaces across releases,
+  but nobody has held this one to its description yet;
 - a replica -> `RefusedTarget` (exit 5) for anything that writes: settings are changed on the
   primary and replicate (backup-utils' ghe-host-check refuses replicas the same way); the
   message names the primary when `GET /manage/v1/config/nodes` says which node it is;
@@ -73,6 +77,16 @@ def check_version(info: ApplianceInfo, needs: Iterable[Need]) -> None:
             )
 
 
+def untested_note(info: ApplianceInfo) -> str | None:
+    """ "untested release: ..." for a feature release newer than the newest tested one."""
+    if not facts.untested_newer(info.version):
+        return None
+    return (
+        f"untested release: GHES {info.version} is newer than {facts.NEWEST_TESTED}, the newest "
+        "release ghes-setup is tested against (its official API description)"
+    )
+
+
 def preflight(
     transport: ApplianceTransport,
     *,
@@ -88,6 +102,9 @@ def preflight(
     sink.stage("preflight", f"connecting via {transport.name}")
     info = transport.identify(prefetch)
     check_version(info, needs)
+    note = untested_note(info)
+    if note is not None:
+        sink.log(f"WARNING: {note}")
     if writes and info.is_replica:
         primary = f" ({info.primary})" if info.primary else ""
         raise RefusedTarget(
