@@ -238,16 +238,16 @@ def judge(request: PingRequest, answer: PingAnswer) -> Outcome:
         details["maintenance"] = maintenance
         if maintenance is True:
             return Outcome.warned(
-                f"the appliance is in maintenance mode: {where}/v2/ answers 503, as GHES "
-                "does in maintenance",
+                f"the appliance is in maintenance mode: {where}/v2/ answers "
+                f"{answer.short()}, as GHES does in maintenance",
                 _MAINTENANCE_REMEDY,
                 details=details,
                 metrics=metrics,
             )
         if maintenance is None:
             return Outcome.warned(
-                f"{where}/v2/ answers 503 (Service Unavailable): maintenance mode? (its state "
-                "could not be read)",
+                f"{where}/v2/ answers {answer.short()} (Service Unavailable): maintenance "
+                "mode? (its state could not be read)",
                 _MAYBE_MAINTENANCE_REMEDY,
                 details=details,
                 metrics=metrics,
