@@ -51,3 +51,27 @@ def test_packages_and_the_registry_refuse_a_cluster(need: object) -> None:
 def test_settings_without_packages_may_go_to_a_cluster() -> None:
     server = FakeManageApi(nodes=("data1", "data2"), topology="Cluster")
     assert preflight(api(server, "data1"), needs=(MANAGE_API,)).topology == "Cluster"
+
+
+def test_up_refuses_a_cluster_at_preflight_with_exit_5_and_writes_nothing() -> None:
+    from ghes_setup.appliance.fake import FakeAppliance
+    from ghes_setup.appliance.selector import RoutedTransport
+    from ghes_setup.config.site import Site
+    from ghes_setup.net import ResolveOverrides, SystemResolver
+    from ghes_setup.runbooks.context import PipelineContext
+    from ghes_setup.runbooks.up import UpOptions, run_up
+
+    fake = FakeAppliance(topology="Cluster", settings={"subdomain_isolation": False})
+    before = dict(fake.store)
+
+    class ClusterContext(PipelineContext):
+        def transport(self) -> RoutedTransport:
+            return RoutedTransport(ssh=fake, api=None, mode="ssh")
+
+    ctx = ClusterContext(
+        site=Site(hostname="ghe.example.com"), resolver=SystemResolver(ResolveOverrides.parse([]))
+    )
+    result = run_up(ctx, UpOptions(smoke=False))
+    assert result.exit_code == 5 and result.stopped_at == "preflight"
+    assert result.error is not None and "clustering" in result.error.message
+    assert fake.writes == 0 and fake.run_order == [] and fake.store == before
