@@ -468,30 +468,34 @@ class ManageApiTransport(TransportBase):
         """Events after `since`, a cursor that holds one `last_request_id` per node.
 
         The description's `last_request_id` is "the unique ID of the last response from a
-        host": one request per node that has a cursor, keeping that node's answer only (and
-        that of a node not seen before), so that no node's events are skipped or repeated."""
+        host": one request per node that has a cursor, keeping that node's answer only; nodes
+        without a cursor yet come from one request without it. No node's events are skipped
+        or repeated."""
         if not self._events_supported:
             return EventBatch((), since)
         cursors = _decode_cursors(since)
         answers: list[dict[str, Any]] = []
-        if not cursors:
-            answers = self._events_nodes(None)
-        else:
-            seen = set(cursors)
-            for node, last in cursors.items():
-                for entry in self._events_nodes(last):
-                    name = str(entry.get("node") or "")
-                    if name == node or (name and name not in seen):
-                        seen.add(name)
-                        answers.append(entry)
+        if not cursors or any(not c for c in cursors.values()):
+            # Nodes without a cursor yet (and nodes not seen before): read from the start.
+            for entry in self._events_nodes(None):
+                name = str(entry.get("node") or "")
+                if not cursors.get(name):
+                    answers.append(entry)
+        for node, last in cursors.items():
+            if not last:
+                continue
+            # "" is a bare cursor of one unnamed node: its answer is all there is.
+            answers += [
+                e for e in self._events_nodes(last) if node in ("", str(e.get("node") or ""))
+            ]
         events: list[ApplyEvent] = []
         after = dict(cursors)
         many = len({str(e.get("node") or "") for e in answers} | set(cursors)) > 1
         try:
             for entry in answers:
                 name = str(entry.get("node") or "")
-                if entry.get("last_request_id"):
-                    after[name] = str(entry["last_request_id"])
+                # A node with no cursor yet stays known ("") so that it is asked from the start.
+                after[name] = str(entry.get("last_request_id") or "") or after.get(name, "")
                 prefix = f"{name}: " if many and name else ""
                 for event in entry.get("events") or []:
                     run = event.get("config_run_id")
