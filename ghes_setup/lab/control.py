@@ -326,6 +326,8 @@ class Commands:
             self.ctx.store.replace_all(fresh)
             state.write_applied(layout, fresh)
             state.write_maintenance(layout, state.Maintenance())
+            state.write_topology(layout, state.Topology())  # back to SingleNode
+            (layout.state / "ghe-config-unset").unlink(missing_ok=True)  # back to `empty`
             layout.authorized_keys.write_text(
                 (layout.identity.with_suffix(".pub")).read_text(encoding="utf-8"), encoding="utf-8"
             )

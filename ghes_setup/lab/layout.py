@@ -24,6 +24,11 @@ DEFAULT_ADDRESS = "127.77.0.1"
 DEFAULT_HOSTNAME = "ghe.lab.test"
 # A current 3.x release (the brief: 3.17.x).
 DEFAULT_VERSION = "3.17.4"
+# The GHES feature releases the lab can imitate: those with a vendored official description
+# (tests/contract/descriptions/ghes-3.NN.json; tests/contract/test_versions.py keeps the two
+# lists equal). 3.12 is the first with the Manage API at parity with the Management Console
+# API. Lab-side list: the supported-releases table of ghes_setup/facts.py may replace it.
+SUPPORTED_RELEASES = tuple(f"3.{minor}" for minor in range(12, 20))
 DEFAULT_APPLY_SECONDS = 2.0
 DEFAULT_BUCKET = "ghes-packages"
 DIR_ENV = "GHES_SETUP_LAB_DIR"
