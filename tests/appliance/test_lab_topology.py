@@ -2,7 +2,9 @@
 "does not currently support clustering", so `packages enable`, `registry start` and `up` refuse
 a Cluster with exit 5 before anything is written; a replica is refused naming the primary.
 
-These tests need `LabHandle.set_topology(name, *, replica=False)` from the lab (branch wt-a).
+The lab presents a topology through its Manage API (`LabHandle.set_topology`); its admin shell
+has no `/etc/github/cluster` or `repl-state` to present one over SSH, so these run with the
+Manage API in use: `auto` (API and SSH, as Packages needs both) and `api` where it suffices.
 """
 
 from __future__ import annotations
@@ -29,12 +31,17 @@ def run(cli: CliRunner, fresh_lab: LabHandle, tmp_path: Path) -> Iterator[Run]:
         fresh_lab.clear_faults()
 
 
-@pytest.mark.parametrize(
-    "command",
-    [("packages", "enable"), ("registry", "start"), ("up",)],
-    ids=["packages-enable", "registry-start", "up"],
-)
-@pytest.mark.parametrize("transport", ["api", "ssh"])
+# Packages needs the admin shell too, so `--transport api` refuses it (exit 3) before any
+# topology question: those commands run with `auto`; `up` also with `api`.
+CASES = [
+    ("auto", ("packages", "enable")),
+    ("auto", ("registry", "start")),
+    ("auto", ("up",)),
+    ("api", ("up",)),
+]
+
+
+@pytest.mark.parametrize(("transport", "command"), CASES, ids=[f"{t}-{c[-1]}" for t, c in CASES])
 def test_a_cluster_is_refused_with_exit_5_before_anything_is_written(
     run: Run, command: tuple[str, ...], transport: str
 ) -> None:
