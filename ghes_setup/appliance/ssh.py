@@ -118,6 +118,9 @@ getkey() {  # sets $rc (0 set, 1 unset, other: error) and $out (the value, exact
   IFS= read -r -d '' out < "$st/value"
   rm -f "$st/value"
   out=${out%$'\n'}
+  # An unset key may print an empty value with exit 0: unset, in reads and in the journal
+  # (so that a roll-back unsets it again instead of setting it to "").
+  if [ "$rc" -eq 0 ] && [ -z "$out" ]; then rc=1; fi
 }
 """
 
