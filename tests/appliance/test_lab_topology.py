@@ -61,5 +61,6 @@ def test_a_replica_is_refused_naming_the_primary(run: Run) -> None:
     before = lab.settings()
     result = run("config", "apply", "--yes", "--transport", "api")
     assert result.exit_code == 5, result
-    assert "replica" in result.output and "primary" in result.output
+    assert "replica" in result.output
+    assert "primary (ghe-lab-primary)" in result.output  # the lab's primary (docs/lab.md)
     assert lab.settings() == before
