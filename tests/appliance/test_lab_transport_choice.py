@@ -66,7 +66,9 @@ def test_auto_with_the_api_port_closed_goes_over_ssh_and_says_so(run: Run) -> No
     assert reachable["status"] == "warn", reachable
     assert reachable["details"]["transport"] == "ssh"
     assert "not offered" in reachable["details"]["transport_reason"]
-    applied = run("config", "apply", "--yes", env=env)
+    applied = run("config", "apply", "--yes", "--format", "json", env=env)
     assert applied.exit_code == 0, applied
     assert "using SSH only" in applied.stderr
+    assert applied.json()["via"] == "ssh"
+    assert "not offered" in applied.json()["transport_note"]
     assert run.lab.settings()[ISOLATION] == "true"
