@@ -192,6 +192,9 @@ def info_document(info: ApplianceInfo) -> dict[str, Any]:
         "platform": info.platform,
         "topology": info.topology,
         "is_replica": info.is_replica,
+        # Why the run is not on the safe default path (SSH instead of the Manage API, or
+        # the API over plain HTTP); None when it is.
+        "transport_note": info.transport_note,
     }
 
 

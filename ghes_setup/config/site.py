@@ -65,6 +65,9 @@ class Connection:
     host_key: str | None = None  # a pinned "SHA256:..." fingerprint
     accept_new_host_key: bool = False
     api_port: int = facts.MANAGE_API_PORT
+    # https on 8443; http on 8080 (docs "Network ports"). None: derived from api_port.
+    api_scheme: Literal["https", "http"] | None = None
+    allow_plain_http: bool = False  # the admin password in clear: only when asked for
     https_port: int = facts.HTTPS_PORT
     ca_file: Path | None = None
     nameservers: tuple[str, ...] = ()
@@ -109,6 +112,14 @@ class Site:
     packages: PackagesSettings = field(default_factory=PackagesSettings)
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
     source: Path | None = None  # the file it came from, if any
+
+    @property
+    def api_scheme(self) -> str:
+        """The Manage API's scheme: as given, else http on 8080 and https on any other port."""
+        c = self.connection
+        if c.api_scheme is not None:
+            return c.api_scheme
+        return "http" if c.api_port == facts.MANAGE_API_HTTP_PORT else "https"
 
     @property
     def connect_host(self) -> str:
