@@ -71,6 +71,7 @@ from ghes_setup.facts import GhesVersion
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.secrets import scrub
+from ghes_setup.trace import event
 
 _KEY_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _ERROR_WORDS: Final = re.compile(r"\b(error|failed|failure|fatal)\b", re.IGNORECASE)
@@ -247,6 +248,21 @@ for ((i=0; i<n; i++)); do
 done
 exec "${args[@]}"
 """
+
+
+def script_name(command: str) -> str:
+    """The name of the fixed script a `remote_command` runs, for the debug trace: never its
+    arguments or standard input (they carry setting keys and values)."""
+    for name, script in (
+        ("read-settings", READ_SCRIPT),
+        ("write-settings", WRITE_SCRIPT),
+        ("start-config-apply", APPLY_SCRIPT),
+        ("config-apply-status", STATUS_SCRIPT),
+        ("utility", UTILITY_SCRIPT),
+    ):
+        if shlex.quote(script) in command:
+            return name
+    return "command"
 
 
 def remote_command(script: str, args: Sequence[str] = ()) -> str:
@@ -467,8 +483,10 @@ class SshTransport(TransportBase):
         try:
             channel = transport.open_session(timeout=self.options.timeout)
             channel.settimeout(self.options.command_timeout)
+            event("ssh", f"> {self.options.where}: exec script {script_name(command)}")
             channel.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            event("ssh", f"! {self.options.where}: {_reason(exc)}")
             raise _Dropped(_reason(exc)) from None
         self.execs += 1
         return channel
@@ -489,6 +507,7 @@ class SshTransport(TransportBase):
             channel.close()
         if rc == -1:
             raise _Dropped("the channel closed without an exit status")
+        event("ssh", f"< {self.options.where}: exit {rc} ({len(out)} bytes out)")
         return rc, out, err
 
     def _run(self, command: str, stdin: bytes | None = None) -> tuple[int, str, str]:

@@ -122,6 +122,27 @@ def root(
     site: Annotated[
         Path | None, typer.Option("--site", help="Site file (TOML). Default: $GHES_SETUP_SITE.")
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only errors: no progress, only failed checks."),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Trace every HTTP request and response, SSH command and DNS query on "
+            "standard error, secrets scrubbed.",
+        ),
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            metavar="FILE",
+            help="Append the debug trace to FILE (created 0600), with or without --debug.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -129,7 +150,14 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = AppState(format=fmt, verbose=verbose, site=site)
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose contradict each other", param_hint="-q")
+    ctx.obj = AppState(format=fmt, verbose=verbose, site=site, quiet=quiet, debug=debug)
+    if ctx.resilient_parsing:  # shell completion: no trace, no file
+        return
+    from ghes_setup.cli.common import start_trace
+
+    start_trace(debug=debug, log_file=log_file)
 
 
 __all__ = ["OutputFormat", "app"]

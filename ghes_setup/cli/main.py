@@ -60,6 +60,19 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def run(args: list[str]) -> int:
+    """One command line; the debug trace (`--debug`, `--log-file`) ends with its exit code."""
+    from ghes_setup import trace
+    from ghes_setup.cli.common import stop_trace
+
+    try:
+        code = _run(args)
+        trace.event("exit", f"exit code {code}")
+        return code
+    finally:
+        stop_trace()
+
+
+def _run(args: list[str]) -> int:
     from typer import Abort, Exit
     from typer.exceptions import TyperException
 
@@ -69,8 +82,9 @@ def run(args: list[str]) -> int:
     from ghes_setup.errors import GhesSetupError
     from ghes_setup.secrets import scrub
 
-    args = _hoist_verbose(args)
-    verbose = args[:1] == ["--verbose"]
+    front, rest = _hoist_root_options(args)
+    args = [*front, *rest]
+    verbose = "--verbose" in front
     fmt = _option_value(args, "--format")
     journal = run_journal(reset=True)
     previous = _catch_sigint()
@@ -227,13 +241,42 @@ def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int
     return code
 
 
-_ROOT_VALUE_OPTIONS = ("--format", "--site")
+_ROOT_VALUE_OPTIONS = ("--format", "--site", "--log-file")
 
 
-def _hoist_verbose(args: list[str]) -> list[str]:
-    """`--verbose`/`-v` is a root option; accept it anywhere on the line, like --format."""
-    rest = [a for a in args if a not in ("--verbose", "-v")]
-    return ["--verbose", *rest] if len(rest) != len(args) else args
+_ROOT_FLAGS = {
+    "--verbose": "--verbose",
+    "-v": "--verbose",
+    "--debug": "--debug",
+    "--quiet": "--quiet",
+    "-q": "--quiet",
+}
+
+
+def _hoist_root_options(args: list[str]) -> tuple[list[str], list[str]]:
+    """`--verbose`/`-v`, `--quiet`/`-q`, `--debug` and `--log-file FILE` are root options;
+    accept them anywhere on the line (before a `--`), like --format. Returns (root options,
+    the rest)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in _ROOT_FLAGS:
+            if _ROOT_FLAGS[arg] not in front:
+                front.append(_ROOT_FLAGS[arg])
+        elif arg == "--log-file" and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 1
+        elif arg.startswith("--log-file="):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front, rest
 
 
 def _option_value(args: list[str], name: str) -> str | None:
