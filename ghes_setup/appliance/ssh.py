@@ -815,6 +815,43 @@ class SshTransport(TransportBase):
 # ---------------------------------------------------------------------------- helpers
 
 
+def presented_host_key(
+    host: str,
+    port: int,
+    *,
+    address: str | None = None,
+    resolver: AddressResolver | None = None,
+    timeout: float = 10.0,
+) -> HostKey:
+    """The host key the appliance's SSH server presents, read in the key exchange without
+    authenticating or trusting it: `init --from-appliance` shows its fingerprint and asks
+    before pinning it (as OpenSSH asks on first contact). Nothing is sent but the handshake."""
+    dial = address or next(iter(resolver.addresses(host) if resolver else ()), host)
+    where = f"{host}:{port}"
+    event("ssh", f"> {where}: key exchange only (host key)")
+    try:
+        sock = socket.create_connection((dial, port), timeout=timeout)
+    except OSError as exc:
+        raise Unreachable(
+            f"cannot connect to {where} over SSH: {exc.strerror or exc}",
+            hint="check the address and that the admin SSH port (122) is open",
+        ) from None
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        transport.start_client(timeout=timeout)
+        key = transport.get_remote_server_key()
+        return HostKey(key.get_name(), key.asbytes())
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise Unreachable(
+            f"SSH handshake with {where} failed: {_reason(exc)}",
+            hint="is this the admin SSH port? GHES answers on 122 (port 22 is Git)",
+        ) from None
+    finally:
+        transport.close()
+
+
 def _check_key(key: str) -> None:
     if not _KEY_PATTERN.match(key):
         raise ValueError(f"unsafe ghe-config key {key!r}")

@@ -21,6 +21,7 @@ from ghes_setup.cli.common import AppState, FormatOpt, OutputFormat
 # name -> (module, attribute): a `typer.Typer`, or a function of no arguments returning one.
 # Listed in the order `ghes-setup --help` shows them: the main jobs first, then the areas.
 SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "init": ("ghes_setup.cli.init_cmd", "app"),
     "up": ("ghes_setup.cli.pipeline", "up_app"),
     "check": ("ghes_setup.cli.pipeline", "check_app"),
     "snapshot": ("ghes_setup.cli.pipeline", "snapshot_app"),
@@ -97,7 +98,7 @@ app = typer.Typer(
     ),
     epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     rich_markup_mode=None,

@@ -11,6 +11,7 @@ without a report still prints an UNKNOWN line (exit 3).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -46,6 +47,7 @@ class _ClosedStdout(io.TextIOBase):
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     if sys.stdout is None:  # started with standard output closed
         sys.stdout = _ClosedStdout()
+    _tolerate_narrow_encodings()
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # fast path: no typer import
         from ghes_setup import __version__
@@ -57,6 +59,18 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             sys.exit(_output_failed(exc, []))
         sys.exit(0)
     sys.exit(run(args))
+
+
+def _tolerate_narrow_encodings() -> None:
+    """`PYTHONIOENCODING=ascii` (or a C locale under an old Python) must not turn a dash or
+    a name like `straße.example` into a UnicodeEncodeError: unencodable characters print
+    as `?` on standard output and as escapes on standard error."""
+    for stream, errors in ((sys.stdout, "replace"), (sys.stderr, "backslashreplace")):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and not encoding.startswith("utf"):
+            with contextlib.suppress(OSError, ValueError):  # cannot change: leave it
+                reconfigure(errors=errors)
 
 
 def run(args: list[str]) -> int:
