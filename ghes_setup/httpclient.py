@@ -156,10 +156,14 @@ def _trace_request(request: httpx.Request) -> None:
 
 def _trace_response(response: httpx.Response) -> None:
     request = response.request
+    url = request.url
+    name = request.extensions.get("sni_hostname")
+    if isinstance(name, str):  # PinnedTransport dialled an address: show the name again
+        url = url.copy_with(host=name)
     event(
         "http",
         f"< {response.http_version} {response.status_code} {response.reason_phrase} "
-        f"({request.method} {request.url})",
+        f"({request.method} {url})",
     )
 
 
