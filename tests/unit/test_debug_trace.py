@@ -150,7 +150,7 @@ def test_ssh_commands_are_traced_by_script_name_never_arguments() -> None:
             "https://127.0.0.1:8443/",
             "http://p:1",
         ),
-        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "ghe.ex.com:8443"}, "https://ghe.ex.com:8443/", None),
+        ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "g.ex.com:8443"}, "https://g.ex.com:8443", None),
         (  # plain http: only the lower-case http_proxy
             {"HTTP_PROXY": "http://up:1"},
             "http://ghe.example.com:8080/",
