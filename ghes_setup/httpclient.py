@@ -11,8 +11,8 @@ through a client built here, so that:
 - httpx exceptions become ours (`Unreachable`), with host, port and a hint;
 - `HTTPS_PROXY`/`NO_PROXY` are honoured as curl reads them (`env_proxy`, docs/proxies.md),
   per request, so one client can reach the appliance directly and blob storage through the
-  proxy; a name the run pins (`--resolve`, the site's `address`) is sent to the proxy as the
-  pinned address, since the proxy cannot know the pin;
+  proxy; through a proxy the name goes in the CONNECT and the proxy resolves it (as with
+  curl, `--resolve` and the site's `address` pin direct connections only);
 - with `--debug` every request and response line is traced (`ghes_setup.trace`): method,
   URL, status, proxy; never headers or bodies.
 """
@@ -132,22 +132,32 @@ class PinnedTransport(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         proxy, proxied = self._through(request.url)
-        if proxy is not None:
-            event("http", f"{request.method} {request.url.host}: via proxy {safe_url(proxy)}")
+        if proxied is not None:
+            # The proxy resolves the name, as curl does (--resolve pins only direct
+            # connections): CONNECT HOST:PORT keeps SNI and the certificate check on the name.
+            event("http", f"{request.method} {request.url.host}: via proxy {safe_url(proxy or '')}")
+            return proxied.handle_request(request)
         if self._resolver is not None:
             host = request.url.host
             addresses = self._resolver.addresses(host)
             if addresses and addresses[0] != host:
                 request.extensions = {**request.extensions, "sni_hostname": host}
                 request.url = request.url.copy_with(host=addresses[0])
-        if proxied is not None:
-            return proxied.handle_request(request)
         return super().handle_request(request)
 
     def close(self) -> None:
+        self._close_proxied()
+        super().close()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # httpx.Client.__exit__ exits its transport rather than closing it.
+        self._close_proxied()
+        super().__exit__(*exc_info)
+
+    def _close_proxied(self) -> None:
         for transport in self._proxied.values():
             transport.close()
-        super().close()
+        self._proxied.clear()
 
 
 def _trace_request(request: httpx.Request) -> None:
