@@ -240,3 +240,9 @@ def test_root_options_are_accepted_anywhere_on_the_line() -> None:
 def test_quiet_and_verbose_together_are_a_usage_error(cli: CliRunner) -> None:
     result = cli("-q", "-v", "dns", "check", "ghe.example.com")
     assert result.exit_code == 2, result
+
+
+def test_quiet_still_prints_the_refusal_to_change_without_a_terminal(cli: CliRunner) -> None:
+    result = cli("-q", "config", "apply")
+    assert result.exit_code == 2, result
+    assert "pass --yes" in result.stderr
