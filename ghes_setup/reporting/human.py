@@ -45,16 +45,20 @@ def status_text(status: Status) -> Text:
     return Text(LABELS[status], style=STYLES[status])
 
 
-def detail_value(value: JsonValue) -> str:
-    """A detail as an admin reads it: `a, b` for a list, `k=v, ...` for a mapping."""
+def detail_value(value: JsonValue, *, nested: bool = False) -> str:
+    """A detail as an admin reads it: `a, b` for a list, `k=v, ...` for a mapping; nested
+    mappings in parentheses, a list of them separated by `; `."""
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return ", ".join(detail_value(v) for v in value) or "-"
+        compound = any(isinstance(v, list | tuple | Mapping) for v in value)
+        text = ("; " if compound else ", ").join(detail_value(v, nested=True) for v in value)
+        return text or "-"
     if isinstance(value, Mapping):
-        return ", ".join(f"{k}={detail_value(v)}" for k, v in value.items()) or "-"
+        inner = ", ".join(f"{k}={detail_value(v, nested=True)}" for k, v in value.items())
+        return f"({inner})" if nested else inner or "-"
     return str(value)
 
 
@@ -113,7 +117,7 @@ def plain(report: Report, *, verbose: bool = False, quiet: bool = False) -> str:
     if quiet and not results:
         return ""
     id_width = max([len("check"), *(len(scrub(r.id)) for r in results)])
-    status_width = max(len(label) for label in LABELS.values())
+    status_width = max(len("status"), *(len(label) for label in LABELS.values()))
     indent = " " * (id_width + 2 + status_width + 2)
     lines: list[str] = []
     if not quiet:

@@ -58,7 +58,13 @@ def test_plain_is_aligned_without_box_drawing_and_never_wrapped() -> None:
     assert "chain: depth=1, complete=no" in text and "sni: -" in text
     assert "['" not in text and "{'" not in text  # no Python reprs
     assert lines[-1] == "overall: FAIL  (1 fail, 1 error, 1 pass)"
+    assert lines[1].index("status") == rows["tls-served"].index("FAIL")  # header aligned too
     assert all(line == line.rstrip() for line in lines)
+
+
+def test_nested_details_read_as_text() -> None:
+    value = {"a.example": {"status": "ok", "addresses": ["10.0.0.5"]}, "b": [{"x": 1}, {"x": 2}]}
+    assert human.detail_value(value) == "a.example=(status=ok, addresses=10.0.0.5), b=(x=1); (x=2)"
 
 
 def test_terminal_table_shows_bracketed_server_text() -> None:
