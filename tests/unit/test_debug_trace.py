@@ -246,3 +246,12 @@ def test_quiet_still_prints_the_refusal_to_change_without_a_terminal(cli: CliRun
     result = cli("-q", "config", "apply")
     assert result.exit_code == 2, result
     assert "pass --yes" in result.stderr
+
+
+def test_system_resolver_lookups_are_traced(lines: list[str]) -> None:
+    from ghes_setup.net import SystemResolver
+
+    assert SystemResolver().addresses("localhost")
+    text = "".join(lines)
+    assert "dns  > localhost (system resolver, getaddrinfo)" in text
+    assert "dns  < localhost: " in text
