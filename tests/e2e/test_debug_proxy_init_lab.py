@@ -160,3 +160,35 @@ def test_init_from_appliance_is_read_only_and_pins_the_host_key_when_told(
     assert again.exit_code == 3 and "--force" in again.stderr  # never overwrites
     assert registry_lab.settings() == before
     assert registry_lab.apply_runs() == runs
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_init_asks_on_a_terminal_before_pinning(
+    registry_lab: LabHandle, tmp_path: Path, answer: str
+) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    out = tmp_path / "site.toml"
+    env = {**os.environ, **registry_lab.env, **_connection_env(registry_lab)}
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ghes_setup", "init", registry_lab.hostname, "--out", str(out),
+             "--from-appliance", "--known-hosts", str(tmp_path / "known_hosts")],
+            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        )  # fmt: skip
+        os.write(master, f"{answer}\n".encode())
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "SHA256:" in stderr and "Pin SHA256:" in stderr, stderr
+    if answer == "y":
+        assert proc.returncode == 0, stderr
+        assert "host_key = " in out.read_text()
+        assert f"Wrote {out}" in stdout  # (click echoes a blank after the answer)
+    else:
+        assert proc.returncode == 4, stderr
+        assert not out.exists()
