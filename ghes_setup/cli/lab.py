@@ -2,6 +2,10 @@
 
 Each command parses its options, calls one function of `ghes_setup.lab.service`, and prints
 the result. The lab package is imported inside the commands (lazy), so `--help` stays fast.
+
+The lab is an extra (`ghes-setup[lab]`): a production install has neither its libraries nor
+any need for them. Without them every `lab` command stops with one line saying how to get
+them (exit 3, an incomplete environment), instead of an ImportError from deep inside.
 """
 
 from __future__ import annotations
@@ -23,6 +27,36 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+# Modules only the lab needs, each with the extra that brings it (pyproject `lab`).
+LAB_MODULES: tuple[str, ...] = ("jwt",)  # PyJWT: the lab's registry token service
+
+
+def missing_lab_modules() -> list[str]:
+    """The lab's libraries that cannot be imported here (an install without the extra)."""
+    import importlib
+
+    missing = []
+    for name in LAB_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+@app.callback()
+def _require_lab_extra() -> None:
+    missing = missing_lab_modules()
+    if missing:
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            "the lab is not installed: it is the optional extra ghes-setup[lab] "
+            f"(missing Python module {', '.join(missing)})",
+            hint="pipx install --force 'ghes-setup[lab]' (or pip install 'ghes-setup[lab]')",
+        )
+
 
 DirOpt = Annotated[
     Path | None,
