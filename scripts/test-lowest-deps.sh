@@ -18,14 +18,22 @@ trap 'rm -rf "$work"' EXIT
 
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" "$ROOT" >/dev/null
 wheel=$(ls "$work"/dist/ghes_setup-*.whl)
-# The wheel's Requires-Dist lines without an extra marker: exactly what `pip install` would use.
+# The wheel's Requires-Dist lines: those without an extra marker (what `pip install ghes-setup`
+# uses) and the `lab` extra's (what `ghes-setup[lab]` adds; the unit tests drive the lab's
+# commands too), the marker stripped.
 "$PY" - "$wheel" >"$work/requirements.txt" <<'PYEOF'
-import sys, zipfile
+import re, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as wheel:
     meta = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     for line in wheel.read(meta).decode().splitlines():
-        if line.startswith("Requires-Dist:") and "extra ==" not in line:
-            print(line.split(":", 1)[1].strip())
+        if not line.startswith("Requires-Dist:"):
+            continue
+        req = line.split(":", 1)[1].strip()
+        extra = re.search(r"extra\s*==\s*['\"]([\w-]+)['\"]", req)
+        if extra is None:
+            print(req)
+        elif extra.group(1) == "lab":
+            print(req.split(";", 1)[0].strip())
 PYEOF
 # The unit tests' own tools at the versions the dev extra pins (they are not under test).
 "$PY" - "$ROOT/pyproject.toml" >"$work/test-tools.txt" <<'PYEOF'

@@ -45,8 +45,9 @@ def missing_lab_modules() -> list[str]:
     return missing
 
 
-@app.callback()
-def _require_lab_extra() -> None:
+def require_lab_extra() -> None:
+    """Called first by every lab command (not a group callback: `lab up --help` must work
+    without the extra, and a group's callback runs before its subcommand's --help)."""
     missing = missing_lab_modules()
     if missing:
         from ghes_setup.errors import InputError
@@ -100,6 +101,7 @@ def up(
 
     Example: sudo ghes-setup lab up --dir /tmp/lab
     """
+    require_lab_extra()
     from ghes_setup.lab.service import UpOptions, admin_user
     from ghes_setup.lab.service import up as start
 
@@ -131,6 +133,7 @@ def env(directory: DirOpt = None) -> None:
 
     Example: eval "$(ghes-setup lab env)"
     """
+    require_lab_extra()
     from ghes_setup.lab.service import env as env_text
 
     typer.echo(env_text(_dir(directory)), nl=False)
@@ -142,6 +145,7 @@ def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) 
 
     Example: ghes-setup lab status --format json
     """
+    require_lab_extra()
     from ghes_setup.lab.service import status as lab_status
 
     chosen = output_format(ctx, fmt, PLAIN_FORMATS)
@@ -186,6 +190,7 @@ def down(
 
     Example: ghes-setup lab down
     """
+    require_lab_extra()
     from ghes_setup.lab.service import down as stop
 
     result = stop(_dir(directory), keep)
@@ -214,6 +219,7 @@ def fault(
 
     Example: ghes-setup lab fault api-503 --count 2
     """
+    require_lab_extra()
     from ghes_setup.lab.service import clear_faults, set_fault
 
     if name == "clear":
@@ -241,6 +247,7 @@ def topology(
 
     Example: ghes-setup lab topology Ha --replica
     """
+    require_lab_extra()
     from ghes_setup.lab.service import set_topology
 
     value = set_topology(_dir(directory), name, replica)
