@@ -60,3 +60,13 @@ def test_resolve_pins_unicode_names_in_a_labels() -> None:
     assert pins.lookup("strasse.example") is None
     with pytest.raises(InputError, match="not a valid host name"):
         ResolveOverrides.parse(["\u0661\u0662a.example:10.0.0.5"])
+
+
+def test_dns_queries_go_out_in_idna_2008_a_labels() -> None:
+    """dnspython alone would encode a Unicode name by IDNA 2003 (`strasse.example`)."""
+    from tests.unit.test_dns_resolver import NS1, Zone, ZoneResolver
+
+    resolver = ZoneResolver({NS1: Zone({"ghe." + STRASSE_2008: [("A", "10.0.0.5")]})})
+    result = resolver.lookup("ghe.straße.example")
+    assert result.addresses == ("10.0.0.5",)
+    assert {name for _, name, _ in resolver.sent} == {"ghe." + STRASSE_2008}
