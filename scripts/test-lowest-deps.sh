@@ -53,8 +53,21 @@ echo "== lowest direct dependencies:"; sed 's/^/   /' "$work/requirements.txt"
 "$UV" pip install -q --python "$work/venv/bin/python" --no-deps "$wheel"
 "$UV" pip install -q --python "$work/venv/bin/python" -r "$work/test-tools.txt"
 "$UV" pip list --python "$work/venv/bin/python" 2>/dev/null \
-  | grep -iE '^(typer|rich|paramiko|httpx|httpcore|jinja2|dnspython|cryptography|pyopenssl|idna) ' \
+  | grep -iE '^(typer|rich|paramiko|httpx|httpcore|jinja2|dnspython|cryptography|pyopenssl|idna|pyjwt) ' \
   | sed 's/^/   installed: /'
+# The installed wheel, from a folder outside the checkout: its console script starts on these
+# versions and `explain` prints every check's page from the pages inside the package.
+(
+  cd "$work"
+  env -u PYTHONPATH "$work/venv/bin/ghes-setup" --version
+  ids=$(env -u PYTHONPATH "$work/venv/bin/ghes-setup" explain --list)
+  for id in $ids; do
+    page=$(env -u PYTHONPATH "$work/venv/bin/ghes-setup" explain "$id")
+    [ "${page%%$'\n'*}" = "# $id" ] \
+      || { echo "installed wheel: explain $id does not print its page" >&2; exit 1; }
+  done
+  echo "== installed wheel explains $(echo "$ids" | wc -l) checks"
+)
 # The tests run from the checkout (they read docs/ and build the wheel from it); the code they
 # import is the same as the wheel's, the dependencies are the venv's lowest ones.
 env -u PYTHONPATH "$work/venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit "$@"
