@@ -47,3 +47,16 @@ def test_pool_adapter_names_the_needed_httpx_when_the_pool_is_gone() -> None:
     del transport._pool  # what an httpx without the private attribute looks like
     with pytest.raises(InputError, match=r"httpx .* is not supported.*httpx>=0\.27,<0\.29"):
         registry_transport._swap_pool(transport, ssl_context(None))
+
+
+def test_transport_error_names_its_host_through_httpx_public_request_property() -> None:
+    """`HTTPError.request` (public) instead of the private `_request` attribute."""
+    import httpx
+
+    from ghes_setup.httpclient import describe
+
+    request = httpx.Request("GET", "https://ghe.example.com:8443/manage/v1/version")
+    assert describe(httpx.ConnectError("refused", request=request)) == (
+        "https://ghe.example.com:8443: refused"
+    )
+    assert describe(httpx.ConnectError("refused")) == "refused"  # no request attached
