@@ -227,7 +227,7 @@ Record what matters before an upgrade: the GHES version, subdomain isolation and
 certificate's fingerprint), Packages with its storage and ecosystems (never a secret), the
 certificate served for every SNI host, and what the registry's /v2/ answers. Written as JSON,
 mode 0600; an existing file is never replaced unless --force. Compare after the upgrade with
-`ghes-setup verify --against FILE` (docs/runbooks/upgrade.md).
+`ghes-setup verify --against FILE` (ghes-setup explain runbooks/upgrade).
 
 Example: ghes-setup snapshot --site site.toml --out before-3.18.json
 """
