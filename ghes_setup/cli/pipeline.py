@@ -30,6 +30,7 @@ from ghes_setup.cli.common import (
     emit_report,
     output_format,
 )
+from ghes_setup.cli.invocation import command_line
 
 if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
@@ -42,6 +43,17 @@ TimeoutOpt = Annotated[
         metavar="S",
         help="Network timeout per operation, seconds.",
         callback=check_seconds,
+    ),
+]
+
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        metavar="FILE",
+        help="Also write a report of the run (tool version, command line, operator, start time "
+        "and duration, every result): Markdown, or HTML for a .html name.",
+        show_default=False,
     ),
 ]
 
@@ -153,15 +165,7 @@ def up_cmd(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing.")] = False,
     fmt: FormatOpt = None,
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            "--report",
-            metavar="FILE",
-            help="Also write a report of the run: Markdown, or HTML for a .html name.",
-            show_default=False,
-        ),
-    ] = None,
+    report: ReportOpt = None,
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
     timeout: Annotated[
         float,
@@ -187,9 +191,13 @@ def up_cmd(
     from ghes_setup.cli.appliance_options import confirmation, progress
     from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
     from ghes_setup.reporting import human, json_report
+    from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.up import UpOptions, run_up
 
+    clock = RunInfo.started(command_line(ctx))
     out = output_format(ctx, fmt, PLAIN_FORMATS)
+    if report is not None:
+        check_report_path(report)
     pipeline = pipeline_context(
         ctx, site, conn, timeout=10.0, token_needed=not no_smoke and not dry_run
     )
@@ -205,7 +213,7 @@ def up_cmd(
     if report is not None:
         from ghes_setup.runbooks.report import write_report
 
-        write_report(result, report)
+        write_report(result, report, clock.finish())
     st = state(ctx)
     if out is OutputFormat.json:
         import sys
@@ -237,8 +245,9 @@ Prove the appliance still does what it did when the snapshot was taken: the vers
 backwards, subdomain isolation is on, Packages has the same storage and ecosystems, the same
 certificate is served for every host, the registry answers, and a smoke push and pull works
 (--no-smoke to skip). Lists every difference; exit 0 when there is none, 1 otherwise.
+--report FILE writes the same as a Markdown (or .html) document for the upgrade ticket.
 
-Example: ghes-setup verify --site site.toml --against before-3.18.json
+Example: ghes-setup verify --site site.toml --against before-3.18.json --report verify.md
 """
 
 
@@ -298,20 +307,31 @@ def verify_cmd(
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
     strict: StrictOpt = False,
+    report_file: ReportOpt = None,
     timeout: TimeoutOpt = 10.0,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
+    from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
 
+    clock = RunInfo.started(command_line(ctx))
     out = output_format(ctx, fmt)
+    if report_file is not None:
+        check_report_path(report_file)
     before = load_snapshot(against)
     pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=not no_smoke)
     report = verify(pipeline, before, smoke=not no_smoke)
     code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
+    differences = found_differences(report)
+    if report_file is not None:
+        from ghes_setup.runbooks.report import write_verify_report
+
+        write_verify_report(
+            report, before, against, differences, report_file, clock.finish(), exit_code=code
+        )
     if out is OutputFormat.human:
-        differences = found_differences(report)
         console = state(ctx).console
         if differences:
             console.print(f"{len(differences)} difference(s) since {against}:", highlight=False)
