@@ -32,6 +32,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "packages": ("ghes_setup.cli.packages", "app"),
     "registry": ("ghes_setup.cli.registry", "app"),
     "client": ("ghes_setup.cli.client", "app"),
+    "monitoring": ("ghes_setup.cli.monitoring", "app"),
     "lab": ("ghes_setup.cli.lab", "app"),
 }
 

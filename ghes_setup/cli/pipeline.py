@@ -57,6 +57,17 @@ ReportOpt = Annotated[
     ),
 ]
 
+HostLabelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host-label",
+        metavar="NAME",
+        help="With --textfile: the host label of the metrics when the run ends before the site "
+        "file's hostname is known (ghes-setup schedule sets it).",
+        show_default=False,
+    ),
+]
+
 CHECK_HELP = """\
 Run the read-only checks, safe from cron every minute: DNS (dns-*), the certificate served for
 every SNI host (tls-served, thresholds from the site's [tls] warn_days/crit_days),
@@ -124,6 +135,7 @@ def check_cmd(
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
+    host_label: HostLabelOpt = None,
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Also push and pull a test image (needs a PAT).")
     ] = False,
@@ -133,6 +145,9 @@ def check_cmd(
 ) -> None:
     from ghes_setup.runbooks.check import run_check
 
+    # --host-label is read by cli.main, for a run that ends without a report: with a report,
+    # the site's hostname is the label.
+    del host_label
     out = output_format(ctx, fmt)
     pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=smoke)
     report = run_check(pipeline, smoke=smoke)
@@ -306,6 +321,7 @@ def verify_cmd(
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
+    host_label: HostLabelOpt = None,
     strict: StrictOpt = False,
     report_file: ReportOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -316,6 +332,7 @@ def verify_cmd(
     from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
 
+    del host_label  # read by cli.main, as in check
     clock = RunInfo.started(command_line(ctx))
     out = output_format(ctx, fmt)
     if report_file is not None:
