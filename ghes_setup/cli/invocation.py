@@ -2,7 +2,7 @@
 
 Rebuilt from what click parsed, not taken from `sys.argv`: the same text whether the tool runs
 as a process or in-process (tests, `ghes_setup.cli.main.run`), and only options given on the
-command line, in the order the commands declare them. It never holds a secret (secrets are
+command line, in the order they were given. It never holds a secret (secrets are
 never options: design rule, docs/security.md) and is scrubbed anyway.
 """
 
@@ -27,8 +27,12 @@ def command_line(ctx: typer.Context) -> str:
     words: list[str] = []
     for c in reversed(chain):
         words.append("ghes-setup" if c.parent is None else str(c.info_name))
-        for param in c.command.params:
-            if param.name is None:
+        # ctx.params is filled in the order click processed the parameters: the order they
+        # were typed in (eager ones first), then the defaults.
+        by_name = {p.name: p for p in c.command.params if p.name is not None}
+        for name in c.params:
+            param = by_name.get(name)
+            if param is None:
                 continue
             source = c.get_parameter_source(param.name)
             # click's ParameterSource.COMMANDLINE, compared by name: the enum is not public

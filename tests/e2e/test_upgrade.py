@@ -65,3 +65,34 @@ def test_verify_refuses_a_file_that_is_not_a_snapshot(
     result = run_tool("verify", "--against", str(bogus))
     assert result.exit_code == 3, result
     assert "not a ghes-setup upgrade snapshot" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["verify.md", "verify.html"])
+def test_verify_report_for_the_upgrade_ticket_names_the_run_and_every_difference(
+    registry_lab: LabHandle, run_tool, tmp_path: Path, name: str
+) -> None:
+    import getpass
+    import socket
+
+    from ghes_setup import __version__
+
+    before = tmp_path / "before.json"
+    assert run_tool("snapshot", "--out", str(before)).exit_code == 0
+    registry_lab.set_settings({"app.packages.npm-enabled": "false"})
+    report = tmp_path / name
+    result = run_tool("verify", "--against", str(before), "--no-smoke", "--report", str(report))
+    assert result.exit_code == 1, result
+    assert stat.S_IMODE(os.stat(report).st_mode) == 0o600
+    text = report.read_text()
+    if name.endswith(".html"):
+        import html
+
+        assert text.startswith("<!doctype html>")
+        text = html.unescape(text)
+    assert f"ghes-setup {__version__}" in text
+    assert f"ghes-setup verify --against {before} --no-smoke --report {report}" in text
+    assert f"{getpass.getuser()}@{socket.gethostname()}" in text
+    assert "Started: " in text and " UTC, took " in text
+    assert "packages.ecosystems.npm" in text and "disabled" in text
+    assert str(before) in text
+    assert_no_secret(registry_lab, text, result.output)
