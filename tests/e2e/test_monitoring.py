@@ -365,3 +365,15 @@ def test_no_metrics_at_all_fires_missing_without_a_host(rules_file: Path, tmp_pa
         other,
         [alert_test(rules_file, "GhesCheckMissing", [{}], at="20m")],
     )
+
+
+def test_the_promtool_example_in_docs_passes(rules_file: Path, tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "monitoring.md"
+    match = re.search(r"```yaml\n(# ghes-setup-test\.yml.*?)```", page.read_text(), re.S)
+    assert match, "docs/monitoring.md lost its promtool example"
+    example = match[1].replace("/etc/prometheus/rules.d/ghes-setup.yml", str(rules_file))
+    path = tmp_path / "ghes-setup-test.yml"
+    path.write_text(example)
+    result = subprocess.run([promtool(), "test", "rules", str(path)],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
