@@ -328,6 +328,7 @@ def verify_cmd(
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
+    from ghes_setup.errors import GhesSetupError
     from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
@@ -339,7 +340,17 @@ def verify_cmd(
         check_report_path(report_file)
     before = load_snapshot(against)
     pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=not no_smoke)
-    report = verify(pipeline, before, smoke=not no_smoke)
+    try:
+        report = verify(pipeline, before, smoke=not no_smoke)
+    except GhesSetupError as exc:
+        # The appliance did not come back (unreachable, refused): that is the ticket's news.
+        if report_file is not None:
+            from ghes_setup.runbooks.report import write_verify_failure
+
+            write_verify_failure(
+                pipeline.site.hostname, before, against, exc, report_file, clock.finish()
+            )
+        raise
     code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
     differences = found_differences(report)
     if report_file is not None:

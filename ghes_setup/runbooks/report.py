@@ -27,7 +27,7 @@ from typing import Any
 
 from ghes_setup import __version__, render
 from ghes_setup.checks.model import CheckResult, Report, Status
-from ghes_setup.errors import InputError
+from ghes_setup.errors import GhesSetupError, InputError
 from ghes_setup.files import write_file
 from ghes_setup.runbooks.up import STEPS, UpResult
 from ghes_setup.secrets import scrub
@@ -193,13 +193,19 @@ def verify_context(
     run: RunInfo,
     *,
     exit_code: int,
+    error: GhesSetupError | None = None,
 ) -> dict[str, Any]:
     after = next((r for r in report.results if r.id == "appliance-version"), None)
     passed = report.status in (Status.PASS, Status.SKIP)
+    if error is not None:
+        outcome = "could not run"
+    else:
+        outcome = "no difference" if passed and not differences else report.status.value
     return {
         "hostname": report.target,
         "run": run.as_context(),
-        "outcome": "no difference" if passed and not differences else report.status.value,
+        "outcome": outcome,
+        "error": {"message": error.message, "hint": error.hint} if error is not None else None,
         "outcome_class": "pass" if exit_code == 0 else "fail",
         "exit_code": exit_code,
         "snapshot": {
@@ -234,6 +240,30 @@ def _write(path: Path, template: str, context: Mapping[str, Any]) -> None:
 def write_report(result: UpResult, path: Path, run: RunInfo) -> None:
     """`up --report FILE`."""
     _write(path, "up", report_context(result, run))
+
+
+def write_verify_failure(
+    hostname: str,
+    before: Mapping[str, Any],
+    against: Path,
+    error: GhesSetupError,
+    path: Path,
+    run: RunInfo,
+) -> None:
+    """`verify --report FILE` when verify could not take its readings (the appliance is
+    unreachable or refuses us after the upgrade): the report says so, with the error."""
+    from ghes_setup import exit_codes
+
+    context = verify_context(
+        Report("verify", (), target=hostname),
+        before,
+        against,
+        [],
+        run,
+        exit_code=int(exit_codes.for_error(error)),
+        error=error,
+    )
+    _write(path, "verify", context)
 
 
 def write_verify_report(

@@ -96,3 +96,22 @@ def test_verify_report_for_the_upgrade_ticket_names_the_run_and_every_difference
     assert "packages.ecosystems.npm" in text and "disabled" in text
     assert str(before) in text
     assert_no_secret(registry_lab, text, result.output)
+
+
+def test_verify_that_cannot_reach_the_appliance_still_writes_the_report(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import site_variant
+
+    before = tmp_path / "before.json"
+    assert run_tool("snapshot", "--out", str(before)).exit_code == 0
+    dead = registry_lab.address.rsplit(".", 1)[0] + ".250"  # nothing listens there
+    site = site_variant(registry_lab, tmp_path, {"connection.address": f'"{dead}"'})
+    report = tmp_path / "verify.md"
+    result = run_tool("verify", "--site", str(site), "--against", str(before), "--no-smoke",
+                      "--timeout", "2", "--report", str(report))  # fmt: skip
+    assert result.exit_code == 4, result
+    text = report.read_text()
+    assert "Result: **could not run** (exit code 4)" in text
+    assert "- Error: " in text
+    assert_no_secret(registry_lab, text, result.output)

@@ -20,10 +20,12 @@ from markdown_it import MarkdownIt
 from ghes_setup import __version__, render
 from ghes_setup.checks.model import CheckResult, Report, Status
 from ghes_setup.cli.invocation import command_line
+from ghes_setup.errors import Unreachable
 from ghes_setup.runbooks.report import (
     RunInfo,
     detail_lines,
     write_report,
+    write_verify_failure,
     write_verify_report,
 )
 from ghes_setup.runbooks.up import StepRecord, UpResult
@@ -234,3 +236,25 @@ def test_command_line_is_rebuilt_from_what_was_given_on_the_command_line() -> No
         standalone_mode=False,
     )
     assert seen == ["ghes-setup --against 'before 3.17.json' --no-smoke --timeout 5 ghe"]
+
+
+@pytest.mark.parametrize("name", ["verify.md", "verify.html"])
+def test_verify_that_could_not_run_still_writes_its_report_with_the_error(
+    tmp_path: Path, name: str
+) -> None:
+    before = {"taken_at": "2026-12-01T10:00:00+00:00", "taken_by": "ghes-setup 0.1.0",
+              "appliance": {"version": "3.17.4"}}  # fmt: skip
+    error = Unreachable("ssh 10.0.0.5:122: <refused> | closed", hint="open TCP 122")
+    out = tmp_path / name
+    write_verify_failure("ghe.example.com", before, Path("before.json"), error, out, RUN)
+    text = out.read_text()
+    rendered = (
+        text if name.endswith(".html") else MarkdownIt("commonmark", {"html": True}).render(text)
+    )
+    parsed = parse_html(rendered)
+    assert "refused" not in parsed.tags
+    content = "".join(parsed.text)
+    assert "Result: could not run (exit code 4)" in content
+    assert "Error: ssh 10.0.0.5:122: <refused> | closed (hint: open TCP 122)" in content
+    assert "Not known: verify could not take its readings" in content
+    assert "Checks" not in content
