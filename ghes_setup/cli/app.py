@@ -34,6 +34,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "registry": ("ghes_setup.cli.registry", "app"),
     "client": ("ghes_setup.cli.client", "app"),
     "explain": ("ghes_setup.cli.explain", "app"),
+    "monitoring": ("ghes_setup.cli.monitoring", "app"),
     "lab": ("ghes_setup.cli.lab", "app"),
 }
 
