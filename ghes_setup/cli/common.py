@@ -367,6 +367,7 @@ def emit_report(
     """Write the report in `fmt` and return the exit code for it."""
     from ghes_setup import exit_codes
 
+    code = int(exit_codes.for_status(report.status, strict=strict))
     if textfile is not None and fmt is not OutputFormat.prometheus:
         raise typer.BadParameter(
             "--textfile goes with --format prometheus", param_hint="--textfile"
@@ -384,14 +385,14 @@ def emit_report(
     elif fmt is OutputFormat.prometheus:
         from ghes_setup.reporting import prometheus
 
-        text = prometheus.render(report)
+        text = prometheus.render(report, exit_code=code)
         if textfile is not None:
             prometheus.write_textfile(textfile, text)
         else:
             sys.stdout.write(text)
     else:
         print_human(ctx, report)
-    return int(exit_codes.for_status(report.status, strict=strict))
+    return code
 
 
 def print_human(ctx: typer.Context, report: Report) -> None:
