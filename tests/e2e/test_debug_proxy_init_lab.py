@@ -36,7 +36,7 @@ def test_debug_trace_of_check_shows_http_ssh_and_dns_without_secrets(
 ) -> None:
     log = tmp_path / "trace.log"
     result = run_tool(
-        "check", "--smoke", "--transport", "ssh", "--format", "json",
+        "check", "--smoke", "--format", "json",  # auto: the Manage API and SSH
         "--debug", "--log-file", str(log),
     )  # fmt: skip
     assert result.exit_code == 0, result
@@ -45,6 +45,7 @@ def test_debug_trace_of_check_shows_http_ssh_and_dns_without_secrets(
     host = registry_lab.hostname
     assert f"http > GET https://{host}/api/v3/" in text or f"https://{host}/status" in text
     assert f"https://{registry_lab.registry_host}/v2/" in text  # the registry
+    assert f"http > GET https://{host}:8443/manage/v1/" in text  # the Manage API
     assert "http < HTTP/1.1 200 OK" in text
     assert f"ssh  > {host}:" in text and "exec script read-settings" in text
     assert "dns  > A " in text and "dns  < A " in text
