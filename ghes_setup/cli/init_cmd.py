@@ -81,6 +81,10 @@ def init_cmd(
     target = out.expanduser().absolute()
     if target.exists() and not force:  # say so before connecting anywhere
         raise InputError(f"refusing to overwrite {out}", hint="pass --force to replace it")
+    if not target.parent.is_dir():
+        raise InputError(
+            f"{out}: folder {target.parent} does not exist", hint="create it or pick another path"
+        )
     name = validate_hostname(hostname, where="HOSTNAME")
     site = _site(ctx, name, conn)
     values = _given_values(site)

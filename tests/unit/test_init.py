@@ -138,3 +138,15 @@ def test_appliance_values_map_storage_and_never_take_a_secret(
     site_file.write_text(text)
     loaded = load_site(site_file, environ={})
     assert loaded.packages.storage == want["packages.storage"]
+
+
+def test_init_into_a_missing_folder_is_exit_3_before_connecting(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    # --from-appliance to an address nothing listens on: the folder is checked first.
+    out = tmp_path / "nope" / "site.toml"
+    result = cli("init", "ghe.example.com", "--out", str(out), "--from-appliance",
+                 env={"GHES_SETUP_CONNECTION_ADDRESS": "127.0.0.1",
+                      "GHES_SETUP_CONNECTION_SSH_PORT": "9"})  # fmt: skip
+    assert result.exit_code == 3, result
+    assert "does not exist" in result.stderr
