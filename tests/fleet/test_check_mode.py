@@ -75,13 +75,14 @@ def test_healthcheck_check_writes_nothing_then_a_run_installs_and_check_is_clean
     bare_fleet.monitor_vars = {"ghes_setup_schedule_systemd": False}
     bare_fleet.write()
     empty = files(bare_fleet.monitor_root)
-    would = bare_fleet.play("healthcheck.yml", "--check")
+    would = bare_fleet.play("healthcheck.yml", "--check", "--diff")
     assert would.returncode == 0, would
     # Two tasks would change: the env files and the cron.d files, two of each.
     assert recap(would, "monitor")["changed"] == 2, would
     assert would.stdout.count("changed: [monitor] => (item=") == 4, would
     assert files(bare_fleet.monitor_root) == empty == []
-    assert_no_secret(would, bare_fleet)
+    assert "ghes-setup-check-ghe-a" in would.stdout  # --diff shows the cron.d files ...
+    assert_no_secret(would, bare_fleet)  # ... but never the env files' secrets
 
     done = bare_fleet.play("healthcheck.yml")
     assert done.returncode == 0, done
