@@ -37,6 +37,11 @@ elif args[0] == "install":
     spec = args[-1]
     m = re.search(r"ghes_setup-([^-/]+)-[^/]*\.whl$", spec) or re.search(r"==(.+)$", spec)
     state["venvs"]["ghes-setup"] = m.group(1) if m else "9.9.9"
+    os.makedirs(bin_dir, exist_ok=True)
+    app = os.path.join(bin_dir, "ghes-setup")
+    with open(app, "w") as fh:
+        fh.write("#!/bin/sh\necho ghes-setup stand-in\n")
+    os.chmod(app, 0o755)
     print("installed package ghes-setup")
 json.dump(state, open(state_file, "w"))
 """
@@ -120,3 +125,24 @@ def test_a_host_without_pipx_fails_with_what_to_install(bare_fleet: Fleet) -> No
     assert result.returncode == 2, result
     assert "`/nonexistent/pipx list` failed on monitor" in result.stdout, result
     assert "apt-get install pipx" in result.stdout
+
+
+def test_healthcheck_can_install_ghes_setup_first_then_schedules_it(
+    bare_fleet: Fleet, pipx: Path
+) -> None:
+    bare_fleet.add_appliance("ghe-a", admin_password="pw-a-0815")
+    app = bare_fleet.root / "pipx-bin" / "ghes-setup"
+    bare_fleet.monitor_vars |= {
+        "ghes_setup_monitor_executable": str(app),
+        "ghes_setup_schedule_systemd": False,
+    }
+    result = bare_fleet.play(
+        "healthcheck.yml",
+        "-e",
+        "ghes_setup_install=true",
+        extra_env={"STANDIN_PIPX_STATE": str(pipx)},
+    )
+    assert result.returncode == 0, result
+    assert installs(pipx) == [["install", "--force", "ghes-setup"]]
+    cron = (bare_fleet.monitor_root / "cron.d" / "ghes-setup-check-ghe-a").read_text("utf-8")
+    assert f" {app} check " in cron
