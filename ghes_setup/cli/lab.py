@@ -58,6 +58,14 @@ def up(
         float | None,
         typer.Option("--apply-seconds", help="How long a config apply takes. Default: 2"),
     ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Packages storage the lab's site file names: minio, s3 (both the lab's S3 "
+            "server) or azure (its Azurite). Default: minio; an existing lab keeps its own.",
+        ),
+    ] = None,
 ) -> None:
     """Start the lab (idempotent): a running part is left alone, a dead one restarted.
 
@@ -66,7 +74,9 @@ def up(
     from ghes_setup.lab.service import UpOptions, admin_user
     from ghes_setup.lab.service import up as start
 
-    result = start(UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds))
+    result = start(
+        UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds, storage)
+    )
     c, lay = result.config, result.layout
     how = "created" if result.created else "existing lab"
     lines = [
@@ -81,6 +91,8 @@ def up(
         f"  front door   https://{c.https_authority(c.hostname)}/ and, with isolation on, "
         f"https://{c.https_authority(c.registry_host)}/v2/",
         f"  DNS          dig @{c.address} -p {c.ports.dns} {c.hostname}",
+        f"  storage      {c.storage} in the site file; S3 {c.service_url} (moto), "
+        f"Azure {c.azure_blob_endpoint} (Azurite)",
         f"  site file    {lay.site}",
         *(f"  note: {note}" for note in result.notes),
         f'Next: eval "$(ghes-setup lab env --dir {lay.root})"',
@@ -90,7 +102,7 @@ def up(
 
 @app.command("env")
 def env(directory: DirOpt = None) -> None:
-    """Print `export` lines for the lab (site file, admin password, PATs, storage keys).
+    """Print `export` lines for the lab (site file, admin password, PATs, storage secrets).
 
     Example: eval "$(ghes-setup lab env)"
     """
