@@ -15,7 +15,7 @@ claimants never both fire the last count. Each firing is appended to DIR/faults/
 | storage-down    | the S3 server stops listening,   | connection refused, until cleared (the   |
 |                 | Azurite is stopped               | objects are kept)                        |
 | storage-bad-credentials | the S3 server drops the lab's access key, Azurite restarts with |
-|                 | another account key              | InvalidAccessKeyId / AuthenticationFailed |
+|                 | another account key              | InvalidAccessKeyId / AuthorizationFailure |
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ ghe-config.log (updating-the-credentials-for-github-actions-storage.md):
   with-minio.md: MinIO is reached path-style); errors such as `An error occurred
   (SignatureDoesNotMatch) when calling the PutObject operation: ...`, `InvalidAccessKeyId`,
   `NoSuchBucket`, or `Could not connect to the endpoint URL: ...`.
-- Azure: azure-storage-blob with the connection string; `AuthenticationFailed`,
+- Azure: azure-storage-blob with the connection string; `AuthorizationFailure` (Azurite's code
+  for a request signed with another key, where Azure says `AuthenticationFailed`),
   `ContainerNotFound`, or the connection error.
 
 No retries and short timeouts: a check that waits a minute for a server that is down helps
@@ -205,7 +206,9 @@ def _azure_reason(exc: Exception) -> str:
     from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
     if isinstance(exc, HttpResponseError):
-        code = str(getattr(exc, "error_code", None) or exc.reason or "")
+        # The service's x-ms-error-code (the SDK wraps known codes in an enum).
+        raw = getattr(exc, "error_code", None)
+        code = str(getattr(raw, "value", raw) or exc.reason or "")
         first = (exc.message or str(exc)).strip().splitlines()[0]
         if first.startswith(f"{code}") or not code:
             return first
