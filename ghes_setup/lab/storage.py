@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ghes_setup.lab import settings as keys
@@ -134,6 +136,21 @@ def _test_object() -> tuple[str, bytes]:
 
 # --------------------------------------------------------------------------- S3 / MinIO
 
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def _botocore_session() -> Any:
+    """One botocore session per process (labd): it loads the S3 service model once, so a
+    storage test after the first costs a few requests, not a model load. Its
+    create_client is not thread-safe: callers hold the lock (see _verify_s3)."""
+    global _session
+    from botocore.session import get_session
+
+    if _session is None:
+        _session = get_session()
+    return _session
+
 
 def _verify_s3(target: StorageTarget) -> list[str]:
     missing = [
@@ -150,26 +167,26 @@ def _verify_s3(target: StorageTarget) -> list[str]:
         raise StorageFailure([f"Error: incomplete storage configuration: no {', '.join(missing)}"])
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.session import get_session
 
     url = target.service_url.rstrip("/")
     lines = [f"Testing connection to {url}..."]
     region = region_of(url)
     try:
-        client = get_session().create_client(
-            "s3",
-            endpoint_url=url,
-            region_name=region,
-            aws_access_key_id=target.access_key,
-            aws_secret_access_key=target.secret_key,
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path" if target.path_style else "auto"},
-                retries={"total_max_attempts": 1},
-                connect_timeout=CONNECT_TIMEOUT,
-                read_timeout=READ_TIMEOUT,
-            ),
-        )
+        with _session_lock:
+            client = _botocore_session().create_client(
+                "s3",
+                endpoint_url=url,
+                region_name=region,
+                aws_access_key_id=target.access_key,
+                aws_secret_access_key=target.secret_key,
+                config=Config(
+                    signature_version="s3v4",
+                    s3={"addressing_style": "path" if target.path_style else "auto"},
+                    retries={"total_max_attempts": 1},
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                ),
+            )
     except (BotoCoreError, ValueError) as exc:
         raise StorageFailure([*lines, f"Error: {exc}"]) from None
     name, payload = _test_object()
@@ -185,7 +202,9 @@ def _verify_s3(target: StorageTarget) -> list[str]:
         lines.append("Testing DELETE object...")
         client.delete_object(Bucket=target.bucket, Key=name)
     except ClientError as exc:
-        raise StorageFailure([*lines, f"Error: {exc}"]) from None
+        # botocore's own words, less its note on retries (this client makes none).
+        text = str(exc).replace(" (reached max retries: 0)", "")
+        raise StorageFailure([*lines, f"Error: {text}"]) from None
     except BotoCoreError as exc:
         raise StorageFailure([*lines, f"Error: {exc}"]) from None
     finally:
