@@ -483,7 +483,7 @@ def _ensure_azure_container(layout: Layout, config: LabConfig) -> None:
     """The lab's Azure container, made once (Azurite keeps it on disk across restarts)."""
     from ghes_setup.lab.storage import StorageFailure, create_azure_container
 
-    made = layout.azurite / ".ghes-lab-container"
+    made = layout.state / "azure-container"
     if made.exists() or not parts.wanted_storage(layout)[1]:
         return
     try:
