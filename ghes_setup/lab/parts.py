@@ -60,7 +60,7 @@ BINARIES = {
     "/usr/bin/python3": "python3",
 }
 
-PARTS = ("labd", "dns", "sshd", "nginx", "registry", "s3", "azure")
+PARTS = ("labd", "dns", "sshd", "nginx", "s3", "azure", "registry")
 STORAGE_PARTS = ("s3", "azure")
 AZURITE_ENV = "GHES_SETUP_LAB_AZURITE"
 # The checkout's .lab-node (scripts/install-lab-node.sh), for a source or editable install.

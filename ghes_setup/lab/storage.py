@@ -23,6 +23,7 @@ storage client (pyproject's `lab` extra brings them).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import threading
 import uuid
@@ -328,3 +329,99 @@ def reset_azure(config: LabConfig) -> None:
         raise StorageFailure([f"Error: {_azure_reason(exc)}"]) from None
     finally:
         service.close()
+
+
+# --------------------------------------------------------------------------- registry storage
+
+
+@dataclass(frozen=True)
+class ManifestRevision:
+    """A manifest the registry keeps for a repository, and the tags pointing at it."""
+
+    digest: str
+    modified: dt.datetime
+    tags: tuple[str, ...]
+
+
+_REPOSITORIES = "docker/registry/v2/repositories"
+
+
+def registry_revisions(
+    layout: Layout, config: LabConfig, applied: dict[str, str], repository: str
+) -> list[ManifestRevision] | None:
+    """The manifests of `repository` in the registry's storage (the lab's package versions
+    API reads them), or None when the repository is not there. Read where the registry keeps
+    them: the S3 server when Packages uses S3 or MinIO, else the filesystem."""
+    if ".." in repository.split("/"):
+        return None
+    kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
+    if kind in ("s3", "minio"):
+        return _s3_revisions(config, applied, repository)
+    from ghes_setup.lab.parts import registry_root
+
+    repo_dir = registry_root(layout, config, applied) / _REPOSITORIES / repository
+    if not repo_dir.is_dir():
+        return None
+    tags: dict[str, list[str]] = {}
+    tags_dir = repo_dir / "_manifests" / "tags"
+    if tags_dir.is_dir():
+        for tag in sorted(tags_dir.iterdir()):
+            link = tag / "current" / "link"
+            if link.exists():
+                tags.setdefault(link.read_text(encoding="ascii").strip(), []).append(tag.name)
+    found = []
+    revisions = repo_dir / "_manifests" / "revisions" / "sha256"
+    if revisions.is_dir():
+        for rev in revisions.iterdir():
+            link = rev / "link"
+            if link.exists():
+                digest = f"sha256:{rev.name}"
+                when = dt.datetime.fromtimestamp(link.stat().st_mtime, dt.UTC)
+                found.append(ManifestRevision(digest, when, tuple(tags.get(digest, []))))
+    return found
+
+
+def _s3_revisions(
+    config: LabConfig, applied: dict[str, str], repository: str
+) -> list[ManifestRevision] | None:
+    from botocore.config import Config
+
+    url = (applied.get(keys.SERVICE_URL) or config.service_url).rstrip("/")
+    bucket = applied.get(keys.BUCKET) or config.bucket
+    with _session_lock:
+        client = _botocore_session().create_client(
+            "s3",
+            endpoint_url=url,
+            region_name=region_of(url),
+            aws_access_key_id=applied.get(keys.ACCESS_KEY, ""),
+            aws_secret_access_key=applied.get(keys.SECRET_KEY, ""),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+            ),
+        )
+    prefix = f"{_REPOSITORIES}/{repository}/"
+    try:
+        objects: list[dict[str, Any]] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            objects += page.get("Contents", [])
+        if not objects:
+            return None
+        tags: dict[str, list[str]] = {}
+        revisions: list[tuple[str, dt.datetime]] = []
+        for item in objects:
+            rest = str(item["Key"])[len(prefix) :].split("/")
+            # _manifests/tags/<tag>/current/link, _manifests/revisions/sha256/<hex>/link
+            if rest[:2] == ["_manifests", "tags"] and rest[3:] == ["current", "link"]:
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                tags.setdefault(body.decode("ascii").strip(), []).append(rest[2])
+            elif rest[:3] == ["_manifests", "revisions", "sha256"] and rest[4:] == ["link"]:
+                revisions.append((f"sha256:{rest[3]}", item["LastModified"]))
+    finally:
+        client.close()
+    return [
+        ManifestRevision(digest, when, tuple(sorted(tags.get(digest, []))))
+        for digest, when in revisions
+    ]
