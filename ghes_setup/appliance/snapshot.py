@@ -28,6 +28,7 @@ from typing import Any, Final
 from ghes_setup.appliance.transport import Settings, SettingValue, spec
 from ghes_setup.errors import MaterialError
 from ghes_setup.facts import SettingKind
+from ghes_setup.files import private_dir, write_file
 from ghes_setup.secrets import Secret
 
 SNAPSHOT_SCHEMA_VERSION: Final = 1
@@ -53,17 +54,8 @@ def default_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def _private_dir(directory: Path) -> Path:
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mode = stat.S_IMODE(directory.stat().st_mode)
-        if mode & 0o077:
-            directory.chmod(0o700)
-    except OSError as exc:
-        raise MaterialError(
-            f"cannot use snapshot folder {directory}: {exc.strerror}",
-            hint="pass a writable folder with --snapshot-dir",
-        ) from None
-    return directory
+    # 0700 (tightened if looser), never a symlink (ghes_setup.files).
+    return private_dir(directory, what="snapshot folder (--snapshot-dir)")
 
 
 def _encode(name: str, value: SettingValue) -> Any:
@@ -112,16 +104,10 @@ def save(
     data = (json.dumps(document, indent=2) + "\n").encode()
     for attempt in range(100):
         path = folder / f"{host}-{stamp}{suffix}{f'-{attempt}' if attempt else ''}.json"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+        if path.exists() or path.is_symlink():
             continue
-        except OSError as exc:
-            raise MaterialError(f"cannot write snapshot {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # 0600 whatever the umask, atomic, never through a symlink (ghes_setup.files).
+        write_file(path, data, overwrite=False, what="snapshot")
         return Snapshot(host, created, via, reason, settings, ghes_version, path)
     raise MaterialError(f"cannot find a free snapshot name in {folder}")  # pragma: no cover
 

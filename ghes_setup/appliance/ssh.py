@@ -841,15 +841,26 @@ def _load_identity(path: Path) -> paramiko.PKey:
             f"SSH identity {path} does not exist", hint="check --identity / ssh_identity"
         ) from None
     except paramiko.PasswordRequiredException:
-        raise MaterialError(
-            f"SSH identity {path} is protected by a passphrase",
-            hint="load it into ssh-agent (ssh-add) and run again without --identity",
-        ) from None
+        raise _passphrase_error(path) from None
+    except TypeError as exc:
+        # PKey.from_path hands the file to cryptography, which says "Key is
+        # password-protected, but password was not provided" as a TypeError.
+        if "password" not in str(exc).lower():
+            raise
+        raise _passphrase_error(path) from None
     except (paramiko.SSHException, OSError, ValueError) as exc:
         raise MaterialError(
             f"cannot read SSH identity {path}: {_reason(exc)}",
             hint="give an OpenSSH private key file (ed25519, ECDSA or RSA)",
         ) from None
+
+
+def _passphrase_error(path: Path) -> MaterialError:
+    return MaterialError(
+        f"SSH identity {path} is protected by a passphrase",
+        hint=f"load it into ssh-agent (ssh-add {path}) and run again without --identity, "
+        "or give a key without a passphrase",
+    )
 
 
 def _key_label(key: paramiko.PKey) -> str:

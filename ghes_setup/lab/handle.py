@@ -60,6 +60,7 @@ class LabHandle:
     cert_dir: Path  # holds ca.crt: `skopeo --cert-dir`
     hosts_file: Path  # /etc/hosts naming the lab hosts: `with_hosts()`
     env: dict[str, str] = field(default_factory=dict)
+    fine_grained_token: str = ""  # github_pat_...: the REST API knows it, Packages does not
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -90,6 +91,7 @@ class LabHandle:
             cert_dir=layout.cert_dir,
             hosts_file=layout.hosts_file,
             env=env_vars(layout, c),
+            fine_grained_token=c.fine_grained_token.value if c.fine_grained_token else "",
         )
 
     @property

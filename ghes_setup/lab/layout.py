@@ -100,6 +100,9 @@ class LabConfig:
     azure_account: str = AZURE_ACCOUNT
     azure_key: str = ""
     azure_container: str = DEFAULT_BUCKET
+    # A fine-grained-style PAT (github_pat_...): the REST API knows it, with no OAuth scopes;
+    # Packages grants it nothing (client-token must name it). None in labs made before it.
+    fine_grained_token: Token | None = None
 
     @property
     def service_url(self) -> str:
@@ -121,7 +124,8 @@ class LabConfig:
 
     @property
     def tokens(self) -> tuple[Token, ...]:
-        return (self.write_token, self.read_token)
+        extra = (self.fine_grained_token,) if self.fine_grained_token else ()
+        return (self.write_token, self.read_token, *extra)
 
     @property
     def registry_host(self) -> str:
@@ -139,8 +143,10 @@ class LabConfig:
         raw = json.loads(text)
         raw["ports"] = Ports(**raw["ports"])
         raw["internal"] = InternalPorts(**raw["internal"])
-        for name in ("write_token", "read_token"):
-            tok = raw[name]
+        for name in ("write_token", "read_token", "fine_grained_token"):
+            tok = raw.get(name)
+            if tok is None:
+                continue
             raw[name] = Token(tok["value"], tuple(tok["scopes"]), tok["login"])
         return cls(**raw)
 

@@ -93,9 +93,9 @@ class DownResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _pat() -> str:
+def _pat(prefix: str = "ghp_") -> str:
     alphabet = string.ascii_letters + string.digits
-    return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(36))
 
 
 def admin_user() -> str:
@@ -128,6 +128,7 @@ def new_config(opts: UpOptions) -> LabConfig:
         admin_password=secrets.token_urlsafe(18),
         write_token=Token(_pat(), ("read:packages", "write:packages", "delete:packages"), LAB_USER),
         read_token=Token(_pat(), ("read:packages",), LAB_USER),
+        fine_grained_token=Token(_pat("github_pat_"), (), LAB_USER),
         user=LAB_USER,
         namespace=LAB_ORG,
         s3_access_key="LAB" + "".join(secrets.choice(alnum) for _ in range(17)),

@@ -145,7 +145,9 @@ class WebHandler(JsonHandler):
         if given and token is None:
             self._api(401, {"message": "Bad credentials", "documentation_url": self._docs()})
             return
-        scopes = {"X-OAuth-Scopes": ", ".join(token.scopes)} if token else {}
+        # Fine-grained tokens get no X-OAuth-Scopes header (REST docs, "Scopes for OAuth apps").
+        fine = token is not None and token.value.startswith("github_pat_")
+        scopes = {"X-OAuth-Scopes": ", ".join(token.scopes)} if token and not fine else {}
         if path in ("/api/v3", "/api/v3/") and self.command == "GET":
             self._api(
                 200, {"current_user_url": f"https://{self.ctx.config.hostname}/api/v3/user"}, scopes
