@@ -18,6 +18,7 @@ def s3_client(lab: LabHandle) -> Any:
     return boto3.session.Session().client(
         "s3",
         endpoint_url=lab.service_url,
+        verify=str(lab.ca_file),  # the S3 server's certificate is from the lab CA
         region_name="us-east-1",
         aws_access_key_id=lab.s3_access_key,
         aws_secret_access_key=lab.s3_secret_key,

@@ -106,8 +106,9 @@ class LabConfig:
 
     @property
     def service_url(self) -> str:
-        """The S3/MinIO service URL the site file names: moto's S3 server."""
-        return f"http://{self.address}:{self.internal.storage}"
+        """The S3/MinIO service URL the site file names: moto's S3 server, over TLS with a
+        certificate from the lab CA (as a MinIO for Packages should be served)."""
+        return f"https://{self.address}:{self.internal.storage}"
 
     @property
     def azure_blob_endpoint(self) -> str:
@@ -318,6 +319,15 @@ class Layout:
     @property
     def registry_conf(self) -> Path:
         return self.registry / "config.yml"
+
+    @property
+    def storage_cert(self) -> Path:
+        """The S3 server's certificate chain (the lab address as IP SAN, from the lab CA)."""
+        return self.pki / "storage.pem"
+
+    @property
+    def storage_key(self) -> Path:
+        return self.pki / "storage.key"
 
     @property
     def token_key(self) -> Path:

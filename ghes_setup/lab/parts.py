@@ -638,8 +638,12 @@ def ensure_registry(layout: Layout, config: LabConfig, applied: dict[str, str]) 
         log=layout.log_file("registry"),
         pid_file=layout.pid_file("registry"),
         # Only its configuration says how it reaches storage: the AWS SDK inside reads AWS_*
-        # variables (AWS_CA_BUNDLE makes it panic with "LoadCustomCABundleError").
-        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        # variables (AWS_CA_BUNDLE makes it panic with "LoadCustomCABundleError"). It trusts
+        # the lab CA (the S3 server's certificate), as the appliance does.
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "SSL_CERT_FILE": str(layout.ca_file),
+        },
     )
     if not _wait_owned(config.address, [config.internal.registry], pid):
         raise PartError(f"the registry did not start; see {layout.log_file('registry')}")

@@ -151,7 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     def listen(on: bool) -> None:
         nonlocal server, thread
         if on and server is None:
-            server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+            server = make_server(
+                host,
+                port,
+                app,
+                threaded=True,
+                request_handler=MotoRequestHandler,
+                ssl_context=(str(layout.storage_cert), str(layout.storage_key)),
+            )
             thread = threading.Thread(target=server.serve_forever, name="s3", daemon=True)
             thread.start()
         elif not on and server is not None:
@@ -172,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload.set())
     apply_control()
-    sys.stderr.write(f"s3server {os.getpid()}: moto S3 on http://{host}:{port}\n")
+    sys.stderr.write(f"s3server {os.getpid()}: moto S3 on https://{host}:{port}\n")
     sys.stderr.flush()
     while not stop.is_set():
         if reload.wait(0.2):

@@ -427,6 +427,7 @@ def up(opts: UpOptions) -> UpResult:
     ensure_admin_user()
     if created:
         _create(layout, config)
+    pki.ensure_storage_cert(layout, config.address)
     shell.install(layout, config)
     sshd_text = parts.sshd_config(layout, config)
     if os.geteuid() != 0:

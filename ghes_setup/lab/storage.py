@@ -119,12 +119,15 @@ def region_of(url: str) -> str:
 
 
 def verify(layout: Layout, config: LabConfig, target: StorageTarget) -> list[str]:
-    """Run the storage tests; return the report lines (last one SUCCESS) or raise."""
-    del layout, config  # the servers answer for themselves
+    """Run the storage tests; return the report lines (last one SUCCESS) or raise.
+
+    The appliance trusts the lab CA (on GHES: ghe-ssl-ca-certificate-install), so an https
+    storage with a lab certificate verifies; any other certificate does not."""
+    del config  # the servers answer for themselves
     if target.provider == "azure":
         return _verify_azure(target)
     if target.provider in ("s3", "minio"):
-        return _verify_s3(target)
+        return _verify_s3(target, _trust(layout))
     raise StorageFailure(
         [f"Error: unknown storage provider {target.provider!r} (S3, MinIO, Azure)"]
     )
@@ -153,7 +156,11 @@ def _botocore_session() -> Any:
     return _session
 
 
-def _verify_s3(target: StorageTarget) -> list[str]:
+def _trust(layout: Layout) -> str | bool:
+    return str(layout.ca_file) if layout.ca_file.exists() else True
+
+
+def _verify_s3(target: StorageTarget, trust: str | bool = True) -> list[str]:
     missing = [
         name
         for name, value in (
@@ -177,6 +184,7 @@ def _verify_s3(target: StorageTarget) -> list[str]:
             client = _botocore_session().create_client(
                 "s3",
                 endpoint_url=url,
+                verify=trust,
                 region_name=region,
                 aws_access_key_id=target.access_key,
                 aws_secret_access_key=target.secret_key,
@@ -356,7 +364,7 @@ def registry_revisions(
         return None
     kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
     if kind in ("s3", "minio"):
-        return _s3_revisions(config, applied, repository)
+        return _s3_revisions(layout, config, applied, repository)
     from ghes_setup.lab.parts import registry_root
 
     repo_dir = registry_root(layout, config, applied) / _REPOSITORIES / repository
@@ -382,7 +390,7 @@ def registry_revisions(
 
 
 def _s3_revisions(
-    config: LabConfig, applied: dict[str, str], repository: str
+    layout: Layout, config: LabConfig, applied: dict[str, str], repository: str
 ) -> list[ManifestRevision] | None:
     from botocore.config import Config
 
@@ -392,6 +400,7 @@ def _s3_revisions(
         client = _botocore_session().create_client(
             "s3",
             endpoint_url=url,
+            verify=_trust(layout),
             region_name=region_of(url),
             aws_access_key_id=applied.get(keys.ACCESS_KEY, ""),
             aws_secret_access_key=applied.get(keys.SECRET_KEY, ""),

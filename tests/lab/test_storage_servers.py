@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -66,11 +67,13 @@ def test_the_s3_server_checks_credentials_and_signatures(
     from botocore.exceptions import ClientError
 
     url = f"{fresh_lab.service_url}/{fresh_lab.bucket}?list-type=2"
+    context = ssl.create_default_context(cafile=str(fresh_lab.ca_file))
     with pytest.raises(urllib.error.HTTPError):  # unsigned: refused (moto answers 500)
-        urllib.request.urlopen(url, timeout=10)  # noqa: S310 - http on the lab's loopback
+        urllib.request.urlopen(url, timeout=10, context=context)  # noqa: S310 - the lab
     client = boto3.session.Session().client(
         "s3",
         endpoint_url=fresh_lab.service_url,
+        verify=str(fresh_lab.ca_file),
         region_name="us-east-1",
         aws_access_key_id=key or fresh_lab.s3_access_key,
         aws_secret_access_key=secret or fresh_lab.s3_secret_key,
