@@ -428,6 +428,18 @@ def up(opts: UpOptions) -> UpResult:
     if created:
         _create(layout, config)
     pki.ensure_storage_cert(layout, config.address)
+    before = {part: parts.pid_of(layout, part) for part in parts.PARTS}
+    swept = parts.sweep_orphans(layout, config)
+    if swept:
+        notes.append(f"stopped leftover processes of this lab: {', '.join(map(str, swept))}")
+    # The storage servers take longest to start (Node loads Azurite, Python loads moto):
+    # spawned first, waited for last, so they start while everything else is done.
+    try:
+        with state.control_lock(layout):
+            s3_pid = parts.spawn_s3(layout, config)
+            azure_pid = parts.spawn_azurite(layout, config)
+    except parts.PartError as exc:
+        raise LabError(str(exc), hint="`ghes-setup lab down` cleans up") from None
     shell.install(layout, config)
     sshd_text = parts.sshd_config(layout, config)
     if os.geteuid() != 0:
@@ -443,19 +455,10 @@ def up(opts: UpOptions) -> UpResult:
     write_private(layout.env, env_text(layout, config))
 
     result = UpResult(config=config, layout=layout, created=created, notes=notes)
-    before = {part: parts.pid_of(layout, part) for part in parts.PARTS}
     sshd_pid = before["sshd"]
     if changed_sshd and sshd_pid is not None:
         procs.stop(sshd_pid)
-    swept = parts.sweep_orphans(layout, config)
-    if swept:
-        notes.append(f"stopped leftover processes of this lab: {', '.join(map(str, swept))}")
     try:
-        # The storage servers take longest to start (Node loads Azurite, Python loads moto):
-        # spawned first, waited for last, so they start while the other daemons do.
-        with state.control_lock(layout):
-            s3_pid = parts.spawn_s3(layout, config)
-            azure_pid = parts.spawn_azurite(layout, config)
         parts.ensure_labd(layout, config)
         with state.control_lock(layout):
             applied = state.read_applied(layout)

@@ -22,6 +22,7 @@ storage client (pyproject's `lab` extra brings them).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import re
@@ -299,20 +300,38 @@ def _lab_azure(config: LabConfig) -> object:
 
 
 def create_azure_container(config: LabConfig) -> None:
-    """The lab's container in Azurite (`lab up`); an existing one is kept."""
-    from azure.core.exceptions import AzureError, ResourceExistsError
-    from azure.storage.blob import BlobServiceClient
+    """The lab's container in Azurite (`lab up`); an existing one is kept.
 
-    service = _lab_azure(config)
-    assert isinstance(service, BlobServiceClient)
+    One Create Container request signed with the account key (Shared Key, as the Azure
+    Storage REST reference defines it), with the standard library: `lab up` does not pay for
+    importing the Azure SDK."""
+    import email.utils
+    import hashlib
+    import hmac
+    import http.client
+
+    account, container = config.azure_account, config.azure_container
+    path = f"/{account}/{container}"
+    headers = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": "2021-08-06"}
+    canonical_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()))
+    # VERB, 11 standard headers (all empty: no body), x-ms-* headers, the resource.
+    to_sign = "PUT\n" + "\n" * 11 + canonical_headers + f"/{account}{path}\nrestype:container"
+    key = base64.b64decode(config.azure_key)
+    signature = base64.b64encode(hmac.new(key, to_sign.encode(), hashlib.sha256).digest())
+    headers["Authorization"] = f"SharedKey {account}:{signature.decode()}"
+    headers["Content-Length"] = "0"
+    conn = http.client.HTTPConnection(config.address, config.internal.azure, timeout=10)
     try:
-        service.create_container(config.azure_container)
-    except ResourceExistsError:
-        pass
-    except AzureError as exc:
-        raise StorageFailure([f"Error: {_azure_reason(exc)}"]) from None
+        conn.request("PUT", f"{path}?restype=container", headers=headers)
+        response = conn.getresponse()
+        body = response.read().decode(errors="replace")
+    except OSError as exc:
+        raise StorageFailure([f"Error: {exc}"]) from None
     finally:
-        service.close()
+        conn.close()
+    if response.status not in (201, 409):  # 409: ContainerAlreadyExists
+        code = response.getheader("x-ms-error-code") or str(response.status)
+        raise StorageFailure([f"Error: {code}: {body.strip()[:200]}"])
 
 
 def reset_azure(config: LabConfig) -> None:
