@@ -168,6 +168,10 @@ def up_cmd(
     from ghes_setup.runbooks.up import UpOptions, run_up
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
+    if report is not None:  # refused before anything changes, not after the run
+        from ghes_setup.runbooks.report import check_report_target
+
+        check_report_target(report)
     pipeline = pipeline_context(
         ctx, site, conn, timeout=10.0, token_needed=not no_smoke and not dry_run
     )

@@ -63,6 +63,23 @@ def report_context(result: UpResult, *, now: datetime | None = None) -> dict[str
     }
 
 
+def check_report_target(path: Path) -> None:
+    """Refuse a `--report` that cannot be written, before `up` changes anything (exit 3)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(
+            f"--report {path}: folder {folder} does not exist; nothing was changed",
+            hint="create the folder or give another path",
+        )
+    if path.is_dir():
+        raise InputError(f"--report {path} is a folder", hint="give a file name (.md or .html)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"--report {path}: folder {folder} is not writable; nothing was changed",
+            hint="give a path in a folder you can write to",
+        )
+
+
 def write_report(result: UpResult, path: Path) -> None:
     """Render and write atomically (a temp file in the same folder, then rename)."""
     html = path.suffix.lower() in (".html", ".htm")
