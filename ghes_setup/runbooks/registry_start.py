@@ -168,7 +168,9 @@ def start_registry(
         hint = waited.result.remedy or "see ghes-setup registry status"
         if outcome.run is None:
             hint += (
-                "; nothing needed changing and nothing was pending, so no configuration run started"
+                "; nothing needed changing and nothing was pending by the records ghes-setup "
+                "can read, so no configuration run started: if settings were written elsewhere "
+                "and never applied, run ghe-config-apply on the appliance"
             )
         raise RegistryNotAnswering(
             f"{request.url} did not answer as a registry"
