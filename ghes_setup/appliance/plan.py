@@ -70,8 +70,17 @@ def _read(path: Path, what: str) -> str:
         ) from None
     except UnicodeDecodeError:
         raise MaterialError(f"{what} {path}: not PEM text", hint="give a PEM file") from None
+    # The bytes pushed are the bytes the TLS gate judged: a UTF-8 byte order mark (some Windows
+    # editors add one) parses but breaks the appliance's certificate install, so it is dropped;
+    # any other non-ASCII character has no place in PEM (RFC 7468) and is refused here.
+    text = text.removeprefix("\ufeff")
     if "-----BEGIN " not in text:
         raise MaterialError(f"{what} {path}: no PEM block", hint="give a PEM file")
+    if not text.isascii():
+        raise MaterialError(
+            f"{what} {path}: has characters that are not ASCII (PEM is ASCII text)",
+            hint="save the file as plain ASCII (no byte order mark, no typographic quotes)",
+        )
     return normalise_pem(text)
 
 

@@ -209,7 +209,7 @@ def test_a_refused_push_changes_nothing_and_says_so(tmp_path: Path) -> None:
 def test_a_hostname_change_is_refused_before_any_write_naming_both_names(tmp_path: Path) -> None:
     fake = FakeAppliance(settings={"subdomain_isolation": False})
     fake.store["core.github-hostname"] = "other.example.com"
-    with pytest.raises(InputError, match="other.example.com.*ghe.example.com") as info:
+    with pytest.raises(InputError, match=r"other\.example\.com.*ghe\.example\.com") as info:
         apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
     assert exit_codes.for_error(info.value) == 3
     assert fake.writes == 0 and fake.value("subdomain_isolation") is False
