@@ -109,3 +109,38 @@ def test_a_successful_run_by_someone_else_after_the_write_clears_it(tmp_path: Pa
 def test_without_a_record_or_a_failed_run_nothing_is_pending(tmp_path: Path) -> None:
     fake = FakeAppliance(settings={"subdomain_isolation": True})
     assert plan_site(fake, site(), state_dir=tmp_path / "snapshots")[1].empty
+
+
+def test_the_check_fails_naming_run_and_step_then_passes_after_the_next_apply(
+    tmp_path: Path,
+) -> None:
+    from ghes_setup.appliance.status import check_appliance
+
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    fake.fail_next_apply("Reloading application services")
+    with pytest.raises(ApplyFailed):
+        apply_site(fake, site(), tls_gate=None, options=options(tmp_path), clock=fast())
+    key = HOST
+    report = check_appliance(fake, appliance=key, state_dir=tmp_path / "snapshots")
+    result = report.by_id("appliance-pending")
+    assert result.status.value == "fail", result
+    assert (
+        fake.run_order[-1] in result.summary and "Reloading application services" in result.summary
+    )
+    apply_site(fake, site(), tls_gate=None, options=options(tmp_path), clock=fast())
+    again = check_appliance(fake, appliance=key, state_dir=tmp_path / "snapshots")
+    assert again.by_id("appliance-pending").status.value == "pass"
+
+
+def test_the_check_warns_over_ssh_without_any_record(tmp_path: Path) -> None:
+    from ghes_setup.appliance.status import check_appliance
+
+    class SshOnly(FakeAppliance):
+        @property
+        def name(self) -> str:
+            return "ssh"
+
+    fake = SshOnly(settings={"subdomain_isolation": True})
+    result = check_appliance(fake, appliance=HOST, state_dir=tmp_path).by_id("appliance-pending")
+    assert result.status.value == "warn", result
+    assert "over SSH" in result.summary
