@@ -7,8 +7,12 @@ right snapshot and restores only what its run changed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -251,3 +255,40 @@ def test_rollback_without_a_path_restores_only_what_its_run_changed(
     assert [c["setting"] for c in doc["changes"]] == ["subdomain_isolation"], doc
     assert lab.settings()[ISOLATION] == "false"
     assert lab.settings()[CERT] == cert_now
+
+
+def test_sigint_right_after_push_written_never_leaves_a_passing_check_on_pending_settings(
+    fresh_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    """A real Ctrl-C (SIGINT to the process) at the moment its progress says "push: written"."""
+    lab = fresh_lab
+    env = {
+        **os.environ,
+        **lab.env,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ghes_setup", "config", "apply", "--transport", "ssh", "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "push: written" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=120)
+    assert any("push: written" in line for line in seen), "".join(seen)
+    lab.wait_apply_idle(60)
+    pending = pending_check(run_tool, "ssh")
+    if not served_matches_site(lab):  # interrupted before the run applied the settings
+        assert pending["status"] != "pass", pending
+    again = run_tool("config", "apply", "--transport", "ssh", "--yes")
+    assert again.exit_code == 0, again
+    assert served_matches_site(lab)
+    assert pending_check(run_tool, "ssh")["status"] == "pass"
