@@ -8,6 +8,7 @@ the user can act on. Nothing above that module sees a third-party exception.
     ├── InputError                 exit 3: site file, environment, or an input file is invalid
     │   ├── SiteFileError          the site file cannot be read or a key is wrong
     │   ├── SecretMissing          a secret was needed and no source provided it
+    │   ├── SecretInvalid          a secret is not one line of printable ASCII (names the source)
     │   └── MaterialError          a certificate, key or snapshot file is unusable
     ├── ApplianceError
     │   ├── Unreachable            exit 4: no TCP/TLS/SSH connection
@@ -17,6 +18,8 @@ the user can act on. Nothing above that module sees a third-party exception.
     │   ├── RefusedTarget          exit 5: e.g. asked to configure a replica
     │   ├── ApplianceResponseError exit 7: the appliance answered something we cannot read
     │   └── ApplyFailed            exit 6: configuration apply failed (says if a rollback ran)
+    ├── OutputError                exit 74: output could not be written (standard output closed,
+    │                              disk full, a report/snapshot/textfile that cannot be written)
     └── Interrupted                exit 130
 
 Messages are one line. `hint` says what to do next. Neither ever contains a secret: every
@@ -48,6 +51,15 @@ class SiteFileError(InputError):
 
 class SecretMissing(InputError):
     """A secret was needed and none of its sources (environment, file, stdin) had it."""
+
+
+class SecretInvalid(InputError):
+    """A secret has a line break, tab, control or non-ASCII character, or surrounding spaces.
+
+    The message names where it came from (`GHES_SETUP_TOKEN`, `--token-file PATH`, standard
+    input), never the value: such a value would otherwise reach an HTTP header or a command
+    and come back in an error text in a form the scrubber might not recognise.
+    """
 
 
 class MaterialError(InputError):
@@ -98,6 +110,15 @@ class ApplyFailed(ApplianceError):
         self.step = step
         self.snapshot = snapshot
         self.rolled_back = rolled_back
+
+
+class OutputError(GhesSetupError):
+    """What the tool had to write could not be written: standard output was closed (a pipe
+    into `head`), the disk is full, or a report, snapshot or textfile cannot be replaced.
+
+    Not an input error: the site file was fine, the run may even have succeeded; only its
+    record is missing. Exit 74 (EX_IOERR of sysexits.h).
+    """
 
 
 class Interrupted(GhesSetupError):

@@ -11,6 +11,7 @@
 | 6    | configuration apply failed (the message says whether a rollback ran) |
 | 7    | a check could not be evaluated (and none failed) |
 | 70   | internal error (a bug) |
+| 74   | output could not be written (standard output closed, disk full) |
 | 130  | interrupted |
 
 With --format nagios the monitoring-plugin convention applies instead: 0 OK, 1 WARNING,
@@ -38,6 +39,7 @@ class ExitCode(IntEnum):
     APPLY_FAILED = 6
     NOT_EVALUATED = 7
     INTERNAL = 70
+    OUTPUT = 74  # sysexits.h EX_IOERR
     INTERRUPTED = 130
 
 
@@ -58,6 +60,7 @@ _ERROR_TABLE: tuple[tuple[type[errors.GhesSetupError], ExitCode], ...] = (
     (errors.RefusedTarget, ExitCode.UNSUPPORTED),
     (errors.ApplyFailed, ExitCode.APPLY_FAILED),
     (errors.ApplianceResponseError, ExitCode.NOT_EVALUATED),
+    (errors.OutputError, ExitCode.OUTPUT),
     (errors.Interrupted, ExitCode.INTERRUPTED),
 )
 

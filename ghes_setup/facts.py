@@ -73,6 +73,10 @@ class Fact:
 ADMIN_SSH_PORT: Final = 122
 ADMIN_SSH_USER: Final = "admin"
 MANAGE_API_PORT: Final = 8443
+# network-ports.md: 8080 is the Management Console over plain HTTP ("HTTP Plain-text web-based
+# Management Console. Not required unless TLS is disabled manually"). The admin password then
+# travels in clear: ghes-setup refuses it unless the site allows it.
+MANAGE_API_HTTP_PORT: Final = 8080
 HTTPS_PORT: Final = 443
 DNS_PORT: Final = 53
 
@@ -80,10 +84,60 @@ DNS_PORT: Final = 53
 # Container registry at containers.HOSTNAME: `ifversion ghes > 3.4`
 # (container-registry-hostname.md).
 CONTAINER_REGISTRY_SINCE: Final = v("3.5")
+# GitHub Packages: "available in GitHub Enterprise Server 3.0 or higher" and "does not currently
+# support clustering" (getting-started-with-github-packages-for-your-enterprise.md).
+PACKAGES_SINCE: Final = v("3.0")
+CLUSTER_TOPOLOGY: Final = "Cluster"  # GET /manage/v1/config/nodes `topology` enum value
 # Manage API reached parity with the Management Console API in 3.12
 # (data/features/management-console-manage-ghes-parity.yml); /setup/api removed in 3.15.
 MANAGE_API_SINCE: Final = v("3.12")
 SETUP_API_REMOVED_IN: Final = v("3.15")
+
+
+@dataclass(frozen=True, slots=True)
+class TestedRelease:
+    """A GHES feature release ghes-setup supports, and the official API description its client
+    (and the lab) are tested against: tests/contract/descriptions/ghes-X.Y.json, the subset of
+    `@octokit/openapi`'s generated/ghes-X.Y.deref.json (provenance.json beside it)."""
+
+    version: GhesVersion
+    description: str  # path in the repository
+    package: str  # the @octokit/openapi release it came from
+
+
+def _tested(feature: str, package: str) -> TestedRelease:
+    return TestedRelease(
+        v(feature),
+        f"tests/contract/descriptions/ghes-{feature}.json",
+        f"@octokit/openapi@{package}",
+    )
+
+
+# The supported releases: 3.12 (Manage API at parity) up to the newest vendored description.
+# A test (tests/appliance/test_versions.py) holds this table to the vendored files.
+TESTED_RELEASES: Final[tuple[TestedRelease, ...]] = (
+    _tested("3.12", "18.2.0"),
+    _tested("3.13", "19.1.0"),
+    _tested("3.14", "22.0.0"),
+    _tested("3.15", "22.0.0"),
+    _tested("3.16", "22.0.0"),
+    _tested("3.17", "23.0.2"),
+    _tested("3.18", "23.0.2"),
+    _tested("3.19", "23.0.2"),
+)
+NEWEST_TESTED: Final = TESTED_RELEASES[-1].version
+
+
+def tested_release(version: GhesVersion) -> TestedRelease | None:
+    """The tested feature release of `version` (3.17.4 -> 3.17), or None when untested."""
+    return next((t for t in TESTED_RELEASES if t.version.feature == version.feature), None)
+
+
+def untested_newer(version: GhesVersion) -> bool:
+    """A feature release newer than the newest ghes-setup is tested against."""
+    return version.feature > NEWEST_TESTED.feature
+
+
 # ghe-config-apply applies conditionally from 3.16 (command-line-utilities.md).
 CONDITIONAL_APPLY_SINCE: Final = v("3.16")
 # A current release for offline checks when neither the site nor the appliance says otherwise.
@@ -347,11 +401,20 @@ SCOPE_IMPLIES: Final = Fact(
     "UNVERIFIED: token page behaviour, not stated in the scopes table",
     verified=False,
 )
-# Package versions of a container image (REST "Packages" endpoints, GHES 3.x docs):
-#   GET/DELETE {REST}/orgs/{org}/packages/container/{name}/versions[/{id}] and /users/{user}/...
+# Package versions of a container image (REST "Packages" endpoints, GHES 3.x docs and the
+# OpenAPI description): GET/DELETE {REST}/orgs/{org}/packages/container/{name}/versions[/{id}]
+# for an organization's package; /user/packages/container/{name}/versions[/{id}] for a package
+# of the authenticated user (the token's owner); /users/{username}/... lists a user's PUBLIC
+# packages only, so it cannot find the smoke test's (private) image of the token's owner.
 # A version's `name` is the manifest digest. The package name is URL-encoded ("a/b" -> a%2Fb).
 PACKAGE_VERSIONS_PATH: Final = "/{owner_kind}/{owner}/packages/container/{name}/versions"
 PACKAGE_PATH: Final = "/{owner_kind}/{owner}/packages/container/{name}"
+OWN_PACKAGE_VERSIONS_PATH: Final = "/user/packages/container/{name}/versions"
+OWN_PACKAGE_PATH: Final = "/user/packages/container/{name}"
+# Deleting a package version needs both scopes: REST docs "Delete a package version for the
+# authenticated user": personal access tokens (classic) "need the read:packages and
+# delete:packages scopes to use this endpoint".
+DELETE_SCOPES: Final = ("read:packages", "delete:packages")
 # "You cannot delete the last version of a package. You must delete the package instead."
 # (400; seen on github.com, actions/delete-package-versions#231). UNVERIFIED on GHES.
 LAST_VERSION_DELETE_REFUSED: Final = Fact(

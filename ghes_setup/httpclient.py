@@ -72,8 +72,11 @@ def make_client(
     auth: httpx.Auth | tuple[str, str] | None = None,
     base_url: str = "",
     follow_redirects: bool = False,
+    proxy: str | None = None,
 ) -> httpx.Client:
-    transport = PinnedTransport(resolver, verify=ssl_context(ca_file), retries=0)
+    """`proxy`: an HTTP proxy URL to tunnel through (CONNECT), as a client behind an egress
+    proxy does (`client check --smoke`); None connects directly, whatever the environment."""
+    transport = PinnedTransport(resolver, verify=ssl_context(ca_file), retries=0, proxy=proxy)
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),

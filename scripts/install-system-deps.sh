@@ -12,11 +12,12 @@
 #   openssl         s_client (the benchmark's baseline loop)
 #   python3         /usr/bin/python3 runs the lab admin shell's ghe-labctl (stdlib only)
 #   util-linux      flock and unshare (the lab's ghe-config; skopeo under a private /etc/hosts)
+#   tinyproxy       the egress HTTP proxy `client check`'s tests put between a runner and the lab
 #   iproute2, procps, python3-venv
 set -euo pipefail
 
 packages=(openssh-server openssh-client nginx docker-registry dnsmasq skopeo git dnsutils openssl
-          iproute2 procps python3 python3-venv util-linux ca-certificates)
+          iproute2 procps python3 python3-venv util-linux ca-certificates tinyproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,6 +32,7 @@ from ghes_setup.appliance.transport import (
     Settings,
     SettingsRejected,
     SettingValue,
+    TlsNotTrusted,
     TransportBase,
     check_run_id,
     decode_config,
@@ -124,6 +125,8 @@ class FakeAppliance(TransportBase):
         self.closed = False
         self.unreachable = False
         self.wrong_password = False
+        self.tls_untrusted = False  # an API whose certificate does not verify
+        self.in_maintenance: bool | None = False  # None: the fake cannot tell
         self._fail_next: str | None = None
         self.storage = storage
         self.utility_calls: list[tuple[str, ...]] = []
@@ -152,6 +155,11 @@ class FakeAppliance(TransportBase):
             raise RuntimeError("transport used after close()")
         if self.unreachable:
             raise Unreachable("fake appliance: connection refused", hint="start it")
+        if self.tls_untrusted:
+            raise TlsNotTrusted(
+                "fake appliance: TLS certificate not trusted: self-signed certificate",
+                hint="pass --ca-file",
+            )
         if self.wrong_password:
             raise AuthenticationFailed("fake appliance: 401 Unauthorized", hint="fix it")
 
@@ -251,6 +259,11 @@ class FakeAppliance(TransportBase):
 
     def close(self) -> None:
         self.closed = True
+
+    def maintenance(self) -> bool | None:
+        with self._lock:
+            self._reach()
+            return self.in_maintenance
 
     # ------------------------------------------------------------------ utilities (SSH only)
     def run_utility(self, argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str]:

@@ -7,8 +7,17 @@ decides whether the run may go on:
 - a feature the appliance's version lacks -> `UnsupportedVersion` (exit 5) saying what to do
   (the Container registry needs 3.5+, `facts.CONTAINER_REGISTRY_SINCE`; the Manage API needs
   3.12+, which `selector.RoutedTransport.identify` enforces when it chooses transports);
+- a feature release newer than the newest ghes-setup is tested against
+  (`facts.TESTED_RELEASES`, each with its official API description) -> a warning
+  ("untested release"), not a refusal: GHES keeps its documented interfaces across releases,
+  but nobody has held this one to its description yet;
 - a replica -> `RefusedTarget` (exit 5) for anything that writes: settings are changed on the
-  primary and replicate (backup-utils' ghe-host-check refuses replicas the same way).
+  primary and replicate (backup-utils' ghe-host-check refuses replicas the same way); the
+  message names the primary when `GET /manage/v1/config/nodes` says which node it is;
+- a Cluster topology -> `RefusedTarget` (exit 5) for a feature that does not support it,
+  before anything is read for a plan or written: "GitHub Packages on GitHub Enterprise
+  Server does not currently support clustering" (docs: "Getting started with GitHub
+  Packages for your enterprise"), so `packages enable`, `registry start` and `up` refuse it.
 """
 
 from __future__ import annotations
@@ -30,12 +39,20 @@ class Need:
     what: str
     since: GhesVersion
     remedy: str
+    clustering: bool = True  # False: the feature does not run on a Cluster topology
 
 
 CONTAINER_REGISTRY = Need(
     "the Container registry (containers.HOSTNAME)",
     facts.CONTAINER_REGISTRY_SINCE,
     "upgrade the appliance (upgrading-with-an-upgrade-package.md)",
+    clustering=False,  # the Container registry is part of GitHub Packages
+)
+PACKAGES = Need(
+    "GitHub Packages",
+    facts.PACKAGES_SINCE,
+    "upgrade the appliance (upgrading-with-an-upgrade-package.md)",
+    clustering=False,
 )
 MANAGE_API = Need(
     "the Manage API (/manage/v1)",
@@ -46,11 +63,28 @@ MANAGE_API = Need(
 
 def check_version(info: ApplianceInfo, needs: Iterable[Need]) -> None:
     for need in needs:
+        if not need.clustering and info.topology == facts.CLUSTER_TOPOLOGY:
+            raise RefusedTarget(
+                f"the appliance is a cluster; {need.what} does not support clustering "
+                "(GitHub Packages on GHES does not currently support clustering); nothing was "
+                "changed",
+                hint="use a standalone or high-availability appliance for GitHub Packages",
+            )
         if info.version < need.since:
             raise UnsupportedVersion(
                 f"the appliance runs GHES {info.version}; {need.what} needs {need.since} or later",
                 hint=need.remedy,
             )
+
+
+def untested_note(info: ApplianceInfo) -> str | None:
+    """ "untested release: ..." for a feature release newer than the newest tested one."""
+    if not facts.untested_newer(info.version):
+        return None
+    return (
+        f"untested release: GHES {info.version} is newer than {facts.NEWEST_TESTED}, the newest "
+        "release ghes-setup is tested against (its official API description)"
+    )
 
 
 def preflight(
@@ -68,10 +102,14 @@ def preflight(
     sink.stage("preflight", f"connecting via {transport.name}")
     info = transport.identify(prefetch)
     check_version(info, needs)
+    note = untested_note(info)
+    if note is not None:
+        sink.log(f"WARNING: {note}")
     if writes and info.is_replica:
+        primary = f" ({info.primary})" if info.primary else ""
         raise RefusedTarget(
             f"the appliance is a replica ({info.topology}); ghes-setup does not configure replicas",
-            hint="run it against the primary: settings replicate to the replica",
+            hint=f"run it against the primary{primary}: settings replicate to the replica",
         )
     sink.finish(True, f"GHES {info.version} via {info.via}")
     return info

@@ -9,8 +9,20 @@ read through each transport's `supports()`; nothing is repeated here.
 - `api`: everything over the Manage API (needs the admin password and GHES 3.12+); settings
   without an API field are refused with a hint.
 - `auto`: the API for its fields when the admin password is given and the appliance is 3.12+
-  (`facts.MANAGE_API_SINCE`), SSH for the rest and as the fallback when the API is missing or
-  too old. Configuration runs go through the API when it is in use (it reports events).
+  (`facts.MANAGE_API_SINCE`), SSH for the rest. Configuration runs go through the API when it
+  is in use (it reports events).
+
+No silent fallback to the riskier path. Over SSH, isolation and TLS go through `ghe-config`
+keys no official document confirms, so `auto` falls back to SSH only when the API is NOT
+OFFERED: no admin password given, an appliance before 3.12, or nothing listening on the API
+port. Then `ApplianceInfo.transport_note` says which path was taken and why (`check` and `up`
+show it as a `warn`, `details.transport`). An API that IS offered but presents a certificate
+that does not verify (`TlsNotTrusted`) or refuses the password (`AuthenticationFailed`) stops
+the run (exit 4) with the fix: a wrong CA or password is a mistake to correct, not a reason to
+quietly do everything another way.
+
+The Manage API on 8080 is plain HTTP (docs "Network ports"): the admin password would travel
+in clear, so it is refused unless `[connection] allow_plain_http = true`, and then warned.
 
 `RoutedTransport` is itself an `ApplianceTransport`, so plan/apply code never knows how many
 connections are behind it. A write that spans both transports stays all-or-nothing: SSH first
@@ -19,6 +31,7 @@ connections are behind it. A write that spans both transports stays all-or-nothi
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -34,10 +47,12 @@ from ghes_setup.appliance.transport import (
     Settings,
     SettingsRejected,
     SettingValue,
+    TlsNotTrusted,
     TransportBase,
 )
 from ghes_setup.config.site import Site
 from ghes_setup.errors import (
+    AuthenticationFailed,
     GhesSetupError,
     InputError,
     SecretMissing,
@@ -61,6 +76,7 @@ class RoutedTransport(TransportBase):
         api: ApplianceTransport | None,
         mode: Mode = "auto",
         progress: ProgressSink | None = None,
+        note: str | None = None,
     ) -> None:
         if ssh is None and api is None:
             raise ValueError("RoutedTransport needs at least one transport")
@@ -69,6 +85,8 @@ class RoutedTransport(TransportBase):
         self.mode = mode
         self._progress = progress or NullProgress()
         self._info: ApplianceInfo | None = None
+        # Set by open_transport: why the safe default path is not taken (no password, HTTP).
+        self._note: str | None = note
         # Pipelines run checks in threads that share one transport: identify() may drop the
         # API half, and a multi-transport write reads then writes; one call at a time.
         self._lock = threading.RLock()
@@ -119,13 +137,24 @@ class RoutedTransport(TransportBase):
             return self._info
         prefetch = list(prefetch)
         info: ApplianceInfo | None = None
+        note: str | None = self._note
         if self.api is not None:
             try:
                 info = self.api.identify(prefetch)
+            except (TlsNotTrusted, AuthenticationFailed) as exc:
+                if self.mode == "auto" and self.ssh is not None:
+                    # Offered but not trusted: stop, do not quietly switch to SSH.
+                    raise type(exc)(
+                        f"{exc.message}; stopping instead of falling back to SSH",
+                        hint=f"{exc.hint or 'fix the Manage API connection'}; or choose the "
+                        "admin shell on purpose with --transport ssh",
+                    ) from None
+                raise
             except (UnsupportedVersion, Unreachable) as exc:
                 if self.mode == "api" or self.ssh is None:
                     raise
-                self._progress.log(f"Manage API not usable ({exc.message}); using SSH only")
+                note = f"using SSH only: the Manage API is not offered ({exc.message})"
+                self._progress.log(f"WARNING: {note}")
                 self._drop_api()
         if info is not None and info.version < facts.MANAGE_API_SINCE:
             if self.mode == "api" or self.ssh is None:
@@ -134,12 +163,15 @@ class RoutedTransport(TransportBase):
                     f"{facts.MANAGE_API_SINCE} or later",
                     hint="upgrade the appliance, or use --transport ssh with an SSH key",
                 )
-            self._progress.log(f"GHES {info.version} predates the Manage API; using SSH only")
+            note = f"using SSH only: GHES {info.version} predates the Manage API"
+            self._progress.log(f"WARNING: {note}")
             self._drop_api()
             info = None
         if info is None:
             assert self.ssh is not None
             info = self.ssh.identify([n for n in prefetch if self.ssh.supports(n)])
+        if note is not None:
+            info = dataclasses.replace(info, transport_note=note)
         self._info = info
         return info
 
@@ -250,9 +282,18 @@ def open_transport(
         )
     ssh = _ssh(site, resolver, progress) if mode in ("ssh", "auto") and ssh_ok else None
     api = None
+    note: str | None = None
     if mode in ("api", "auto") and password is not None:
         api = _api(site, resolver, password, progress)
-    return RoutedTransport(ssh=ssh, api=api, mode=mode, progress=progress)
+        if site.api_scheme == "http":
+            note = (
+                f"plain HTTP: the Manage API on port {site.connection.api_port} gets the admin "
+                "password in clear"
+            )
+            (progress or NullProgress()).log(f"WARNING: {note}")
+    elif mode == "auto":
+        note = "using SSH only: the Manage API is not offered (no admin password given)"
+    return RoutedTransport(ssh=ssh, api=api, mode=mode, progress=progress, note=note)
 
 
 def _ssh(
@@ -281,5 +322,15 @@ def _api(
     from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
 
     c = site.connection
-    options = ApiOptions(host=site.hostname, port=c.api_port, ca_file=c.ca_file, timeout=c.timeout)
+    scheme = site.api_scheme
+    if scheme == "http" and not c.allow_plain_http:
+        raise InputError(
+            f"the Manage API on port {c.api_port} is plain HTTP: the admin password would be "
+            "sent in clear",
+            hint="use api_port = 8443 (TLS), or set [connection] allow_plain_http = true "
+            "(GHES_SETUP_CONNECTION_ALLOW_PLAIN_HTTP=1) on a network path you trust",
+        )
+    options = ApiOptions(
+        host=site.hostname, port=c.api_port, ca_file=c.ca_file, timeout=c.timeout, scheme=scheme
+    )
     return ManageApiTransport(options, password, resolver=resolver, progress=progress)

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from ghes_setup.appliance.transport import Settings, SettingValue, normalise_pem, spec
-from ghes_setup.errors import MaterialError
+from ghes_setup.errors import GhesSetupError, MaterialError
 from ghes_setup.facts import SettingKind
+from ghes_setup.files import private_dir, write_file
 from ghes_setup.secrets import Secret
 
 SNAPSHOT_SCHEMA_VERSION: Final = 1
@@ -114,17 +115,8 @@ def default_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def _private_dir(directory: Path) -> Path:
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        mode = stat.S_IMODE(directory.stat().st_mode)
-        if mode & 0o077:
-            directory.chmod(0o700)
-    except OSError as exc:
-        raise MaterialError(
-            f"cannot use snapshot folder {directory}: {exc.strerror}",
-            hint="pass a writable folder with --snapshot-dir",
-        ) from None
-    return directory
+    # 0700 (tightened if looser), never a symlink (ghes_setup.files).
+    return private_dir(directory, what="snapshot folder (--snapshot-dir)")
 
 
 def _encode(name: str, value: SettingValue) -> Any:
@@ -179,7 +171,7 @@ def save(
         "appliance": appliance,
         "run_id": run_id,
         "changed": sorted(changed) if changed is not None else None,
-        "targets": {n: digest(n, v) for n, v in changed.items()} if changed is not None else None,
+        "targets": None,  # below
         "previous_run": previous_run,
         "state": SAVED,
         "step": None,
@@ -190,16 +182,10 @@ def save(
     prefix = f"{appliance or host}-{run_id or stamp}"
     for attempt in range(100):
         path = folder / f"{prefix}{suffix}{f'-{attempt}' if attempt else ''}.json"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+        if path.exists() or path.is_symlink():
             continue
-        except OSError as exc:
-            raise MaterialError(f"cannot write snapshot {path}: {exc.strerror}") from None
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # 0600 whatever the umask, atomic, never through a symlink (ghes_setup.files).
+        write_file(path, data, overwrite=False, what="snapshot")
         return Snapshot(
             host,
             created,
@@ -288,15 +274,9 @@ def mark(snap: Snapshot, state: str, step: str | None = None) -> Snapshot:
         raw = json.loads(path.read_text(encoding="utf-8"))
         raw["state"] = state
         raw["step"] = step
-        data = (json.dumps(raw, indent=2) + "\n").encode()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except (OSError, ValueError):
+        # 0600, atomic replace, never through a symlink (ghes_setup.files).
+        write_file(path, json.dumps(raw, indent=2) + "\n", what="snapshot")
+    except (OSError, ValueError, GhesSetupError):
         return snap
     return replace(snap, state=state, step=step)
 

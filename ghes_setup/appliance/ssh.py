@@ -118,6 +118,9 @@ getkey() {  # sets $rc (0 set, 1 unset, other: error) and $out (the value, exact
   IFS= read -r -d '' out < "$st/value"
   rm -f "$st/value"
   out=${out%$'\n'}
+  # An unset key may print an empty value with exit 0: unset, in reads and in the journal
+  # (so that a roll-back unsets it again instead of setting it to "").
+  if [ "$rc" -eq 0 ] && [ -z "$out" ]; then rc=1; fi
 }
 """
 
@@ -549,7 +552,7 @@ class SshTransport(TransportBase):
                     f"ghe-config {key} failed on {self.options.where} (exit {code})",
                     hint="run it in the admin shell to see why",
                 )
-            values[key] = data if code == "0" else None
+            values[key] = key_value(code, data)
         missing = [k for k in keys if k not in values]
         if missing:
             raise ApplianceResponseError(f"no answer for {', '.join(missing)} over SSH")
@@ -768,6 +771,13 @@ class SshTransport(TransportBase):
         return EventBatch(events, f"{status.run_id}:{start + consumed}")
 
     # ------------------------------------------------------------------ utilities
+    def maintenance(self) -> bool | None:
+        """`ghe-maintenance -q` (command-line-utilities.md); None when it says neither."""
+        from ghes_setup.appliance.maintenance import parse_ghe_maintenance
+
+        rc, out = self.run_utility(["ghe-maintenance", "-q"])
+        return parse_ghe_maintenance(out) if rc == 0 else None
+
     def run_utility(self, argv: Sequence[str], stdin: bytes | None = None) -> tuple[int, str]:
         """Run an appliance utility (e.g. ghe-packages-precheck) with `argv`; return its exit
         code and standard output (stderr appended). Arguments travel base64 on standard input,
@@ -789,6 +799,18 @@ class SshTransport(TransportBase):
 def _check_key(key: str) -> None:
     if not _KEY_PATTERN.match(key):
         raise ValueError(f"unsafe ghe-config key {key!r}")
+
+
+def key_value(code: str, data: str) -> str | None:
+    """A `ghe-config KEY` answer as a value; None when the key is unset.
+
+    An unset key may exit 1 with no output, or exit 0 printing an empty value (which one a
+    given release does is UNVERIFIED; no setting ghe-setup manages has "" as a meaningful
+    value). Both are "unset" here, never a value to decode: an unset ecosystem key reads as
+    None (GHES treats it as enabled) instead of failing as "neither true, false nor readonly"."""
+    if code != "0" or data == "":
+        return None
+    return data
 
 
 def parse_read_output(out: bytes) -> list[tuple[str, str]] | None:
@@ -841,15 +863,26 @@ def _load_identity(path: Path) -> paramiko.PKey:
             f"SSH identity {path} does not exist", hint="check --identity / ssh_identity"
         ) from None
     except paramiko.PasswordRequiredException:
-        raise MaterialError(
-            f"SSH identity {path} is protected by a passphrase",
-            hint="load it into ssh-agent (ssh-add) and run again without --identity",
-        ) from None
+        raise _passphrase_error(path) from None
+    except TypeError as exc:
+        # PKey.from_path hands the file to cryptography, which says "Key is
+        # password-protected, but password was not provided" as a TypeError.
+        if "password" not in str(exc).lower():
+            raise
+        raise _passphrase_error(path) from None
     except (paramiko.SSHException, OSError, ValueError) as exc:
         raise MaterialError(
             f"cannot read SSH identity {path}: {_reason(exc)}",
             hint="give an OpenSSH private key file (ed25519, ECDSA or RSA)",
         ) from None
+
+
+def _passphrase_error(path: Path) -> MaterialError:
+    return MaterialError(
+        f"SSH identity {path} is protected by a passphrase",
+        hint=f"load it into ssh-agent (ssh-add {path}) and run again without --identity, "
+        "or give a key without a passphrase",
+    )
 
 
 def _key_label(key: paramiko.PKey) -> str:

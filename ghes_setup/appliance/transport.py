@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Final, Protocol, Self
 
 from ghes_setup import facts
-from ghes_setup.errors import ApplianceResponseError, InputError
+from ghes_setup.errors import ApplianceResponseError, InputError, Unreachable
 from ghes_setup.facts import GhesVersion, SettingKind, SettingSpec
 from ghes_setup.secrets import Secret
 
@@ -43,6 +43,13 @@ class SettingsRejected(InputError):
     """The appliance (or our validation) refused a value; nothing was written (exit 3)."""
 
 
+class TlsNotTrusted(Unreachable):
+    """The appliance answers, but its certificate (or TLS handshake) does not verify (exit 4).
+
+    Distinct from a closed port: an API that is offered but not trusted must stop the run,
+    never be silently replaced by another transport."""
+
+
 # ---------------------------------------------------------------------------- data
 
 
@@ -57,6 +64,10 @@ class ApplianceInfo:
     build: str | None = None
     is_replica: bool = False
     topology: str = "SingleNode"  # SingleNode | Ha | Cluster (Manage API's words)
+    primary: str | None = None  # the node that takes writes, when the appliance says
+    # Why the run does not take the safe default path (the Manage API over TLS when the
+    # admin password is given): "using SSH only: ..." or "plain HTTP: ...". Shown as a warn.
+    transport_note: str | None = None
 
 
 class Settings(Mapping[str, SettingValue]):

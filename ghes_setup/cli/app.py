@@ -31,6 +31,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "config": ("ghes_setup.cli.config_cmd", "app"),
     "packages": ("ghes_setup.cli.packages", "app"),
     "registry": ("ghes_setup.cli.registry", "app"),
+    "client": ("ghes_setup.cli.client", "app"),
     "lab": ("ghes_setup.cli.lab", "app"),
 }
 
@@ -82,8 +83,8 @@ EXIT_CODES = """\
 Exit codes: 0 success; 1 a check failed; 2 usage error; 3 site file, environment or input
 file invalid; 4 appliance unreachable, authentication failed or host key not trusted; 5 the
 appliance's version cannot do it; 6 configuration apply failed; 7 a check could not be
-evaluated; 70 internal error; 130 interrupted. With --format nagios: 0 OK, 1 WARNING,
-2 CRITICAL, 3 UNKNOWN.
+evaluated; 70 internal error; 74 output could not be written (standard output closed,
+disk full); 130 interrupted. With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 """
 
 app = typer.Typer(

@@ -25,6 +25,7 @@ from ghes_setup.cli.common import (
     NameserverOpt,
     ResolveOpt,
     abs_path,
+    check_seconds,
     load_site_for,
     make_resolver,
     state,
@@ -110,7 +111,12 @@ NoWaitOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", metavar="S", help="Seconds to wait for the configuration run."),
+    typer.Option(
+        "--timeout",
+        metavar="S",
+        help="Seconds to wait for the configuration run.",
+        callback=check_seconds,
+    ),
 ]
 SnapshotDirOpt = Annotated[
     Path | None,
@@ -160,14 +166,17 @@ def connect(
         "GHES_SETUP_ADMIN_PASSWORD",
         file=abs_path(password_file),
         stdin=stdin_stream() if password_stdin else None,
+        file_option="--password-file",
+        stdin_option="--password-stdin",
     )
     return Connect(site=spec, resolver=make_resolver(nameserver, resolve, spec), password=password)
 
 
 def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
+    from ghes_setup.cli.common import run_journal
     from ghes_setup.cli.progress_display import ConsoleProgress
 
-    return ConsoleProgress(state(ctx).err, steps=steps)
+    return ConsoleProgress(state(ctx).err, steps=steps, journal=run_journal())
 
 
 def write_json(document: dict[str, Any]) -> None:
@@ -183,6 +192,9 @@ def info_document(info: ApplianceInfo) -> dict[str, Any]:
         "platform": info.platform,
         "topology": info.topology,
         "is_replica": info.is_replica,
+        # Why the run is not on the safe default path (SSH instead of the Manage API, or
+        # the API over plain HTTP); None when it is.
+        "transport_note": info.transport_note,
     }
 
 

@@ -6,6 +6,7 @@ writes human output to standard output; progress and diagnostics go to standard 
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from ghes_setup.config.site import Site
     from ghes_setup.facts import GhesVersion
     from ghes_setup.net import AddressResolver
+    from ghes_setup.progress import RecordingProgress
 
 
 class OutputFormat(StrEnum):
@@ -59,8 +61,17 @@ class AppState:
 def make_console(*, stderr: bool) -> Console:
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            """rich's default points fd 1 at /dev/null and exits 1 without a word; cli.main
+            must see the EPIPE to end with its one line and exit 74 (docs/exit-codes.md).
+            Progress on a dead standard error is dropped, the run goes on."""
+            self.quiet = True
+            if not stderr:
+                raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    return _Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -68,6 +79,19 @@ def state(ctx: typer.Context) -> AppState:
     if not isinstance(root.obj, AppState):
         root.obj = AppState()
     return root.obj
+
+
+_JOURNAL: list[RecordingProgress] = []
+
+
+def run_journal(*, reset: bool = False) -> RecordingProgress:
+    """The progress events of this run (every `ConsoleProgress` records into it), read by
+    `cli.main` when the run is interrupted to say where it stopped and what it left."""
+    from ghes_setup.progress import RecordingProgress
+
+    if reset or not _JOURNAL:
+        _JOURNAL[:] = [RecordingProgress()]
+    return _JOURNAL[0]
 
 
 # ---------------------------------------------------------------- shared options
@@ -159,6 +183,40 @@ def output_format(
     return fmt
 
 
+def check_seconds(
+    ctx: typer.Context, param: typer.CallbackParam, value: float | None
+) -> float | None:
+    """Callback of every `--timeout`-like option: NaN, infinity, 0 and below are an input
+    error (exit 3) that names the flag, like the site file's and the environment's."""
+    from ghes_setup.config.site import positive_seconds
+
+    if value is None or ctx.resilient_parsing:
+        return value
+    name = param.opts[0] if param.opts else f"--{param.name}"
+    return positive_seconds(value, name)
+
+
+# Which flag sets which site key, so that a bad value is blamed on the flag (config/site.py).
+FLAG_NAMES: dict[str, str] = {
+    "hostname": "HOSTNAME",
+    "connection.transport": "--transport",
+    "connection.host_key": "--host-key",
+    "connection.known_hosts": "--known-hosts",
+    "connection.accept_new_host_key": "--accept-new-host-key",
+    "connection.ssh_identity": "--identity",
+    "connection.ca_file": "--ca-file",
+    "connection.https_port": "--port",
+    "tls.cert": "--cert",
+    "tls.key": "--key",
+    "tls.warn_days": "--warn-days",
+    "tls.crit_days": "--crit-days",
+    "smoke.user": "--user",
+    "smoke.namespace": "--namespace",
+    "smoke.image": "--image",
+    "smoke.size": "--size",
+}
+
+
 def site_path(ctx: typer.Context, given: Path | None) -> Path | None:
     return given or state(ctx).site
 
@@ -173,7 +231,10 @@ def load_site_for(
     from ghes_setup.config.site import load_site
 
     return load_site(
-        site_path(ctx, given), overrides=overrides or {}, require_hostname=require_hostname
+        site_path(ctx, given),
+        overrides=overrides or {},
+        require_hostname=require_hostname,
+        flag_names=FLAG_NAMES,
     )
 
 

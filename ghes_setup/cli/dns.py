@@ -22,6 +22,7 @@ from ghes_setup.cli.common import (
     StrictOpt,
     TextfileOpt,
     VersionOpt,
+    check_seconds,
     emit_report,
     load_site_for,
     output_format,
@@ -80,7 +81,13 @@ def check_cmd(
     resolve: ResolveOpt = None,
     ghes_version: VersionOpt = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", metavar="S", help="Seconds to wait for each answer.")
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Seconds to wait for each answer.",
+            callback=check_seconds,
+        ),
     ] = 3.0,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,

@@ -48,7 +48,10 @@ def up(
     ] = None,
     ghes_version: Annotated[
         str | None,
-        typer.Option("--ghes-version", help="GHES version to imitate, X.Y.Z. Default: 3.17.4"),
+        typer.Option(
+            "--ghes-version",
+            help="GHES version to imitate, X.Y.Z, from 3.12 to 3.19. Default: 3.17.4",
+        ),
     ] = None,
     address: Annotated[
         str | None,
@@ -163,8 +166,8 @@ def fault(
         str,
         typer.Argument(
             help=(
-                "ssh-drop, api-503, apply-fail, registry-503, dns-no-wildcard, "
-                "cert-expired, or clear"
+                "ssh-drop, api-503, apply-fail, apply-fail-node2, registry-503, "
+                "dns-no-wildcard, cert-expired, or clear"
             )
         ),
     ],
@@ -185,3 +188,27 @@ def fault(
         return
     active = set_fault(_dir(directory), name, count)
     typer.echo(f"lab fault: {name} armed; active: {', '.join(active)}")
+
+
+@app.command("topology")
+def topology(
+    name: Annotated[
+        str, typer.Argument(help="SingleNode, Ha (primary + replica) or Cluster (3 nodes)")
+    ],
+    replica: Annotated[
+        bool,
+        typer.Option("--replica", help="The node the tool talks to is a replica (Ha, Cluster)."),
+    ] = False,
+    directory: DirOpt = None,
+) -> None:
+    """Present a topology in the Manage API (config/nodes, apply status and events per node).
+
+    Only the lab's own node has real servers. `lab reset` returns to SingleNode.
+
+    Example: ghes-setup lab topology Ha --replica
+    """
+    from ghes_setup.lab.service import set_topology
+
+    value = set_topology(_dir(directory), name, replica)
+    role = " (the tool talks to a replica)" if value.replica else ""
+    typer.echo(f"lab topology: {value.name}{role}")

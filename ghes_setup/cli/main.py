@@ -1,23 +1,60 @@
 """Entry point: the one place where exceptions become exit codes and messages.
 
 `GhesSetupError` -> one line with its hint, the exit code of `exit_codes.for_error`;
-KeyboardInterrupt -> 130; anything else is a bug -> one line, exit 70, the traceback only with
---verbose. Every message is scrubbed of secrets before it is printed.
+KeyboardInterrupt -> one line saying where the run stopped and what it left on the appliance
+(from the run's progress events, `reporting.interrupt`), 130; standard output closed or
+broken (`| head -0`, `>&-`) or a full disk -> one line, 74 (`exit_codes.ExitCode.OUTPUT`);
+anything else is a bug -> one line, exit 70, the traceback only with --verbose. Every message
+is scrubbed of secrets before it is printed. With `--format nagios` every run that ends
+without a report still prints an UNKNOWN line (exit 3).
 """
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
+
+# Errors that mean "what we had to write could not be written", not a bug.
+_OUTPUT_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+class _CtrlC(BaseException):
+    """Ctrl-C during a command. Not a KeyboardInterrupt: Typer turns those into a silent
+    `Exit(130)` before we could say where the run stopped."""
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    raise _CtrlC
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands in for a closed standard output (`ghes-setup ... >&-`): any write is EPIPE."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    if sys.stdout is None:  # started with standard output closed
+        sys.stdout = _ClosedStdout()
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # fast path: no typer import
         from ghes_setup import __version__
 
-        sys.stdout.write(f"ghes-setup {__version__}\n")
+        try:
+            sys.stdout.write(f"ghes-setup {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:
+            sys.exit(_output_failed(exc, []))
         sys.exit(0)
     sys.exit(run(args))
 
@@ -28,43 +65,140 @@ def run(args: list[str]) -> int:
 
     from ghes_setup import exit_codes
     from ghes_setup.cli.app import app
+    from ghes_setup.cli.common import run_journal
     from ghes_setup.errors import GhesSetupError
     from ghes_setup.secrets import scrub
 
     args = _hoist_verbose(args)
     verbose = args[:1] == ["--verbose"]
     fmt = _option_value(args, "--format")
+    journal = run_journal(reset=True)
+    previous = _catch_sigint()
     try:
-        result = app(args=args, prog_name="ghes-setup", standalone_mode=False)
-    except Exit as exc:
-        return int(exc.exit_code)
+        try:
+            result = app(args=args, prog_name="ghes-setup", standalone_mode=False)
+            code = int(result) if isinstance(result, int) else 0
+        except Exit as exc:
+            code = int(exc.exit_code)
+        sys.stdout.flush()  # buffered output fails here, not at interpreter exit
+        return code
     except TyperException as exc:  # usage errors: Typer's own message, exit 2
         exc.show()  # type: ignore[attr-defined]
         code = int(getattr(exc, "exit_code", 2))
         return _no_report(args, fmt, "usage error (see above)", code) if code else 0
-    except (KeyboardInterrupt, Abort):
-        sys.stderr.write("ghes-setup: interrupted\n")
-        return int(exit_codes.ExitCode.INTERRUPTED)
+    except (_CtrlC, KeyboardInterrupt, Abort):
+        from ghes_setup.reporting.interrupt import interrupted_line
+
+        line = scrub(interrupted_line(journal.events))
+        _stderr(f"ghes-setup: {line}.\n")
+        return _no_report(args, fmt, line, int(exit_codes.ExitCode.INTERRUPTED))
     except GhesSetupError as exc:
         message = scrub(exc.message).rstrip(".")
         hint = f" Hint: {scrub(exc.hint)}" if exc.hint else ""
-        sys.stderr.write(f"ghes-setup: {message}.{hint}\n")
+        _stderr(f"ghes-setup: {message}.{hint}\n")
         return _no_report(args, fmt, message, int(exit_codes.for_error(exc)))
+    except SystemExit as exc:
+        # click's own answer to EPIPE on standard output: sys.exit(1), silently.
+        if exc.code == 1 and _stdout_broken():
+            return _output_failed(BrokenPipeError(errno.EPIPE, "broken pipe"), args, fmt)
+        raise
+    except OSError as exc:
+        if exc.errno in _OUTPUT_ERRNOS and (exc.errno != errno.EPIPE or _stdout_broken()):
+            return _output_failed(exc, args, fmt)
+        return _internal_error(exc, args, fmt, verbose)
     except Exception as exc:
-        import traceback
+        return _internal_error(exc, args, fmt, verbose)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
-        text = scrub(f"{type(exc).__name__}: {exc}")
-        sys.stderr.write(
-            f"ghes-setup: internal error: {text}. "
-            "Hint: this is a bug; rerun with --verbose and report it.\n"
-        )
-        if verbose:
-            sys.stderr.write(scrub("".join(traceback.format_exception(exc))))
-        return _no_report(args, fmt, f"internal error: {text}", int(exit_codes.ExitCode.INTERNAL))
-    return int(result) if isinstance(result, int) else 0
+
+def _catch_sigint() -> Any:
+    """Route Ctrl-C to `_CtrlC` for the run (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None  # SIG_IGN (e.g. started in the background) or someone else's handler
+    return signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _internal_error(exc: Exception, args: list[str], fmt: str | None, verbose: bool) -> int:
+    import traceback
+
+    from ghes_setup import exit_codes
+    from ghes_setup.secrets import scrub
+
+    text = scrub(f"{type(exc).__name__}: {exc}")
+    _stderr(
+        f"ghes-setup: internal error: {text}. "
+        "Hint: this is a bug; rerun with --verbose and report it.\n"
+    )
+    if verbose:
+        _stderr(scrub("".join(traceback.format_exception(exc))))
+    return _no_report(args, fmt, f"internal error: {text}", int(exit_codes.ExitCode.INTERNAL))
+
+
+def _output_failed(exc: OSError, args: list[str], fmt: str | None = None) -> int:
+    """Standard output closed or broken, or a disk full: one line on standard error, 74."""
+    from ghes_setup import exit_codes
+    from ghes_setup.secrets import scrub
+
+    if exc.errno == errno.EPIPE:
+        text = "standard output was closed before the output was written (broken pipe)"
+        hint = "read the whole output, or send it to a file"
+    else:
+        where = exc.filename or "standard output"
+        text = f"cannot write {where}: {exc.strerror or errno.errorcode.get(exc.errno or 0)}"
+        hint = "free some space (or pick another place for the output) and run again"
+    _discard_stdout()
+    _stderr(f"ghes-setup: {scrub(text)}. Hint: {hint}\n")
+    return _no_report(args, fmt, text, int(exit_codes.ExitCode.OUTPUT))
+
+
+def _stdout_broken() -> bool:
+    """Is our standard output a pipe whose reader went away (or closed from the start)?
+
+    EPIPE may also come from a socket; only a dead standard output is an output error.
+    """
+    stream = getattr(sys.stdout, "wrapped", sys.stdout)  # click's PacifyFlushWrapper
+    if isinstance(stream, _ClosedStdout):
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
+def _discard_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so that the interpreter's last flush of the
+    unwritable buffer does not print "Exception ignored ... BrokenPipeError" after our line."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _stderr(text: str) -> None:
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, AttributeError, ValueError):  # standard error is gone too: nothing to do
+        pass
 
 
 def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int:
+    from ghes_setup.exit_codes import ExitCode
+
     """A run that ended without a report still speaks its monitoring format: Nagios gets an
     UNKNOWN line (exit 3), a Prometheus textfile says the run failed (so a stale file never
     keeps reporting the last good run)."""
@@ -72,10 +206,15 @@ def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int
         from ghes_setup.reporting import nagios
 
         text, nagios_code = nagios.unknown(message)
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError:  # standard output is what failed: the exit code still says UNKNOWN
+            _discard_stdout()
         return int(nagios_code)
     textfile = _option_value(args, "--textfile")
-    if fmt == "prometheus" and textfile:
+    # After an output error the textfile (or its disk) is likely what failed: one line only.
+    if fmt == "prometheus" and textfile and code != int(ExitCode.OUTPUT):
         from pathlib import Path
 
         from ghes_setup.errors import GhesSetupError
@@ -84,7 +223,7 @@ def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int
         try:
             prometheus.write_textfile(Path(textfile), prometheus.render_failure(_command(args)))
         except GhesSetupError as exc:
-            sys.stderr.write(f"ghes-setup: {exc.message}\n")
+            _stderr(f"ghes-setup: {exc.message}\n")
     return code
 
 

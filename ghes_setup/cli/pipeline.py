@@ -26,6 +26,7 @@ from ghes_setup.cli.common import (
     StrictOpt,
     TextfileOpt,
     abs_path,
+    check_seconds,
     emit_report,
     output_format,
 )
@@ -36,7 +37,12 @@ if TYPE_CHECKING:
 
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", metavar="S", help="Network timeout per operation, seconds."),
+    typer.Option(
+        "--timeout",
+        metavar="S",
+        help="Network timeout per operation, seconds.",
+        callback=check_seconds,
+    ),
 ]
 
 CHECK_HELP = """\
@@ -84,7 +90,13 @@ def pipeline_context(
             file_option="--token-file",
         )
     else:
-        token = secrets.from_env("GHES_SETUP_TOKEN", file=file, stdin=stdin)
+        token = secrets.from_env(
+            "GHES_SETUP_TOKEN",
+            file=file,
+            stdin=stdin,
+            file_option="--token-file",
+            stdin_option="--token-stdin",
+        )
     return PipelineContext(
         site=connect.site,
         resolver=connect.resolver or SystemResolver(),
@@ -155,11 +167,21 @@ def up_cmd(
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="S", help="Seconds to wait for the configuration run."),
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Seconds to wait for the configuration run.",
+            callback=check_seconds,
+        ),
     ] = 1800.0,
     registry_timeout: Annotated[
         float,
-        typer.Option("--registry-timeout", metavar="S", help="Seconds to wait for /v2/ to answer."),
+        typer.Option(
+            "--registry-timeout",
+            metavar="S",
+            help="Seconds to wait for /v2/ to answer.",
+            callback=check_seconds,
+        ),
     ] = 600.0,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:

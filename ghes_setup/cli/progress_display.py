@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Self
 
 from rich.markup import escape
 
+from ghes_setup.progress import RecordingProgress
 from ghes_setup.secrets import scrub
 
 if TYPE_CHECKING:
@@ -27,9 +28,14 @@ class ConsoleProgress:
     added, a fallback to SSH), not every step.
     """
 
-    def __init__(self, console: Console, *, steps: bool = True) -> None:
+    def __init__(
+        self, console: Console, *, steps: bool = True, journal: RecordingProgress | None = None
+    ) -> None:
         self.console = console
         self.steps = steps
+        # Every event is also kept here, so that an interrupted run can say where it was
+        # (ghes_setup.reporting.interrupt), whether or not the step was drawn.
+        self.journal = journal if journal is not None else RecordingProgress()
         self._stage = ""
         self._status: Status | None = None
 
@@ -39,6 +45,7 @@ class ConsoleProgress:
             self._status = None
 
     def stage(self, name: str, detail: str = "") -> None:
+        self.journal.stage(name, scrub(detail))
         self._stop_spinner()
         self._stage = name
         if self.steps:
@@ -57,10 +64,12 @@ class ConsoleProgress:
             self._status.update(label)
 
     def log(self, message: str) -> None:
+        self.journal.log(scrub(message))
         self._stop_spinner()
         self.console.print(f"  {scrub(message)}", highlight=False, markup=False, soft_wrap=True)
 
     def finish(self, ok: bool, detail: str = "") -> None:
+        self.journal.finish(ok, scrub(detail))
         self._stop_spinner()
         if not self.steps:
             return

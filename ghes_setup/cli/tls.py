@@ -24,6 +24,7 @@ from ghes_setup.cli.common import (
     TextfileOpt,
     VersionOpt,
     abs_path,
+    check_seconds,
     emit_report,
     load_site_for,
     make_resolver,
@@ -329,7 +330,13 @@ def probe_cmd(
     warn_days: WarnDaysOpt = None,
     crit_days: CritDaysOpt = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", metavar="S", help="Seconds per connection and handshake.")
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="S",
+            help="Seconds per connection and handshake.",
+            callback=check_seconds,
+        ),
     ] = 5.0,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,

@@ -8,14 +8,20 @@ Every key of the TOML file can also be set by an environment variable named afte
 Secrets are not part of the site model: see `ghes_setup.secrets`. A secret-looking key in the
 file (password, token, secret) is refused, so nobody commits one by accident.
 
-Errors are one line naming the file and the key (or the line, for TOML syntax), exit 3.
+Errors are one line naming where the bad value came from, exit 3: the file and the key (or
+the line, for TOML syntax), the environment variable (`GHES_SETUP_CONNECTION_TIMEOUT: ...`),
+or the flag (`--timeout: ...`). The site file must be a regular file of at most 1 MiB: a
+device (`/dev/zero`) or a FIFO would otherwise be read without end.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import os
 import re
+import stat
 import tomllib
 import types
 from collections.abc import Mapping
@@ -59,6 +65,9 @@ class Connection:
     host_key: str | None = None  # a pinned "SHA256:..." fingerprint
     accept_new_host_key: bool = False
     api_port: int = facts.MANAGE_API_PORT
+    # https on 8443; http on 8080 (docs "Network ports"). None: derived from api_port.
+    api_scheme: Literal["https", "http"] | None = None
+    allow_plain_http: bool = False  # the admin password in clear: only when asked for
     https_port: int = facts.HTTPS_PORT
     ca_file: Path | None = None
     nameservers: tuple[str, ...] = ()
@@ -105,6 +114,14 @@ class Site:
     source: Path | None = None  # the file it came from, if any
 
     @property
+    def api_scheme(self) -> str:
+        """The Manage API's scheme: as given, else http on 8080 and https on any other port."""
+        c = self.connection
+        if c.api_scheme is not None:
+            return c.api_scheme
+        return "http" if c.api_port == facts.MANAGE_API_HTTP_PORT else "https"
+
+    @property
     def connect_host(self) -> str:
         """Where to connect: the pinned address, else the hostname."""
         return self.connection.address or self.hostname
@@ -125,11 +142,13 @@ def load_site(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     require_hostname: bool = True,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Site:
     """Build a `Site` from the file (optional), the environment, then `overrides` (flags).
 
     `overrides` uses dotted keys (`"connection.ssh_port"`, `"hostname"`); None values are
-    ignored so that unset flags do not win over the environment.
+    ignored so that unset flags do not win over the environment. `flag_names` maps such a key
+    to the flag that set it (`"--identity"`), so an error blames the flag, not the file.
     """
     env = os.environ if environ is None else environ
     if path is None and env.get(f"{ENV_PREFIX}SITE"):
@@ -143,26 +162,61 @@ def load_site(
         base = path.resolve().parent
     values: dict[str, Any] = {}
     _flatten_file(raw, label, values)
+    origins = {key: f"{label}: {_display_key(key)}" for key in values}
     for key, text in _env_values(env).items():
         values[key] = _EnvText(text)
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None and v != ()})
-    return _build(values, label, base, path, require_hostname)
+        origins[key] = env_name(key)
+    for key, value in (overrides or {}).items():
+        if value is not None and value != ():
+            values[key] = value
+            origins[key] = (flag_names or {}).get(key, f"command line ({_display_key(key)})")
+    return _build(values, _Origins(label, origins), base, path, require_hostname)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origins:
+    """Where each value came from, for messages: the file's key, a variable or a flag."""
+
+    label: str
+    by_key: Mapping[str, str]
+
+    def __call__(self, key: str) -> str:
+        return self.by_key.get(key, f"{self.label}: {_display_key(key)}")
 
 
 class _EnvText(str):
     """A value that came from the environment as text (parsed by the field's type)."""
 
 
+MAX_SITE_BYTES = 1024 * 1024  # a site file is a page of TOML; 1 MiB is generous
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SiteFileError(
+                f"site file {path} is not a regular file",
+                hint="give the path of a TOML file (a device, FIFO or folder cannot be one)",
+            )
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_SITE_BYTES + 1)
+        if len(data) > MAX_SITE_BYTES:
+            raise SiteFileError(
+                f"site file {path} is larger than {MAX_SITE_BYTES // 1024} KiB",
+                hint="is it the right file? a site file is a short TOML document",
+            )
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise SiteFileError(
             f"site file {path} does not exist", hint="pass --site FILE or set GHES_SETUP_SITE"
         ) from None
     except OSError as exc:
-        raise SiteFileError(f"cannot read site file {path}: {exc.strerror}") from None
+        raise SiteFileError(
+            f"cannot read site file {path}: {exc.strerror}", hint="check the path and its mode"
+        ) from None
     except UnicodeDecodeError:
         raise SiteFileError(f"{path}: not UTF-8 text", hint="save the site file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
@@ -215,7 +269,11 @@ def env_name(key: str) -> str:
 
 
 def _build(
-    values: Mapping[str, Any], label: str, base: Path, path: Path | None, require_hostname: bool
+    values: Mapping[str, Any],
+    where: _Origins,
+    base: Path,
+    path: Path | None,
+    require_hostname: bool,
 ) -> Site:
     sections: dict[str, Any] = {}
     for section, cls in _SECTIONS.items():
@@ -224,31 +282,25 @@ def _build(
         for f in dataclasses.fields(cls):
             key = f"{section}.{f.name}"
             if key in values:
-                kwargs[f.name] = _coerce(values[key], hints[f.name], key, label, base)
+                kwargs[f.name] = _coerce(values[key], hints[f.name], where(key), base)
         try:
             sections[section] = cls(**kwargs)
         except (TypeError, ValueError) as exc:  # pragma: no cover - coerce catches these
-            raise SiteFileError(f"{label}: [{section}]: {exc}") from None
+            raise SiteFileError(f"{where.label}: [{section}]: {exc}") from None
     hostname = values.get("hostname")
     if hostname is None:
         if require_hostname:
             raise SiteFileError(
-                f"{label}: no hostname given",
+                f"{where.label}: no hostname given",
                 hint="set hostname in the site file, GHES_SETUP_HOSTNAME, or pass it as argument",
             )
         hostname = ""
     if not isinstance(hostname, str):
-        raise SiteFileError(f"{label}: hostname: expected a string, got {hostname!r}")
-    host = validate_hostname(hostname, where=f"{label}: hostname") if hostname else ""
-    version = values.get("ghes_version")
-    parsed_version: GhesVersion | None = None
-    if version is not None:
-        try:
-            parsed_version = GhesVersion.parse(str(version))
-        except ValueError as exc:
-            raise SiteFileError(f"{label}: ghes_version: {exc}") from None
+        raise SiteFileError(f"{where('hostname')}: expected a string, got {hostname!r}")
+    host = validate_hostname(hostname, where=where("hostname")) if hostname else ""
+    parsed_version = _version(values.get("ghes_version"), where("ghes_version"))
     isolation = values.get("subdomain_isolation", True)
-    isolation = _coerce(isolation, bool, "subdomain_isolation", label, base)
+    isolation = _coerce(isolation, bool, where("subdomain_isolation"), base)
     site = Site(
         hostname=host,
         ghes_version=parsed_version,
@@ -256,8 +308,35 @@ def _build(
         source=path,
         **sections,
     )
-    _validate(site, label)
+    _validate(site, where)
     return site
+
+
+def _version(value: Any, where: str) -> GhesVersion | None:
+    if value is None:
+        return None
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        # TOML reads 3.10 as the number 3.1: refuse rather than guess which was meant.
+        raise SiteFileError(
+            f"{where}: {value!r} is a number; GHES versions are text (3.10 as a number is 3.1)",
+            hint='quote it: ghes_version = "3.10"',
+        )
+    if not isinstance(value, str):
+        raise SiteFileError(f'{where}: expected a string like "3.17", got {value!r}')
+    try:
+        return GhesVersion.parse(value)
+    except ValueError as exc:
+        raise SiteFileError(f"{where}: {exc}") from None
+
+
+def positive_seconds(value: float, where: str) -> float:
+    """A timeout: a finite number of seconds above zero (NaN, infinity, 0 and below refused)."""
+    if isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise SiteFileError(
+            f"{where}: {value!r} is not a timeout; give a number of seconds above 0",
+            hint="e.g. 10 or 2.5",
+        )
+    return float(value)
 
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -270,6 +349,14 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
     from ghes_setup.net import to_ascii
 
     hint = "use the appliance's fully qualified domain name, e.g. ghe.example.com"
+    port = re.fullmatch(r"(?P<name>[^:\[\]]+):(?P<port>[0-9]*)", name.strip())
+    if port:
+        raise InputError(
+            f"{where}: {name!r} has a port; give the host name alone",
+            hint="ports go in [connection] https_port, api_port and ssh_port (or their flags)",
+        )
+    if "/" in name or "@" in name:
+        raise InputError(f"{where}: {name!r} is not a host name (a URL?)", hint=hint)
     try:  # an internationalised name: its A-labels (punycode) are the name
         host = to_ascii(name)
     except ValueError:
@@ -283,12 +370,26 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
     labels = host.split(".")
     if len(labels) < 2 or len(host) > 253 or not all(_LABEL.match(lb) for lb in labels):
         raise InputError(f"{where}: {name!r} is not a valid domain name", hint=hint)
+    for label in labels:
+        if label.startswith("xn--") and not _valid_a_label(label):
+            raise InputError(
+                f"{where}: {name!r}: {label!r} is not a valid internationalised label (A-label)",
+                hint="write the name in Unicode, or copy its A-labels from your DNS zone",
+            )
     if host.startswith("*."):  # pragma: no cover - caught by the label check
         raise InputError(f"{where}: give the hostname, not the wildcard", hint=hint)
     return host
 
 
-def _validate(site: Site, label: str) -> None:
+def _valid_a_label(label: str) -> bool:
+    """An `xn--` label must be punycode that decodes and encodes back to itself (RFC 5890)."""
+    try:
+        return label.encode("ascii").decode("idna").encode("idna").decode("ascii") == label
+    except UnicodeError:
+        return False
+
+
+def _validate(site: Site, where: _Origins) -> None:
     conn, tls = site.connection, site.tls
     for key, port in (
         ("ssh_port", conn.ssh_port),
@@ -296,17 +397,23 @@ def _validate(site: Site, label: str) -> None:
         ("https_port", conn.https_port),
     ):
         if not 0 < port < 65536:
-            raise SiteFileError(f"{label}: [connection] {key}: {port} is not a port (1-65535)")
+            raise SiteFileError(f"{where(f'connection.{key}')}: {port} is not a port (1-65535)")
+    positive_seconds(conn.timeout, where("connection.timeout"))
+    if conn.address is not None:
+        _ip_address(conn.address, where("connection.address"))
     if conn.host_key is not None and not conn.host_key.startswith("SHA256:"):
         raise SiteFileError(
-            f"{label}: [connection] host_key must be a SHA256:... fingerprint",
+            f"{where('connection.host_key')}: must be a SHA256:... fingerprint",
             hint="ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the appliance prints it",
         )
-    if tls.crit_days < 0 or tls.warn_days < tls.crit_days:
+    if tls.crit_days < 0:
+        raise SiteFileError(f"{where('tls.crit_days')}: {tls.crit_days} must be >= 0")
+    if tls.warn_days < tls.crit_days:
         raise SiteFileError(
-            f"{label}: [tls] warn_days ({tls.warn_days}) must be >= "
-            f"crit_days ({tls.crit_days}) >= 0"
+            f"{where('tls.warn_days')}: warn_days ({tls.warn_days}) must be >= "
+            f"crit_days ({tls.crit_days}, {where('tls.crit_days')})"
         )
+    label = where.label
     if (tls.cert is None) != (tls.key is None):
         raise SiteFileError(f"{label}: [tls] cert and key go together", hint="give both or neither")
     pk = site.packages
@@ -325,17 +432,30 @@ def _validate(site: Site, label: str) -> None:
         raise SiteFileError(f'{label}: [packages] storage "azure" needs azure_container')
 
 
-def _coerce(value: Any, hint: Any, key: str, label: str, base: Path) -> Any:
-    """Turn a TOML value, a flag value or environment text into the field's type."""
+def _ip_address(text: str, where: str) -> None:
+    """`[connection] address` is an IP address: it pins the hostname and every name under it
+    (docs/site-file.md); a name there would need its own lookup, which is what it replaces."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        raise SiteFileError(
+            f"{where}: {text!r} is not an IP address",
+            hint="give the appliance's IP (e.g. 10.0.0.5); to use other DNS servers set "
+            "[connection] nameservers, to pin names use [connection] resolve",
+        ) from None
+
+
+def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
+    """Turn a TOML value, a flag value or environment text into the field's type; `where`
+    names the value's source in errors."""
     from_env = isinstance(value, _EnvText)
-    where = f"{env_name(key)}" if from_env else f"{label}: {_display_key(key)}"
     origin = get_origin(hint)
     args = get_args(hint)
     if origin in (Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
         if value is None or (from_env and value == ""):
             return None
-        return _coerce(value, inner[0], key, label, base)
+        return _coerce(value, inner[0], where, base)
     if origin is Literal:
         if value not in args:
             allowed = ", ".join(repr(a) for a in args)
@@ -388,10 +508,10 @@ def _coerce(value: Any, hint: Any, key: str, label: str, base: Path) -> Any:
             raise SiteFileError(f"{where}: expected a table, got {value!r}")
         _, value_hint = args
         return {
-            str(k): _coerce(_EnvText(v) if from_env else v, value_hint, f"{key}.{k}", label, base)
+            str(k): _coerce(_EnvText(v) if from_env else v, value_hint, f"{where} {k}", base)
             for k, v in value.items()
         }
-    raise AssertionError(f"unhandled type {hint!r} for {key}")  # pragma: no cover
+    raise AssertionError(f"unhandled type {hint!r} for {where}")  # pragma: no cover
 
 
 def _display_key(key: str) -> str:

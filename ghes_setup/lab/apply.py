@@ -20,14 +20,16 @@ Failures, each with an `[ERROR]` line in ghe-config.log and an ERROR event sayin
 Lab choices where the documents are silent: runs are numbered by an 8-hex `run_id` (the API
 example uses "d34db33f"); a `POST config/apply` with a `run_id` that already exists starts
 nothing and returns that run (so a client that retries a POST cannot start two runs); a second
-run while one is running is refused (API 409, SSH exit 1); `-f` is accepted and every run is a
-full run (3.16+ conditional applies are not modelled).
+run while one is running is refused (API 400, a documented answer; SSH exit 1); `-f` is
+accepted and every run is a full run (3.16+ conditional applies are not modelled).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -69,25 +71,49 @@ class Event:
     event_name: str
     span_id: str
     span_depth: int
+    # Which node logged it: "" every node of the topology, "local" the lab's own node only,
+    # "other" the first node that is not the lab's (the `apply-fail-node2` fault).
+    node: str = ""
 
-    def document(self, run: Run, hostname: str) -> dict[str, Any]:
+    def document(
+        self, run: Run, hostname: str, *, topology: str = TOPOLOGY, salt: str = ""
+    ) -> dict[str, Any]:
+        """The event as `GET config/apply/events` lists it for node `hostname`. Every field is a
+        string or an integer as the official description types them (`span_parent_id` is a
+        string: "" for a run's root span)."""
         return {
             "timestamp": self.timestamp,
             "severity_text": self.severity_text,
             "body": self.body,
             "event_name": self.event_name,
-            "topology": TOPOLOGY,
+            "topology": topology,
             "hostname": hostname,
             "config_run_id": run.run_id,
             "trace_id": run.trace_id,
-            "span_id": self.span_id,
-            "span_parent_id": 0,
+            "span_id": self.node_span(salt),
+            "span_parent_id": "" if self.span_depth == 0 else run.trace_id[:16],
             "span_depth": self.span_depth,
         }
 
-    def request_id(self, run: Run) -> str:
-        # Shape of the documented example: "<trace_id>:<span_id>:<16 hex>".
-        return f"{run.trace_id}:{self.span_id}:{self.seq:016x}"
+    def node_span(self, salt: str) -> str:
+        if not salt:
+            return self.span_id
+        return hashlib.sha256(f"{self.span_id}:{salt}".encode()).hexdigest()[:16]
+
+    def request_id(self, run: Run, node_index: int = 1, salt: str = "") -> str:
+        """Shape of the documented example, "<trace_id>:<span_id>:<16 hex>"; the lab's 16 hex
+        are the node's position (2 hex) and the event's sequence number (14 hex), so a cursor
+        says which node it belongs to (`last_request_id` is per node)."""
+        return f"{run.trace_id}:{self.node_span(salt)}:{node_index:02x}{self.seq:014x}"
+
+
+def parse_request_id(text: str) -> tuple[int, int] | None:
+    """(node position, sequence) of a `last_request_id`, or None if it is not one of ours."""
+    tail = text.rsplit(":", 1)[-1]
+    if not re.fullmatch(r"[0-9a-f]{16}", tail):
+        return None
+    node, seq = int(tail[:2], 16), int(tail[2:], 16)
+    return (node or 1), seq
 
 
 @dataclass
@@ -102,6 +128,16 @@ class Run:
     successful: bool = False
     failure: str | None = None
     events: list[Event] = field(default_factory=list)
+    # Nodes other than the lab's own that failed this run ("other": `apply-fail-node2`).
+    failed_nodes: list[str] = field(default_factory=list)
+
+    def node_events(self, tag: str) -> list[Event]:
+        return [e for e in self.events if e.node in ("", tag)]
+
+    def node_successful(self, tag: str) -> bool:
+        if tag == "local":
+            return self.successful
+        return self.successful and tag not in self.failed_nodes
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1) + "\n"
@@ -297,22 +333,24 @@ class ApplyEngine:
         with self._lock:
             return sum(1 for r in self._runs if r.origin != "setup")
 
-    def events_after(self, last_request_id: str | None) -> tuple[list[tuple[Run, Event]], str]:
+    def runs(self) -> list[Run]:
         with self._lock:
-            after: int | None = None
-            if last_request_id:
-                tail = last_request_id.rsplit(":", 1)[-1]
-                try:
-                    after = int(tail, 16)
-                except ValueError:
-                    after = None
+            return list(self._runs)
+
+    def events_after(
+        self, last_request_id: str | None, node_index: int = 1, tag: str = "local"
+    ) -> tuple[list[tuple[Run, Event]], int | None]:
+        """Events of node `tag` (position `node_index`) after a cursor: every event after it
+        when the cursor is this node's, else (no cursor, or another node's) the latest run's.
+        Returns the events and the sequence of the cursor used (None: none)."""
+        with self._lock:
+            parsed = parse_request_id(last_request_id) if last_request_id else None
+            after = parsed[1] if parsed is not None and parsed[0] == node_index else None
             if after is None:
-                runs = self._runs[-1:]
-                items = [(r, e) for r in runs for e in r.events]
+                items = [(r, e) for r in self._runs[-1:] for e in r.node_events(tag)]
             else:
-                items = [(r, e) for r in self._runs for e in r.events if e.seq > after]
-            last = items[-1][1].request_id(items[-1][0]) if items else (last_request_id or "")
-            return items, last
+                items = [(r, e) for r in self._runs for e in r.node_events(tag) if e.seq > after]
+            return items, after
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -377,7 +415,9 @@ class ApplyEngine:
             return run
 
     # -- the run
-    def _emit(self, run: Run, severity: str, body: str, phase: str, depth: int = 1) -> None:
+    def _emit(
+        self, run: Run, severity: str, body: str, phase: str, depth: int = 1, node: str = ""
+    ) -> None:
         with self._lock:
             self._seq += 1
             event = Event(
@@ -388,6 +428,7 @@ class ApplyEngine:
                 event_name=f"Enterprise::ConfigApply::{phase}",
                 span_id=secrets.token_hex(8),
                 span_depth=depth,
+                node=node,
             )
             run.events.append(event)
             save_run(self.layout, run)
@@ -463,6 +504,29 @@ class ApplyEngine:
             self._emit(run, "INFO", "Running database migrations", phase)
             self._pause(0.1)
             state.write_applied(self.layout, values)
+            topology = state.read_topology(self.layout)
+            others = len(topology.nodes(host, self.config.uuid)) > 1
+            if others and faults.claim(self.layout, "apply-fail-node2", f"run {run.run_id}"):
+                # The lab's node succeeded, the first other node did not: a run has succeeded
+                # only when every entry of GET config/apply's nodes[] says so.
+                phase = "PhaseServices#config_phase_services"
+                self._emit(run, "INFO", "Configuration run complete", "Run#finish", 0, "local")
+                self._emit(
+                    run,
+                    "ERROR",
+                    "Reloading application services failed: github-unicorn did not become "
+                    "healthy within the timeout (lab fault apply-fail-node2)",
+                    phase,
+                    1,
+                    "other",
+                )
+                self._emit(
+                    run, "ERROR", f"Configuration run {run.run_id} failed", "Run#finish", 0, "other"
+                )
+                with self._lock:
+                    run.failed_nodes.append("other")
+                self._finish(run, True)
+                return
             self._emit(run, "INFO", "Configuration run complete", "Run#finish", 0)
             self._finish(run, True)
         except StepFailed as exc:

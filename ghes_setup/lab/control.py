@@ -135,7 +135,8 @@ class Commands:
             else:
                 label = "ERROR" if event.severity_text == "ERROR" else "WARNING"
                 self.out("stderr", f"{label}: {event.body}\n")
-        return 0 if run.successful else 1
+        # On several nodes the command fails when any node failed (`apply-fail-node2`).
+        return 0 if run.successful and not run.failed_nodes else 1
 
     def ghe_maintenance(self, args: list[str], _stdin: str) -> int:
         usage = (
@@ -326,6 +327,8 @@ class Commands:
             self.ctx.store.replace_all(fresh)
             state.write_applied(layout, fresh)
             state.write_maintenance(layout, state.Maintenance())
+            state.write_topology(layout, state.Topology())  # back to SingleNode
+            (layout.state / "ghe-config-unset").unlink(missing_ok=True)  # back to `empty`
             layout.authorized_keys.write_text(
                 (layout.identity.with_suffix(".pub")).read_text(encoding="utf-8"), encoding="utf-8"
             )

@@ -9,6 +9,8 @@ claimants never both fire the last count. Each firing is appended to DIR/faults/
 | ssh-drop        | ghe-config (bash), first write   | kills the session's sshd (SIGKILL)       |
 | api-503         | labd, Manage API handler         | the next N Manage API calls answer 503   |
 | apply-fail      | labd, apply engine               | the next config apply fails at a service |
+| apply-fail-node2| labd, apply engine (multi-node)  | the next run fails on the first node that |
+|                 |                                  | is not the lab's own; the lab's succeeds  |
 | registry-503    | nginx sends /v2/ to labd's proxy | the next blob upload fails mid-body      |
 | dns-no-wildcard | dnsmasq, apex only               | NXDOMAIN for other names                 |
 | cert-expired    | nginx, expired certificate       | until cleared                            |
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 
 from ghes_setup.lab.layout import Layout
 
-ONE_SHOT = ("ssh-drop", "api-503", "apply-fail", "registry-503")
+ONE_SHOT = ("ssh-drop", "api-503", "apply-fail", "apply-fail-node2", "registry-503")
 LASTING = ("dns-no-wildcard", "cert-expired")
 NAMES = ONE_SHOT + LASTING
 

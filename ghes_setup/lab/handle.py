@@ -60,6 +60,7 @@ class LabHandle:
     cert_dir: Path  # holds ca.crt: `skopeo --cert-dir`
     hosts_file: Path  # /etc/hosts naming the lab hosts: `with_hosts()`
     env: dict[str, str] = field(default_factory=dict)
+    fine_grained_token: str = ""  # github_pat_...: the REST API knows it, Packages does not
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -90,6 +91,7 @@ class LabHandle:
             cert_dir=layout.cert_dir,
             hosts_file=layout.hosts_file,
             env=env_vars(layout, c),
+            fine_grained_token=c.fine_grained_token.value if c.fine_grained_token else "",
         )
 
     @property
@@ -159,6 +161,34 @@ class LabHandle:
 
     def maintenance_on(self) -> bool:
         return state.read_maintenance(self.layout).active()
+
+    def set_maintenance(self, on: bool) -> None:
+        """Maintenance on or off, written as the appliance's state (not through the API)."""
+        state.write_maintenance(
+            self.layout, state.Maintenance(status="on") if on else state.Maintenance()
+        )
+
+    def set_topology(self, name: str, *, replica: bool = False) -> None:
+        """Present topology `name` (SingleNode, Ha, Cluster) in the Manage API; with `replica`
+        the node the tool talks to is a replica. `reset()` returns to SingleNode."""
+        state.write_topology(self.layout, state.Topology(name, replica))
+
+    def topology(self) -> state.Topology:
+        return state.read_topology(self.layout)
+
+    def set_ghe_config_unset(self, style: str) -> None:
+        """How the admin shell's `ghe-config KEY` answers for an unset key: `empty` (an empty
+        line, exit 0: the default, as the real one may) or `exit1` (no output, exit 1).
+        `reset()` returns to `empty`."""
+        if style not in ("empty", "exit1"):
+            raise ValueError(f"style {style!r}: empty or exit1")
+        path = self.layout.state / "ghe-config-unset"
+        if style == "empty":
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("exit1\n", encoding="ascii")
+            path.chmod(0o644)
 
     # ------------------------------------------------------------------ control
     def _call(self, cmd: str, *args: str, timeout: float = 300) -> client.Answer:

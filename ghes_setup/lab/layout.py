@@ -24,6 +24,11 @@ DEFAULT_ADDRESS = "127.77.0.1"
 DEFAULT_HOSTNAME = "ghe.lab.test"
 # A current 3.x release (the brief: 3.17.x).
 DEFAULT_VERSION = "3.17.4"
+# The GHES feature releases the lab can imitate: those with a vendored official description
+# (tests/contract/descriptions/ghes-3.NN.json; tests/contract/test_versions.py keeps the two
+# lists equal). 3.12 is the first with the Manage API at parity with the Management Console
+# API. Lab-side list: the supported-releases table of ghes_setup/facts.py may replace it.
+SUPPORTED_RELEASES = tuple(f"3.{minor}" for minor in range(12, 20))
 DEFAULT_APPLY_SECONDS = 2.0
 DEFAULT_BUCKET = "ghes-packages"
 DIR_ENV = "GHES_SETUP_LAB_DIR"
@@ -88,6 +93,9 @@ class LabConfig:
     configuration_id: int
     uuid: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # A fine-grained-style PAT (github_pat_...): the REST API knows it, with no OAuth scopes;
+    # Packages grants it nothing (client-token must name it). None in labs made before it.
+    fine_grained_token: Token | None = None
 
     @property
     def service_url(self) -> str:
@@ -96,7 +104,8 @@ class LabConfig:
 
     @property
     def tokens(self) -> tuple[Token, ...]:
-        return (self.write_token, self.read_token)
+        extra = (self.fine_grained_token,) if self.fine_grained_token else ()
+        return (self.write_token, self.read_token, *extra)
 
     @property
     def registry_host(self) -> str:
@@ -114,8 +123,10 @@ class LabConfig:
         raw = json.loads(text)
         raw["ports"] = Ports(**raw["ports"])
         raw["internal"] = InternalPorts(**raw["internal"])
-        for name in ("write_token", "read_token"):
-            tok = raw[name]
+        for name in ("write_token", "read_token", "fine_grained_token"):
+            tok = raw.get(name)
+            if tok is None:
+                continue
             raw[name] = Token(tok["value"], tuple(tok["scopes"]), tok["login"])
         return cls(**raw)
 

@@ -336,6 +336,15 @@ def nginx_config(layout: Layout, config: LabConfig, door: FrontDoor) -> str:
                 '\'{"errors":[{"code":"UNAVAILABLE","message":"GitHub Packages is not '
                 "enabled on this appliance\"}]}';"
             )
+        # Maintenance mode: the registry answers 503 like the web and the API do
+        # (enabling-and-scheduling-maintenance-mode: web and Git/API requests get 503).
+        flag = layout.state / "maintenance.on"
+        typed = "" if "default_type" in v2 else "default_type application/json;\n      "
+        v2 = (
+            f"if (-f {flag}) {{ add_header Retry-After 60 always; return 503 "
+            '\'{"errors":[{"code":"UNAVAILABLE","message":"GitHub Enterprise Server is in '
+            "maintenance mode\"}]}'; }\n      " + typed + v2
+        )
         escaped = re.escape(host)
         lines += [
             f"  server {{ listen {https} ssl; server_name containers.{host};",

@@ -39,6 +39,7 @@ from ghes_setup.lab.layout import (
     DIR_ENV,
     READABLE,
     ROOT_PORTS,
+    SUPPORTED_RELEASES,
     USER_PORTS,
     InternalPorts,
     LabConfig,
@@ -89,9 +90,9 @@ class DownResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _pat() -> str:
+def _pat(prefix: str = "ghp_") -> str:
     alphabet = string.ascii_letters + string.digits
-    return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(36))
 
 
 def admin_user() -> str:
@@ -106,6 +107,12 @@ def new_config(opts: UpOptions) -> LabConfig:
     parts_ = version.split(".")
     if len(parts_) != 3 or not all(p.isdigit() for p in parts_):
         raise InputError(f"--ghes-version {version!r}: expected X.Y.Z, e.g. {DEFAULT_VERSION}")
+    if ".".join(parts_[:2]) not in SUPPORTED_RELEASES:
+        raise InputError(
+            f"--ghes-version {version}: the lab imitates GHES "
+            f"{SUPPORTED_RELEASES[0]} to {SUPPORTED_RELEASES[-1]} only",
+            hint=f"pick one of {', '.join(SUPPORTED_RELEASES)} (X.Y.Z, e.g. {DEFAULT_VERSION})",
+        )
     address = opts.address or DEFAULT_ADDRESS
     if not address.startswith("127.") or len(address.split(".")) != 4:
         raise InputError(f"--address {address!r}: the lab lives on loopback, 127.0.0.0/8")
@@ -123,6 +130,7 @@ def new_config(opts: UpOptions) -> LabConfig:
         admin_password=secrets.token_urlsafe(18),
         write_token=Token(_pat(), ("read:packages", "write:packages", "delete:packages"), LAB_USER),
         read_token=Token(_pat(), ("read:packages",), LAB_USER),
+        fine_grained_token=Token(_pat("github_pat_"), (), LAB_USER),
         user=LAB_USER,
         namespace=LAB_ORG,
         s3_access_key="LAB" + "".join(secrets.choice(alnum) for _ in range(17)),
@@ -508,6 +516,21 @@ def set_fault(directory: Path, name: str, count: int = 1) -> list[str]:
     if name in faults.LASTING:
         _reconcile(layout)
     return sorted(faults.active(layout))
+
+
+def set_topology(directory: Path, name: str, replica: bool = False) -> state.Topology:
+    """Make the lab present `name` (SingleNode, Ha or Cluster) in the Manage API; with
+    `replica`, the node the tool talks to is a replica. `lab reset` returns to SingleNode."""
+    layout, _ = _open(directory)
+    value = state.Topology(name, replica)
+    try:
+        state.write_topology(layout, value)
+    except ValueError as exc:
+        raise InputError(
+            str(exc),
+            hint=f"topologies: {', '.join(state.TOPOLOGIES)}; --replica with Ha or Cluster",
+        ) from None
+    return value
 
 
 def clear_faults(directory: Path) -> None:

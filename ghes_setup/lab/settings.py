@@ -130,26 +130,27 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
         "idp_initiated_sso": False,
         "disable_admin_demote": False,
     },
+    # Strings the official description does not let be null: "" when unset.
     "github_oauth": {
-        "client_id": None,
-        "client_secret": None,
-        "organization_name": None,
-        "organization_team": None,
+        "client_id": "",
+        "client_secret": "",
+        "organization_name": "",
+        "organization_team": "",
     },
     "smtp": {
         "enabled": False,
-        "address": None,
-        "authentication": None,
-        "port": None,
-        "domain": None,
-        "username": None,
-        "user_name": None,
+        "address": "",
+        "authentication": "",
+        "port": "",
+        "domain": "",
+        "username": "",
+        "user_name": "",
         "enable_starttls_auto": False,
-        "password": None,
+        "password": "",
         "discard-to-noreply-address": False,
-        "support_address": None,
+        "support_address": "",
         "support_address_type": "email",
-        "noreply_address": None,
+        "noreply_address": "",
     },
     "ntp": {"primary_server": "0.pool.ntp.org", "secondary_server": "1.pool.ntp.org"},
     "timezone": None,
@@ -165,7 +166,7 @@ DEFAULT_DOCUMENT: dict[str, Any] = {
         "username": None,
         "password": None,
     },
-    "mapping": {"enabled": False, "tileserver": None, "basemap": None, "token": None},
+    "mapping": {"enabled": False, "tileserver": None, "basemap": "", "token": None},
     "load_balancer": None,
     "prometheus": {"enabled": False, "trusted_ips": ""},
 }
@@ -302,11 +303,25 @@ def _extra_key(field: str) -> str:
     return f"{EXTRA_SECTION}.{field}.json"
 
 
+# Fields of the settings document that appeared in a later release (the official descriptions:
+# `prometheus` first in 3.16's).
+FIELDS_SINCE = {"prometheus": (3, 16)}
+
+
 def to_document(
-    values: Mapping[str, str], *, configuration_id: int, run_count: int
+    values: Mapping[str, str],
+    *,
+    configuration_id: int,
+    run_count: int,
+    ghes_version: str | None = None,
 ) -> dict[str, Any]:
-    """The Manage API settings document for the current files."""
+    """The Manage API settings document for the current files (as release `ghes_version`)."""
     doc = copy.deepcopy(DEFAULT_DOCUMENT)
+    if ghes_version is not None:
+        release = tuple(int(p) for p in ghes_version.split(".")[:2])
+        for name, since in FIELDS_SINCE.items():
+            if release < since:
+                doc.pop(name, None)
     prefix = f"{EXTRA_SECTION}."
     for key, text in values.items():
         if key.startswith(prefix) and key.endswith(".json"):
@@ -347,8 +362,10 @@ def _merge(base: Any, patch: Any) -> Any:
 
 
 def document_changes(current: Mapping[str, str], patch: Mapping[str, Any]) -> dict[str, str | None]:
-    """The ghe-config writes a `PUT /manage/v1/config/settings` body means (a partial update:
-    only the fields given change; objects are merged field by field).
+    """The ghe-config writes a `PUT /manage/v1/config/settings` body means: only the top-level
+    fields given change, but an object given replaces the stored one, its missing fields set
+    back to their defaults (the lab's reading of the description's "unmodified or populated
+    from the default values": the one that hurts a client sending partial objects).
 
     Documented fields the lab maps go to their ghe-config keys. Any other field, documented or
     not (e.g. a `packages` object: the documented schema has no Packages fields), is kept as
@@ -373,14 +390,16 @@ def document_changes(current: Mapping[str, str], patch: Mapping[str, Any]) -> di
                     continue
                 if len(path) == 1:
                     sub: Any = value
-                    given = True
                 else:
                     if not isinstance(value, dict):
                         raise SettingsError(f"{field} must be an object")
-                    given = path[1] in value
-                    sub = value.get(path[1])
-                if not given:
-                    continue
+                    # A field of a given object left out goes back to its default (the risky
+                    # reading of "unmodified or populated from the default values").
+                    default = DEFAULT_DOCUMENT.get(path[0], {}).get(path[1])
+                    sub = value.get(path[1], default)
+                    if path[1] not in value and sub is None:
+                        changes[key] = None
+                        continue
                 _check_type(".".join(path), sub, kind)
                 if kind == "bool":
                     changes[key] = "true" if sub else "false"
@@ -388,24 +407,12 @@ def document_changes(current: Mapping[str, str], patch: Mapping[str, Any]) -> di
                     changes[key] = sub
             if field == "github_ssl" and isinstance(value, dict):
                 extra = {k: v for k, v in value.items() if k not in ("enabled", "cert", "key")}
-                if extra:
-                    old = _stored_extra(current, "github_ssl") or {}
-                    changes[_extra_key("github_ssl")] = json.dumps(_merge(old, extra))
+                changes[_extra_key("github_ssl")] = json.dumps(extra) if extra else None
             continue
-        stored = _stored_extra(current, field)
-        base = stored if stored is not None else copy.deepcopy(DEFAULT_DOCUMENT.get(field))
-        merged = _merge(base, value)
-        if stored is None and field in DEFAULT_DOCUMENT and merged == DEFAULT_DOCUMENT[field]:
-            continue  # still the default: nothing to store
+        # An object replaces the stored one: its missing fields are the defaults again.
+        merged = _merge(copy.deepcopy(DEFAULT_DOCUMENT.get(field)), value)
+        if field in DEFAULT_DOCUMENT and merged == DEFAULT_DOCUMENT[field]:
+            changes[_extra_key(field)] = None  # the default: nothing to store
+            continue
         changes[_extra_key(field)] = json.dumps(merged, sort_keys=True)
     return changes
-
-
-def _stored_extra(current: Mapping[str, str], field: str) -> Any:
-    text = current.get(_extra_key(field))
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None

@@ -33,7 +33,10 @@ GHE_CONFIG = r"""#!/bin/bash
 #
 # Settings live in git-config files, secrets.* keys in secrets.conf and the rest in github.conf,
 # as backup-utils' test stub of ghe-config does. Forms (command-line-utilities.md, backup-utils):
-#   ghe-config KEY            print the value; exit 1 with no output when unset (like git config)
+#   ghe-config KEY            print the value. An UNSET key prints an empty line and exits 0
+#                             (the real one may: a client must treat empty output as unset);
+#                             with $LABDIR/state/ghe-config-unset holding `exit1`, it prints
+#                             nothing and exits 1 instead (like git config). docs/lab.md.
 #   ghe-config KEY VALUE      set
 #   ghe-config --get KEY      same as ghe-config KEY (backup-utils bin/ghe-restore)
 #   ghe-config --true KEY     exit 0 iff the value is "true" (backup-utils ghe-backup)
@@ -84,6 +87,15 @@ drop_connection() {
   done
 }
 
+get() {
+  "${git[@]}" -f "$(file_for "$1")" --get "$1"
+  local rc=$?
+  if [ $rc -eq 1 ] && [ "$(cat "$LABDIR/state/ghe-config-unset" 2>/dev/null)" != exit1 ]; then
+    echo; return 0  # unset: an empty value
+  fi
+  return $rc
+}
+
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
   -l | --list)
@@ -94,7 +106,7 @@ case "${1:-}" in
     exit 0 ;;
   --get)
     [ $# -eq 2 ] || { usage >&2; exit 2; }
-    exec "${git[@]}" -f "$(file_for "$2")" --get "$2" ;;
+    get "$2"; exit $? ;;
   --true)
     [ $# -eq 2 ] || { usage >&2; exit 2; }
     value=$("${git[@]}" -f "$(file_for "$2")" --get "$2") || exit 1
@@ -109,7 +121,7 @@ case "${1:-}" in
   '') usage >&2; exit 2 ;;
 esac
 case $# in
-  1) exec "${git[@]}" -f "$(file_for "$1")" --get "$1" ;;
+  1) get "$1"; exit $? ;;
   2)
     "${git[@]}" -f "$(file_for "$1")" "$1" "$2" || exit $?
     drop_connection "$1"

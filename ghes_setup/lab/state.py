@@ -13,8 +13,10 @@ import datetime as dt
 import fcntl
 import json
 import os
+import uuid as uuid_module
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ghes_setup.lab import settings as keys
@@ -71,12 +73,14 @@ def registry_readonly(values: dict[str, str]) -> bool:
 
 @dataclass
 class Maintenance:
-    """`GET /manage/v1/maintenance` for the one node; `status` is on, off or scheduled."""
+    """`GET /manage/v1/maintenance` (one state for every node); `status` is on, off or
+    scheduled. `scheduled_time` and `maintenance_mode_message` are "" when unset: the official
+    description types them as strings, never null."""
 
     status: str = "off"
-    scheduled_time: str | None = None
+    scheduled_time: str = ""
     ip_exception_list: list[str] = field(default_factory=list)
-    maintenance_mode_message: str | None = None
+    maintenance_mode_message: str = ""
 
     def active(self, now: dt.datetime | None = None) -> bool:
         if self.status == "on":
@@ -92,10 +96,107 @@ class Maintenance:
 def read_maintenance(layout: Layout) -> Maintenance:
     try:
         data: dict[str, Any] = json.loads(layout.maintenance.read_text(encoding="utf-8"))
-        return Maintenance(**data)
+        value = Maintenance(**data)
     except (OSError, ValueError, TypeError):
         return Maintenance()
+    # Files written by an older lab hold null for "unset".
+    value.scheduled_time = value.scheduled_time or ""
+    value.maintenance_mode_message = value.maintenance_mode_message or ""
+    return value
 
 
 def write_maintenance(layout: Layout, value: Maintenance) -> None:
+    """Record maintenance; `state/maintenance.on` exists while it is on, for nginx: the registry
+    (containers.HOSTNAME/v2/) answers 503 then, like the web and API (a scheduled window
+    turns the flag on at the next web, API or Manage API maintenance request)."""
     write_private(layout.maintenance, json.dumps(asdict(value), indent=2) + "\n", 0o644)
+    sync_maintenance_flag(layout, value)
+
+
+def maintenance_flag(layout: Layout) -> Path:
+    return layout.state / "maintenance.on"
+
+
+def sync_maintenance_flag(layout: Layout, value: Maintenance | None = None) -> None:
+    current = value if value is not None else read_maintenance(layout)
+    flag = maintenance_flag(layout)
+    if current.active():
+        if not flag.exists():
+            write_private(flag, "on\n", 0o644)
+    else:
+        flag.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- topology
+TOPOLOGIES = ("SingleNode", "Ha", "Cluster")
+ALL_ROLES = (
+    "ConsulServer",
+    "ElasticsearchServer",
+    "GitServer",
+    "JobServer",
+    "MemcacheServer",
+    "MysqlServer",
+    "PagesServer",
+    "RedisServer",
+    "StorageServer",
+    "WebServer",
+)
+
+
+@dataclass(frozen=True)
+class Node:
+    hostname: str
+    uuid: str
+    replica: bool
+    cluster_roles: tuple[str, ...]
+    local: bool  # the node the tool talks to (the lab's own servers)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What `GET /manage/v1/config/nodes` presents (`lab topology`, LabHandle.set_topology).
+
+    SingleNode: one node. Ha: a primary and a replica; with `replica` the node the tool talks
+    to (the lab's hostname) is the replica and the primary is `ghe-lab-primary`. Cluster: three
+    nodes, the lab's own first (with `replica`, the lab's node is a replica node of the
+    cluster). Only the lab's own node has real servers; the others exist in the API answers:
+    nodes, apply status and events, maintenance, version, status endpoints.
+    """
+
+    name: str = "SingleNode"
+    replica: bool = False
+
+    def nodes(self, hostname: str, local_uuid: str) -> list[Node]:
+        def other(name: str, replica: bool) -> Node:
+            node_uuid = str(uuid_module.uuid5(uuid_module.UUID(local_uuid), name))
+            return Node(name, node_uuid, replica, ALL_ROLES, False)
+
+        local = Node(hostname, local_uuid, self.replica, ALL_ROLES, True)
+        if self.name == "Ha":
+            if self.replica:
+                return [other("ghe-lab-primary", False), local]
+            return [local, other("ghe-lab-replica", True)]
+        if self.name == "Cluster":
+            return [local, other("ghe-lab-node2", False), other("ghe-lab-node3", False)]
+        return [local]
+
+
+def topology_file(layout: Layout) -> Path:
+    return layout.state / "topology.json"
+
+
+def read_topology(layout: Layout) -> Topology:
+    try:
+        data = json.loads(topology_file(layout).read_text(encoding="utf-8"))
+        value = Topology(str(data["name"]), bool(data.get("replica", False)))
+    except (OSError, ValueError, TypeError, KeyError):
+        return Topology()
+    return value if value.name in TOPOLOGIES else Topology()
+
+
+def write_topology(layout: Layout, value: Topology) -> None:
+    if value.name not in TOPOLOGIES:
+        raise ValueError(f"unknown topology {value.name!r}; known: {', '.join(TOPOLOGIES)}")
+    if value.name == "SingleNode" and value.replica:
+        raise ValueError("a SingleNode appliance has no replica: use Ha or Cluster")
+    write_private(topology_file(layout), json.dumps(asdict(value)) + "\n", 0o644)

@@ -4,22 +4,27 @@
 - `HOSTNAME/api/v3` (every response carries `X-GitHub-Enterprise-Version:
   enterprise-server@X.Y.Z`, ghes-facts §7):
   - `GET /user` with a PAT (`Authorization: token PAT`, `Bearer PAT` or Basic `user:PAT`) ->
-    `{"login": ...}` and `X-OAuth-Scopes` listing the PAT's scopes; 401 for a bad PAT.
+    the documented "private user" object (every required field) and `X-OAuth-Scopes` listing
+    the PAT's scopes; 401 for a bad PAT. `PATCH /user` answers the same object (the lab
+    changes nothing).
   - `GET /meta` -> `installed_version`.
   - Container package versions of an org or a user (REST "packages" endpoints):
     `GET|DELETE /orgs/{org}/packages/container/{name}/versions[/{id}]`, the `/users/{user}/`
-    and `/user/` twins, and `GET|DELETE .../packages/container/{name}`. A version is a manifest
+    and `/user/` twins, and `GET|DELETE .../packages/container/{name}`; any other package
+    type is 404 (the lab has only the Container registry). A version is a manifest
     digest of `{owner}/{name}` in the registry (read from its storage); deleting a version
     deletes the manifest through the registry API. Listing needs `read:packages`, deleting
     also `delete:packages` (403 otherwise, as GitHub answers).
-- In maintenance mode everything here answers 503 (web and API), except that nginx still
-  routes containers.HOSTNAME/v2/ to the registry (the documents do not say the registry stops).
+- In maintenance mode everything here answers 503 (web and API, as
+  enabling-and-scheduling-maintenance-mode says); nginx answers 503 for containers.HOSTNAME/v2/
+  too (the lab's choice: the registry is part of the web front door).
 - Any other subdomain (with isolation on) answers 200 naming itself: enough for TLS and
   routing checks.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import http.client
@@ -35,9 +40,10 @@ from ghes_setup.lab.layout import Token
 from ghes_setup.lab.tokens import TokenSigner
 
 _PACKAGE = re.compile(
-    r"^/api/v3/(?:(?P<kind>orgs|users)/(?P<owner>[^/]+)|user)/packages/container/(?P<name>[^/]+)"
-    r"(?:/versions(?:/(?P<id>\d+))?(?P<versions>))?/?$"
+    r"^/api/v3/(?:(?P<kind>orgs|users)/(?P<owner>[^/]+)|user)/packages/(?P<type>[^/]+)/"
+    r"(?P<name>[^/]+)(?:/versions(?:/(?P<id>[^/]+))?(?P<versions>))?/?$"
 )
+_STAMP = "2024-01-01T00:00:00Z"
 
 
 def version_id(digest: str) -> int:
@@ -59,7 +65,9 @@ class WebHandler(JsonHandler):
         return self.headers.get("X-Lab-Subdomain", "")
 
     def _maintenance(self) -> bool:
-        return state.read_maintenance(self.ctx.layout).active()
+        current = state.read_maintenance(self.ctx.layout)
+        state.sync_maintenance_flag(self.ctx.layout, current)  # the registry's 503 follows
+        return current.active()
 
     def _api_headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {
@@ -126,6 +134,9 @@ class WebHandler(JsonHandler):
     def do_PUT(self) -> None:
         self._handle()
 
+    def do_PATCH(self) -> None:
+        self._handle()
+
     # -- REST
     def _pat(self) -> tuple[Token | None, bool]:
         """(token, credentials_given)."""
@@ -146,7 +157,9 @@ class WebHandler(JsonHandler):
         if given and token is None:
             self._api(401, {"message": "Bad credentials", "documentation_url": self._docs()})
             return
-        scopes = {"X-OAuth-Scopes": ", ".join(token.scopes)} if token else {}
+        # Fine-grained tokens get no X-OAuth-Scopes header (REST docs, "Scopes for OAuth apps").
+        fine = token is not None and token.value.startswith("github_pat_")
+        scopes = {"X-OAuth-Scopes": ", ".join(token.scopes)} if token and not fine else {}
         if path in ("/api/v3", "/api/v3/") and self.command == "GET":
             self._api(
                 200, {"current_user_url": f"https://{self.ctx.config.hostname}/api/v3/user"}, scopes
@@ -167,7 +180,7 @@ class WebHandler(JsonHandler):
                 401, {"message": "Requires authentication", "documentation_url": self._docs()}
             )
             return
-        if path == "/api/v3/user" and self.command == "GET":
+        if path == "/api/v3/user" and self.command in ("GET", "PATCH"):
             self._api(200, self._user(token), {**scopes, "X-Accepted-OAuth-Scopes": ""})
             return
         match = _PACKAGE.match(path)
@@ -176,15 +189,56 @@ class WebHandler(JsonHandler):
             return
         self._api(404, {"message": "Not Found", "documentation_url": self._docs()}, scopes)
 
-    def _user(self, token: Token) -> dict[str, Any]:
+    def _simple_user(self, login: str, user_id: int, kind: str = "User") -> dict[str, Any]:
+        """The documented "simple user" fields (all required ones)."""
         host = self.ctx.config.hostname
+        api = f"https://{host}/api/v3/users/{login}"
         return {
-            "login": token.login,
-            "id": 1 if token.login == self.ctx.config.user else 2,
-            "type": "User",
+            "login": login,
+            "id": user_id,
+            "node_id": base64.b64encode(f"04:{kind}{user_id}".encode()).decode(),
+            "avatar_url": f"https://{host}/avatars/u/{user_id}",
+            "gravatar_id": "",
+            "url": api,
+            "html_url": f"https://{host}/{login}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
+            "type": kind,
+            "site_admin": kind == "User" and login == self.ctx.config.user,
+        }
+
+    def _user(self, token: Token) -> dict[str, Any]:
+        """The authenticated user: the documented "private user" (every required field)."""
+        user_id = 1 if token.login == self.ctx.config.user else 2
+        return {
+            **self._simple_user(token.login, user_id),
             "site_admin": True,
-            "html_url": f"https://{host}/{token.login}",
-            "url": f"https://{host}/api/v3/users/{token.login}",
+            "name": None,
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": _STAMP,
+            "updated_at": _STAMP,
+            "private_gists": 0,
+            "total_private_repos": 0,
+            "owned_private_repos": 0,
+            "disk_usage": 0,
+            "collaborators": 0,
+            "two_factor_authentication": False,
         }
 
     # -- packages
@@ -195,7 +249,7 @@ class WebHandler(JsonHandler):
         bucket = applied.get(keys.BUCKET) or self.ctx.config.bucket
         return self.ctx.layout.bucket(bucket) / "docker" / "registry" / "v2" / "repositories"
 
-    def _versions(self, repo_dir: Path, owner: str, name: str) -> list[dict[str, Any]]:
+    def _versions(self, repo_dir: Path, owner: str, name: str, base: str) -> list[dict[str, Any]]:
         revisions = repo_dir / "_manifests" / "revisions" / "sha256"
         tags_dir = repo_dir / "_manifests" / "tags"
         tags: dict[str, list[str]] = {}
@@ -215,7 +269,7 @@ class WebHandler(JsonHandler):
                 when = dt.datetime.fromtimestamp((rev / "link").stat().st_mtime, dt.UTC)
                 stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
                 vid = version_id(digest)
-                api = f"https://{host}/api/v3/orgs/{owner}/packages/container/{quoted}"
+                api = f"{base}/packages/container/{quoted}"
                 versions.append(
                     {
                         "id": vid,
@@ -245,6 +299,9 @@ class WebHandler(JsonHandler):
                 scopes,
             )
             return
+        if match.group("type") != "container":
+            self._api(404, {"message": "Package not found.", **docs}, scopes)
+            return
         if match.group("kind") == "users" and owner.lower() != token.login.lower():
             self._api(404, {"message": "Package not found.", **docs}, scopes)
             return
@@ -256,7 +313,10 @@ class WebHandler(JsonHandler):
         if repo_dir is None or not repo_dir.is_dir() or ".." in name.split("/"):
             self._api(404, {"message": "Package not found.", **docs}, scopes)
             return
-        versions = self._versions(repo_dir, owner, name)
+        host = self.ctx.config.hostname
+        kind = match.group("kind")
+        base = f"https://{host}/api/v3/" + (f"{kind}/{owner}" if kind else "user")
+        versions = self._versions(repo_dir, owner, name, base)
         wants_versions = match.group("versions") is not None
         version = match.group("id")
         if self.command == "GET":
@@ -267,8 +327,11 @@ class WebHandler(JsonHandler):
                 else:
                     self._api(200, found[0], scopes)
             elif wants_versions:
-                self._api(200, versions, scopes)
+                self._api(200, self._page(versions), scopes)
             else:
+                org = kind == "orgs"
+                quoted = quote(name, safe="")
+                stamps = sorted(str(v["created_at"]) for v in versions) or [_STAMP]
                 self._api(
                     200,
                     {
@@ -276,8 +339,15 @@ class WebHandler(JsonHandler):
                         "name": name,
                         "package_type": "container",
                         "visibility": "private",
+                        "url": f"{base}/packages/container/{quoted}",
+                        "html_url": f"https://{host}/{owner}/packages/container/package/{quoted}",
                         "version_count": len(versions),
-                        "owner": {"login": owner},
+                        "owner": self._simple_user(
+                            owner, 3 if org else 1, "Organization" if org else "User"
+                        ),
+                        "repository": None,
+                        "created_at": stamps[0],
+                        "updated_at": stamps[-1],
                     },
                     scopes,
                 )
@@ -312,6 +382,19 @@ class WebHandler(JsonHandler):
             self.send_header(header, value)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _page(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`page` / `per_page` as GitHub pages lists (per_page at most 100, default 30)."""
+
+        def number(name: str, default: int) -> int:
+            try:
+                return max(int(self.query.get(name, [str(default)])[0]), 1)
+            except ValueError:
+                return default
+
+        per_page = min(number("per_page", 30), 100)
+        page = number("page", 1)
+        return items[(page - 1) * per_page : page * per_page]
 
     def _delete_manifest(self, repository: str, digest: str) -> str | None:
         """DELETE /v2/<repository>/manifests/<digest> on the registry, with a lab-minted token."""

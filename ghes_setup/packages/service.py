@@ -43,6 +43,7 @@ from ghes_setup.appliance.apply import (
     plan_site,
 )
 from ghes_setup.appliance.plan import Plan
+from ghes_setup.appliance.preflight import PACKAGES
 from ghes_setup.appliance.service import ApplyHooks, Connect, open_appliance
 from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport
 from ghes_setup.checks import Report
@@ -285,6 +286,7 @@ def enable_packages(
             clock=clock,
             scope=PACKAGES_SCOPE,
             desired=desired,
+            needs=(PACKAGES,),  # 3.0+, and no Cluster topology: refused before any write
             before_push=hooks.before_push,
             after_apply=hooks.after_apply,
         )

@@ -9,7 +9,11 @@ One request, no retries (cron runs it again; `registry start` polls it). Verdict
 
 - 401 + Bearer challenge with a realm, or 200: pass.
 - 404: fail (Packages off, container ecosystem disabled, or isolation off).
-- 5xx: fail (the registry service is not running, or not yet).
+- 503: maintenance mode, not a registry failure, when the appliance says it is in maintenance
+  (GHES answers web and API requests with 503 then: "Enabling and scheduling maintenance
+  mode"), or when its state cannot be read: warn, saying so. A 503 while the appliance says it
+  is NOT in maintenance: fail, like any other 5xx.
+- other 5xx: fail (the registry service is not running, or not yet).
 - any other status, or a 401 without a Bearer realm: fail (something else answers there).
 - TLS: certificate not trusted or not valid for the name, or a TLS alert such as
   unrecognized_name: fail (no `*.HOSTNAME` in the certificate, or a private CA without
@@ -31,7 +35,7 @@ import httpx
 
 from ghes_setup import facts
 from ghes_setup.checks import Outcome, check
-from ghes_setup.errors import Unreachable
+from ghes_setup.errors import GhesSetupError, Unreachable
 from ghes_setup.httpclient import describe, make_client
 from ghes_setup.net import AddressResolver
 from ghes_setup.registry.auth import parse_www_authenticate
@@ -55,6 +59,14 @@ _TLS_REMEDY: Final = (
     "*.HOSTNAME, applied: ghes-setup registry start (or tls check, then config apply); for a "
     "private CA pass --ca-file"
 )
+_MAINTENANCE_REMEDY: Final = (
+    "expected while the appliance is in maintenance mode; when the work is done, turn it off "
+    "(Management Console, or ghe-maintenance -u in the admin shell)"
+)
+_MAYBE_MAINTENANCE_REMEDY: Final = (
+    "GHES answers 503 in maintenance mode: check with ghe-maintenance -q (admin shell) or the "
+    "Management Console; if it is not in maintenance, the registry is failing: " + _DOWN_REMEDY
+)
 _DNS_REMEDY: Final = (
     "add a wildcard DNS record *.HOSTNAME (or containers.HOSTNAME) pointing at the appliance: "
     "ghes-setup dns check"
@@ -72,6 +84,8 @@ class PingRequest:
     timeout: float = 10.0
     # Tests hand in a client on httpx.MockTransport; None: `default_http`.
     http_factory: HttpFactory | None = field(default=None, compare=False, repr=False)
+    # Asked only when /v2/ answers 503: is the appliance in maintenance mode? (None: unknown.)
+    maintenance: Callable[[], bool | None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def registry_host(self) -> str:
@@ -219,6 +233,25 @@ def judge(request: PingRequest, answer: PingAnswer) -> Outcome:
     if answer.kind == "tls":
         return Outcome.failed(f"{where}: {answer.reason}", _TLS_REMEDY, details=details)
     status = answer.status or 0
+    if status == 503:
+        maintenance = _maintenance(request)
+        details["maintenance"] = maintenance
+        if maintenance is True:
+            return Outcome.warned(
+                f"the appliance is in maintenance mode: {where}/v2/ answers "
+                f"{answer.short()}, as GHES does in maintenance",
+                _MAINTENANCE_REMEDY,
+                details=details,
+                metrics=metrics,
+            )
+        if maintenance is None:
+            return Outcome.warned(
+                f"{where}/v2/ answers {answer.short()} (Service Unavailable): maintenance "
+                "mode? (its state could not be read)",
+                _MAYBE_MAINTENANCE_REMEDY,
+                details=details,
+                metrics=metrics,
+            )
     if status == 404:
         remedy = _OFF_REMEDY
     elif status >= 500:
@@ -231,6 +264,15 @@ def judge(request: PingRequest, answer: PingAnswer) -> Outcome:
         details=details,
         metrics=metrics,
     )
+
+
+def _maintenance(request: PingRequest) -> bool | None:
+    if request.maintenance is None:
+        return None
+    try:
+        return request.maintenance()
+    except GhesSetupError:  # a probe that fails is "unknown", never a crash
+        return None
 
 
 @check(CHECK_ID, area=AREA)

@@ -2,9 +2,12 @@
 
 - `whoami()`: `GET /api/v3/user` -> login, and the classic PAT's scopes from `X-OAuth-Scopes`.
   No header means the token is not a classic PAT (fine-grained, app): Packages refuses those.
-- Package versions of a container image (`/orgs/{org}/...` or `/users/{user}/...`): find the
-  version whose name is our manifest digest, delete it; if GitHub refuses to delete a package's
-  last version, delete the package, but only when that version is the package's only one.
+- Package versions of a container image: find the version whose name is our manifest digest,
+  delete it; if GitHub refuses to delete a package's last version, delete the package, but only
+  when that version is the package's only one. The token owner's own package goes through
+  `/user/packages/container/{name}/...` (documented for the authenticated user); an
+  organization's through `/orgs/{org}/...`; `/users/{username}/...` (documented for a user's
+  public packages only) is tried last, for another user's namespace.
 
 Every path and header name comes from `ghes_setup.facts`.
 """
@@ -52,7 +55,7 @@ class TokenInfo:
 
 @dataclass(frozen=True, slots=True)
 class VersionLookup:
-    owner_kind: str | None  # "orgs" or "users" where the package was found
+    owner_kind: str | None  # "user" (the token's own), "orgs" or "users" where it was found
     version_id: int | None
     only_version: bool = False  # ours is the package's one and only version
     reason: str = ""
@@ -118,24 +121,24 @@ class RestApi:
     def find_container_version(
         self, owner: str, image: str, digest: str, *, login: str | None
     ) -> VersionLookup:
-        """The id of the package version named `digest`, looking under orgs/ then users/."""
-        kinds = ["users"] if login and owner.lower() == login.lower() else ["orgs", "users"]
+        """The id of the package version named `digest`: the token owner's own package
+        under /user/, anyone else's under orgs/ then users/."""
+        own = bool(login) and owner.lower() == (login or "").lower()
+        kinds = ["user"] if own else ["orgs", "users"]
         reasons: list[str] = []
         for kind in kinds:
-            path = facts.PACKAGE_VERSIONS_PATH.format(
-                owner_kind=kind, owner=quote(owner, safe=""), name=quote(image, safe="")
-            )
+            path = _versions_path(kind, owner, image)
             for page in range(1, _MAX_PAGES + 1):
-                response = self._request(
-                    "GET", f"{self.base}{path}", params={"per_page": _PER_PAGE, "page": page}
-                )
+                # /users/{username}/... documents no paging parameters: one page, as given.
+                paged = kind != "users"
+                params = {"per_page": _PER_PAGE, "page": page} if paged else None
+                response = self._request("GET", f"{self.base}{path}", params=params)
+                where = "user" if kind == "user" else f"{kind}/{owner}"
                 if response.status_code == 404:
-                    reasons.append(f"{kind}/{owner}: no such package (404)")
+                    reasons.append(f"{where}: no such package (404)")
                     break
                 if response.status_code != 200:
-                    reasons.append(
-                        f"{kind}/{owner}: HTTP {response.status_code}{_message(response)}"
-                    )
+                    reasons.append(f"{where}: HTTP {response.status_code}{_message(response)}")
                     return VersionLookup(None, None, reason="; ".join(reasons))
                 try:
                     versions = response.json()
@@ -149,23 +152,23 @@ class RestApi:
                         if isinstance(version_id, int):
                             only = page == 1 and len(versions) == 1
                             return VersionLookup(kind, version_id, only_version=only)
-                if len(versions) < _PER_PAGE:
-                    reasons.append(f"{kind}/{owner}: no version named {digest}")
+                if len(versions) < _PER_PAGE or not paged:
+                    reasons.append(f"{where}: no version named {digest}")
                     return VersionLookup(kind, None, reason="; ".join(reasons))
         return VersionLookup(None, None, reason="; ".join(reasons))
 
     def delete_container_version(
         self, owner_kind: str, owner: str, image: str, version_id: int
     ) -> RestDelete:
-        path = facts.PACKAGE_VERSIONS_PATH.format(
-            owner_kind=owner_kind, owner=quote(owner, safe=""), name=quote(image, safe="")
-        )
-        return self._delete(f"{self.base}{path}/{version_id}")
+        return self._delete(f"{self.base}{_versions_path(owner_kind, owner, image)}/{version_id}")
 
     def delete_container_package(self, owner_kind: str, owner: str, image: str) -> RestDelete:
-        path = facts.PACKAGE_PATH.format(
-            owner_kind=owner_kind, owner=quote(owner, safe=""), name=quote(image, safe="")
-        )
+        if owner_kind == "user":
+            path = facts.OWN_PACKAGE_PATH.format(name=quote(image, safe=""))
+        else:
+            path = facts.PACKAGE_PATH.format(
+                owner_kind=owner_kind, owner=quote(owner, safe=""), name=quote(image, safe="")
+            )
         return self._delete(f"{self.base}{path}")
 
     def _delete(self, url: str) -> RestDelete:
@@ -203,6 +206,15 @@ class RestApi:
                     self._sleep(delay)
                     continue
             return response
+
+
+def _versions_path(owner_kind: str, owner: str, image: str) -> str:
+    """The versions path of a container package: /user/... for the token owner's own."""
+    if owner_kind == "user":
+        return facts.OWN_PACKAGE_VERSIONS_PATH.format(name=quote(image, safe=""))
+    return facts.PACKAGE_VERSIONS_PATH.format(
+        owner_kind=owner_kind, owner=quote(owner, safe=""), name=quote(image, safe="")
+    )
 
 
 def _message(response: httpx.Response) -> str:

@@ -499,12 +499,18 @@ class _Run:
     ) -> tuple[str, bool, list[str]]:
         reasons: list[str] = []
         info = self.info
-        delete_scope = facts.PACKAGE_SCOPES["delete"]
-        if info is not None and info.allows(delete_scope) is False:
+        # Deleting a version needs read:packages AND delete:packages (REST docs): say which
+        # of the two the token lacks, before any request.
+        missing = [sc for sc in facts.DELETE_SCOPES if info is not None and not info.allows(sc)]
+        if info is not None and info.scopes is not None and missing:
             return (
                 "",
                 False,
-                [f"the token lacks {delete_scope} (its scopes: {info.describe_scopes()})"],
+                [
+                    f"the token lacks {' and '.join(missing)} (deleting a package version "
+                    f"needs {' and '.join(facts.DELETE_SCOPES)}; its scopes: "
+                    f"{info.describe_scopes()})"
+                ],
             )
         image = self.request.image.strip().lower()
         try:
@@ -572,7 +578,7 @@ class _Run:
                 Status.WARN,
                 summary,
                 f"delete {reference} by hand (package settings) or give the token "
-                f"{facts.PACKAGE_SCOPES['delete']}",
+                f"{' and '.join(facts.DELETE_SCOPES)}",
             )
         return self._outcome(Status.PASS, summary, None)
 

@@ -31,7 +31,7 @@ def status_text(status: Status) -> Text:
 
 def render(report: Report, *, verbose: bool = False) -> RenderableType:
     title = report.command if not report.target else f"{report.command} — {report.target}"
-    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    table = Table(title=scrub(title), title_justify="left", expand=False, show_lines=False)
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("summary", overflow="fold")
@@ -39,7 +39,7 @@ def render(report: Report, *, verbose: bool = False) -> RenderableType:
     if remedies:  # a column of blanks only narrows the summaries
         table.add_column("remedy", overflow="fold")
     for r in report.results:
-        row: list[RenderableType] = [r.id, status_text(r.status), scrub(r.summary)]
+        row: list[RenderableType] = [scrub(r.id), status_text(r.status), scrub(r.summary)]
         table.add_row(*row, *([scrub(r.remedy or "")] if remedies else []))
         if verbose and r.details:
             for key, value in r.details.items():

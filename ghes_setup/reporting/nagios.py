@@ -51,7 +51,8 @@ def unknown(message: str) -> tuple[str, NagiosCode]:
 
 
 def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).replace("|", "/").strip()
+    # Scrubbed before folding: a secret with a "|" or a line break would no longer match.
+    return re.sub(r"\s+", " ", scrub(text)).replace("|", "/").strip()
 
 
 def _decimal(value: float) -> str:

@@ -8,19 +8,19 @@ Metrics (labels: check, area, host):
   ghes_setup_run_status{command,host,status=...}                    the overall status, same shape
 
 `write_textfile` writes a temporary file in the same folder and renames it over the target,
-so the collector never reads half a file (node_exporter textfile collector docs).
+so the collector never reads half a file (node_exporter textfile collector docs), through
+`ghes_setup.files` (no symlinks followed; a full disk is exit 74, not a traceback).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 from ghes_setup.checks.model import Report, Status
 from ghes_setup.errors import InputError
+from ghes_setup.files import write_file
 from ghes_setup.secrets import scrub
 
 PREFIX = "ghes_setup"
@@ -99,7 +99,8 @@ def _value(v: float) -> str:
 
 
 def _labels(**labels: str) -> str:
-    return ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+    # Scrubbed before escaping: an escaped secret no longer matches its own value.
+    return ",".join(f'{k}="{_escape(scrub(v))}"' for k, v in labels.items())
 
 
 def _escape(value: str) -> str:
@@ -107,24 +108,15 @@ def _escape(value: str) -> str:
 
 
 def write_textfile(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically: a temp file in the same folder, fsync, rename."""
+    """Write `text` to `path` atomically, never through a symlink (`ghes_setup.files`).
+
+    Mode 0644, not 0600: node_exporter reads the folder as its own user, and the file holds
+    no secret (statuses, durations, days left), only what the exporter serves anyway.
+    """
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(
             f"--textfile {path}: folder {folder} does not exist",
             hint="point it into node_exporter's --collector.textfile.directory",
         )
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise InputError(f"cannot write --textfile {path}: {exc.strerror}") from None
+    write_file(path, text, mode=0o644, what="--textfile")

@@ -133,12 +133,22 @@ class PipelineContext:
         return self._once("packages", lambda: PackagesContext(self.transport(), self.site))
 
     def registry_ping(self) -> PingRequest:
+        def maintenance() -> bool | None:
+            # Only asked when /v2/ answers 503: read the appliance's maintenance state.
+            from ghes_setup.appliance.maintenance import in_maintenance
+
+            try:
+                return in_maintenance(self.transport())
+            except GhesSetupError:
+                return None
+
         return PingRequest(
             hostname=self.site.hostname,
             https_port=self.site.connection.https_port,
             ca_file=self.site.connection.ca_file,
             resolver=self.resolver,
             timeout=self.timeout,
+            maintenance=maintenance,
         )
 
     def smoke(self) -> SmokeRequest:

@@ -8,13 +8,13 @@ values appear as subject and fingerprint, secrets as "changed"), and it is scrub
 from __future__ import annotations
 
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ghes_setup import render
 from ghes_setup.errors import InputError
+from ghes_setup.files import write_file
 from ghes_setup.runbooks.up import STEPS, UpResult
 
 
@@ -89,11 +89,5 @@ def write_report(result: UpResult, path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"--report {path}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"cannot write --report {path}: {exc.strerror}") from None
+    # 0600, atomic, never through a symlink: it describes the appliance (ghes_setup.files).
+    write_file(path, text, what="--report")

@@ -29,6 +29,7 @@ from typing import Final, Literal
 
 from ghes_setup.errors import InputError
 from ghes_setup.exit_codes import ExitCode
+from ghes_setup.files import write_file
 
 CRON_DIR: Final = Path("/etc/cron.d")
 SYSTEMD_DIR: Final = Path("/etc/systemd/system")
@@ -262,12 +263,11 @@ def write_files(schedule: Schedule, out_dir: Path) -> list[Path]:
         target = out_dir / f.path.name
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
-            target.write_text(f.content, encoding="utf-8")
-            target.chmod(f.mode)
         except OSError as exc:
             raise InputError(
                 f"cannot write {target}: {exc.strerror}", hint="check --out-dir"
             ) from None
+        write_file(target, f.content, mode=f.mode, what="schedule file")  # atomic, no symlink
         written.append(target)
     return written
 

@@ -36,8 +36,10 @@ from ghes_setup.appliance.apply import (
     apply_site,
     check_options,
 )
+from ghes_setup.appliance.check_reachable import reachable_outcome
+from ghes_setup.appliance.check_version import version_outcome
 from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
-from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight
+from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight, untested_note
 from ghes_setup.appliance.transport import ApplianceInfo
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks, worst
 from ghes_setup.checks.protocol import adapt
@@ -104,7 +106,9 @@ class UpResult:
         """One closing sentence for people: done, or where it stopped and what to fix."""
         if self.ok and self.dry_run:
             return "Dry run finished: nothing was changed. Run without --dry-run to apply the plan."
-        warned = [r for r in self.report.results if r.status is Status.WARN]
+        # A warning about the configuration (pending state that could not be settled) makes
+        # "set up" unconfirmed; one about the path taken (transport) or the release does not.
+        warned = [r for r in self.report.results if r.status is Status.WARN and r.id == APPLY_ID]
         if self.ok and warned:
             return scrub(
                 f"{self.report.target}: finished with warnings, not confirmed set up: "
@@ -289,20 +293,23 @@ def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> Appliance
             "appliance-version" if isinstance(exc, UnsupportedVersion) else ("appliance-reachable")
         )
         run.fail("preflight", exc, check_id, "appliance", started)
+    # Pass, or warn naming the path taken when it is not the Manage API (issue: no silent
+    # fallback to the riskier path).
     reachable = CheckResult.from_outcome(
-        "appliance-reachable",
-        "appliance",
-        Outcome.passed(
-            f"GHES {info.version} answers via {info.via}",
-            details={"via": info.via, "version": str(info.version), "topology": info.topology},
-        ),
+        "appliance-reachable", "appliance", reachable_outcome(info)
     )
+    version_details = {"version": str(info.version), "platform": info.platform}
     version = CheckResult.from_outcome(
         "appliance-version",
         "appliance",
-        Outcome.passed(
-            f"GHES {info.version} has the Container registry (needs {CONTAINER_REGISTRY.since}+)",
-            details={"version": str(info.version), "platform": info.platform},
+        (
+            version_outcome(info, version_details)  # warns on an untested newer release
+            if untested_note(info)
+            else Outcome.passed(
+                f"GHES {info.version} has the Container registry "
+                f"(needs {CONTAINER_REGISTRY.since}+)",
+                details=version_details,
+            )
         ),
     )
     run.step(

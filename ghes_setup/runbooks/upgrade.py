@@ -22,7 +22,6 @@ result's summary, so the report says exactly what changed.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
 from ghes_setup.checks.protocol import adapt
 from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.facts import GhesVersion
+from ghes_setup.files import write_file
 from ghes_setup.packages.desired import ECOSYSTEMS, ecosystem_setting
 from ghes_setup.registry.check_ping import ping
 from ghes_setup.registry.check_smoke import registry_smoke
@@ -132,19 +132,13 @@ def _readings(
 def write_snapshot(document: Mapping[str, Any], path: Path, *, force: bool = False) -> None:
     """Write 0600 from the start; an existing file is kept unless `force` (a runbook's
     "before" must not be overwritten by a second run after the upgrade)."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
+    if not force and (path.exists() or path.is_symlink()):
         raise InputError(
             f"{path} already exists: it may be the snapshot taken before the upgrade",
             hint="pick another --out, or pass --force to replace it",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=2, sort_keys=False)
-        fh.write("\n")
+        )
+    text = json.dumps(document, indent=2, sort_keys=False) + "\n"
+    write_file(path, text, overwrite=force, what="snapshot")  # 0600, atomic, no symlink
 
 
 def load_snapshot(path: Path) -> dict[str, Any]:

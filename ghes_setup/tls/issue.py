@@ -15,8 +15,6 @@ Uses `cryptography` only.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets as random_source
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ghes_setup.errors import MaterialError
+from ghes_setup.files import write_file
 from ghes_setup.tls import names
 from ghes_setup.tls.material import read_certificates, read_private_key
 
@@ -316,7 +315,7 @@ def _positive_days(days: int, maximum: int) -> None:
 
 def _make_dir(path: Path) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)  # new folders hold keys: 0700
     except FileExistsError:
         raise MaterialError(f"--out {path} is a file, not a folder") from None
     except OSError as exc:
@@ -365,32 +364,10 @@ def _write_all(
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None:
-    """Write `data` to `path` via a temporary file created with `mode` from the start.
+    """Write `data` to `path` via a temporary file created with `mode` from the start
+    (`ghes_setup.files`: exact mode whatever the umask, no symlink followed, fsync, rename).
 
     Without `overwrite` the final step is a hard link, which fails if `path` appeared in the
     meantime, so an existing file is never replaced by accident.
     """
-    tmp = path.with_name(f".{path.name}.{random_source.token_hex(6)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-    except OSError as exc:
-        raise MaterialError(f"cannot write in {path.parent}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise MaterialError(
-                    f"refusing to overwrite {path}", hint="pass --force to replace it"
-                ) from None
-    except OSError as exc:
-        raise MaterialError(f"cannot write {path}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    write_file(path, data, mode=mode, overwrite=overwrite, what="--out file")

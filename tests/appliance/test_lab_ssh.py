@@ -32,3 +32,14 @@ def test_a_whole_read_plan_write_cycle_uses_one_connection_and_few_execs(
         transport.write_settings({"subdomain_isolation": True, "packages.enabled": False})
         assert transport.read_settings(["subdomain_isolation"])["subdomain_isolation"] is True
         assert (transport.connections, transport.execs) == (1, 3)
+
+
+def test_an_ecosystem_key_set_to_an_empty_value_reads_as_unset(fresh_lab: LabHandle) -> None:
+    # ghe-config prints an empty value for it (exit 0): unset, which GHES reads as enabled;
+    # before, the empty text failed to decode ("expected true, false or readonly").
+    with ssh_transport(fresh_lab) as t:
+        t.write_keys({"app.packages.npm-enabled": ""})
+        try:
+            assert t.read_settings(["packages.ecosystems.npm"])["packages.ecosystems.npm"] is None
+        finally:
+            t.write_keys({"app.packages.npm-enabled": None})

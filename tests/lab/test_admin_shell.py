@@ -26,8 +26,19 @@ def test_ghe_config_set_then_get_and_list(fresh_lab: LabHandle, shell: Shell) ->
     assert fresh_lab.settings()["app.lab.test-key"] == "hello"
 
 
-def test_ghe_config_missing_key_exits_1_with_no_output(fresh_lab: LabHandle, shell: Shell) -> None:
+def test_ghe_config_unset_key_prints_an_empty_value_by_default(
+    fresh_lab: LabHandle, shell: Shell
+) -> None:
+    """The real ghe-config may print an empty value for an unset key (docs/lab.md)."""
+    assert shell.run("ghe-config app.lab.never-set") == (0, "\n", "")
+    assert shell.run("ghe-config --get app.lab.never-set") == (0, "\n", "")
+
+
+def test_ghe_config_unset_key_exits_1_when_asked(fresh_lab: LabHandle, shell: Shell) -> None:
+    fresh_lab.set_ghe_config_unset("exit1")
     assert shell.run("ghe-config app.lab.never-set") == (1, "", "")
+    fresh_lab.reset()
+    assert shell.run("ghe-config app.lab.never-set") == (0, "\n", "")
 
 
 def test_secrets_keys_are_stored_in_secrets_conf(fresh_lab: LabHandle, shell: Shell) -> None:

@@ -35,26 +35,40 @@ def test_document_maps_documented_fields_to_ghe_config_keys() -> None:
     assert doc["admin_password"] is None
 
 
-def test_put_changes_are_partial_and_merge_objects() -> None:
+def test_put_of_a_partial_object_resets_its_missing_fields_to_defaults() -> None:
+    """The risky reading of the description ("unmodified or populated from the default
+    values"): a client that sends `github_ssl` without `key` loses the key."""
     current = {
-        settings._extra_key("ntp"): json.dumps({"primary_server": "a", "secondary_server": "b"})
+        settings._extra_key("ntp"): json.dumps({"primary_server": "a", "secondary_server": "b"}),
+        settings._extra_key("snmp"): json.dumps({"enabled": True, "community": "x"}),
     }
     changes = settings.document_changes(
         current, {"github_ssl": {"cert": "PEM"}, "ntp": {"primary_server": "c"}}
     )
     assert changes[settings.SSL_CERT] == "PEM"
-    assert settings.SSL_KEY not in changes  # not given: untouched
+    assert changes[settings.SSL_KEY] is None  # left out: back to the default (none)
+    assert changes[settings.SSL_ENABLED] == "true"  # left out: back to the default (on)
     assert json.loads(str(changes[settings._extra_key("ntp")])) == {
         "primary_server": "c",
-        "secondary_server": "b",
+        "secondary_server": "1.pool.ntp.org",
     }
+    assert settings._extra_key("snmp") not in changes  # a top-level field not given: untouched
+
+
+def test_put_of_a_whole_object_keeps_every_field_given() -> None:
+    changes = settings.document_changes(
+        {}, {"github_ssl": {"enabled": True, "cert": "PEM", "key": "KEY"}}
+    )
+    assert changes[settings.SSL_CERT] == "PEM"
+    assert changes[settings.SSL_KEY] == "KEY"
+    assert changes[settings.SSL_ENABLED] == "true"
 
 
 def test_put_of_a_default_value_stores_nothing_and_null_cert_unsets() -> None:
     changes = settings.document_changes(
         {}, {"pages": {"enabled": True}, "github_ssl": {"cert": None}}
     )
-    assert settings._extra_key("pages") not in changes
+    assert changes[settings._extra_key("pages")] is None  # the default: nothing stored
     assert changes[settings.SSL_CERT] is None
 
 

@@ -107,7 +107,7 @@ def test_bad_settings_are_refused_with_400(
 def test_apply_runs_to_completion_with_events(fresh_lab: LabHandle, manage: httpx.Client) -> None:
     before = fresh_lab.apply_runs()
     resp = manage.post("/config/apply")
-    assert resp.status_code == 202
+    assert resp.status_code == 200  # documented: 200 {run_id}
     run_id = resp.json()["run_id"]
     status = wait_for_run(manage, run_id)
     assert status["successful"] is True
@@ -134,20 +134,24 @@ def test_apply_with_a_known_run_id_starts_nothing(
     wait_for_run(manage, "lab-run-1")
     runs = fresh_lab.apply_runs()
     second = manage.post("/config/apply", json={"run_id": "lab-run-1"})
-    assert second.status_code == 202
+    assert second.status_code == 200
+    assert second.json() == {"run_id": "lab-run-1"}
     assert fresh_lab.apply_runs() == runs
 
 
-def test_apply_while_one_runs_is_409(fresh_lab: LabHandle, manage: httpx.Client) -> None:
+def test_apply_while_one_runs_is_400_and_get_says_running(
+    fresh_lab: LabHandle, manage: httpx.Client
+) -> None:
     run_id = manage.post("/config/apply").json()["run_id"]
     second = manage.post("/config/apply")
-    assert second.status_code == 409
-    assert second.json()["run_id"] == run_id
+    assert second.status_code == 400  # documented; 409 is not
+    assert run_id in second.json()["message"]
+    assert manage.get("/config/apply").json()["running"] is True
     wait_for_run(manage, run_id)
 
 
-def test_unknown_run_id_is_404(lab: LabHandle, manage: httpx.Client) -> None:
-    assert manage.get("/config/apply", params={"run_id": "no-such-run"}).status_code == 404
+def test_unknown_run_id_is_400(lab: LabHandle, manage: httpx.Client) -> None:
+    assert manage.get("/config/apply", params={"run_id": "no-such-run"}).status_code == 400
 
 
 def test_maintenance_toggles_status_503(fresh_lab: LabHandle, manage: httpx.Client) -> None:
@@ -156,11 +160,13 @@ def test_maintenance_toggles_status_503(fresh_lab: LabHandle, manage: httpx.Clie
         "/maintenance", json={"enabled": True, "when": "now", "maintenance_mode_message": "upgrade"}
     )
     assert on.status_code == 200
-    assert on.json()[0]["status"] == "on"
+    assert on.json()[0]["message"] == "maintenance mode enabled"
+    assert manage.get("/maintenance").json()[0]["status"] == "on"
     assert fresh_lab.https("GET", "/status")[0] == 503
     assert fresh_lab.https("GET", "/api/v3/meta")[0] == 503
     off = manage.post("/maintenance", json={"enabled": False})
-    assert off.json()[0]["status"] == "off"
+    assert off.json()[0]["message"] == "maintenance mode disabled"
+    assert manage.get("/maintenance").json()[0]["status"] == "off"
     assert fresh_lab.https("GET", "/status")[0] == 200
 
 
@@ -171,12 +177,12 @@ def test_access_ssh_really_edits_the_admin_keys(fresh_lab: LabHandle, manage: ht
     assert len(listed) == 1
     assert listed[0]["fingerprint"].startswith("SHA256:")
     added = manage.post("/access/ssh", json={"key": key})
-    assert added.status_code == 201
+    assert added.status_code == 200  # documented: 200
     assert added.json()[0]["modified"] is True
     assert manage.post("/access/ssh", json={"key": key}).json()[0]["modified"] is False
     assert key in fresh_lab.authorized_keys()
     removed = manage.request("DELETE", "/access/ssh", json={"key": key})
-    assert removed.json()[0]["modified"] is True
+    assert removed.json()[0]["message"] == "SSH key removed successfully"
     assert key not in fresh_lab.authorized_keys()
     assert manage.post("/access/ssh", json={"key": "not a key"}).status_code == 400
 

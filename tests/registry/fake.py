@@ -105,6 +105,7 @@ class FakeRegistry:
         self.grant_less_once = False  # the next token grants pull only, whatever was asked
         self.cut_blob_after: dict[str, int] = {}  # digest -> bytes served before the cut (once)
         self.rest_packages = True  # False: the REST package endpoints answer 404
+        self.public_packages: set[str] = set()  # "owner/name" listed under /users/{owner}/
         self.unreachable = False  # every request fails to connect
         self.not_a_registry = False  # /v2/ answers 404 (e.g. the front door without a registry)
         self.log: list[tuple[str, str, int]] = []  # (method, url, status)
@@ -421,18 +422,26 @@ class FakeRegistry:
             headers = {"X-GitHub-Enterprise-Version": "3.17.0"}
             if pat.classic:
                 headers["X-OAuth-Scopes"] = ", ".join(sorted(pat.scopes))
-            return httpx.Response(200, json={"login": pat.login}, headers=headers)
+            return httpx.Response(200, json=user_document(pat.login), headers=headers)
+        # As the description documents them: /user/... the token owner's own packages,
+        # /orgs/{org}/... an organization's, /users/{username}/... a user's PUBLIC ones only.
         m = re.match(
-            r"^/(orgs|users)/([^/]+)/packages/container/([^/]+)(/versions(?:/(\d+))?)?$", path
+            r"^/(?:(orgs|users)/([^/]+)|user)/packages/container/([^/]+)"
+            r"(/versions(?:/(\d+))?)?$",
+            path,
         )
         if not m or not self.rest_packages:
             return httpx.Response(404, json={"message": "Not Found"})
-        kind, owner, name = m.group(1), unquote(m.group(2)), unquote(m.group(3))
+        kind = m.group(1) or "user"
+        owner = unquote(m.group(2)) if m.group(2) else pat.login
+        name = unquote(m.group(3))
         if kind == "orgs" and owner == pat.login:
             return httpx.Response(404, json={"message": "Not Found"})
         repo = f"{owner.lower()}/{name}"
+        if kind == "users" and repo not in self.public_packages:
+            return httpx.Response(404, json={"message": "Package not found."})
         versions = [
-            {"id": vid, "name": digest}
+            version_document(vid, digest, f"{REST_BASE}{path}")
             for (r, digest), vid in sorted(self.version_ids.items(), key=lambda i: -i[1])
             if r == repo and (r, digest) in self.manifests
         ]
@@ -476,6 +485,63 @@ class FakeRegistry:
 
 
 _API = {"Docker-Distribution-Api-Version": "registry/2.0"}
+REST_BASE = f"https://{HOST}/api/v3"
+_WHEN = "2026-01-01T00:00:00Z"
+
+
+def user_document(login: str) -> dict[str, object]:
+    """`GET /user` as the description's "Public User" schema requires it (every field)."""
+    url = f"{REST_BASE}/users/{login}"
+    doc: dict[str, object] = {
+        "login": login,
+        "id": 1,
+        "node_id": "U_1",
+        "avatar_url": f"https://{HOST}/avatars/u/1",
+        "gravatar_id": "",
+        "url": url,
+        "html_url": f"https://{HOST}/{login}",
+        "type": "User",
+        "site_admin": False,
+        "name": None,
+        "company": None,
+        "blog": "",
+        "location": None,
+        "email": None,
+        "hireable": None,
+        "bio": None,
+        "public_repos": 0,
+        "public_gists": 0,
+        "followers": 0,
+        "following": 0,
+        "created_at": _WHEN,
+        "updated_at": _WHEN,
+    }
+    for name in [
+        "events_url",
+        "followers_url",
+        "following_url",
+        "gists_url",
+        "organizations_url",
+        "received_events_url",
+        "repos_url",
+        "starred_url",
+        "subscriptions_url",
+    ]:
+        doc[name] = f"{url}/{name.removesuffix('_url')}"
+    return doc
+
+
+def version_document(vid: int, digest: str, versions_url: str) -> dict[str, object]:
+    """A package version with the fields the description requires."""
+    return {
+        "id": vid,
+        "name": digest,
+        "url": f"{versions_url.split('/versions')[0]}/versions/{vid}",
+        "package_html_url": f"https://{HOST}/packages/{vid}",
+        "created_at": _WHEN,
+        "updated_at": _WHEN,
+        "metadata": {"package_type": "container", "container": {"tags": []}},
+    }
 
 
 class _CutStream(httpx.SyncByteStream):

@@ -9,9 +9,15 @@ import pytest
 from ghes_setup import facts
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.selector import RoutedTransport, open_transport
-from ghes_setup.appliance.transport import SettingsRejected
+from ghes_setup.appliance.transport import SettingsRejected, TlsNotTrusted
 from ghes_setup.config.site import Connection, Site
-from ghes_setup.errors import InputError, SecretMissing, UnsupportedVersion
+from ghes_setup.errors import (
+    AuthenticationFailed,
+    InputError,
+    SecretMissing,
+    Unreachable,
+    UnsupportedVersion,
+)
 from ghes_setup.secrets import Secret
 
 API_FIELDS = [s.name for s in facts.SETTINGS if s.api_field]
@@ -67,6 +73,44 @@ def test_auto_falls_back_to_ssh_before_the_manage_api_exists() -> None:
     assert routed.route("subdomain_isolation") is ssh
 
 
+def test_auto_says_why_it_took_ssh_when_the_api_predates_3_12() -> None:
+    _, _, routed = pair(version="3.11.4")
+    info = routed.identify()
+    assert info.transport_note is not None and "predates the Manage API" in info.transport_note
+
+
+def test_auto_falls_back_to_ssh_when_the_api_port_is_closed_and_says_so() -> None:
+    _, api, routed = pair()
+    api.unreachable = True
+    info = routed.identify()
+    assert routed.api is None and info.via == "fake"
+    assert info.transport_note is not None
+    assert "not offered" in info.transport_note and "connection refused" in info.transport_note
+
+
+def test_auto_stops_on_an_api_certificate_that_does_not_verify() -> None:
+    ssh, api, routed = pair()
+    api.tls_untrusted = True
+    with pytest.raises(TlsNotTrusted, match="stopping instead of falling back") as info:
+        routed.identify()
+    assert "--ca-file" in (info.value.hint or "") and "--transport ssh" in (info.value.hint or "")
+    assert ssh.reads == 0 and routed.api is api  # SSH was not used behind the user's back
+
+
+def test_auto_stops_on_a_refused_admin_password() -> None:
+    _, api, routed = pair()
+    api.wrong_password = True
+    with pytest.raises(AuthenticationFailed, match="stopping instead of falling back"):
+        routed.identify()
+
+
+def test_an_untrusted_certificate_is_still_exit_4() -> None:
+    from ghes_setup.exit_codes import ExitCode, for_error
+
+    assert issubclass(TlsNotTrusted, Unreachable)
+    assert for_error(TlsNotTrusted("x")) == ExitCode.UNREACHABLE
+
+
 def test_api_mode_on_an_old_appliance_says_to_use_ssh() -> None:
     api = FakeAppliance(version="3.11.4", supported=API_FIELDS)
     routed = RoutedTransport(ssh=None, api=api, mode="api")
@@ -111,3 +155,32 @@ def test_open_transport_auto_uses_what_is_given_and_connects_lazily(tmp_path: Pa
     assert only_ssh.name == "ssh"
     for t in (only_api, both, only_ssh):
         t.close()
+
+
+def test_auto_without_a_password_says_it_uses_ssh_only() -> None:
+    ssh = FakeAppliance()
+    routed = RoutedTransport(ssh=ssh, api=None, mode="auto", note="using SSH only: no password")
+    assert routed.identify().transport_note == "using SSH only: no password"
+    only_ssh = open_transport(
+        site(), resolver=None, password=None, environ={"SSH_AUTH_SOCK": "/tmp/agent"}
+    )
+    assert "no admin password" in (only_ssh._note or "")
+    only_ssh.close()
+
+
+def test_plain_http_api_is_refused_unless_allowed_then_noted() -> None:
+    with pytest.raises(InputError, match="in clear") as info:
+        open_transport(site(api_port=8080), resolver=None, password=Secret("pw-1234"), environ={})
+    assert "allow_plain_http" in (info.value.hint or "")
+    allowed = open_transport(
+        site(api_port=8080, allow_plain_http=True),
+        resolver=None,
+        password=Secret("pw-1234"),
+        environ={},
+    )
+    assert allowed.api is not None
+    assert allowed.api.options.base_url.startswith("http://")  # type: ignore[attr-defined]
+    assert "plain HTTP" in (allowed._note or "")
+    allowed.close()
+    https = site(api_port=8080, api_scheme="https")
+    assert https.api_scheme == "https"

@@ -301,3 +301,26 @@ def test_the_latest_run_is_the_last_started_not_the_last_by_name(shell: Shell) -
     assert shell.run(ssh.APPLY_SCRIPT, ["aaa-second"])[0] == 0
     wait("aaa-second")
     assert shell.run(ssh.STATUS_SCRIPT, ["", "-"])[1].startswith("DONE aaa-second 0")
+
+
+def test_an_empty_value_and_exit_1_both_read_as_unset(shell: Shell) -> None:
+    shell.set("app.packages.npm-enabled", "")  # ghe-config prints an empty line, exit 0
+    keys = ["app.packages.npm-enabled", "app.packages.maven-enabled"]  # the second: exit 1
+    proc = shell.popen(ssh.READ_SCRIPT, ["0", *keys])
+    out, _ = proc.communicate(b"", timeout=30)
+    records = ssh.parse_read_output(out)
+    assert records is not None
+    fields = dict(records)
+    assert fields["K app.packages.npm-enabled 1"] == ""  # empty output: unset
+    assert fields["K app.packages.maven-enabled 1"] == ""
+    assert ssh.key_value("0", "") is None and ssh.key_value("1", "") is None
+    assert ssh.key_value("0", "false") == "false"
+
+
+def test_a_roll_back_unsets_a_key_that_printed_an_empty_value(shell: Shell) -> None:
+    # Such a key is unset: the journal must say "unset", or the roll-back would set it to "".
+    shell.set("github-ssl.cert", "")
+    payload = write_payload({"github-ssl.cert": PEM, "secrets.packages.aws-secret-key": "v"})
+    rc, out = shell.run(ssh.WRITE_SCRIPT, [], payload, FAIL_KEY="secrets.packages.aws-secret-key")
+    assert rc == 1 and out.startswith("FAIL ")
+    assert shell.config("github-ssl.cert") is None

@@ -276,3 +276,18 @@ def test_hook_factory_for_the_config_apply_service_keeps_what_the_utilities_said
     assert factory.hooks is not None
     assert factory.hooks.precheck is not None and factory.hooks.precheck.passed
     assert factory.hooks.blob_check is not None and factory.hooks.blob_check.passed
+
+
+def test_enable_refuses_a_cluster_with_exit_5_before_anything_is_written(
+    opened: list[ApplianceTransport], tmp_path: Path
+) -> None:
+    from ghes_setup.errors import RefusedTarget
+
+    fake = FakeAppliance(storage=GOOD, topology="Cluster")
+    before = dict(fake.store)
+    with pytest.raises(RefusedTarget, match="does not support clustering") as info:
+        enable(fake, opened, tmp_path)
+    assert exit_codes.for_error(info.value) == exit_codes.ExitCode.UNSUPPORTED
+    assert fake.store == before and fake.writes == 0 and fake.run_order == []
+    assert fake.utility_calls == []  # not even the storage precheck
+    assert not (tmp_path / "snap").exists()

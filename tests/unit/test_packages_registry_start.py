@@ -192,3 +192,16 @@ def test_site_certificate_goes_through_the_tls_gate_in_the_same_run(
     assert len(gated) == 1
     assert {"tls.cert", "tls.key", "subdomain_isolation"} <= set(outcome.apply.plan.changed_names)
     assert len(fake.run_order) == 1
+
+
+def test_a_cluster_is_refused_with_exit_5_before_anything_is_written(
+    opened: list[ApplianceTransport], tmp_path: Path
+) -> None:
+    from ghes_setup.errors import RefusedTarget
+
+    fake = FakeAppliance(storage=STORAGE, topology="Cluster")
+    before = dict(fake.store)
+    with pytest.raises(RefusedTarget, match="does not support clustering") as info:
+        start(fake, opened, tmp_path)
+    assert exit_codes.for_error(info.value) == exit_codes.ExitCode.UNSUPPORTED
+    assert fake.store == before and fake.writes == 0 and fake.utility_calls == []

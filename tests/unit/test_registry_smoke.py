@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ghes_setup import exit_codes
@@ -16,6 +17,7 @@ from ghes_setup.registry.retry import RetryPolicy
 from ghes_setup.registry.smoke import STEPS, SmokeRequest, run_smoke
 from ghes_setup.reporting import json_report
 from ghes_setup.secrets import Secret
+from tests.contract.validate import install_validation, vendored_versions
 from tests.registry.fake import HOST, REGISTRY, FakeRegistry, Fault, Pat
 
 FAST = RetryPolicy(attempts=4, initial_delay_s=0.001, max_delay_s=0.01)
@@ -34,7 +36,16 @@ def request(tmp_path: Path, pat: str = "pat-write", **kw: object) -> SmokeReques
 
 
 def smoke(fake: FakeRegistry, req: SmokeRequest, progress: RecordingProgress | None = None):  # type: ignore[no-untyped-def]
-    return run_smoke(req, progress or RecordingProgress(), http_factory=lambda _: fake.client())
+    return run_smoke(req, progress or RecordingProgress(), http_factory=lambda _: validated(fake))
+
+
+def validated(fake: FakeRegistry) -> httpx.Client:
+    """The fake's client, with every REST exchange (`/api/v3/...`) held to the official
+    description of the newest vendored release; the registry's `/v2/` is not described."""
+    client = fake.client()
+    if not fake.refuse_last_version:  # a github.com answer (400) the description does not list
+        install_validation(client, vendored_versions()[-1])
+    return client
 
 
 def steps(result) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -190,6 +201,19 @@ def test_token_without_delete_scope_skips_cleanup_with_a_warning(tmp_path: Path)
     result = smoke(fake, request(tmp_path, "pat-wo"))
     assert result.status is Status.WARN
     assert "lacks delete:packages" in result.details["cleanup"]["reason"]
+    assert not fake.requests("DELETE")  # refused before any request
+
+
+def test_cleanup_scope_precheck_names_both_scopes_deletion_needs(tmp_path: Path) -> None:
+    fake = FakeRegistry(pats={"pat-w": Pat("octo", {"write:packages"})})
+    result = smoke(fake, request(tmp_path, "pat-w"))
+    assert result.status is Status.WARN
+    assert result.details["cleanup"]["reason"] == (
+        "the token lacks delete:packages (deleting a package version needs read:packages and "
+        "delete:packages; its scopes: write:packages)"
+    )
+    assert result.remedy and "read:packages and delete:packages" in result.remedy
+    assert not fake.requests("DELETE")
 
 
 def test_user_namespace_defaults_to_the_tokens_login(tmp_path: Path) -> None:
@@ -197,7 +221,11 @@ def test_user_namespace_defaults_to_the_tokens_login(tmp_path: Path) -> None:
     result = smoke(fake, request(tmp_path, namespace=None))
     assert result.status is Status.PASS
     assert result.details["repository"] == "octo/ghes-setup-smoke"
-    assert any("/api/v3/users/octo/packages/container/" in u for u in fake.requests("DELETE"))
+    # The token owner's own (private) package: /user/..., not /users/{username}/... (public
+    # packages only, where the version would not be found).
+    assert any("/api/v3/user/packages/container/" in u for u in fake.requests("DELETE"))
+    assert not any("/api/v3/users/" in u for u in fake.requests("GET") + fake.requests("DELETE"))
+    assert result.details["cleanup"]["deleted"] is True
 
 
 def test_docker_schema2_manifest_option(tmp_path: Path) -> None:
