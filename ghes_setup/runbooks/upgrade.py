@@ -33,7 +33,7 @@ from ghes_setup.appliance.plan import describe
 from ghes_setup.appliance.transport import TlsNotTrusted
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
 from ghes_setup.checks.protocol import adapt
-from ghes_setup.errors import GhesSetupError, InputError, MaterialError
+from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.facts import GhesVersion
 from ghes_setup.files import write_file
 from ghes_setup.packages.desired import ECOSYSTEMS, ecosystem_setting
@@ -96,6 +96,10 @@ def _readings(
     `appliance_error` set, and the front door and the registry are still measured: after an
     upgrade, "the certificate served has expired" is the finding, not a reason to stop. An
     appliance that does not answer at all, or refuses our credentials, still stops (exit 4)."""
+    appliance: dict[str, Any] | None = None
+    appliance_error: dict[str, Any] | None = None
+    settings: dict[str, Any] = {}
+    unreadable = list(RECORDED)
     try:
         transport = ctx.transport()
         info = transport.identify()
@@ -104,59 +108,32 @@ def _readings(
     except TlsNotTrusted as exc:
         if not tolerate_appliance:
             raise
-        return _front_door_only(ctx, exc, now=now)
-    settings: dict[str, Any] = {}
-    for name in RECORDED:
-        value = current.get(name)
-        if value is None and name in ECOSYSTEM_SETTINGS and name in current:
-            value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
-        settings[name] = describe(name, value) if name in current else None
-    probe = ctx.tls_served()
-    hosts = probe_hosts(probe)
-    served = fingerprints(probe, hosts)
-    verdict = judge_hosts(probe, hosts)
-    answer = ping(ctx.registry_ping())
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": KIND,
-        "taken_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-        "taken_by": f"ghes-setup {__version__}",
-        "hostname": ctx.site.hostname,
-        "appliance": {
+        appliance_error = {"message": exc.message, "hint": exc.hint}
+    else:
+        appliance = {
             "version": str(info.version),
             "platform": info.platform,
             "topology": info.topology,
             "via": info.via,
-        },
-        "settings": settings,
-        "unreadable": [n for n in RECORDED if n not in current],
-        "served": served,
-        "registry": {
-            "ok": answer.ok,
-            "answer": answer.short(),
-            "realm": answer.realm,
-            "service": answer.service,
-        },
-    }
-    return document, verdict
-
-
-def _front_door_only(
-    ctx: PipelineContext, exc: GhesSetupError, *, now: datetime | None
-) -> tuple[dict[str, Any], Outcome]:
+        }
+        for name in RECORDED:
+            value = current.get(name)
+            if value is None and name in ECOSYSTEM_SETTINGS and name in current:
+                value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
+            settings[name] = describe(name, value) if name in current else None
+        unreadable = [n for n in RECORDED if n not in current]
     probe = ctx.tls_served()
     hosts = probe_hosts(probe)
     answer = ping(ctx.registry_ping())
-    document = {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "kind": KIND,
         "taken_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "taken_by": f"ghes-setup {__version__}",
         "hostname": ctx.site.hostname,
-        "appliance": None,
-        "appliance_error": {"message": exc.message, "hint": exc.hint},
-        "settings": {},
-        "unreadable": list(RECORDED),
+        "appliance": appliance,
+        "settings": settings,
+        "unreadable": unreadable,
         "served": fingerprints(probe, hosts),
         "registry": {
             "ok": answer.ok,
@@ -165,6 +142,8 @@ def _front_door_only(
             "service": answer.service,
         },
     }
+    if appliance_error is not None:
+        document["appliance_error"] = appliance_error
     return document, judge_hosts(probe, hosts)
 
 
