@@ -34,14 +34,13 @@ import os
 import re
 import shlex
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Final
-
-import paramiko
+from typing import TYPE_CHECKING, Final
 
 from ghes_setup import facts
 from ghes_setup.appliance.known_hosts import HostKey, KnownHosts, Trust, decide
@@ -73,6 +72,18 @@ from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.secrets import scrub
 from ghes_setup.trace import event
+
+# paramiko.config imports invoke when it can, only for `Match exec` in ssh_config files, which
+# this module never reads (it takes host, port, user and keys from the site file). invoke
+# pulls in asyncio, unittest.mock and YAML: ~40 ms of every SSH run's start-up, for nothing.
+# A None entry makes that optional import fail the way paramiko expects (ImportError).
+if "invoke" not in sys.modules and "paramiko" not in sys.modules:
+    sys.modules["invoke"] = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    # paramiko (with invoke and PyNaCl, ~0.2 s) loads inside the functions that talk SSH:
+    # `ghes-setup check` over the Manage API builds an SshTransport but never uses it.
+    import paramiko
 
 _KEY_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _ERROR_WORDS: Final = re.compile(r"\b(error|failed|failure|fatal)\b", re.IGNORECASE)
@@ -206,6 +217,8 @@ class SshTransport(TransportBase):
         return o.host
 
     def _connect(self) -> paramiko.Transport:
+        import paramiko
+
         o = self.options
         address = self._dial_address()
         try:
@@ -283,6 +296,8 @@ class SshTransport(TransportBase):
         options.key_types = [*first, *(t for t in available if t not in first)]
 
     def _authenticate(self, transport: paramiko.Transport) -> None:
+        import paramiko
+
         o = self.options
         keys: list[paramiko.PKey] = []
         if o.identity is not None:
@@ -331,6 +346,8 @@ class SshTransport(TransportBase):
 
     # ------------------------------------------------------------------ exec plumbing
     def _open(self, command: str) -> paramiko.Channel:
+        import paramiko
+
         transport = self._connection()
         try:
             channel = transport.open_session(timeout=self.options.timeout)
@@ -345,6 +362,8 @@ class SshTransport(TransportBase):
 
     def _run_raw(self, command: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
         """One exec: send `stdin`, close it, read everything. Raises _Dropped."""
+        import paramiko
+
         channel = self._open(command)
         try:
             if stdin:
@@ -504,6 +523,8 @@ class SshTransport(TransportBase):
             self._after_drop(values, str(exc))
 
     def _two_phase(self, payload: bytes) -> None:
+        import paramiko
+
         channel = self._open(remote_command(WRITE_SCRIPT))
         try:
             reader = channel.makefile("rb")
@@ -678,6 +699,8 @@ def presented_host_key(
     """The host key the appliance's SSH server presents, read in the key exchange without
     authenticating or trusting it: `init --from-appliance` shows its fingerprint and asks
     before pinning it (as OpenSSH asks on first contact). Nothing is sent but the handshake."""
+    import paramiko
+
     dial = address or next(iter(resolver.addresses(host) if resolver else ()), host)
     where = f"{host}:{port}"
     event("ssh", f"> {where}: key exchange only (host key)")
@@ -763,6 +786,8 @@ def _read_all(channel: paramiko.Channel, *, stderr: bool) -> bytes:
 
 
 def _load_identity(path: Path) -> paramiko.PKey:
+    import paramiko
+
     path = path.expanduser()
     try:
         return paramiko.PKey.from_path(path)
