@@ -11,9 +11,9 @@ folder: nothing in the repository changes) and the working tree, interleaved ABB
 all three alike; medians, and the load average before and after.
 
 Both trees run as an installed copy would: with bytecode caches (pip compiles them when it
-installs a wheel), kept under a temp PYTHONPYCACHEPREFIX, after two warm-up runs each. Then one
-`python -X importtime` run per tree: the time spent importing each heavy dependency's own
-modules (0 when the command never imports it).
+installs a wheel), kept under a temp PYTHONPYCACHEPREFIX, after two warm-up runs each. Then
+`python -X importtime` runs (interleaved, medians): the time spent importing each heavy
+dependency's own modules (0 when the command never imports it).
 
 Without --lab-dir it starts a lab of its own and brings it to the desired state with
 `ghes-setup up --yes` first (a `check` of a new lab fails). Exit 0 when every run passed and the
@@ -104,6 +104,13 @@ def import_times(argv: list[str], env: Mapping[str, str]) -> tuple[dict[str, flo
     return spent, total
 
 
+def median_imports(
+    samples: list[tuple[dict[str, float], float]],
+) -> tuple[dict[str, float], float]:
+    per_package = {p: statistics.median(s[0].get(p, 0.0) for s in samples) for p in HEAVY}
+    return per_package, statistics.median(s[1] for s in samples)
+
+
 @contextmanager
 def healthy_lab(lab_dir: Path | None) -> Iterator[Path]:
     if lab_dir is not None:
@@ -123,6 +130,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main", help="git commit or branch to compare with")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--import-rounds", type=int, default=5)
     parser.add_argument("--lab-dir", type=Path)
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
@@ -152,7 +160,12 @@ def main() -> int:
             for name in order if i % 2 == 0 else order[::-1]:  # ABBA
                 runs[name].append(once(*variants[name]))
         load_after = os.getloadavg()
-        imports = {name: import_times(*variants[name]) for name in variants if "check" in name}
+        samples: dict[str, list[tuple[dict[str, float], float]]] = {}
+        for _ in range(args.import_rounds):  # interleaved too: one importtime run each
+            for name in variants:
+                if name.startswith("check"):
+                    samples.setdefault(name, []).append(import_times(*variants[name]))
+        imports = {name: median_imports(runs_of) for name, runs_of in samples.items()}
     med = {name: statistics.median(times) for name, times in runs.items()}
     base_name, tree_name = (n for n in variants if n.startswith("check"))
     lines = [
@@ -173,8 +186,9 @@ def main() -> int:
         f"({(med[base_name] - med[tree_name]) * 1000:+.0f} ms per run saved). "
         f"Target: the whole process at most {TARGET_S} s: {'met' if ok else 'MISSED'}.",
         "",
-        "Import time in ms (`python -X importtime`, one run each: the self time of the "
-        "package's own modules, 0 = never imported; importtime itself inflates these):",
+        f"Import time in ms (`python -X importtime`, median of {args.import_rounds} interleaved "
+        "runs each: the self time of the package's own modules, 0 = never imported; "
+        "importtime itself inflates these):",
         "",
         f"| package | {base_name} | {tree_name} |",
         "| --- | ---: | ---: |",
@@ -191,7 +205,8 @@ def main() -> int:
         replace_section(
             "Start-up: the whole `ghes-setup check` process",
             "Command: `.venv/bin/python -m bench.check_process_bench --base "
-            f"{base_commit} --rounds {args.rounds} --write-docs` ({time.strftime('%Y-%m-%d')}, "
+            f"{base_commit} --rounds {args.rounds} --import-rounds {args.import_rounds} "
+            "--write-docs` ({time.strftime('%Y-%m-%d')}, "
             "as root on the 2-core dev VM shared with other test runs).\n\n" + table,
         )
     return 0 if ok else 1
