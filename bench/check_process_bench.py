@@ -44,6 +44,26 @@ HEAVY = (
 )  # fmt: skip
 
 
+NOTES = """\
+What a `check` process no longer imports, or imports only when it uses it:
+- paramiko loads inside `appliance.ssh` when an SSH transport talks (a site reached over the
+  Manage API alone never loads it), and without invoke: paramiko imports invoke only for
+  `Match exec` in ssh_config files, which ghes-setup never reads (invoke brought asyncio,
+  unittest.mock and YAML);
+- httpx's own command line (`httpx._main`: click, rich.progress, rich.syntax, pygments) is kept
+  from loading by the entry point; `check --format nagios|prometheus|json` loads no rich;
+- `registry.smoke` loads the protocol client, the image builder and the REST client only when
+  a smoke test runs (`check --smoke`, `up`, `registry smoke`).
+
+What every `check` needs, and loads: typer, httpx and httpcore (Manage API, /status, the
+registry's /v2/), dnspython (the DNS checks), cryptography and pyOpenSSL (tls-served), rich
+for the human table. The rest of a run is the checks themselves: the lab's SSH
+`read-settings` script (one `ghe-config` call per key) is the last step of the critical path
+(`--debug` shows it). On a loaded machine (the load average is given above) every figure
+stretches; the ratio of the interleaved runs is the comparison that holds.
+"""
+
+
 def lab_env(lab_dir: Path) -> dict[str, str]:
     """What `ghes-setup lab env` exports: the site file, secrets, nameservers, CA."""
     out = subprocess.run(
@@ -206,8 +226,11 @@ def main() -> int:
             "Start-up: the whole `ghes-setup check` process",
             "Command: `.venv/bin/python -m bench.check_process_bench --base "
             f"{base_commit} --rounds {args.rounds} --import-rounds {args.import_rounds} "
-            "--write-docs` ({time.strftime('%Y-%m-%d')}, "
-            "as root on the 2-core dev VM shared with other test runs).\n\n" + table,
+            f"--write-docs` ({time.strftime('%Y-%m-%d')}, "
+            "as root on the 2-core dev VM shared with other test runs).\n\n"
+            + table
+            + "\n\n"
+            + NOTES,
         )
     return 0 if ok else 1
 
