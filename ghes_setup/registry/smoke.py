@@ -144,7 +144,7 @@ def smoke_outcome(
         raise InputError(f"namespace {namespace!r} is not a valid user or organization name")
     from ghes_setup.registry.image import new_run_id
 
-    run = _Run(request, sink, request.run_id or new_run_id())
+    run = _SmokeRun(request, sink, request.run_id or new_run_id())
     with (http_factory or default_http)(request) as http:
         return run.execute(http, namespace)
 
@@ -175,7 +175,7 @@ class _StepFailed(Exception):
         self.remedy = remedy
 
 
-class _Run:
+class _SmokeRun:
     def __init__(self, request: SmokeRequest, progress: ProgressSink, run_id: str) -> None:
         self.request = request
         self.progress = progress
