@@ -48,9 +48,8 @@ NOTES = """\
 What a `check` process no longer imports, or imports only when it uses it:
 - paramiko loads inside `appliance.ssh` when an SSH transport talks (a run that opens one
   but routes every setting to the Manage API never loads it), and without invoke: paramiko
-  imports invoke only for
-  `Match exec` in ssh_config files, which ghes-setup never reads (invoke brought asyncio,
-  unittest.mock and YAML);
+  imports invoke only for `Match exec` in ssh_config files, which ghes-setup never reads
+  (invoke brought asyncio, unittest.mock and YAML);
 - httpx's own command line (`httpx._main`: click, rich.progress, rich.syntax, pygments) is kept
   from loading by the entry point; `check --format nagios|prometheus|json` loads no rich;
 - `registry.smoke` loads the protocol client, the image builder and the REST client only when
