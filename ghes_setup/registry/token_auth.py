@@ -122,7 +122,8 @@ class TokenAuth:
             params["scope"] = wanted.strings()
         if self.credentials is not None:
             params["account"] = self.credentials.username
-        # copy_merge_params keeps a query the realm URL already has (lab-notes §1 trap).
+        # copy_merge_params keeps a query the realm URL already has; replacing it is the trap of
+        # docs/registry.md ("Uploads: streaming, `_state`, ...").
         url = httpx.URL(self.realm).copy_merge_params(params)
         host = url.host
         state = self._s.new_retry()

@@ -401,7 +401,7 @@ def upload_url_with_digest(location: str, digest: str) -> str:
     """The closing PUT URL: the Location as given (its `_state` query kept) plus `digest=`.
 
     Never `params={"digest": d}` on a URL with a query: httpx replaces the query, `_state` is
-    lost, and the registry answers 404 BLOB_UPLOAD_UNKNOWN (lab-notes §1).
+    lost, and the registry answers 404 BLOB_UPLOAD_UNKNOWN (docs/registry.md, "Uploads").
     """
     url = httpx.URL(location)
     extra = b"digest=" + digest.replace(":", "%3A").encode("ascii")
