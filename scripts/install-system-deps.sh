@@ -14,6 +14,7 @@
 #   util-linux      flock and unshare (the lab's ghe-config; skopeo under a private /etc/hosts)
 #   tinyproxy       the egress HTTP proxy `client check`'s tests put between a runner and the lab
 #   prometheus      promtool: `promtool check/test rules` runs the shipped alert rules on real textfiles
+#   ShellCheck      (package shellcheck) lints every shell script, the shipped admin-shell ones too
 #   iproute2, procps, python3-venv
 #   nodejs, npm     run Azurite, the lab's Azure Blob Storage server (scripts/install-lab-node.sh);
 #                   only when `node`/`npm` are missing (a Node from elsewhere, e.g. NodeSource's
@@ -21,7 +22,8 @@
 set -euo pipefail
 
 packages=(openssh-server openssh-client nginx docker-registry dnsmasq skopeo git dnsutils openssl
-          iproute2 procps python3 python3-venv util-linux ca-certificates tinyproxy prometheus)
+          iproute2 procps python3 python3-venv util-linux ca-certificates tinyproxy prometheus
+          shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

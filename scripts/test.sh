@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: set up a fresh machine, then run every check CI runs.
 #   lint (ruff), format (ruff format --check), types (mypy strict), layer and library
-#   contracts (import-linter), the tests (unit and lab) with warnings as errors, and (on a full
-#   run, without pytest arguments) the unit tests again on the lowest declared dependencies.
+#   contracts (import-linter), ShellCheck on every shell script, the tests (unit and lab) with
+#   warnings as errors, and (on a full run, without pytest arguments) the unit tests again on
+#   the lowest declared dependencies.
 # Extra arguments go to pytest, e.g. scripts/test.sh -k dns -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ echo "== ruff check";      ruff check .
 echo "== ruff format";     ruff format --check .
 echo "== mypy";            mypy
 echo "== import contracts"; lint-imports
+echo "== shellcheck";      scripts/shellcheck.sh
 echo "== pytest";          python -m pytest "$@"
 if [ "$#" -eq 0 ]; then
   echo "== lowest dependencies"; scripts/test-lowest-deps.sh

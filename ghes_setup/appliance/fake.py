@@ -77,7 +77,7 @@ class FakeStorage:
 
 
 @dataclass
-class _Run:
+class _FakeApplyRun:
     run_id: str
     steps: tuple[str, ...]
     fail_at: str | None
@@ -118,7 +118,7 @@ class FakeAppliance(TransportBase):
             text = encode_config(name, value)
             if text is not None:
                 self.store[spec(name).ghe_config_key] = text
-        self.runs: dict[str, _Run] = {}
+        self.runs: dict[str, _FakeApplyRun] = {}
         self.run_order: list[str] = []
         self.writes = 0  # successful write_settings calls
         self.reads = 0
@@ -210,14 +210,14 @@ class FakeAppliance(TransportBase):
             check_run_id(run_id)
             if any(not r.done for r in self.runs.values()):
                 raise SettingsRejected("a configuration run is already in progress")
-            run = _Run(run_id, APPLY_STEPS, self._fail_next, self.apply_polls)
+            run = _FakeApplyRun(run_id, APPLY_STEPS, self._fail_next, self.apply_polls)
             self._fail_next = None
             self.runs[run_id] = run
             self.run_order.append(run_id)
             run.events.append(ApplyEvent(f"Starting configuration run {run_id}", "INFO"))
             return ApplyRun(run_id, self.name)
 
-    def _advance(self, run: _Run) -> None:
+    def _advance(self, run: _FakeApplyRun) -> None:
         if run.done:
             return
         if run.polls_left > 0:

@@ -34,13 +34,13 @@ import os
 import re
 import shlex
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
-from typing import Final
-
-import paramiko
+from typing import TYPE_CHECKING, Final
 
 from ghes_setup import facts
 from ghes_setup.appliance.known_hosts import HostKey, KnownHosts, Trust, decide
@@ -73,181 +73,44 @@ from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.secrets import scrub
 from ghes_setup.trace import event
 
+# paramiko.config imports invoke when it can, only for `Match exec` in ssh_config files, which
+# this module never reads (it takes host, port, user and keys from the site file). invoke
+# pulls in asyncio, unittest.mock and YAML: ~40 ms of every SSH run's start-up, for nothing.
+# A None entry makes that optional import fail the way paramiko expects (ImportError).
+if "invoke" not in sys.modules and "paramiko" not in sys.modules:
+    sys.modules["invoke"] = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    # paramiko (with invoke and PyNaCl, ~0.2 s) loads inside the functions that talk SSH:
+    # `ghes-setup check` over the Manage API builds an SshTransport but never uses it.
+    import paramiko
+
 _KEY_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _ERROR_WORDS: Final = re.compile(r"\b(error|failed|failure|fatal)\b", re.IGNORECASE)
 COMMIT_WAIT_S: Final = 60  # how long the write script waits for COMMIT before rolling back
 
 # ---------------------------------------------------------------------------- remote scripts
+# The fixed scripts the admin shell runs live in ghes_setup/appliance/scripts/*.sh (package
+# data, checked by shellcheck in CI); each says its arguments and protocol in its header.
 # Values travel length-framed ("... LENGTH\n" + LENGTH raw bytes + "\n", LC_ALL=C so that a
 # length is bytes) and are read with bash builtins: no base64 or subshell fork per key, so a
-# run costs about one ghe-config call per key read or written.
-#
-# Shared by every script that reads or changes settings: take the lock, then put back a
-# journal left by a write script that was killed before it could clean up. The journal holds
-# "set KEY LENGTH\n<old value>\n" or "unset KEY\n" per key, written before any change.
-PRELUDE: Final = r"""
-set -u
-export LC_ALL=C
-trap '' PIPE
-umask 077
-st="${HOME:-/tmp}/.ghes-setup"
-mkdir -p "$st" || { echo "ERR state-dir"; exit 90; }
-command -v flock >/dev/null || { echo "ERR no-flock"; exit 89; }
-exec 9>>"$st/lock"
-flock -w 60 9 || { echo "ERR lock"; exit 91; }
-J="$st/journal"
-restore() {
-  [ -f "$J" ] || return 0
-  bad=0
-  while IFS=' ' read -r op key len; do
-    case "$op" in
-      set)
-        IFS= read -r -d '' -N "$len" v; read -r _
-        ghe-config "$key" "$v" >/dev/null 2>&1 || bad=1 ;;
-      unset)
-        ghe-config --unset "$key" >/dev/null 2>&1 || ! ghe-config "$key" >/dev/null 2>&1 \
-          || bad=1 ;;
-    esac
-  done < "$J"
-  [ "$bad" -eq 0 ] && rm -f "$J"
-  return "$bad"
-}
-restore || { echo "ERR journal-restore"; exit 92; }
-getkey() {  # sets $rc (0 set, 1 unset, other: error) and $out (the value, exactly)
-  out=""
-  ghe-config "$1" > "$st/value" 2>/dev/null; rc=$?
-  IFS= read -r -d '' out < "$st/value"
-  rm -f "$st/value"
-  out=${out%$'\n'}
-  # An unset key may print an empty value with exit 0: unset, in reads and in the journal
-  # (so that a roll-back unsets it again instead of setting it to "").
-  if [ "$rc" -eq 0 ] && [ -z "$out" ]; then rc=1; fi
-}
-"""
+# run costs about one ghe-config call per key read or written. prelude.sh (the lock and the
+# journal of a killed write) comes first in every script that reads or changes settings.
 
-# args: [identify 0|1] keys...   Records "TAG ARG... LENGTH\n" + LENGTH bytes + "\n", then
-# END: V (ghe-version), R (replica state), C (cluster), "K key rc" (a value).
-READ_SCRIPT: Final = (
-    PRELUDE
-    + r"""
-record() { printf '%s %s\n%s\n' "$1" "${#2}" "$2"; }
-if [ "$1" = 1 ]; then
-  record V "$(ghe-version 2>&1)"
-  record R "$(cat %REPL% 2>/dev/null)"
-  if [ -e %CLUSTER% ]; then record C 1; else record C 0; fi
-fi
-shift
-for k in "$@"; do getkey "$k"; record "K $k $rc" "$out"; done
-echo END
-""".replace("%REPL%", facts.REPLICA_STATE_FILE).replace("%CLUSTER%", facts.CLUSTER_STATE_FILE)
-)
 
-# stdin: "set KEY LENGTH\n<value>\n" / "unset KEY\n" ..., then "end\n"; later "commit\n".
-WRITE_SCRIPT: Final = (
-    PRELUDE
-    + r"""
-n=0; last=""
-while IFS=' ' read -r op key len; do
-  last=$op
-  case "$op" in
-    end) break ;;
-    set)
-      case "$len" in ''|*[!0-9]*) echo "ERR protocol"; exit 93 ;; esac
-      IFS= read -r -d '' -N "$len" val || [ "$len" = 0 ] || break
-      read -r _ || break
-      OP[n]=set; KEY[n]=$key; VAL[n]=$val; n=$((n+1)) ;;
-    unset) OP[n]=unset; KEY[n]=$key; VAL[n]=""; n=$((n+1)) ;;
-    *) echo "ERR protocol"; exit 93 ;;
-  esac
-done
-[ "$last" = end ] || { echo "ERR truncated-input"; exit 94; }
-: > "$J.new" || { echo "ERR journal-write"; exit 95; }
-for ((i=0; i<n; i++)); do
-  getkey "${KEY[i]}"
-  case "$rc" in
-    0) printf 'set %s %s\n%s\n' "${KEY[i]}" "${#out}" "$out" >> "$J.new" ;;
-    1) printf 'unset %s\n' "${KEY[i]}" >> "$J.new" ;;
-    *) rm -f "$J.new"; echo "ERR read ${KEY[i]} $rc"; exit 96 ;;
-  esac
-done
-sync "$J.new" 2>/dev/null || sync
-mv -f "$J.new" "$J" || { echo "ERR journal-write"; exit 95; }
-trap 'restore; exit 97' HUP TERM INT
-for ((i=0; i<n; i++)); do
-  k=${KEY[i]}
-  if [ "${OP[i]}" = set ]; then
-    if ! ghe-config "$k" "${VAL[i]}" >/dev/null 2>"$st/error"; then
-      IFS= read -r -d '' err < "$st/error"; rm -f "$st/error"
-      restore
-      printf 'FAIL %s %s\n%s\n' "$k" "${#err}" "$err"; exit 1
-    fi
-  else
-    ghe-config --unset "$k" >/dev/null 2>&1 || ! ghe-config "$k" >/dev/null 2>&1 \
-      || { restore; printf 'FAIL %s 0\n\n' "$k"; exit 1; }
-  fi
-done
-rm -f "$st/error"
-echo PREPARED
-if IFS= read -r -t "%WAIT%" answer && [ "$answer" = commit ]; then
-  rm -f "$J"; echo COMMITTED; exit 0
-fi
-restore; echo ROLLEDBACK; exit 3
-""".replace("%WAIT%", str(COMMIT_WAIT_S))
-)
+def _script(name: str) -> str:
+    """The text of scripts/NAME.sh, as shipped in the package."""
+    return "\n" + (files(__package__) / "scripts" / f"{name}.sh").read_text(encoding="utf-8")
 
-# args: run_id. Starts ghe-config-apply detached; its output and rc go to runs/<id>/.
-APPLY_SCRIPT: Final = (
-    PRELUDE
-    + r"""
-runs="$st/runs"; R="$runs/$1"
-mkdir -p "$runs"
-for d in "$runs"/*/; do
-  [ -d "$d" ] || continue
-  [ -f "$d/rc" ] && continue
-  pid=$(cat "$d/pid" 2>/dev/null) || continue
-  kill -0 "$pid" 2>/dev/null && { echo "BUSY $(basename "$d")"; exit 2; }
-done
-mkdir "$R" || { echo "ERR run-exists"; exit 95; }
-: > "$R/log"
-setsid nohup bash -c \
-  'ghe-config-apply >>"$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' \
-  ghes-setup-apply "$R" </dev/null >/dev/null 2>&1 9>&- &
-echo $! > "$R/pid"
-ls -1td "$runs"/*/ | tail -n +21 | xargs -r rm -rf
-echo "STARTED $1"
-"""
-)
 
-# args: run_id or "" (latest), offset. Prints the status line, then the log from offset.
-STATUS_SCRIPT: Final = r"""
-set -u
-runs="${HOME:-/tmp}/.ghes-setup/runs"
-if [ -n "$1" ]; then R="$runs/$1"
-else R=$(ls -1t "$runs"/*/pid 2>/dev/null | head -n 1); R=${R%/pid}; fi
-[ -n "$R" ] && [ -d "$R" ] || { echo "UNKNOWN"; exit 0; }
-id=$(basename "$R")
-if [ -f "$R/rc" ]; then echo "DONE $id $(cat "$R/rc")"
-elif kill -0 "$(cat "$R/pid" 2>/dev/null)" 2>/dev/null; then echo "RUNNING $id"
-else echo "LOST $id"; fi
-size=$(stat -c %s "$R/log" 2>/dev/null || echo 0)
-[ "$2" = - ] && { echo "LOG $size"; exit 0; }
-off=$2; [ "$off" -le "$size" ] || off=0
-echo "LOG $size $(tail -c +$((off + 1)) "$R/log" 2>/dev/null | head -c $((size - off)) \
-  | base64 -w0)"
-"""
-
-# stdin: a count line, that many base64 argv lines, then the utility's own input.
-UTILITY_SCRIPT: Final = r"""
-set -u
-IFS= read -r n || exit 93
-args=()
-for ((i=0; i<n; i++)); do
-  IFS= read -r a || exit 93
-  args+=("$(printf '%s' "$a" | base64 -d; printf x)")
-  args[i]=${args[i]%x}
-done
-exec "${args[@]}"
-"""
+PRELUDE: Final = _script("prelude")
+READ_SCRIPT: Final = PRELUDE + _script("read-settings").replace(
+    "%REPL%", facts.REPLICA_STATE_FILE
+).replace("%CLUSTER%", facts.CLUSTER_STATE_FILE)
+WRITE_SCRIPT: Final = PRELUDE + _script("write-settings").replace("%WAIT%", str(COMMIT_WAIT_S))
+APPLY_SCRIPT: Final = PRELUDE + _script("start-config-apply")
+STATUS_SCRIPT: Final = _script("config-apply-status")
+UTILITY_SCRIPT: Final = _script("utility")
 
 
 def script_name(command: str) -> str:
@@ -354,6 +217,8 @@ class SshTransport(TransportBase):
         return o.host
 
     def _connect(self) -> paramiko.Transport:
+        import paramiko
+
         o = self.options
         address = self._dial_address()
         try:
@@ -431,6 +296,8 @@ class SshTransport(TransportBase):
         options.key_types = [*first, *(t for t in available if t not in first)]
 
     def _authenticate(self, transport: paramiko.Transport) -> None:
+        import paramiko
+
         o = self.options
         keys: list[paramiko.PKey] = []
         if o.identity is not None:
@@ -479,6 +346,8 @@ class SshTransport(TransportBase):
 
     # ------------------------------------------------------------------ exec plumbing
     def _open(self, command: str) -> paramiko.Channel:
+        import paramiko
+
         transport = self._connection()
         try:
             channel = transport.open_session(timeout=self.options.timeout)
@@ -493,6 +362,8 @@ class SshTransport(TransportBase):
 
     def _run_raw(self, command: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
         """One exec: send `stdin`, close it, read everything. Raises _Dropped."""
+        import paramiko
+
         channel = self._open(command)
         try:
             if stdin:
@@ -652,6 +523,8 @@ class SshTransport(TransportBase):
             self._after_drop(values, str(exc))
 
     def _two_phase(self, payload: bytes) -> None:
+        import paramiko
+
         channel = self._open(remote_command(WRITE_SCRIPT))
         try:
             reader = channel.makefile("rb")
@@ -826,6 +699,8 @@ def presented_host_key(
     """The host key the appliance's SSH server presents, read in the key exchange without
     authenticating or trusting it: `init --from-appliance` shows its fingerprint and asks
     before pinning it (as OpenSSH asks on first contact). Nothing is sent but the handshake."""
+    import paramiko
+
     dial = address or next(iter(resolver.addresses(host) if resolver else ()), host)
     where = f"{host}:{port}"
     event("ssh", f"> {where}: key exchange only (host key)")
@@ -911,6 +786,8 @@ def _read_all(channel: paramiko.Channel, *, stderr: bool) -> bytes:
 
 
 def _load_identity(path: Path) -> paramiko.PKey:
+    import paramiko
+
     path = path.expanduser()
     try:
         return paramiko.PKey.from_path(path)

@@ -44,9 +44,22 @@ class _ClosedStdout(io.TextIOBase):
         raise BrokenPipeError(errno.EPIPE, "standard output is closed")
 
 
+def _skip_unused_library_parts() -> None:
+    """Keep an optional import of a library we use from running: nothing of ghes-setup needs it,
+    and every command would pay for it (docs/performance.md, bench/check_process_bench.py).
+
+    httpx's package imports its own command line (`httpx._main`: click, rich.progress,
+    rich.syntax, pygments) inside `try: ... except ImportError`; a None entry in sys.modules
+    makes that import fail the way httpx expects, and `httpx.main` is its stub.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     if sys.stdout is None:  # started with standard output closed
         sys.stdout = _ClosedStdout()
+    _skip_unused_library_parts()
     _tolerate_narrow_encodings()
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # fast path: no typer import

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
@@ -37,21 +37,17 @@ from ghes_setup.checks.model import CheckResult, JsonValue, Outcome, Status
 from ghes_setup.errors import GhesSetupError, InputError
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
-from ghes_setup.registry.client import Credentials, RegistryClient
 from ghes_setup.registry.errors import RegistryError, RegistryHTTPError
-from ghes_setup.registry.image import (
-    MARKER_FILE,
-    LayerInspector,
-    SmokeImage,
-    build_image,
-    check_config,
-    new_run_id,
-)
 from ghes_setup.registry.oci import ManifestFormat, is_repository_name, parse_manifest
-from ghes_setup.registry.rest import RestApi, TokenInfo
 from ghes_setup.registry.retry import RetryPolicy
-from ghes_setup.registry.transport import make_registry_http
 from ghes_setup.secrets import Secret
+
+if TYPE_CHECKING:
+    # The protocol client, the image builder and the REST client load when a smoke test runs:
+    # `ghes-setup check` without --smoke imports this module for SmokeRequest alone.
+    from ghes_setup.registry.client import RegistryClient
+    from ghes_setup.registry.image import LayerInspector, SmokeImage
+    from ghes_setup.registry.rest import RestApi, TokenInfo
 
 CHECK_ID: Final = "registry-smoke"
 AREA: Final = "registry"
@@ -104,6 +100,8 @@ class SmokeRequest:
 
 
 def default_http(request: SmokeRequest) -> httpx.Client:
+    from ghes_setup.registry.transport import make_registry_http
+
     return make_registry_http(
         resolver=request.resolver, ca_file=request.ca_file, timeout=request.timeout
     )
@@ -144,7 +142,9 @@ def smoke_outcome(
         )
     if namespace and not is_repository_name(namespace.lower()):
         raise InputError(f"namespace {namespace!r} is not a valid user or organization name")
-    run = _Run(request, sink, request.run_id or new_run_id())
+    from ghes_setup.registry.image import new_run_id
+
+    run = _SmokeRun(request, sink, request.run_id or new_run_id())
     with (http_factory or default_http)(request) as http:
         return run.execute(http, namespace)
 
@@ -175,7 +175,7 @@ class _StepFailed(Exception):
         self.remedy = remedy
 
 
-class _Run:
+class _SmokeRun:
     def __init__(self, request: SmokeRequest, progress: ProgressSink, run_id: str) -> None:
         self.request = request
         self.progress = progress
@@ -227,6 +227,9 @@ class _Run:
     # -------------------------------------------------------------- orchestration
 
     def execute(self, http: httpx.Client, namespace: str) -> Outcome:
+        from ghes_setup.registry.client import RegistryClient
+        from ghes_setup.registry.rest import RestApi
+
         request = self.request
         rest = RestApi(http, request.web_host, request.token, retry=request.retry)
         client = RegistryClient(
@@ -297,6 +300,8 @@ class _Run:
                     f"{rest.base}/user sent no {facts.OAUTH_SCOPES_HEADER} header: this is not "
                     "a classic personal access token, and GitHub Packages accepts only those"
                 )
+            from ghes_setup.registry.client import Credentials
+
             client.set_credentials(Credentials(user, request.token))
             can_push = info.allows(facts.PACKAGE_SCOPES["push"])
             actions = ("pull", "push") if can_push is not False else ("pull",)
@@ -388,6 +393,8 @@ class _Run:
         )
 
     def _pull_and_verify(self, client: RegistryClient, image: SmokeImage) -> None:
+        from ghes_setup.registry.image import MARKER_FILE, LayerInspector, check_config
+
         expected = image.manifest_digest
         with self.step("pull by tag") as step:
             by_tag = client.get_manifest(self.repository, self.run_id)
@@ -584,6 +591,8 @@ class _Run:
 
 
 def _generate(request: SmokeRequest, run_id: str) -> SmokeImage:
+    from ghes_setup.registry.image import build_image
+
     try:
         return build_image(
             run_id, size=request.size, fmt=request.manifest_format, workdir=request.workdir

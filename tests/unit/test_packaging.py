@@ -35,6 +35,11 @@ def test_wheel_ships_templates_type_marker_and_console_script(wheel: Path) -> No
     for template in templates:
         assert f"ghes_setup/templates/{template}" in names, template
     assert "ghes_setup/py.typed" in names
+    # The admin-shell scripts ssh.py loads with importlib.resources.
+    scripts = list((ROOT / "ghes_setup/appliance/scripts").glob("*.sh"))
+    assert len(scripts) >= 6, scripts
+    for script in scripts:
+        assert f"ghes_setup/appliance/scripts/{script.name}" in names, script.name
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

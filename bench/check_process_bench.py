@@ -1,0 +1,239 @@
+"""Benchmark: the whole `ghes-setup check` process against the healthy lab, base vs this tree.
+
+    .venv/bin/python -m bench.check_process_bench --base main [--rounds 10] [--lab-dir DIR]
+        [--write-docs]
+
+One process, every check of the site (DNS, TLS, status, appliance over the Manage API and
+SSH, packages, registry ping), no added latency. The same command runs from two source
+trees in the same run: BASE (`git archive BASE ghes_setup templates`, extracted to a temp
+folder: nothing in the repository changes) and the working tree, interleaved ABBA with
+`python -c pass` (the interpreter's own start-up) so that the load of a shared machine hits
+all three alike; medians, and the load average before and after.
+
+Both trees run as an installed copy would: with bytecode caches (pip compiles them when it
+installs a wheel), kept under a temp PYTHONPYCACHEPREFIX, after two warm-up runs each. Then
+`python -X importtime` runs (interleaved, medians): the time spent importing each heavy
+dependency's own modules (0 when the command never imports it).
+
+Without --lab-dir it starts a lab of its own and brings it to the desired state with
+`ghes-setup up --yes` first (a `check` of a new lab fails). Exit 0 when every run passed and the
+tree's median is at most the target (0.5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.lab import ROOT, bench_lab
+
+TARGET_S = 0.5
+HEAVY = (
+    "typer", "rich", "httpx", "httpcore", "dns", "cryptography", "OpenSSL", "paramiko",
+    "invoke", "nacl", "jinja2", "yaml", "asyncio",
+)  # fmt: skip
+
+
+NOTES = """\
+What a `check` process no longer imports, or imports only when it uses it:
+- paramiko loads inside `appliance.ssh` when an SSH transport talks (a run that opens one
+  but routes every setting to the Manage API never loads it), and without invoke: paramiko
+  imports invoke only for `Match exec` in ssh_config files, which ghes-setup never reads
+  (invoke brought asyncio, unittest.mock and YAML);
+- httpx's own command line (`httpx._main`: click, rich.progress, rich.syntax, pygments) is kept
+  from loading by the entry point; `check --format nagios|prometheus|json` loads no rich;
+- `registry.smoke` loads the protocol client, the image builder and the REST client only when
+  a smoke test runs (`check --smoke`, `up`, `registry smoke`).
+
+What every `check` needs, and loads: typer, httpx and httpcore (Manage API, /status, the
+registry's /v2/), dnspython (the DNS checks), cryptography and pyOpenSSL (tls-served), rich
+for the human table. The rest of a run is the checks themselves: the lab's SSH
+`read-settings` script (one `ghe-config` call per key) is the last step of the critical path
+(`--debug` shows it). On a loaded machine (the load average is given above) every figure
+stretches; the ratio of the interleaved runs is the comparison that holds.
+"""
+
+
+def lab_env(lab_dir: Path) -> dict[str, str]:
+    """What `ghes-setup lab env` exports: the site file, secrets, nameservers, CA."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ghes_setup", "lab", "env", "--dir", str(lab_dir)],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    ).stdout  # fmt: skip
+    env: dict[str, str] = {}
+    for line in out.splitlines():
+        words = shlex.split(line, comments=True)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            name, value = words[1].split("=", 1)
+            env[name] = value
+    return env
+
+
+def extract(base: str, into: Path) -> Path:
+    """The package (and its templates) as of commit BASE, read-only from git."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", base, "ghes_setup", "templates"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    tar_path = into / "base.tar"
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(into / "tree", filter="data")
+    return into / "tree"
+
+
+def once(argv: list[str], env: Mapping[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=dict(env), capture_output=True, text=True, cwd="/")
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{shlex.join(argv)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
+    return elapsed
+
+
+def import_times(argv: list[str], env: Mapping[str, str]) -> tuple[dict[str, float], float]:
+    """Per HEAVY package, the ms spent in its own modules (`pkg` and `pkg.*`, self time),
+    and the ms of all imports (the top-level lines' cumulative time)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv[1:]],
+        env=dict(env), capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+    spent: dict[str, float] = {}
+    total = 0.0
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, cumulative, name = line.split(":", 1)[1].split("|")
+        if not name.startswith("  "):  # a top-level import (two spaces of indent per level)
+            total += int(cumulative) / 1000
+        package = name.strip().split(".")[0]
+        if package in HEAVY:
+            spent[package] = spent.get(package, 0.0) + int(own) / 1000
+    return spent, total
+
+
+def median_imports(
+    samples: list[tuple[dict[str, float], float]],
+) -> tuple[dict[str, float], float]:
+    per_package = {p: statistics.median(s[0].get(p, 0.0) for s in samples) for p in HEAVY}
+    return per_package, statistics.median(s[1] for s in samples)
+
+
+@contextmanager
+def healthy_lab(lab_dir: Path | None) -> Iterator[Path]:
+    if lab_dir is not None:
+        yield lab_dir
+        return
+    with bench_lab() as lab:
+        env = {**os.environ, **lab_env(lab.dir)}
+        subprocess.run(
+            [sys.executable, "-m", "ghes_setup", "up", "--site", env["GHES_SETUP_SITE"], "--yes",
+             "--no-smoke"],
+            check=True, capture_output=True, env=env, cwd=ROOT,
+        )  # fmt: skip
+        yield lab.dir
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="main", help="git commit or branch to compare with")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--import-rounds", type=int, default=5)
+    parser.add_argument("--lab-dir", type=Path)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    base_commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", args.base],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="ghes-check-bench-") as tmp,
+        healthy_lab(args.lab_dir) as lab_dir,
+    ):
+        common = {**os.environ, **lab_env(lab_dir), "PYTHONPYCACHEPREFIX": f"{tmp}/pyc"}
+        common.pop("PYTHONDONTWRITEBYTECODE", None)
+        trees = {f"base ({base_commit})": extract(args.base, Path(tmp)), "this tree": ROOT}
+        check = [sys.executable, "-m", "ghes_setup", "check", "--site", common["GHES_SETUP_SITE"]]
+        variants: dict[str, tuple[list[str], dict[str, str]]] = {
+            "python -c pass": ([sys.executable, "-c", "pass"], common),
+        }
+        for name, tree in trees.items():
+            variants[f"check, {name}"] = (check, {**common, "PYTHONPATH": str(tree)})
+        for argv, env in list(variants.values()) * 2:  # warm-up: bytecode and page cache
+            once(argv, env)
+        load_before = os.getloadavg()
+        runs: dict[str, list[float]] = {name: [] for name in variants}
+        order = list(variants)
+        for i in range(args.rounds):
+            for name in order if i % 2 == 0 else order[::-1]:  # ABBA
+                runs[name].append(once(*variants[name]))
+        load_after = os.getloadavg()
+        samples: dict[str, list[tuple[dict[str, float], float]]] = {}
+        for _ in range(args.import_rounds):  # interleaved too: one importtime run each
+            for name in variants:
+                if name.startswith("check"):
+                    samples.setdefault(name, []).append(import_times(*variants[name]))
+        imports = {name: median_imports(runs_of) for name, runs_of in samples.items()}
+    med = {name: statistics.median(times) for name, times in runs.items()}
+    base_name, tree_name = (n for n in variants if n.startswith("check"))
+    lines = [
+        f"{args.rounds} interleaved rounds (ABBA), fresh process each, no added latency; "
+        f"load average (1/5/15 min) {' '.join(f'{x:.2f}' for x in load_before)} before, "
+        f"{' '.join(f'{x:.2f}' for x in load_after)} after, on {os.cpu_count()} cores.",
+        "",
+        "| command | median | min | max |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, times in runs.items():
+        lines.append(f"| `{name}` | {med[name]:.3f} s | {min(times):.3f} s | {max(times):.3f} s |")
+    ratio = med[tree_name] / med[base_name]
+    ok = med[tree_name] <= TARGET_S
+    lines += [
+        "",
+        f"This tree / base: **{ratio:.2f}** "
+        f"({(med[base_name] - med[tree_name]) * 1000:+.0f} ms per run saved). "
+        f"Target: the whole process at most {TARGET_S} s: {'met' if ok else 'MISSED'}.",
+        "",
+        f"Import time in ms (`python -X importtime`, median of {args.import_rounds} interleaved "
+        "runs each: the self time of the package's own modules, 0 = never imported; "
+        "importtime itself inflates these):",
+        "",
+        f"| package | {base_name} | {tree_name} |",
+        "| --- | ---: | ---: |",
+    ]
+    for package in HEAVY:
+        cells = [f"{imports[n][0].get(package, 0.0):.0f}" for n in (base_name, tree_name)]
+        lines.append(f"| {package} | {cells[0]} | {cells[1]} |")
+    lines.append(f"| all imports | {imports[base_name][1]:.0f} | {imports[tree_name][1]:.0f} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.write_docs:
+        from bench.docs import replace_section
+
+        replace_section(
+            "Start-up: the whole `ghes-setup check` process",
+            "Command: `.venv/bin/python -m bench.check_process_bench --base "
+            f"{base_commit} --rounds {args.rounds} --import-rounds {args.import_rounds} "
+            f"--write-docs` ({time.strftime('%Y-%m-%d')}, "
+            "as root on the 2-core dev VM shared with other test runs).\n\n"
+            + table
+            + "\n\n"
+            + NOTES,
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Small helpers every part of the registry client shares: scopes, digests, OCI error bodies."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import httpx
+
+from ghes_setup.errors import Unreachable
+from ghes_setup.httpclient import describe
+from ghes_setup.registry.auth import Scope, ScopeSet
+from ghes_setup.secrets import Secret
+
+
+def basic_header(username: str, password: Secret) -> str:
+    pair = f"{username}:{password.reveal()}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def repository_scope(repository: str, *actions: str) -> ScopeSet:
+    return ScopeSet.of([Scope.repository(repository, actions)])
+
+
+def short_digest(digest: str) -> str:
+    return digest[:19] if digest.startswith("sha256:") else digest
+
+
+def error_body(response: httpx.Response) -> tuple[tuple[str, ...], str]:
+    """OCI error codes and the first message of `{"errors": [{"code", "message"}]}`."""
+    try:
+        raw = response.content[:65536]
+    except httpx.ResponseNotRead:
+        return (), ""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return (), ""
+    if not isinstance(doc, dict):
+        return (), ""
+    errors = doc.get("errors")
+    codes: list[str] = []
+    message = ""
+    if isinstance(errors, list):
+        for err in errors:
+            if isinstance(err, dict):
+                if isinstance(err.get("code"), str):
+                    codes.append(err["code"])
+                if not message and isinstance(err.get("message"), str):
+                    message = err["message"]
+    elif isinstance(doc.get("message"), str):  # GitHub REST style
+        message = doc["message"]
+    elif isinstance(doc.get("details"), str):  # the token service's style
+        message = doc["details"]
+    return tuple(codes), message[:300]
+
+
+def iter_body(response: httpx.Response, op: str) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes()
+    except httpx.TransportError as exc:
+        raise Unreachable(f"{op}: {describe(exc)}") from None
