@@ -1,8 +1,8 @@
 """`ManageApiTransport`: the Manage GHES API (`/manage/v1` on port 8443) over httpx.
 
-Facts it rests on (ghes-facts §3, manage-ghes.md): HTTP Basic `api_key:<root site admin
-password>`; settings are one top-level JSON document (`GET/PUT /config/settings`, PUT takes only
-the fields to change and does not apply); `POST /config/apply {"run_id"}` starts a run,
+Facts it rests on (docs/reference/ghes-facts.md §3, manage-ghes.md): HTTP Basic `api_key:<root site
+admin password>`; settings are one top-level JSON document (`GET/PUT /config/settings`, PUT takes
+only the fields to change and does not apply); `POST /config/apply {"run_id"}` starts a run,
 `GET /config/apply?run_id=` reports `{running, successful, nodes}`, `GET /config/apply/events`
 streams its events; `GET /version` says what the appliance is. The field names come from
 `facts.SETTINGS` (`api_field`), never from here.
@@ -386,7 +386,8 @@ class ManageApiTransport(TransportBase):
         params = {"last_request_id": since} if since else None
         response = self._request("GET", "/config/apply/events", params=params)
         if response.status_code == 404:
-            self._events_supported = False  # introduction version UNVERIFIED (ghes-facts §3.3)
+            # introduction version UNVERIFIED (docs/reference/ghes-facts.md §3.3)
+            self._events_supported = False
             return EventBatch((), since)
         data = self._json(response, "config apply events endpoint")
         events: list[ApplyEvent] = []

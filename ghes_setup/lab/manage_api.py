@@ -1,8 +1,8 @@
 """The Manage API (`/manage/v1`, HTTPS on 8443 through the front door), over the settings files.
 
-Endpoints and schemas per the manage-ghes REST reference (ghes-facts §3.3/§3.4) and the shapes
-go-github's tests use. Authentication: Basic `api_key:<root site administrator password>`;
-missing or wrong credentials -> 401 with a JSON `message` (manage-ghes.md).
+Endpoints and schemas per the manage-ghes REST reference (docs/reference/ghes-facts.md §3.3/§3.4)
+and the shapes go-github's tests use. Authentication: Basic `api_key:<root site administrator
+password>`; missing or wrong credentials -> 401 with a JSON `message` (manage-ghes.md).
 
 Lab choices where the reference is silent (also in docs/lab.md):
 - `PUT config/settings` is a partial update (objects merged field by field); unknown fields,
@@ -16,7 +16,7 @@ Lab choices where the reference is silent (also in docs/lab.md):
 - `POST access/ssh` answers 201 when the key was added, 200 when it was already there;
   `DELETE access/ssh` answers 200 with `modified` true/false.
 - `maintenance`: `enabled: false` while a config run is in progress -> 400
-  (`can_unset_maintenance` is false then; ghes-facts §1.4).
+  (`can_unset_maintenance` is false then; docs/reference/ghes-facts.md §1.4).
 - The `api-503` fault answers 503 before authentication is looked at.
 """
 

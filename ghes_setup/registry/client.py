@@ -7,8 +7,9 @@ What it does (distribution-spec v1.1; token auth per the CNCF distribution token
   for the wider scope (ours plus the challenge's), then it is an `InsufficientScope` error.
 - Blob push: `HEAD` first (an existing blob is skipped), `POST` an upload, then one monolithic
   `PUT <location>&digest=` or `PATCH`es with `Content-Range` and a closing `PUT`. The closing
-  URL keeps the Location's own query (`_state`): replacing it is the trap in lab-notes §1.
-  Bodies stream from a `BlobSource` with an explicit Content-Length; nothing holds a blob.
+  URL keeps the Location's own query (`_state`): replacing it is the trap in
+  docs/reference/lab-design.md §1. Bodies stream from a `BlobSource` with an explicit
+  Content-Length; nothing holds a blob.
 - Interrupted uploads (connection error, 5xx, 404 on a lost session, 416): ask the server for
   the upload's status (`GET <location>` -> `Range: 0-N`) and resume at N+1 where it answers;
   otherwise cancel it and start a new upload. distribution answers a stale `_state` with 404
@@ -865,7 +866,8 @@ class RegistryClient:
             params["scope"] = wanted.strings()
         if self._credentials is not None:
             params["account"] = self._credentials.username
-        # copy_merge_params keeps a query the realm URL already has (lab-notes §1 trap).
+        # copy_merge_params keeps a query the realm URL already has (docs/reference/lab-design.md §1
+        # trap).
         url = httpx.URL(self._realm).copy_merge_params(params)
         host = url.host
         state = self._policy.start(clock=self._clock)
@@ -989,7 +991,7 @@ def upload_url_with_digest(location: str, digest: str) -> str:
     """The closing PUT URL: the Location as given (its `_state` query kept) plus `digest=`.
 
     Never `params={"digest": d}` on a URL with a query: httpx replaces the query, `_state` is
-    lost, and the registry answers 404 BLOB_UPLOAD_UNKNOWN (lab-notes §1).
+    lost, and the registry answers 404 BLOB_UPLOAD_UNKNOWN (docs/reference/lab-design.md §1).
     """
     url = httpx.URL(location)
     extra = b"digest=" + digest.replace(":", "%3A").encode("ascii")

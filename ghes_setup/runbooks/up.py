@@ -1,4 +1,4 @@
-"""`ghes-setup up`: the main job, end to end (design.md §2).
+"""`ghes-setup up`: the main job, end to end (docs/reference/architecture.md §2).
 
     1 preflight  reach the appliance, identify its version (3.5+ for the registry), auth
     2 dns        HOSTNAME, *.HOSTNAME and every isolation subdomain resolve to the appliance
@@ -12,10 +12,10 @@
 
 It stops at the first step that fails, saying what to fix; run again after the fix and the
 finished steps find nothing to change (`apply_site` plans nothing, starts no run). Every step
-is recorded as check results with the stable ids of design.md §4 (the plan/push/apply steps
-as `appliance-config-apply`), so `--format json` prints the ordinary v1 report document.
-A step that stops the run with an error (unreachable, refused certificate, failed apply...)
-becomes a result too, and the run's exit code is that error's (4, 3, 6, ...).
+is recorded as check results with the stable ids of docs/reference/architecture.md §4 (the
+plan/push/apply steps as `appliance-config-apply`), so `--format json` prints the ordinary v1 report
+document. A step that stops the run with an error (unreachable, refused certificate, failed
+apply...) becomes a result too, and the run's exit code is that error's (4, 3, 6, ...).
 """
 
 from __future__ import annotations

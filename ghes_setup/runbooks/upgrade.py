@@ -1,4 +1,5 @@
-"""The upgrade runbook: `snapshot` before, `verify` after (ghes-facts §7, docs/runbooks/upgrade.md).
+"""The upgrade runbook: `snapshot` before, `verify` after (docs/reference/ghes-facts.md §7,
+docs/runbooks/upgrade.md).
 
 `snapshot` records what matters about a working appliance: its version, the settings the
 Container registry depends on (subdomain isolation, TLS and the certificate's fingerprint,
@@ -97,7 +98,8 @@ def _readings(
     for name in RECORDED:
         value = current.get(name)
         if value is None and name in ECOSYSTEM_SETTINGS and name in current:
-            value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
+            # an unset ecosystem key reads as enabled (docs/reference/ghes-facts.md §2.2)
+            value = "enabled"
         settings[name] = describe(name, value) if name in current else None
     probe = ctx.tls_served()
     hosts = probe_hosts(probe)
