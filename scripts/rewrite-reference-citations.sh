@@ -15,7 +15,8 @@
 # lines that became too long (scripts/wrap-cited-lines.py). Usage:
 #   scripts/rewrite-reference-citations.sh
 # tests/unit/test_reference_citations.py fails while an old citation is left.
-# (Each pattern is bracketed so that this file does not match it itself.)
+# (Each pattern has a bracket where this file's own text differs, so that the script never
+# matches, and rewrites, itself.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,13 +28,13 @@ sed_program=(
   -e 's#lab[-]notes "Simulated latency"#docs/reference/lab-design.md §7#g'
   -e 's#lab[-]notes[ ]§#docs/reference/lab-design.md §#g'
   -e "s#${edge}design[.]md[ ]§#\\1docs/reference/architecture.md §#g"
-  -e 's#the project.s GHES facts, §7#docs/reference/ghes-facts.md §7#g'
+  -e 's#the project[^ ]s GHES facts,[ ]§7#docs/reference/ghes-facts.md §7#g'
   -e "s#${edge}style[.]md[ ]§1([^0-9]|\$)#\\1docs/reference/architecture.md §3\\2#g"
   -e "s#${edge}style[.]md[ ]§6([^0-9]|\$)#\\1docs/reference/architecture.md §6\\2#g"
   -e 's#peers[.]md[ ]§D1#docs/exit-codes.md#g'
 )
 wanted="shared[/]reference/ghes-facts|ghes-facts[ ]§|lab[-]notes|${edge}design[.]md[ ]§"
-wanted+="|the project.s GHES facts, §7|${edge}(style|peers)[.]md[ ]§"
+wanted+="|the project[^ ]s GHES facts,[ ]§7|${edge}(style|peers)[.]md"
 
 files=()
 while IFS= read -r -d '' path; do
