@@ -22,7 +22,7 @@ from typing import Any
 ADMIN_USER = "admin"
 DEFAULT_ADDRESS = "127.77.0.1"
 DEFAULT_HOSTNAME = "ghe.lab.test"
-# A current 3.x release (the brief: 3.17.x).
+# A current 3.x release: what a lab pretends to be unless told otherwise.
 DEFAULT_VERSION = "3.17.4"
 DEFAULT_APPLY_SECONDS = 2.0
 DEFAULT_BUCKET = "ghes-packages"

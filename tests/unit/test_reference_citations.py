@@ -49,7 +49,7 @@ _OUTSIDE = (
     re.compile(r"(?<![\w/-])design[.]md\b"),
     re.compile(r"shared[/]reference"),
     re.compile(r"fidelity[-]notes|admin[-]pain[-]points|style[-]anchors"),
-    re.compile(r"(?<![\w/-])(?:style|peers)[.]md\s*§"),
+    re.compile(r"(?<![\w/-])(?:style|peers)[.]md"),
 )
 
 
