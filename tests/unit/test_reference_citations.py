@@ -48,7 +48,6 @@ _OUTSIDE = (
     re.compile(r"lab[-]notes"),
     re.compile(r"(?<![\w/-])design[.]md\b"),
     re.compile(r"shared[/]reference"),
-    re.compile(r"fidelity[-]notes|admin[-]pain[-]points|style[-]anchors"),
     re.compile(r"(?<![\w/-])(?:style|peers)[.]md"),
 )
 
