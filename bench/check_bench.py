@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.check_bench [--rtt 0.05] [--rounds 5] [--write-docs]
 
-What it compares (design.md §7, issue 2 §10), all against the same lab servers (dnsmasq and
-nginx of `ghes-setup lab up`, with `prepare_registry()` so nginx serves every subdomain) behind
-a delaying proxy that adds the round-trip time on every packet (this kernel has no netem):
+What it compares (docs/reference/architecture.md §7, issue 2 §10), all against the same lab servers
+(dnsmasq and nginx of `ghes-setup lab up`, with `prepare_registry()` so nginx serves every
+subdomain) behind a delaying proxy that adds the round-trip time on every packet (this kernel has no
+netem):
 
 - ours, all hosts: `dns check` (HOSTNAME, the wildcard probe and every isolation subdomain, A
   and AAAA) and `tls probe --subdomains` (a verified TLS handshake with SNI per host), run the

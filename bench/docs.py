@@ -8,10 +8,11 @@ from pathlib import Path
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 HEADER = """# Performance
 
-Targets (design.md §7) are measured by the benchmarks in `bench/`, each comparing against its
-baseline in the same run (alternating rounds), never by timed unit tests. Latency is simulated
-with `bench/delayproxy.py` (this machine's kernel has no netem). Each section below is written
-by its benchmark with `--write-docs`; the command that produced it is in the section.
+Targets (docs/reference/architecture.md §7) are measured by the benchmarks in `bench/`, each
+comparing against its baseline in the same run (alternating rounds), never by timed unit tests.
+Latency is simulated with `bench/delayproxy.py` (this machine's kernel has no netem). Each section
+below is written by its benchmark with `--write-docs`; the command that produced it is in the
+section.
 """
 
 

@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.ssh_bench [--rtt 0.05] [--rounds 5] [--keys 20] [--write-docs]
 
-What it compares (design.md §7, issue 4 "Benchmark"), against the lab's OpenSSH sshd and its
-`ghe-config` (git-config files), behind a delaying TCP proxy run in its own process (this
-kernel has no netem; a separate process keeps the proxy off the measured process's GIL):
+What it compares (docs/reference/architecture.md §7, issue 4 "Benchmark"), against the lab's OpenSSH
+sshd and its `ghe-config` (git-config files), behind a delaying TCP proxy run in its own process
+(this kernel has no netem; a separate process keeps the proxy off the measured process's GIL):
 
 - ours: `SshTransport` from nothing: one TCP_NODELAY connection (handshake, host-key check,
   public-key auth), then `write_keys` of all N keys as ONE exec of the two-phase script

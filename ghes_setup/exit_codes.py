@@ -1,4 +1,5 @@
-"""The exit-code table (design.md §4) and the one place that maps results and errors to it.
+"""The exit-code table (docs/reference/architecture.md §4) and the one place that maps results and
+errors to it.
 
 | code | meaning |
 | ---- | ------- |

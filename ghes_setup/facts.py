@@ -2,7 +2,7 @@
 
 Everything the tool assumes about the appliance (ports, version gates, the isolation subdomain
 list, `ghe-config` keys, Manage API fields, certificate rules) is a row here, with the document
-it comes from (see shared/reference/ghes-facts.md). Rows marked `verified=False` are
+it comes from (see docs/reference/ghes-facts.md). Rows marked `verified=False` are
 UNVERIFIED: no official source confirms them. They live here and nowhere else, so that a site
 admin with a real appliance can correct one line. Code elsewhere imports the names below; it
 never repeats a port, a key or a version number.
@@ -386,7 +386,8 @@ PACKAGE_SCOPES: Final = {
     "push": "write:packages",
     "delete": "delete:packages",
 }
-# The token page pre-filled with the scope a push needs (ghes-facts §5.3, packages docs).
+# The token page pre-filled with the scope a push needs (docs/reference/ghes-facts.md §5.3, packages
+# docs).
 NEW_PACKAGES_TOKEN_PATH: Final = "/settings/tokens/new?scopes=write:packages"  # noqa: S105
 # GHES REST API root: https://HOSTNAME/api/v3 (docs "Getting started with the REST API").
 REST_API_PREFIX: Final = "/api/v3"

@@ -15,7 +15,7 @@ def appliance_reachable(ctx: ApplianceContext) -> Outcome:
         info = ctx.info()
     except (Unreachable, AuthenticationFailed, HostKeyNotTrusted) as exc:
         # "Could not check", not "checked and bad": monitoring says UNKNOWN for an appliance
-        # it cannot reach or log in to (the Nagios convention, peers.md §D1), CRITICAL only
+        # it cannot reach or log in to (the Nagios convention, docs/exit-codes.md), CRITICAL only
         # for a finding. `up` and `config` commands raise instead (exit 4).
         return Outcome.errored(exc.message, exc.hint, details={"transport": ctx.transport.name})
     return reachable_outcome(info)

@@ -1,8 +1,9 @@
 """status-endpoint: `https://HOSTNAME/status` answers 200.
 
 GHES answers 200 when the node is healthy and able to serve, 503 in maintenance mode or on a
-passive replica (ghes-facts §7: health_checks.md, maintenance-mode-status.md). It is the check a
-load balancer uses; cron uses it for the same reason. TLS is verified like every other request.
+passive replica (docs/reference/ghes-facts.md §7: health_checks.md, maintenance-mode-status.md). It
+is the check a load balancer uses; cron uses it for the same reason. TLS is verified like every
+other request.
 """
 
 from __future__ import annotations

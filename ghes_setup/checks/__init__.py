@@ -1,8 +1,8 @@
 """Checks: the one `Check` protocol, the result data, and the runner.
 
-A check is measurement plus judgement for one stable id (design.md §4 lists them). It returns
-data, never raises on purpose: "could not evaluate" is `Status.ERROR` with a reason. The runner
-turns any exception that still escapes into such a result.
+A check is measurement plus judgement for one stable id (docs/reference/architecture.md §4 lists
+them). It returns data, never raises on purpose: "could not evaluate" is `Status.ERROR` with a
+reason. The runner turns any exception that still escapes into such a result.
 """
 
 from ghes_setup.checks.model import CheckResult, Outcome, Report, Status, worst

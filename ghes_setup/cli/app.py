@@ -4,7 +4,7 @@ Typer turns every command's signature into click parameters when the command tre
 for ~35 commands that costs more than everything else `--help` does (~100 ms here, mostly
 evaluating annotations). `LazyGroup` builds a subcommand only when it is invoked or its own
 help is asked for; the root's help lists each one's first help line, read without building it
-(design.md §7: `--version` and `--help` start in under 200 ms).
+(docs/reference/architecture.md §7: `--version` and `--help` start in under 200 ms).
 """
 
 from __future__ import annotations

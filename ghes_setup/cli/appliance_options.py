@@ -318,8 +318,9 @@ TokenFileOpt = Annotated[
 
 @dataclass(frozen=True)
 class ConnectionArgs:
-    """The connection and secret options design.md §4 gives every command that talks to the
-    appliance; `with_connection` adds them to a command and hands them over as one value."""
+    """The connection and secret options docs/reference/architecture.md §4 gives every command that
+    talks to the appliance; `with_connection` adds them to a command and hands them over as one
+    value."""
 
     transport: TransportChoice | None = None
     host_key: str | None = None

@@ -1,4 +1,5 @@
-"""Top-level pipelines: `up`, `check`, `snapshot`, `verify`, `schedule` (design.md §2).
+"""Top-level pipelines: `up`, `check`, `snapshot`, `verify`, `schedule`
+(docs/reference/architecture.md §2).
 
 These commands take everything about the appliance from the site file (and GHES_SETUP_*
 environment): they are what cron, runbooks and playbooks run, where the site file is the

@@ -1,4 +1,5 @@
-"""The site model: one appliance and what it should become (design.md §4, docs/site-file.md)."""
+"""The site model: one appliance and what it should become (docs/reference/architecture.md §4,
+docs/site-file.md)."""
 
 from ghes_setup.config.site import (
     Connection,

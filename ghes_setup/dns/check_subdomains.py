@@ -1,9 +1,9 @@
 """dns-subdomains: every isolation subdomain of the target version resolves like HOSTNAME.
 
-The list is version-aware (facts.isolation_subdomains; ghes-facts §4.1): containers. from
-3.5, notebooks./viewscreen. from 3.7, render. before 3.7. A wildcard covers them all, but an
-explicit record for one name overrides the wildcard: a stale `uploads.HOSTNAME` pointing at an
-old server is exactly what this check catches. Every name is looked up concurrently.
+The list is version-aware (facts.isolation_subdomains; docs/reference/ghes-facts.md §4.1):
+containers. from 3.5, notebooks./viewscreen. from 3.7, render. before 3.7. A wildcard covers them
+all, but an explicit record for one name overrides the wildcard: a stale `uploads.HOSTNAME` pointing
+at an old server is exactly what this check catches. Every name is looked up concurrently.
 
 `details.failing` lists the names that definitely do not resolve to HOSTNAME's addresses,
 `details.reasons` says why for each (nxdomain, nodata, different-addresses), `details.unchecked`

@@ -1,7 +1,7 @@
 """The DNS records subdomain isolation needs, as data (for `dns records` and for remedies).
 
-GHES's docs (enabling-subdomain-isolation.md, ghes-facts §4.2) ask for HOSTNAME and a
-wildcard `*.HOSTNAME` pointing at the appliance (or its load balancer), or one record per
+GHES's docs (enabling-subdomain-isolation.md, docs/reference/ghes-facts.md §4.2) ask for HOSTNAME
+and a wildcard `*.HOSTNAME` pointing at the appliance (or its load balancer), or one record per
 isolation subdomain. An A record for each IPv4 address, an AAAA for each IPv6 one. This module
 only builds data; the text comes from templates (render layer) or from `zone_line`.
 """

@@ -32,7 +32,7 @@ from ghes_setup.facts import GhesVersion
 from ghes_setup.net import Nameserver, ResolveOverrides
 
 COMMAND = "dns check"
-# The order of the report (design.md §4).
+# The order of the report (docs/reference/architecture.md §4).
 CHECKS = (hostname_resolves, wildcard_resolves, subdomains_resolve, nameservers_agree)
 
 

@@ -3,9 +3,9 @@
 One engine, one run at a time, one source of truth (the settings files). A run reads the
 settings, checks them the way GHES refuses bad ones, then makes them real: the registry is
 started or stopped, the front door (nginx) is re-rendered and reloaded. It takes the lab's
-`apply_seconds` (a real config run takes minutes; ghes-facts §1.4), logs to ghe-config.log,
-records `running`/`successful` and events (`GET /manage/v1/config/apply[/events]`), and only
-on success records the settings as applied. A failed run keeps the previous front door and
+`apply_seconds` (a real config run takes minutes; docs/reference/ghes-facts.md §1.4), logs to
+ghe-config.log, records `running`/`successful` and events (`GET /manage/v1/config/apply[/events]`),
+and only on success records the settings as applied. A failed run keeps the previous front door and
 registry.
 
 Failures, each with an `[ERROR]` line in ghe-config.log and an ERROR event saying why:

@@ -12,7 +12,7 @@ The admin commands (see shell.py) imitate their GHES namesakes; where the docume
   in progress. If the SSH session goes away the run continues.
 - `ghe-maintenance -q` prints `maintenance mode set` or `maintenance mode not set` (the text a
   third-party script expects), exit 0; `-s` sets it; `-u` unsets it, and exits 1 while a config
-  run is in progress (ghes-facts §1.4: it cannot be unset then).
+  run is in progress (docs/reference/ghes-facts.md §1.4: it cannot be unset then).
 - `ghe-export-settings` prints `{"enterprise": <the Manage API settings document>,
   "ghe_config": {<non-secret github.conf keys>}}`; `ghe-import-settings` reads that (or just
   the settings document) on stdin and writes it, without applying, as backup-utils' restore

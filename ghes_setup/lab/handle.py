@@ -236,7 +236,8 @@ class LabHandle:
 
     def desired_settings(self) -> dict[str, str]:
         """The ghe-config values of the site file's desired state (isolation, certificate,
-        Packages with the lab storage: MinIO is configured as `s3`, ghes-facts §2.2)."""
+        Packages with the lab storage: MinIO is configured as `s3`,
+        docs/reference/ghes-facts.md §2.2)."""
         return {
             keys.ISOLATION: "true",
             keys.SSL_ENABLED: "true",

@@ -22,7 +22,7 @@ from typing import Any
 ADMIN_USER = "admin"
 DEFAULT_ADDRESS = "127.77.0.1"
 DEFAULT_HOSTNAME = "ghe.lab.test"
-# A current 3.x release (the brief: 3.17.x).
+# A current 3.x release: what a lab pretends to be unless told otherwise.
 DEFAULT_VERSION = "3.17.4"
 # The GHES feature releases the lab can imitate: those with a vendored official description
 # (tests/contract/descriptions/ghes-3.NN.json; tests/contract/test_versions.py keeps the two

@@ -199,7 +199,8 @@ def _check_traversable(root: Path) -> None:
 
 
 def ensure_admin_user() -> None:
-    """Create the system user `admin` (the admin shell's user) if missing (lab-notes §4)."""
+    """Create the system user `admin` (the admin shell's user) if missing
+    (docs/reference/lab-design.md §4)."""
     if os.geteuid() != 0:
         return
     try:

@@ -1,15 +1,15 @@
 """The appliance's settings: two git-config files, the one source of truth.
 
 A GHES appliance keeps its settings in /data/user/common/github.conf and its secrets in
-secrets.conf, both in git-config syntax (ghes-facts §1.3: backup-utils' test stub of
-`ghe-config` is `git config -f .../secrets.conf` for keys matching `secrets.*` and
+secrets.conf, both in git-config syntax (docs/reference/ghes-facts.md §1.3: backup-utils' test stub
+of `ghe-config` is `git config -f .../secrets.conf` for keys matching `secrets.*` and
 `.../github.conf` for the rest). The lab does the same in DIR/data: the admin's `ghe-config`
 (bash, over SSH), the Manage API and the apply engine all read and write these two files and
 nothing else. Writes go through `git config` run as the `admin` user, so the files keep one
 owner whichever side wrote last.
 
 This module also maps the files to and from the Manage API settings document
-(`GET/PUT /manage/v1/config/settings`, ghes-facts §3.4).
+(`GET/PUT /manage/v1/config/settings`, docs/reference/ghes-facts.md §3.4).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from ghes_setup.lab.layout import ADMIN_USER, LabConfig, Layout
 
 SECRETS_PREFIX = "secrets."
 
-# ghe-config keys the lab uses. Where a key is UNVERIFIED for real GHES (ghes-facts §2), the lab
-# still needs *some* key; it uses the most likely one and says so here.
+# ghe-config keys the lab uses. Where a key is UNVERIFIED for real GHES
+# (docs/reference/ghes-facts.md §2), the lab still needs *some* key; it uses the most likely one and
+# says so here.
 HOSTNAME = "core.github-hostname"  # command-line-utilities.md example
 PACKAGE_VERSION = "core.package-version"  # backup-utils bin/ghe-restore
 ISOLATION = "core.subdomain-isolation"  # UNVERIFIED key path (unofficial config-apply source)
@@ -370,7 +371,8 @@ def document_changes(current: Mapping[str, str], patch: Mapping[str, Any]) -> di
     Documented fields the lab maps go to their ghe-config keys. Any other field, documented or
     not (e.g. a `packages` object: the documented schema has no Packages fields), is kept as
     JSON under `manage-api.<field>.json` and returned by GET, but has no effect on the
-    appliance: Packages is configured with ghe-config only (lab choice, ghes-facts §3.4).
+    appliance: Packages is configured with ghe-config only (lab choice,
+    docs/reference/ghes-facts.md §3.4).
     """
     changes: dict[str, str | None] = {}
     mapped_top = {path[0] for path, _, _ in MAPPED_FIELDS}

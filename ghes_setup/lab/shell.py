@@ -29,7 +29,7 @@ LABD_COMMANDS = {
 }
 
 GHE_CONFIG = r"""#!/bin/bash
-# ghe-config: the lab's stand-in for the appliance's ghe-config (ghes-facts §1.3).
+# ghe-config: the lab's stand-in for the appliance's ghe-config (docs/reference/ghes-facts.md §1.3).
 #
 # Settings live in git-config files, secrets.* keys in secrets.conf and the rest in github.conf,
 # as backup-utils' test stub of ghe-config does. Forms (command-line-utilities.md, backup-utils):
@@ -132,7 +132,8 @@ esac
 
 GHE_VERSION = r"""#!/bin/bash
 # ghe-version: prints "GitHub Enterprise Server X.Y.Z PLATFORM DATE BUILD" like the real one
-# (ghes-facts §1.5; backup-utils takes the field after "Server"). The platform is "lab".
+# (docs/reference/ghes-facts.md §1.5; backup-utils takes the field after "Server"). The platform is
+# "lab".
 case "${1:-}" in
   -h | --help)
     echo "Usage: ghe-version"

@@ -57,8 +57,9 @@ def is_true(values: dict[str, str], key: str, default: bool = False) -> bool:
 
 def registry_wanted(values: dict[str, str]) -> bool:
     """Packages enabled, storage configured, container ecosystem not disabled, and subdomain
-    isolation on: the Container registry lives at containers.HOSTNAME only (ghes-facts §5.1).
-    The apply engine checks the storage credentials before it gets here."""
+    isolation on: the Container registry lives at containers.HOSTNAME only
+    (docs/reference/ghes-facts.md §5.1). The apply engine checks the storage credentials before it
+    gets here."""
     return (
         is_true(values, keys.PACKAGES_ENABLED)
         and is_true(values, keys.ISOLATION)

@@ -1,15 +1,16 @@
 """The registry token service: registry JWTs for lab PATs, by their scopes.
 
 Implements the Docker/CNCF token protocol (distribution.github.io/distribution/spec/auth/token)
-the way distribution 2.8 verifies it (lab-notes §1): RS256 signed by the lab's token key, the
-header's `kid` is the libtrust fingerprint of that key (its certificate is the registry's
-`rootcertbundle`), `aud` a plain string equal to the service, `iss` the configured issuer.
+the way distribution 2.8 verifies it (docs/reference/lab-design.md §1): RS256 signed by the lab's
+token key, the header's `kid` is the libtrust fingerprint of that key (its certificate is the
+registry's `rootcertbundle`), `aud` a plain string equal to the service, `iss` the configured
+issuer.
 
-What a PAT grants follows GHES's Packages scopes (ghes-facts §5.3): `read:packages` -> pull,
-`write:packages` -> push and pull, `delete:packages` -> delete; only in the token owner's own
-namespace and the lab organisation. Anonymous callers get a token with empty access (the
-registry then answers `denied`); a wrong PAT gets 401. Lab choice: the user name sent with the
-PAT is not checked (the PAT identifies the user).
+What a PAT grants follows GHES's Packages scopes (docs/reference/ghes-facts.md §5.3):
+`read:packages` -> pull, `write:packages` -> push and pull, `delete:packages` -> delete; only in the
+token owner's own namespace and the lab organisation. Anonymous callers get a token with empty
+access (the registry then answers `denied`); a wrong PAT gets 401. Lab choice: the user name sent
+with the PAT is not checked (the PAT identifies the user).
 """
 
 from __future__ import annotations

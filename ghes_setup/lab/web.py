@@ -2,7 +2,7 @@
 
 - `/status`: 200 `ok`, 503 in maintenance mode (health_checks.md, maintenance-mode-status.md).
 - `HOSTNAME/api/v3` (every response carries `X-GitHub-Enterprise-Version:
-  enterprise-server@X.Y.Z`, ghes-facts §7):
+  enterprise-server@X.Y.Z`, docs/reference/ghes-facts.md §7):
   - `GET /user` with a PAT (`Authorization: token PAT`, `Bearer PAT` or Basic `user:PAT`) ->
     the documented "private user" object (every required field) and `X-OAuth-Scopes` listing
     the PAT's scopes; 401 for a bad PAT. `PATCH /user` answers the same object (the lab

@@ -5,8 +5,8 @@ type is set with its credentials, the storage matches the site file's (MinIO is 
 `s3`), and every ecosystem the site lists is in the state it asks for. The container
 ecosystem is expected enabled unless the site says otherwise (the Container registry depends
 on it). An ecosystem key that is unset counts as enabled: that is how GHES reads it
-(UNVERIFIED keys, ghes-facts §2.2). Details list every ecosystem and the storage (never a
-credential, only whether it is set).
+(UNVERIFIED keys, docs/reference/ghes-facts.md §2.2). Details list every ecosystem and the storage
+(never a credential, only whether it is set).
 """
 
 from __future__ import annotations

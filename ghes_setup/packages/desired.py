@@ -1,15 +1,15 @@
 """What the site's `[packages]` asks of the appliance: the settings, and the storage secrets.
 
 GitHub Packages is set with `ghe-config` over the admin SSH shell: the Manage API settings
-document has no Packages fields (ghes-facts §3.4), so every name in `PACKAGES_SCOPE` has
-`api_field=None` in `facts.SETTINGS` and routes to SSH.
+document has no Packages fields (docs/reference/ghes-facts.md §3.4), so every name in
+`PACKAGES_SCOPE` has `api_field=None` in `facts.SETTINGS` and routes to SSH.
 
 - `read_storage_secrets(site)`: the storage credentials from the environment (never the site
   file): `GHES_SETUP_S3_ACCESS_KEY` / `GHES_SETUP_S3_SECRET_KEY` for s3 and minio,
   `GHES_SETUP_AZURE_CONNECTION_STRING` for azure, or their `_FILE` variants.
 - `desired_packages(site, secrets)`: the settings, by ghes-setup name. MinIO is written as
   blob-storage-type `s3` with its service URL (enabling-github-packages-with-minio.md: "enter
-  MinIO in the S3 fields"; ghes-facts §2.2).
+  MinIO in the S3 fields"; docs/reference/ghes-facts.md §2.2).
 - `precheck_argv(site, secrets)`: `ghe-packages-precheck -p {S3,MinIO,Azure} -cs CONN
   [-cn CONTAINER]` (command-line-utilities.md). The connection string is a `Secret`.
 
@@ -108,7 +108,8 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     kind = storage_type(site)
     desired: dict[str, SettingValue] = {"packages.enabled": True}
     if kind in ("s3", "minio"):
-        desired["packages.storage_type"] = "s3"  # MinIO goes in the S3 fields (ghes-facts §2.2)
+        # MinIO goes in the S3 fields (docs/reference/ghes-facts.md §2.2)
+        desired["packages.storage_type"] = "s3"
         desired["packages.service_url"] = _need(site, pk.service_url, "service_url", kind)
         desired["packages.bucket"] = _need(site, pk.bucket, "bucket", kind)
         desired["packages.s3_access_key"] = _secret(secrets.access_key, S3_ACCESS_KEY_ENV)

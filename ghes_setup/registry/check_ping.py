@@ -2,8 +2,8 @@
 
 The OCI distribution spec's base endpoint: a registry with token auth answers 401 with
 `WWW-Authenticate: Bearer realm="...",service="..."`; an open one answers 200. The realm and
-service GHES uses are not documented (ghes-facts §5.3, UNVERIFIED): they are read from the
-header and shown in the details, never assumed.
+service GHES uses are not documented (docs/reference/ghes-facts.md §5.3, UNVERIFIED): they are read
+from the header and shown in the details, never assumed.
 
 One request, no retries (cron runs it again; `registry start` polls it). Verdicts:
 

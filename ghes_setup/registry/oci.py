@@ -2,7 +2,7 @@
 
 Pure data and hashing, no I/O beyond reading a blob's own file. Specs:
 OCI image spec (manifest.md, config.md, descriptor.md) and Docker Image Manifest V2 Schema 2;
-GHES's Container registry accepts both (ghes-facts §5.3 "Formats").
+GHES's Container registry accepts both (docs/reference/ghes-facts.md §5.3 "Formats").
 """
 
 from __future__ import annotations

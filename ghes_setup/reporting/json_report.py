@@ -1,4 +1,5 @@
-"""The JSON document of every check-type command (design.md §4, docs/schema/report-v1.json)."""
+"""The JSON document of every check-type command (docs/reference/architecture.md §4,
+docs/schema/report-v1.json)."""
 
 from __future__ import annotations
 

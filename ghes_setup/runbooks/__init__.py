@@ -1,1 +1,2 @@
-"""Pipelines that compose the areas: `up`, `check`, `snapshot`/`verify` (design.md §2)."""
+"""Pipelines that compose the areas: `up`, `check`, `snapshot`/`verify`
+(docs/reference/architecture.md §2)."""

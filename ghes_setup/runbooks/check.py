@@ -1,7 +1,7 @@
 """`ghes-setup check`: the read-only checks, safe from cron every minute.
 
-One `run_checks` call over every area (design.md §4 ids): the DNS records, the certificate
-served for every SNI host, /status, the appliance's last configuration run and subdomain
+One `run_checks` call over every area (docs/reference/architecture.md §4 ids): the DNS records, the
+certificate served for every SNI host, /status, the appliance's last configuration run and subdomain
 isolation, Packages, the registry's /v2/ and, with `smoke`, a real push and pull. Checks run
 concurrently; a check whose area cannot be reached is `error` ("could not check": Nagios
 UNKNOWN), never a prompt, never a change to the appliance.

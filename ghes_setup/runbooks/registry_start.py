@@ -1,9 +1,9 @@
 """`registry start`: get the Container registry answering at containers.HOSTNAME.
 
 The Container registry needs GitHub Packages with blob storage, the container ecosystem not
-disabled, and subdomain isolation on (container-registry-ghes-beta.md; ghes-facts §5.1), on
-GHES 3.5+ (`preflight.CONTAINER_REGISTRY`, exit 5 otherwise). This runbook is ONE
-`apply_site` run over exactly that scope:
+disabled, and subdomain isolation on (container-registry-ghes-beta.md;
+docs/reference/ghes-facts.md §5.1), on GHES 3.5+ (`preflight.CONTAINER_REGISTRY`, exit 5 otherwise).
+This runbook is ONE `apply_site` run over exactly that scope:
 
     subdomain_isolation (+ tls.enabled/cert/key when the site gives a certificate: isolation
     needs one covering *.HOSTNAME) + PACKAGES_SCOPE (container ecosystem: the site's state,

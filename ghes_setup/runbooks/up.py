@@ -1,4 +1,4 @@
-"""`ghes-setup up`: the main job, end to end (design.md §2).
+"""`ghes-setup up`: the main job, end to end (docs/reference/architecture.md §2).
 
     1 preflight  reach the appliance, identify its version (3.5+ for the registry), auth
     2 dns        HOSTNAME, *.HOSTNAME and every isolation subdomain resolve to the appliance

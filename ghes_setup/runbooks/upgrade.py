@@ -1,4 +1,5 @@
-"""The upgrade runbook: `snapshot` before, `verify` after (ghes-facts §7, docs/runbooks/upgrade.md).
+"""The upgrade runbook: `snapshot` before, `verify` after (docs/reference/ghes-facts.md §7,
+docs/runbooks/upgrade.md).
 
 `snapshot` records what matters about a working appliance: its version, the settings the
 Container registry depends on (subdomain isolation, TLS and the certificate's fingerprint,

@@ -1,9 +1,9 @@
 """`tls-chain-complete`: the bundle leads from the leaf to a trusted root.
 
-Trusted means the system store or the admin's `--ca-file` (design.md §4). The most common
-failure is a missing intermediate: the appliance then serves a chain that browsers sometimes
-repair from cache and `docker`, `git` and `npm` never do. The remedy names the issuer that is
-missing (and where the CA publishes it, if the certificate says so). The final verdict comes
+Trusted means the system store or the admin's `--ca-file` (docs/reference/architecture.md §4). The
+most common failure is a missing intermediate: the appliance then serves a chain that browsers
+sometimes repair from cache and `docker`, `git` and `npm` never do. The remedy names the issuer that
+is missing (and where the CA publishes it, if the certificate says so). The final verdict comes
 from `cryptography.x509.verification`, i.e. WebPKI path building and CA rules; names and
 dates are left to `tls-san` and `tls-expiry` (when a certificate is outside its validity
 the path is judged at a moment when all of them are valid, and the details say so).

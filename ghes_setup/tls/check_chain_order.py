@@ -3,9 +3,9 @@
 GHES wants "the server certificate first, then the intermediates" (troubleshooting-tls-
 errors.md: `cat domain.crt bundle.crt`), and so do the clients it serves it to. A bundle in
 the wrong order, with duplicates or with unrelated certificates is a classic result of a CA
-delivering several files (cfssl's mkbundle does it too, peers.md B6). Signatures are checked
-with `verify_directly_issued_by`, not only names. A root at the end is allowed (the GHES docs
-mention including it), though clients do not need it.
+delivering several files (cfssl's mkbundle does it too, cloudflare/cfssl issue 790). Signatures
+are checked with `verify_directly_issued_by`, not only names. A root at the end is allowed (the
+GHES docs mention including it), though clients do not need it.
 """
 
 from __future__ import annotations

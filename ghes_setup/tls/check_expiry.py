@@ -1,10 +1,10 @@
 """`tls-expiry`: days left before the chain stops working.
 
 The earliest notAfter of the bundle counts, not only the leaf's: an intermediate that expires
-first breaks the chain just the same, and leaf-only tools miss it (peers.md B3, B4, B10). Warn
-below `warn_days` (default 30), fail below `crit_days` (default 7), when expired, or when a
-certificate is not valid yet (wrong clock on the CA or here). `metrics.days_left` with Nagios
-thresholds `30:` / `7:` feeds monitoring.
+first breaks the chain just the same, and leaf-only checks miss it (heartbeatsjp/check-tls-cert
+issue 46, nagios-plugins/nagios-plugins issue 627). Warn below `warn_days` (default 30), fail
+below `crit_days` (default 7), when expired, or when a certificate is not valid yet (wrong clock
+on the CA or here). `metrics.days_left` with Nagios thresholds `30:` / `7:` feeds monitoring.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Make the certificate GHES needs: a private CA, a certificate from it, or a CSR for a public CA.
 
 What GHES asks of the certificate (configuring-tls.md, enabling-subdomain-isolation.md,
-ghes-facts §6): RSA key without a passphrase, SANs for HOSTNAME and `*.HOSTNAME`, uploaded as
-a PEM bundle with the leaf first. What clients ask on top (WebPKI, CA/B Forum baseline):
+docs/reference/ghes-facts.md §6): RSA key without a passphrase, SANs for HOSTNAME and `*.HOSTNAME`,
+uploaded as a PEM bundle with the leaf first. What clients ask on top (WebPKI, CA/B Forum baseline):
 SHA-256 signatures, `serverAuth` EKU, `CA:false` on the leaf, key identifiers.
 
 Files are written atomically (a temporary file in the same folder, then a link or rename), so

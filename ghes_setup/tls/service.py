@@ -1,9 +1,9 @@
 """The TLS area's entry points: validate certificate material, probe what a server presents.
 
 `run_tls_check(TlsCheckRequest(...)) -> Report` (command "tls check") loads the bundle and the
-key and runs the eight certificate checks of design.md §4. Bad *content* is a check result
-(`tls-pem` fails, the rest are skipped); a file that does not exist or cannot be read, an
-unusable `--ca-file` or an invalid host name raise `MaterialError`/`InputError` (exit 3).
+key and runs the eight certificate checks of docs/reference/architecture.md §4. Bad *content* is a
+check result (`tls-pem` fails, the rest are skipped); a file that does not exist or cannot be read,
+an unusable `--ca-file` or an invalid host name raise `MaterialError`/`InputError` (exit 3).
 The appliance work calls it before pushing a certificate.
 
 `run_tls_probe(TlsProbeRequest(...)) -> Report` (command "tls probe") runs `tls-served`:

@@ -1,9 +1,9 @@
 """The trust anchors a chain is verified against: the system store plus `--ca-file`.
 
-design.md §4: "TLS verification is always on; `--ca-file` adds a private CA". The system store
-is the file OpenSSL uses by default (Debian: /etc/ssl/certs/ca-certificates.crt); when that is
-missing or empty (minimal containers) certifi's bundle, which httpx already depends on, stands
-in. Parsed once per process.
+docs/reference/architecture.md §4: "TLS verification is always on; `--ca-file` adds a private CA".
+The system store is the file OpenSSL uses by default (Debian: /etc/ssl/certs/ca-certificates.crt);
+when that is missing or empty (minimal containers) certifi's bundle, which httpx already depends on,
+stands in. Parsed once per process.
 
 Verification itself is `cryptography.x509.verification` (the same WebPKI rules the Rust
 `webpki` crate applies): `verify_chain` wraps it and turns its exception into a reason.

@@ -1,7 +1,7 @@
 """Real DNS servers for the DNS integration tests.
 
-- `Dnsmasq`: Debian's dnsmasq, a private instance per scenario (lab-notes §3): always
-  `--conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --local=/ZONE/`, its own
+- `Dnsmasq`: Debian's dnsmasq, a private instance per scenario (docs/reference/lab-design.md §3):
+  always `--conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --local=/ZONE/`, its own
   127.53.x.y address and port, its own pid file (without one it writes /var/run/dnsmasq.pid),
   stopped by PID.
 - `ScriptedDns`: an in-process dnslib server with a dict zone, for answers dnsmasq will not

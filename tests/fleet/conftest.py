@@ -1,10 +1,10 @@
 """Running the playbooks with ansible-playbook against the lab, or a stand-in ghes-setup.
 
 `Fleet` writes a throw-away Ansible world under the test's folder: ANSIBLE_HOME, the local and
-remote temp folders and the SSH control path all inside it (lab-notes §6: ANSIBLE_HOME alone
-does not move ~/.ansible/tmp), `ControlMaster=no` (ControlPersist's mux process keeps a piped
-stdout open for a minute), and `ansible_python_interpreter={{ ansible_playbook_python }}`
-(interpreter discovery picked a broken shim). The inventory is generated from the lab handle:
+remote temp folders and the SSH control path all inside it (docs/reference/lab-design.md §6:
+ANSIBLE_HOME alone does not move ~/.ansible/tmp), `ControlMaster=no` (ControlPersist's mux process
+keeps a piped stdout open for a minute), and `ansible_python_interpreter={{ ansible_playbook_python
+}}` (interpreter discovery picked a broken shim). The inventory is generated from the lab handle:
 group `ghes` holds the lab appliance(s), group `monitoring` one local host whose destination
 folders (cron.d, systemd, env files, textfiles) are inside the test's folder. Secrets are in a
 group_vars file encrypted with ansible-vault, as the example inventory recommends.

@@ -25,7 +25,8 @@ class Shell:
     def run(
         self, command: str, stdin: str | None = None, timeout: float = 60
     ) -> tuple[int, str, str]:
-        # Keep stdin referenced: dropping it closes the channel's write side (lab-notes §4).
+        # Keep stdin referenced: dropping it closes the channel's write side
+        # (docs/reference/lab-design.md §4).
         stdin_file, out, err = self.client.exec_command(command, timeout=timeout)
         if stdin is not None:
             stdin_file.write(stdin)
@@ -71,7 +72,8 @@ def shell(lab: LabHandle) -> Iterator[Shell]:
 
 class MappedTransport(httpx.HTTPTransport):
     """Connects lab names to the lab address; URL, Host, SNI and the certificate check keep the
-    name (lab-notes §2 B). A test helper: the lab tests must not depend on the tool's client."""
+    name (docs/reference/lab-design.md §2 B). A test helper: the lab tests must not depend on the
+    tool's client."""
 
     def __init__(self, hostname: str, address: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
