@@ -13,10 +13,10 @@
 It stops at the first step that fails, saying what to fix; run again after the fix and the
 finished steps find nothing to change (`apply_site` plans nothing, starts no run), while what
 a failed or interrupted run left stored but not applied is pending and applied. Every step
-is recorded as check results with the stable ids of design.md §4 (the plan/push/apply steps
-as `appliance-config-apply`), so `--format json` prints the ordinary v1 report document.
-A step that stops the run with an error (unreachable, refused certificate, failed apply...)
-becomes a result too, and the run's exit code is that error's (4, 3, 6, ...).
+is recorded as check results with the stable ids of docs/reference/architecture.md §4 (the
+plan/push/apply steps as `appliance-config-apply`), so `--format json` prints the ordinary v1 report
+document. A step that stops the run with an error (unreachable, refused certificate, failed
+apply...) becomes a result too, and the run's exit code is that error's (4, 3, 6, ...).
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ def _readings(
         for name in RECORDED:
             value = current.get(name)
             if value is None and name in ECOSYSTEM_SETTINGS and name in current:
-                value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
+                # an unset ecosystem key reads as enabled (docs/reference/ghes-facts.md §2.2)
+                value = "enabled"
             settings[name] = describe(name, value) if name in current else None
         unreadable = [n for n in RECORDED if n not in current]
     probe = ctx.tls_served()
