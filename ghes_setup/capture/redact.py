@@ -54,8 +54,13 @@ _SECRET_TEXT: Final = (
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "private-key"),
     (re.compile(r"\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"), "token"),
     (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), "token"),
+    # A connection string with a real value (a usage text's `SecretAccessKey=s` or
+    # `AccountKey=<key>` is an example, not a secret).
     (
-        re.compile(r"(AccountKey|SharedAccessSignature|SecretAccessKey)=", re.IGNORECASE),
+        re.compile(
+            r"(AccountKey|SharedAccessSignature|SecretAccessKey|AccessKeyId)=(?![<{$])[^;\"'\s]{8,}",
+            re.IGNORECASE,
+        ),
         "connection-string",
     ),
 )

@@ -1,0 +1,98 @@
+"""`ghes-setup capture`: record a read-only, redacted picture of the appliance.
+
+Parse options, call `ghes_setup.capture.service.capture`, write the file (0600, through
+`ghes_setup.files`), say what was recorded and where. Exit 0 when the file is written (failed
+probes are part of the record, listed on the way out), 3 for bad input, 74 when the file
+cannot be written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ghes_setup.cli.appliance_options import (
+    NO_OPTIONS,
+    ConnectionArgs,
+    connect_with,
+    with_connection,
+)
+from ghes_setup.cli.common import SiteOpt, abs_path, state
+
+CAPTURE_HELP = """\
+Record what the appliance says, read-only and redacted, as versioned JSON (mode 0600;
+docs/schema/capture-v1.json): ghe-version, the Manage API's version, nodes, settings and last
+configuration run, the ghe-config -l listing and its format, the UNVERIFIED ghe-config keys,
+maintenance, ghe-packages-precheck --help, /status, the certificates served, the registry's
+/v2/ challenge, the REST API's version and the PAT's scope names, and DNS answers. Every
+secret becomes a `<redacted:KIND>` marker. Nothing is written to the appliance and no
+configuration run starts. A probe that fails is recorded and the others go on.
+
+\b
+Examples:
+  ghes-setup capture --site site.toml --out capture.json
+  ghes-setup facts verify capture.json
+"""
+
+app = typer.Typer(rich_markup_mode=None)
+
+
+@app.command("capture", help=CAPTURE_HELP)
+@with_connection
+def capture_cmd(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option("--out", metavar="FILE", help="Where to write the capture (mode 0600)."),
+    ],
+    site: SiteOpt = None,
+    conn: ConnectionArgs = NO_OPTIONS,
+) -> None:
+    from ghes_setup import secrets
+    from ghes_setup.capture.service import CaptureRequest, capture, write_capture
+    from ghes_setup.cli.appliance_options import progress
+
+    connect = connect_with(ctx, site, conn)
+    if conn.token_stdin and conn.token_file is not None:
+        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    token = secrets.from_env(
+        "GHES_SETUP_TOKEN",
+        file=abs_path(conn.token_file),
+        stdin=secrets.stdin_stream() if conn.token_stdin else None,
+        file_option="--token-file",
+        stdin_option="--token-stdin",
+    )
+    target = abs_path(out)
+    assert target is not None
+    request = CaptureRequest(
+        site=connect.site,
+        resolver=connect.resolver,
+        password=connect.password,
+        token=token,
+        environ=connect.environ,
+        mode=conn.transport.value if conn.transport else None,
+    )
+    with progress(ctx, steps=False) as sink:
+        result = capture(request, progress=sink)
+    write_capture(target, result.document)
+    console = state(ctx).console
+    doc = result.document
+    probes = doc["probes"]
+    ok = sorted(n for n, p in probes.items() if p.get("ok") is True)
+    skipped = sorted(n for n, p in probes.items() if p.get("ok") is None)
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    version = doc["identity"].get("version") or "unknown version"
+    via = "+".join(doc["transports"]) or "no admin transport"
+    say(f"Captured {doc['hostname']} (GHES {version}, via {via}) to {target} (mode 0600).")
+    say(f"  {len(ok)} probes recorded, {result.redacted} secret values redacted.")
+    for name in skipped:
+        say(f"  skipped {name}: {probes[name]['skipped']}")
+    for name in result.failed:
+        say(f"  FAILED {name}: {probes[name]['error']}")
+    say(f"Next: ghes-setup facts verify {target}")
+    raise typer.Exit(0)
