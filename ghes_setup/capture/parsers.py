@@ -36,7 +36,10 @@ def parse_config_list(text: str) -> ConfigListing:
     multiline: list[str] = []
     stray = 0
     current: str | None = None
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the listing's final newline ends the last entry; it is not a value line
+    for line in lines:
         match = _ENTRY.match(line)
         if match:
             current = match.group(1)
@@ -46,16 +49,10 @@ def parse_config_list(text: str) -> ConfigListing:
             if line.strip():
                 stray += 1
             continue
+        # A value with newlines is printed as is: this line (even an empty one) is part of it.
         entries[current] += "\n" + line
         if current not in multiline:
             multiline.append(current)
-    # The listing's final newline joined an empty line to the last entry.
-    for key in list(entries):
-        if key in multiline and entries[key].endswith("\n"):
-            value = entries[key].rstrip("\n")
-            entries[key] = value
-            if "\n" not in value:
-                multiline.remove(key)
     line_format = "key=value" if entries and not stray else ("other" if stray else "empty")
     return ConfigListing(entries, line_format, tuple(multiline), stray)
 

@@ -93,7 +93,7 @@ def kind_for_name(name: str) -> str:
 
 def secret_name(name: str) -> bool:
     """A key or field name that holds a secret value."""
-    leaf = name.rsplit(".", 1)[-1] if not name.startswith("secrets.") else name
+    leaf = name.rsplit(".", 1)[-1]
     if _PUBLIC_NAME.search(leaf):
         return False
     return bool(_SECRET_NAME.search(leaf))
@@ -117,7 +117,10 @@ def redact_config_value(key: str, value: str) -> str:
         if key.startswith("secrets.packages.a"):
             kind = "connection-string" if "connection" in key else "storage-key"
         return marker(kind)
-    if key.startswith("secrets.") and key not in _PLAIN_SECRETS_KEYS:
+    if key in _PLAIN_SECRETS_KEYS:
+        found = secret_text(value)
+        return marker(found) if found else value
+    if key.startswith("secrets."):
         return marker(kind_for_name(key))
     if secret_name(key):
         return marker(kind_for_name(key))

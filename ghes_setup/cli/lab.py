@@ -61,6 +61,16 @@ def up(
         float | None,
         typer.Option("--apply-seconds", help="How long a config apply takes. Default: 2"),
     ] = None,
+    from_capture: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-capture",
+            metavar="CAPTURE",
+            help="Start as the appliance of a capture (ghes-setup capture): version, hostname, "
+            "topology, settings; redacted secrets become fresh lab secrets (lab env).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the lab (idempotent): a running part is left alone, a dead one restarted.
 
@@ -69,7 +79,19 @@ def up(
     from ghes_setup.lab.service import UpOptions, admin_user
     from ghes_setup.lab.service import up as start
 
-    result = start(UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds))
+    extra: list[str] = []
+    if from_capture is not None:
+        if hostname or ghes_version:
+            raise typer.BadParameter(
+                "the capture gives the hostname and version", param_hint="--from-capture"
+            )
+        from ghes_setup.lab.from_capture import up_from_capture
+
+        made = up_from_capture(from_capture, _dir(directory), address)
+        result = made.up
+        extra = [f"  from capture {from_capture}", *(f"  note: {n}" for n in made.notes)]
+    else:
+        result = start(UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds))
     c, lay = result.config, result.layout
     how = "created" if result.created else "existing lab"
     lines = [
@@ -86,6 +108,7 @@ def up(
         f"  DNS          dig @{c.address} -p {c.ports.dns} {c.hostname}",
         f"  site file    {lay.site}",
         *(f"  note: {note}" for note in result.notes),
+        *extra,
         f'Next: eval "$(ghes-setup lab env --dir {lay.root})"',
     ]
     typer.echo("\n".join(lines))
