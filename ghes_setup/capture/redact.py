@@ -142,11 +142,11 @@ def redact_document(node: Any, name: str = "") -> Any:
     if isinstance(node, list):
         return [redact_document(v, name) for v in node]
     if isinstance(node, str) and node:
-        if name and secret_name(name):
-            return marker(kind_for_name(name))
         found = secret_text(node)
         if found:
             return marker(found)
+        if name and secret_name(name):
+            return marker(kind_for_name(name))
     return node
 
 

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from ghes_setup import facts
 from ghes_setup.capture.redact import is_marker
+from ghes_setup.config.site import Site
 from ghes_setup.errors import InputError
 
 CONFIRMED: Final = "confirmed"
@@ -357,3 +358,31 @@ def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
         if x != y:
             out.append(f"{path}: {x!r} != {y!r}")
     return out
+
+
+def guard_site(
+    capture: Mapping[str, Any],
+    site: Site,
+    *,
+    password_given: bool,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """`--facts-from` for `up` and `config apply`: the settings this site makes the run write
+    whose ghe-config key the capture contradicts, when they would go over SSH, stop the run
+    (`FactContradicted`, exit 3) before it connects. Over the Manage API a setting is written
+    by its documented field, which no capture can contradict."""
+    from ghes_setup.appliance.selector import has_ssh_key
+
+    mode = site.connection.transport
+    api = mode in ("api", "auto") and password_given
+    ssh = mode in ("ssh", "auto") and has_ssh_key(site, environ)
+    names = ["hostname", "subdomain_isolation"]
+    if site.tls.cert is not None and site.tls.key is not None:
+        names += ["tls.enabled", "tls.cert", "tls.key"]
+    if site.packages.enabled is not False:
+        names += [f"packages.ecosystems.{e}" for e in site.packages.ecosystems]
+    known = [n for n in names if n in facts.SETTINGS_BY_NAME]
+    over_ssh = [
+        n for n in known if ssh and (not api or facts.SETTINGS_BY_NAME[n].api_field is None)
+    ]
+    guard_writes(capture, known, over_ssh=over_ssh)

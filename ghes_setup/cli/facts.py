@@ -132,3 +132,26 @@ def verify_cmd(ctx: typer.Context, capture: CaptureArg, fmt: FormatOpt = None) -
             "ghes_setup/facts.py and report it with the redacted capture (docs/fidelity.md)."
         )
     raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------- --facts-from (up, config apply)
+FactsFromOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--facts-from",
+        metavar="CAPTURE",
+        help="Refuse to write over SSH a ghe-config key this capture contradicts (exit 3).",
+        show_default=False,
+    ),
+]
+
+
+def guard_facts(capture: Path | None, site: object, *, password_given: bool) -> None:
+    """Stop before anything connects when the run would write a contradicted key over SSH."""
+    if capture is None:
+        return
+    from ghes_setup.capture.verify import guard_site, load_capture
+    from ghes_setup.config.site import Site
+
+    assert isinstance(site, Site)
+    guard_site(load_capture(capture), site, password_given=password_given)
