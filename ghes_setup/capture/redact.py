@@ -109,7 +109,7 @@ def secret_text(value: str) -> str | None:
 
 def redact_config_value(key: str, value: str) -> str:
     """One `ghe-config` value, redacted when its key or text says it is a secret."""
-    if value == "":
+    if value == "" or is_marker(value):
         return value
     setting = _SECRET_SETTING_KEYS.get(key)
     if setting is not None:
@@ -141,7 +141,7 @@ def redact_document(node: Any, name: str = "") -> Any:
         return {k: redact_document(v, k) for k, v in node.items()}
     if isinstance(node, list):
         return [redact_document(v, name) for v in node]
-    if isinstance(node, str) and node:
+    if isinstance(node, str) and node and not is_marker(node):
         found = secret_text(node)
         if found:
             return marker(found)

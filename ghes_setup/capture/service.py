@@ -197,12 +197,18 @@ def _over_ssh(rec: _Recorder, doc: dict[str, Any], ssh: Any) -> None:
         best = nul or plain
         multiline = sorted(set(plain.multiline) | set(nul.multiline if nul else ()))
         entries = {k: redact_config_value(k, v) for k, v in sorted(best.entries.items())}
+        # No secrets.* key listed: not listed, or none set? One read of a secrets.* key that
+        # is set whenever Packages has storage tells (None: cannot tell).
+        listed: bool | None = any(k.startswith("secrets.") for k in best.entries)
+        if not listed:
+            probe_key = facts.SETTINGS_BY_NAME["packages.storage_type"].ghe_config_key
+            listed = False if ssh.read_keys([probe_key]).get(probe_key) is not None else None
         return {
             "entries": entries,
             "format": {
                 "line_format": plain.line_format,
                 "nul_separated": nul is not None,
-                "secrets_listed": any(k.startswith("secrets.") for k in best.entries),
+                "secrets_listed": listed,
                 "multiline_values": "continuation-lines" if plain.multiline else "none-seen",
                 "multiline_keys": multiline,
                 "stray_lines": plain.stray,

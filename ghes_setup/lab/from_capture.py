@@ -13,8 +13,8 @@ What cannot be copied is replaced, and listed in the result's notes:
   certificate's key is not in the capture), storage keys become the lab storage's, the admin
   password and PATs are the lab's fresh ones (all printed by `lab env`);
 - addresses: the storage service URL becomes the lab storage's;
-- a `ghe-config -l` format other than the lab's (`key=value`, `-z` supported) is reported, not
-  imitated.
+- the observed `ghe-config -l` format is imitated where the lab's ghe-config can (no `-z`,
+  secrets not listed: DIR/state/ghe-config-list); another line format is reported only.
 """
 
 from __future__ import annotations
@@ -152,14 +152,29 @@ def up_from_capture(path: Path, directory: Path, address: str | None = None) -> 
     if isinstance(maintenance, dict) and maintenance.get("active") is True:
         state.write_maintenance(layout, state.Maintenance(status="on"))
     fmt = (capture.get("ghe_config") or {}).get("format") or {}
-    if fmt and (fmt.get("line_format") != "key=value" or fmt.get("nul_separated") is False):
-        result.notes.append(
-            f"ghe-config -l format observed: {fmt.get('line_format')}, -z "
-            f"{'supported' if fmt.get('nul_separated') else 'not supported'}; the lab lists "
-            "key=value and supports -z (not imitated)"
-        )
+    _listing_format(layout, fmt, result)
     for key in result.replaced:
         result.notes.append(f"{key}: the lab's own value (secret or address of the appliance)")
     for key in result.dropped:
         result.notes.append(f"{key}: redacted in the capture and unknown to the lab: left unset")
     return result
+
+
+def _listing_format(layout: Layout, fmt: dict[str, Any], result: FromCaptureResult) -> None:
+    """Imitate the observed `ghe-config -l`: without -z, without secrets.* (the lab's
+    ghe-config reads DIR/state/ghe-config-list). Another line format is reported only."""
+    words = []
+    if fmt.get("nul_separated") is False:
+        words.append("no-z")
+    if fmt.get("secrets_listed") is False:
+        words.append("no-secrets")
+    if words:
+        path = layout.state / "ghe-config-list"
+        path.write_text(" ".join(words) + "\n", encoding="ascii")
+        path.chmod(0o644)
+        result.notes.append(f"ghe-config -l imitates the capture: {', '.join(words)}")
+    if fmt and fmt.get("line_format") != "key=value":
+        result.notes.append(
+            f"ghe-config -l lines were {fmt.get('line_format')!r} on the appliance; the lab "
+            "lists key=value (not imitated)"
+        )

@@ -201,3 +201,34 @@ def test_lab_from_capture_takes_the_captured_topology(
     )
     assert up.returncode == 0, up.stdout + up.stderr
     assert LabHandle.open(second_lab_dir).topology().name == "Ha"
+
+
+def test_lab_from_capture_imitates_the_observed_listing_format(
+    cli: CliRunner, registry_lab: LabHandle, tmp_path: Path, second_lab_dir: Path
+) -> None:
+    """A capture of an appliance whose ghe-config -l has no -z and hides secrets.* keys."""
+    first = tmp_path / "first.json"
+    assert _capture(cli, registry_lab, first).exit_code == 0
+    doc = json.loads(first.read_text(encoding="utf-8"))
+    doc["ghe_config"]["format"].update(nul_separated=False, secrets_listed=False)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    up = lab_command(
+        "up",
+        "--from-capture",
+        str(edited),
+        "--dir",
+        str(second_lab_dir),
+        "--address",
+        free_lab_address(),
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "no-z, no-secrets" in up.stdout
+    twin = LabHandle.open(second_lab_dir)
+    second = tmp_path / "second.json"
+    assert cli("capture", "--out", str(second), env=twin.env).exit_code == 0
+    got = json.loads(second.read_text(encoding="utf-8"))["ghe_config"]
+    assert got["format"]["nul_separated"] is False
+    assert got["format"]["secrets_listed"] is False
+    assert not any(k.startswith("secrets.") for k in got["entries"])
+    assert twin.settings()["secrets.packages.blob-storage-type"] == "s3"  # set, not listed

@@ -352,3 +352,12 @@ def test_config_apply_with_facts_from_refuses_a_contradicted_key_over_ssh(
         assert result.exit_code == 3, result.output
         assert "ghe-config-key:subdomain_isolation" in result.stderr
         assert "Traceback" not in result.output
+
+
+def test_redaction_is_idempotent_on_markers() -> None:
+    doc = {"github_ssl": {"key": PEM_KEY}, "smtp": {"password": "x"}}
+    once = redact_document(doc)
+    assert redact_document(once) == once
+    for key, value in SEEDED.items():
+        first = redact_config_value(key, value)
+        assert redact_config_value(key, first) == first
