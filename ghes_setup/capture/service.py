@@ -272,15 +272,33 @@ def _over_api(rec: _Recorder, doc: dict[str, Any], api: Any) -> None:
             "running": apply_doc.get("running"),
             "successful": apply_doc.get("successful"),
             "fields": sorted(apply_doc),
+            "document": redact_document(apply_doc),
         }
     events = rec.run("api.events", lambda: get("/config/apply/events"))
     if events is not None:
         doc["last_apply"]["events_shape"] = events_shape(events)
+        doc["last_apply"]["events"] = redact_document(_last_events(events))
     maintenance = rec.run("api.maintenance", lambda: get("/maintenance"))
     if maintenance is not None:
         from ghes_setup.appliance.manage_api import _maintenance_state
 
         doc["maintenance"] = {"active": _maintenance_state(maintenance), "via": "api"}
+
+
+MAX_EVENTS_PER_NODE: Final = 20
+
+
+def _last_events(events: Any) -> Any:
+    """The events document as answered, each node's list cut to its last events (a run logs
+    thousands on a real appliance; the parsers need a sample, not the history)."""
+    if not isinstance(events, dict) or not isinstance(events.get("nodes"), list):
+        return events
+    nodes = []
+    for node in events["nodes"]:
+        if isinstance(node, dict) and isinstance(node.get("events"), list):
+            node = {**node, "events": node["events"][-MAX_EVENTS_PER_NODE:]}
+        nodes.append(node)
+    return {**events, "nodes": nodes}
 
 
 def events_shape(events: Any) -> dict[str, Any]:

@@ -8,16 +8,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import pytest
 
 from ghes_setup import facts
+from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
 from ghes_setup.appliance.transport import decode_api, decode_config
 from ghes_setup.capture.parsers import parse_config_list, parse_scopes
 from ghes_setup.capture.redact import is_marker, redact_config_value, redact_document
 from ghes_setup.capture.verify import CONTRADICTED, VOLATILE, verify
 from ghes_setup.facts import GhesVersion
 from ghes_setup.registry.auth import parse_www_authenticate
+from ghes_setup.registry.check_ping import PingRequest, judge, ping
+from ghes_setup.registry.rest import RestApi
+from ghes_setup.secrets import Secret
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CAPTURES = Path(__file__).resolve().parent / "captures"
@@ -155,3 +160,87 @@ def test_facts_verify_contradicts_exactly_the_renamed_key() -> None:
     bad = [v for v in verdicts if v.verdict == CONTRADICTED]
     assert [v.id for v in bad] == ["ghe-config-key:subdomain_isolation"]
     assert "core.subdomain-isolation-enabled" in bad[0].evidence
+
+
+# ---------------------------------------------------------------------------- the real clients
+# The tool's own clients, fed the recorded answers through httpx.MockTransport (no sockets):
+# what they parse on a real appliance is what they parse here.
+
+
+def _manage_api(doc: dict[str, Any]) -> ManageApiTransport:
+    answers = {
+        "/manage/v1/version": doc["identity"]["api_version"],
+        "/manage/v1/config/nodes": doc["identity"]["nodes"],
+        "/manage/v1/config/settings": doc["settings"],
+        "/manage/v1/config/apply": doc["last_apply"]["api"]["document"],
+        "/manage/v1/config/apply/events": doc["last_apply"]["events"],
+    }
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = answers.get(request.url.path)
+        if body is None or request.method != "GET":
+            return httpx.Response(404, json={"message": "Not Found"})
+        return httpx.Response(200, json=body)
+
+    options = ApiOptions(host=doc["hostname"], retries=0)
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url=options.base_url)
+    return ManageApiTransport(options, Secret("not-the-password", "test"), client=client)
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_manage_api_client_parses_the_recorded_version_settings_and_run(path: Path) -> None:
+    doc = _load(path)
+    with _manage_api(doc) as api:
+        info = api.identify()
+        assert str(info.version) == doc["identity"]["version"]
+        assert info.topology == doc["identity"]["topology"]
+        settings = api.read_settings()
+        assert settings["hostname"] == doc["hostname"]
+        assert settings["subdomain_isolation"] is doc["settings"]["subdomain_isolation"]
+        status = api.apply_status()
+        assert status.known and status.running is doc["last_apply"]["api"]["running"]
+        assert status.successful is doc["last_apply"]["api"]["successful"]
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_manage_api_client_parses_the_recorded_events(path: Path) -> None:
+    doc = _load(path)
+    with _manage_api(doc) as api:
+        batch = api.apply_events()
+    assert len(batch.events) == doc["last_apply"]["events_shape"]["events"] > 0
+    assert all(e.body and e.severity for e in batch.events)
+    assert batch.cursor
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_registry_ping_parses_the_recorded_challenge(path: Path) -> None:
+    doc = _load(path)
+    registry = doc["front_door"]["registry"]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(registry["http_status"], headers=registry["headers"])
+
+    request = PingRequest(
+        hostname=doc["hostname"],
+        http_factory=lambda _: httpx.Client(transport=httpx.MockTransport(handle)),
+    )
+    answer = ping(request)
+    assert (answer.realm, answer.service) == (registry["realm"], registry["service"])
+    assert judge(request, answer).status.value == "pass"
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_rest_client_parses_the_recorded_scopes_and_version(path: Path) -> None:
+    doc = _load(path)
+    token = doc["front_door"]["token"]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        headers = {
+            facts.OAUTH_SCOPES_HEADER: ", ".join(token["scopes"]),
+            "X-GitHub-Enterprise-Version": token["enterprise_version"],
+        }
+        return httpx.Response(token["http_status"], json={"login": "someone"}, headers=headers)
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    info = RestApi(http, doc["hostname"], Secret("not-a-token", "test")).whoami()
+    assert info.scopes == frozenset(token["scopes"])
