@@ -69,8 +69,9 @@ def _entries_from_settings(document: dict[str, Any]) -> dict[str, str]:
         node: Any = document
         for part in path:
             node = node.get(part) if isinstance(node, dict) else None
-        if node is None or is_marker(node):
+        if node is None:
             continue
+        # A marker stays: `lab_settings` gives the lab's own value for that key.
         out[key] = ("true" if node else "false") if kind == "bool" else str(node)
     mapped = {p[0] for p, _, _ in keys.MAPPED_FIELDS}
     for name, value in document.items():
