@@ -74,7 +74,6 @@ class _Recorder:
         except (GhesSetupError, OSError, ValueError, KeyError, TypeError) as exc:
             reason = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             self.probes[name] = {"ok": False, "error": reason, "seconds": _secs(start)}
-            self._progress.log(f"capture: {name} failed: {reason}")
             return None
         self.probes[name] = {"ok": True, "seconds": _secs(start)}
         return value
@@ -129,10 +128,31 @@ def capture(request: CaptureRequest, progress: ProgressSink | None = None) -> Ca
         "front_door": {},
         "dns": {},
     }
+    # The admin transports, the front door and DNS are independent: probe them side by side
+    # (each thread writes its own sections and its own probe names).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="capture") as pool:
+        admin = pool.submit(_admin, rec, doc, request, sink)
+        door = pool.submit(_front_door, rec, doc, request)
+        names = pool.submit(_dns, rec, doc, request)
+        for future in (admin, door, names):
+            future.result()
+    _identity_summary(doc)
+    doc["probes"] = rec.probes
+    held = [s.reveal() for s in (request.password, request.token) if s is not None]
+    document = scrub_known(doc, held)
+    failed = [n for n, p in rec.probes.items() if p.get("ok") is False]
+    return CaptureResult(document, failed, markers_in(document))
+
+
+def _admin(
+    rec: _Recorder, doc: dict[str, Any], request: CaptureRequest, sink: ProgressSink
+) -> None:
     transport = rec.run(
         "connect",
         lambda: open_transport(
-            site,
+            request.site,
             resolver=request.resolver,
             password=request.password,
             mode=request.mode,  # type: ignore[arg-type]
@@ -140,28 +160,21 @@ def capture(request: CaptureRequest, progress: ProgressSink | None = None) -> Ca
             progress=sink,
         ),
     )
-    if transport is not None:
-        try:
-            if transport.ssh is not None:
-                doc["transports"].append("ssh")
-                _over_ssh(rec, doc, transport.ssh)
-            else:
-                rec.skip("ssh", "no SSH key given (--identity or ssh-agent)")
-            if transport.api is not None:
-                doc["transports"].append("api")
-                _over_api(rec, doc, transport.api)
-            else:
-                rec.skip("api", "no admin password given (GHES_SETUP_ADMIN_PASSWORD)")
-        finally:
-            transport.close()
-    _identity_summary(doc)
-    _front_door(rec, doc, request)
-    _dns(rec, doc, request)
-    doc["probes"] = rec.probes
-    held = [s.reveal() for s in (request.password, request.token) if s is not None]
-    document = scrub_known(doc, held)
-    failed = [n for n, p in rec.probes.items() if p.get("ok") is False]
-    return CaptureResult(document, failed, markers_in(document))
+    if transport is None:
+        return
+    try:
+        if transport.ssh is not None:
+            doc["transports"].append("ssh")
+            _over_ssh(rec, doc, transport.ssh)
+        else:
+            rec.skip("ssh", "no SSH key given (--identity or ssh-agent)")
+        if transport.api is not None:
+            doc["transports"].append("api")
+            _over_api(rec, doc, transport.api)
+        else:
+            rec.skip("api", "no admin password given (GHES_SETUP_ADMIN_PASSWORD)")
+    finally:
+        transport.close()
 
 
 # ---------------------------------------------------------------------------- SSH

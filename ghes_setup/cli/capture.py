@@ -9,7 +9,7 @@ cannot be written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,10 +89,47 @@ def capture_cmd(
     version = doc["identity"].get("version") or "unknown version"
     via = "+".join(doc["transports"]) or "no admin transport"
     say(f"Captured {doc['hostname']} (GHES {version}, via {via}) to {target} (mode 0600).")
-    say(f"  {len(ok)} probes recorded, {result.redacted} secret values redacted.")
+    say(f"  {len(ok)} probes recorded, {result.redacted} secret values redacted:")
+    for line in recorded_lines(doc):
+        say(f"  - {line}")
     for name in skipped:
         say(f"  skipped {name}: {probes[name]['skipped']}")
     for name in result.failed:
         say(f"  FAILED {name}: {probes[name]['error']}")
     say(f"Next: ghes-setup facts verify {target}")
     raise typer.Exit(0)
+
+
+def recorded_lines(doc: dict[str, Any]) -> list[str]:
+    """One line per section of the capture that holds something."""
+    lines = []
+    ident = doc["identity"]
+    lines.append(
+        f"identity: GHES {ident.get('version') or '?'}, topology {ident.get('topology') or '?'}"
+    )
+    if doc.get("settings") is not None:
+        lines.append(f"Manage API settings: {len(doc['settings'])} fields")
+    gc = doc.get("ghe_config")
+    if gc is not None:
+        fmt = gc["format"]
+        lines.append(
+            f"ghe-config -l: {len(gc['entries'])} keys, lines {fmt['line_format']}, -z "
+            f"{'supported' if fmt['nul_separated'] else 'not supported'}, multi-line values "
+            f"{fmt['multiline_values']}"
+        )
+    keys = doc.get("unverified_keys")
+    if keys is not None:
+        present = sum(1 for v in keys.values() if v["present"])
+        lines.append(f"UNVERIFIED ghe-config keys: {present} of {len(keys)} set")
+    if doc.get("maintenance") is not None:
+        lines.append(f"maintenance mode: {doc['maintenance']['active']}")
+    door = doc["front_door"]
+    registry = door.get("registry") or {}
+    if registry:
+        lines.append(f"registry /v2/: HTTP {registry['http_status']}, realm {registry['realm']}")
+    served = [h for h, chain in (door.get("certificates") or {}).items() if chain]
+    if served:
+        lines.append(f"certificates served for: {', '.join(served)}")
+    answered = sum(1 for a in doc["dns"].values() if a.get("status") == "ok")
+    lines.append(f"DNS: {answered} of {len(doc['dns'])} names resolve")
+    return lines
