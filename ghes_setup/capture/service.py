@@ -16,6 +16,7 @@ written. Every secret is redacted (`redact`) before the document leaves this mod
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets as _random
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from typing import Any, Final
 from ghes_setup import __version__, facts
 from ghes_setup.appliance.selector import open_transport
 from ghes_setup.capture import http_probe
-from ghes_setup.capture.parsers import parse_config_list, parse_config_list_z
+from ghes_setup.capture.parsers import ConfigListing, parse_config_list, parse_config_list_z
 from ghes_setup.capture.redact import (
     markers_in,
     redact_config_value,
@@ -208,7 +209,10 @@ def _over_ssh(rec: _Recorder, doc: dict[str, Any], ssh: Any) -> None:
         rc_z, out_z = ssh.run_utility(["ghe-config", "-l", "-z"])
         nul = parse_config_list_z(out_z) if rc_z == 0 else None
         best = nul or plain
-        multiline = sorted(set(plain.multiline) | set(nul.multiline if nul else ()))
+        phantoms: list[str] = []
+        if nul is None:
+            best, phantoms = _settle_plain(ssh, plain)
+        multiline = sorted(set(best.multiline) | set(plain.multiline))
         entries = {k: redact_config_value(k, v) for k, v in sorted(best.entries.items())}
         # No secrets.* key listed: not listed, or none set? One read of a secrets.* key that
         # is set whenever Packages has storage tells (None: cannot tell).
@@ -225,6 +229,7 @@ def _over_ssh(rec: _Recorder, doc: dict[str, Any], ssh: Any) -> None:
                 "multiline_values": "continuation-lines" if plain.multiline else "none-seen",
                 "multiline_keys": multiline,
                 "stray_lines": plain.stray,
+                "continuation_lines_like_keys": len(phantoms),
             },
         }
 
@@ -262,6 +267,35 @@ def _over_ssh(rec: _Recorder, doc: dict[str, Any], ssh: Any) -> None:
         }
 
     doc["last_apply"]["ssh"] = rec.run("ssh.last-apply", last_run)
+
+
+# Keys `SshTransport.read_keys` accepts (appliance/ssh.py `_check_key`): others are kept as
+# listed, unchecked.
+_READABLE_KEY: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+def _settle_plain(ssh: Any, plain: ConfigListing) -> tuple[ConfigListing, list[str]]:
+    """Without -z, a multi-line value's line that looks like `key=value` cannot be told from
+    an entry (a secret's second line would be kept under a harmless-looking "key"). Every
+    listed key is read back with `ghe-config KEY` (one exec, read-only): its exact value
+    replaces the listed one, and a "key" the appliance says is unset while the listing gave it
+    text is such a line: it is dropped, its text being part of the value before it."""
+    readable = [k for k in plain.entries if _READABLE_KEY.match(k)]
+    exact: dict[str, str | None] = ssh.read_keys(readable) if readable else {}
+    entries: dict[str, str] = {}
+    phantoms: list[str] = []
+    previous: str | None = None
+    for key, listed in plain.entries.items():
+        if key in exact and exact[key] is None and listed != "":
+            phantoms.append(key)
+            if previous is not None and previous not in exact:
+                entries[previous] += f"\n{key}={listed}"  # an unread value: keep its text
+            continue
+        value = exact.get(key) if key in exact else listed
+        entries[key] = value if value is not None else ""
+        previous = key
+    multiline = tuple(k for k, v in entries.items() if "\n" in v)
+    return ConfigListing(entries, plain.line_format, multiline, plain.stray), phantoms
 
 
 # ---------------------------------------------------------------------------- Manage API

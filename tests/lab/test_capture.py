@@ -72,11 +72,21 @@ def test_capture_is_read_only(cli: CliRunner, registry_lab: LabHandle, tmp_path:
         registry_lab.clear_faults()
 
 
+@pytest.mark.parametrize("listing", ["", "no-z"], ids=["ghe-config -l -z", "key=value only"])
 def test_capture_redacts_every_seeded_secret_in_file_output_and_log(
-    cli: CliRunner, seeded_lab: LabHandle, tmp_path: Path
+    cli: CliRunner, seeded_lab: LabHandle, tmp_path: Path, listing: str
 ) -> None:
+    """Both listing formats: with -z, and plain key=value where multi-line values (the PEM
+    key, the note) run over several lines."""
     out = tmp_path / "cap.json"
-    result = _capture(cli, seeded_lab, out)
+    style = seeded_lab.layout.state / "ghe-config-list"
+    if listing:
+        style.write_text(listing + "\n", encoding="ascii")
+        style.chmod(0o644)
+    try:
+        result = _capture(cli, seeded_lab, out)
+    finally:
+        style.unlink(missing_ok=True)
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     text = out.read_text(encoding="utf-8")
@@ -91,6 +101,7 @@ def test_capture_redacts_every_seeded_secret_in_file_output_and_log(
     assert entries["app.smtp.password"] == "<redacted:password>"
     assert entries["secrets.packages.s3-bucket"] == seeded_lab.bucket  # not a secret: kept
     assert doc["ghe_config"]["format"]["multiline_values"] == "continuation-lines"
+    assert doc["ghe_config"]["format"]["nul_separated"] is (listing != "no-z")
     assert doc["settings"]["github_ssl"]["key"].startswith("<redacted:")
     assert doc["front_door"]["token"]["scopes"] == sorted(
         ["read:packages", "write:packages", "delete:packages"]

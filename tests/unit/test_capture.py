@@ -53,7 +53,7 @@ SEEDED = {
     "secrets.packages.s3-bucket": "ghes-packages",
     "secrets.packages.aws-access-key": "AKIASEEDEDACCESSKEY1",
     "secrets.packages.aws-secret-key": "SeededSecretKey/with+slash=",
-    "secrets.admin.note": "SEEDED-MULTI-LINE-1\nline=2 SEEDED-MULTI-LINE-2",
+    "secrets.admin.note": "SEEDED-MULTI-LINE-1\nkey.like=SEEDED-MULTI-LINE-2",
     "app.smtp.password": "SeededSmtpPassword",
     "core.motd": "hello=world\nsecond line",
 }
@@ -80,10 +80,18 @@ def z_listing(values: dict[str, str]) -> str:
 
 
 def test_plain_listing_keeps_multi_line_values_and_equals_signs() -> None:
-    parsed = parse_config_list(plain_listing(SEEDED))
-    assert parsed.entries == SEEDED
+    values = {**SEEDED, "secrets.admin.note": "line one\nline=two, no key before the ="}
+    parsed = parse_config_list(plain_listing(values))
+    assert parsed.entries == values
     assert parsed.line_format == "key=value"
     assert set(parsed.multiline) >= {"github-ssl.cert", "github-ssl.key", "secrets.admin.note"}
+
+
+def test_plain_listing_alone_cannot_tell_a_key_like_value_line_from_an_entry() -> None:
+    """Why capture reads every listed key back when -z is not supported."""
+    parsed = parse_config_list(plain_listing(SEEDED))
+    assert parsed.entries["key.like"] == "SEEDED-MULTI-LINE-2"
+    assert parsed.entries["secrets.admin.note"] == "SEEDED-MULTI-LINE-1"
 
 
 def test_nul_listing_is_parsed_exactly_and_plain_text_is_not_taken_for_it() -> None:
@@ -209,6 +217,8 @@ def test_ssh_probes_redact_every_seeded_secret_in_both_listing_formats(nul: bool
     assert entries["github-ssl.cert"] == CERT
     assert is_marker(entries["secrets.admin.note"])
     assert doc["ghe_config"]["format"]["nul_separated"] is nul
+    assert "key.like" not in entries  # a value's line, not an entry
+    assert doc["ghe_config"]["format"]["continuation_lines_like_keys"] == (0 if nul else 1)
     assert doc["ghe_config"]["format"]["multiline_values"] == "continuation-lines"
     assert doc["unverified_keys"]["github-ssl.key"] == {"present": True, "kind": "redacted"}
     # Read-only: nothing but reads and usage texts ran.
