@@ -291,6 +291,13 @@ def _settle_plain(ssh: Any, plain: ConfigListing) -> tuple[ConfigListing, list[s
             if previous is not None and previous not in exact:
                 entries[previous] += f"\n{key}={listed}"  # an unread value: keep its text
             continue
+        if key not in exact and previous is not None and redact_config_value(previous, "x") != "x":
+            # Unreadable (not a plain ghe-config key name) right after a secret: it may be
+            # the secret's next line. Kept with the secret, so it is redacted with it.
+            phantoms.append(key)
+            if previous not in exact:
+                entries[previous] += f"\n{key}={listed}"
+            continue
         value = exact.get(key) if key in exact else listed
         entries[key] = value if value is not None else ""
         previous = key

@@ -54,6 +54,7 @@ SEEDED = {
     "secrets.packages.aws-access-key": "AKIASEEDEDACCESSKEY1",
     "secrets.packages.aws-secret-key": "SeededSecretKey/with+slash=",
     "secrets.admin.note": "SEEDED-MULTI-LINE-1\nkey.like=SEEDED-MULTI-LINE-2",
+    "app.smtp.user-password": "SEEDED-MULTI-LINE-3\nOdd_Key.x=SEEDED-MULTI-LINE-4",
     "app.smtp.password": "SeededSmtpPassword",
     "core.motd": "hello=world\nsecond line",
 }
@@ -80,7 +81,11 @@ def z_listing(values: dict[str, str]) -> str:
 
 
 def test_plain_listing_keeps_multi_line_values_and_equals_signs() -> None:
-    values = {**SEEDED, "secrets.admin.note": "line one\nline=two, no key before the ="}
+    values = {
+        **SEEDED,
+        "secrets.admin.note": "line one\nline=two, no key before the =",
+        "app.smtp.user-password": "x",
+    }
     parsed = parse_config_list(plain_listing(values))
     assert parsed.entries == values
     assert parsed.line_format == "key=value"
@@ -218,7 +223,8 @@ def test_ssh_probes_redact_every_seeded_secret_in_both_listing_formats(nul: bool
     assert is_marker(entries["secrets.admin.note"])
     assert doc["ghe_config"]["format"]["nul_separated"] is nul
     assert "key.like" not in entries  # a value's line, not an entry
-    assert doc["ghe_config"]["format"]["continuation_lines_like_keys"] == (0 if nul else 1)
+    assert "Odd_Key.x" not in entries
+    assert doc["ghe_config"]["format"]["continuation_lines_like_keys"] == (0 if nul else 2)
     assert doc["ghe_config"]["format"]["multiline_values"] == "continuation-lines"
     assert doc["unverified_keys"]["github-ssl.key"] == {"present": True, "kind": "redacted"}
     # Read-only: nothing but reads and usage texts ran.
