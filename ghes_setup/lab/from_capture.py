@@ -4,7 +4,9 @@ From a capture (`ghes-setup capture`, docs/schema/capture-v1.json) the lab takes
 version and hostname (the lab's DNS serves that name on its loopback address only: nothing
 outside the lab's tools resolves it differently), the topology as far as the lab models it
 (SingleNode, Ha, Cluster, replica), every `ghe-config` setting that is not a secret (or, from
-an API-only capture, the Manage API settings), isolation, TLS and Packages state, maintenance
+an API-only capture, the Manage API settings, and Packages on with the lab's storage when
+the registry answered with a Bearer challenge: Packages has no Manage API field), isolation, TLS
+and Packages state, maintenance
 mode. It then runs one configuration run with the lab's engine so that the front door is the
 captured one.
 
@@ -82,6 +84,15 @@ def _entries_from_settings(document: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _registry_on(capture: dict[str, Any]) -> bool:
+    registry = (capture.get("front_door") or {}).get("registry")
+    return (
+        isinstance(registry, dict)
+        and registry.get("http_status") == 401
+        and registry.get("scheme") == "bearer"
+    )
+
+
 def lab_settings(
     capture: dict[str, Any], config: LabConfig, layout: Layout
 ) -> tuple[dict[str, str], list[str], list[str]]:
@@ -91,6 +102,19 @@ def lab_settings(
     if not isinstance(entries, dict):
         document = capture.get("settings")
         entries = _entries_from_settings(document) if isinstance(document, dict) else {}
+        if _registry_on(capture):
+            # Packages lives in ghe-config only (no Manage API field): an API-only capture
+            # shows it by the registry's Bearer challenge. The lab's storage stands in.
+            entries.update(
+                {
+                    keys.PACKAGES_ENABLED: "true",
+                    keys.STORAGE_TYPE: "s3",
+                    keys.SERVICE_URL: config.service_url,
+                    keys.BUCKET: config.bucket,
+                    keys.ACCESS_KEY: "<redacted:storage-key>",
+                    keys.SECRET_KEY: "<redacted:storage-key>",
+                }
+            )
     lab_values = {
         keys.SSL_CERT: layout.site_cert.read_text(encoding="utf-8"),
         keys.SSL_KEY: layout.site_key.read_text(encoding="utf-8"),

@@ -243,3 +243,31 @@ def test_lab_from_capture_imitates_the_observed_listing_format(
     assert got["format"]["secrets_listed"] is False
     assert not any(k.startswith("secrets.") for k in got["entries"])
     assert twin.settings()["secrets.packages.blob-storage-type"] == "s3"  # set, not listed
+
+
+def test_an_api_only_capture_round_trips_through_a_lab(
+    cli: CliRunner, registry_lab: LabHandle, tmp_path: Path, second_lab_dir: Path
+) -> None:
+    first = tmp_path / "first.json"
+    result = _capture(cli, registry_lab, first, "--transport", "api")
+    assert result.exit_code == 0, result.output
+    a: dict[str, Any] = json.loads(first.read_text(encoding="utf-8"))
+    assert a["transports"] == ["api"] and a["ghe_config"] is None
+    assert a["probes"]["ssh"]["ok"] is None  # skipped, with the reason
+    up = lab_command(
+        "up",
+        "--from-capture",
+        str(first),
+        "--dir",
+        str(second_lab_dir),
+        "--address",
+        free_lab_address(),
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    twin = LabHandle.open(second_lab_dir)
+    second = tmp_path / "second.json"
+    again = cli("capture", "--out", str(second), "--transport", "api", env=twin.env)
+    assert again.exit_code == 0, again.output
+    diff = differences(a, json.loads(second.read_text(encoding="utf-8")))
+    assert diff == [], "\n".join(diff)
+    assert twin.applied_settings()["core.subdomain-isolation"] == "true"
