@@ -192,10 +192,11 @@ def test_lab_from_capture_captures_the_same_and_rehearses_up(
     assert rehearsal.exit_code == 0, rehearsal.output
 
 
-def test_lab_from_capture_takes_the_captured_topology(
+def test_lab_from_capture_takes_the_captured_topology_and_maintenance(
     cli: CliRunner, fresh_lab: LabHandle, tmp_path: Path, second_lab_dir: Path
 ) -> None:
     fresh_lab.set_topology("Ha", replica=False)
+    fresh_lab.set_maintenance(True)
     try:
         cap = tmp_path / "ha.json"
         assert _capture(cli, fresh_lab, cap).exit_code == 0
@@ -211,7 +212,9 @@ def test_lab_from_capture_takes_the_captured_topology(
         free_lab_address(),
     )
     assert up.returncode == 0, up.stdout + up.stderr
-    assert LabHandle.open(second_lab_dir).topology().name == "Ha"
+    twin = LabHandle.open(second_lab_dir)
+    assert twin.topology().name == "Ha"
+    assert twin.maintenance_on()
 
 
 def test_lab_from_capture_imitates_the_observed_listing_format(
