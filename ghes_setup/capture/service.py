@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ghes_setup import __version__, facts
-from ghes_setup.appliance.selector import open_transport
+from ghes_setup.appliance.selector import Mode, open_transport
 from ghes_setup.capture import http_probe
 from ghes_setup.capture.parsers import ConfigListing, parse_config_list, parse_config_list_z
 from ghes_setup.capture.redact import (
@@ -53,7 +53,7 @@ class CaptureRequest:
     password: Secret | None = None
     token: Secret | None = None
     environ: Mapping[str, str] | None = None
-    mode: str | None = None  # ssh | api | auto (default: the site's)
+    mode: Mode | None = None  # ssh | api | auto (default: the site's)
 
 
 @dataclass
@@ -156,7 +156,7 @@ def _admin(
             request.site,
             resolver=request.resolver,
             password=request.password,
-            mode=request.mode,  # type: ignore[arg-type]
+            mode=request.mode,
             environ=request.environ,
             progress=sink,
         ),

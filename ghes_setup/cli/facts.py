@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, OutputFormat, output_format, state
+
+if TYPE_CHECKING:
+    from ghes_setup.config.site import Site
 
 app = typer.Typer(
     help=(
@@ -146,12 +149,10 @@ FactsFromOpt = Annotated[
 ]
 
 
-def guard_facts(capture: Path | None, site: object, *, password_given: bool) -> None:
+def guard_facts(capture: Path | None, site: Site, *, password_given: bool) -> None:
     """Stop before anything connects when the run would write a contradicted key over SSH."""
     if capture is None:
         return
     from ghes_setup.capture.verify import guard_site, load_capture
-    from ghes_setup.config.site import Site
 
-    assert isinstance(site, Site)
     guard_site(load_capture(capture), site, password_given=password_given)
