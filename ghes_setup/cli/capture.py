@@ -54,6 +54,25 @@ def capture_cmd(
     from ghes_setup.capture.service import CaptureRequest, capture, write_capture
     from ghes_setup.cli.appliance_options import progress
 
+    target = abs_path(out)
+    assert target is not None
+    # Before any probe: a capture that cannot be written is not worth taking.
+    problem = (
+        f"the folder {target.parent} does not exist"
+        if not target.parent.is_dir()
+        else "is a folder"
+        if target.is_dir()
+        else "is a symbolic link"
+        if target.is_symlink()
+        else None
+    )
+    if problem is not None:
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            f"--out {target}: {problem}",
+            hint="give a file path in an existing folder, e.g. --out capture.json",
+        )
     connect = connect_with(ctx, site, conn)
     if conn.token_stdin and conn.token_file is not None:
         raise typer.BadParameter("give --token-stdin or --token-file, not both")
@@ -64,8 +83,6 @@ def capture_cmd(
         file_option="--token-file",
         stdin_option="--token-stdin",
     )
-    target = abs_path(out)
-    assert target is not None
     request = CaptureRequest(
         site=connect.site,
         resolver=connect.resolver,

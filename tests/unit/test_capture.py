@@ -377,3 +377,10 @@ def test_redaction_is_idempotent_on_markers() -> None:
     for key, value in SEEDED.items():
         first = redact_config_value(key, value)
         assert redact_config_value(key, first) == first
+
+
+def test_capture_to_a_missing_folder_exits_3_before_probing(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli("capture", "--out", str(tmp_path / "missing" / "cap.json"))
+    assert result.exit_code == 3, result.output
+    assert "does not exist" in result.stderr and "Traceback" not in result.output
+    assert cli("capture", "--out", str(tmp_path)).exit_code == 3
