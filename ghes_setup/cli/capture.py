@@ -106,7 +106,8 @@ def capture_cmd(
     version = doc["identity"].get("version") or "unknown version"
     via = "+".join(doc["transports"]) or "no admin transport"
     say(f"Captured {doc['hostname']} (GHES {version}, via {via}) to {target} (mode 0600).")
-    say(f"  {len(ok)} probes recorded, {result.redacted} secret values redacted:")
+    plural = "" if result.redacted == 1 else "s"
+    say(f"  {len(ok)} probes recorded, {result.redacted} secret value{plural} redacted:")
     for line in recorded_lines(doc):
         say(f"  - {line}")
     for name in skipped:
