@@ -89,7 +89,10 @@ def make_client(
 
 def describe(exc: httpx.HTTPError) -> str:
     """A one-line reason for a transport error, without the request's credentials."""
-    request = getattr(exc, "_request", None)
+    try:  # the public property; it raises when httpx did not attach the request
+        request: httpx.Request | None = exc.request
+    except RuntimeError:
+        request = None
     where = ""
     if request is not None:
         where = f" {request.url.scheme}://{request.url.host}:{request.url.port or ''}".rstrip(":")

@@ -21,21 +21,41 @@ from ghes_setup.errors import InputError
 def to_ascii(name: str) -> str:
     """`Ghe.Exämple.com.` -> `ghe.xn--exmple-cua.com` (lower-case A-labels, no trailing dot).
 
+    IDNA 2008 (RFC 5891) with the UTS #46 mapping, through the `idna` package: the encoding
+    httpx applies to a URL's host, browsers use, and registrars register. Python's own "idna"
+    codec is IDNA 2003, which maps `ß` to `ss`: `straße.example` would become
+    `strasse.example` for us and `xn--strae-oqa.example` for the HTTP client, a different
+    host. ASCII labels pass unchanged (lower-cased), so `*` of a certificate's wildcard and
+    `_` of a service label keep working.
+
     Raises ValueError for a name that cannot be turned into A-labels.
     """
     text = name.strip().rstrip(".")
     if text.isascii():
         return text.lower()
-    labels = []
-    for label in text.split("."):
-        if label.isascii():
-            labels.append(label.lower())
-            continue
-        try:
-            labels.append(label.lower().encode("idna").decode("ascii"))
-        except UnicodeError as exc:
-            raise ValueError(f"{name!r} is not a valid internationalised name: {exc}") from None
-    return ".".join(labels)
+    import idna
+
+    try:
+        # UTS #46 maps case, width and the ideographic full stop; then each label is checked
+        # and encoded by IDNA 2008's own rules (non-transitional: `ß` stays `ß`).
+        mapped = idna.uts46_remap(text, std3_rules=False, transitional=False).rstrip(".")
+        labels = [
+            label if label.isascii() else idna.alabel(label).decode("ascii")
+            for label in mapped.split(".")
+        ]
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValueError(f"{name!r} is not a valid internationalised name: {exc}") from None
+    return ".".join(label.lower() for label in labels)
+
+
+def valid_a_label(label: str) -> bool:
+    """Is an `xn--` label punycode that decodes, by IDNA 2008, and encodes back to itself?"""
+    import idna
+
+    try:
+        return idna.alabel(idna.ulabel(label)).decode("ascii") == label.lower()
+    except (idna.IDNAError, UnicodeError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +108,7 @@ class ResolveOverrides:
             # Accept curl's HOST:PORT:ADDR form too; the port is ignored (every port maps).
             if sep and name.count(":") == 1 and "[" not in item:
                 name = name.split(":")[0]
-            name = name.strip().lower().rstrip(".")
+            name = _pin_name(name)
             addr = addr.strip().strip("[]")
             try:
                 ipaddress.ip_address(addr)
@@ -103,7 +123,10 @@ class ResolveOverrides:
         return cls(pins)
 
     def lookup(self, host: str) -> tuple[str, ...] | None:
-        host = host.lower().rstrip(".")
+        try:
+            host = to_ascii(host)
+        except ValueError:
+            return None  # no pin can hold a name that has no A-labels
         if host in self.pins:
             return self.pins[host]
         for name, addrs in self.pins.items():
@@ -123,6 +146,19 @@ def pins_for(host: str, address: str, *, what: str = "--address") -> list[str]:
         raise InputError(f"{what} {address!r} is not an IP address", hint="e.g. 10.0.0.5") from None
     shown = f"[{ip}]" if ip.version == 6 else str(ip)
     return [f"{host}:{shown}", f".{host}:{shown}"]
+
+
+def _pin_name(name: str) -> str:
+    """A `--resolve` name in A-labels, its leading dot (every name under it) kept."""
+    text = name.strip().rstrip(".")
+    dot = "." if text.startswith(".") else ""
+    try:
+        return dot + to_ascii(text[len(dot) :]) if text[len(dot) :] else dot
+    except ValueError:
+        raise InputError(
+            f"--resolve {name!r}: not a valid host name",
+            hint="HOST:IP, e.g. ghe.example.com:10.0.0.5",
+        ) from None
 
 
 def _split_v6(item: str) -> tuple[str, str, str]:

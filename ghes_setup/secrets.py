@@ -248,7 +248,10 @@ def check_value(value: str, source: str) -> None:
         raise SecretInvalid(
             f"{source}: the secret contains {problem}; a secret must be one line of "
             "printable ASCII",
-            hint="remove it (printf '%s' \"$VALUE\" writes no newline), see docs/security.md",
+            hint=(
+                "remove it (printf '%s' \"$VALUE\" writes no newline); "
+                "see: ghes-setup explain security"
+            ),
         )
 
 

@@ -9,7 +9,7 @@ fi
 stamp=.venv/.ghes-setup-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,lab]' 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import ghes_setup, typer, paramiko, httpx, dns, OpenSSL, jwt, pytest" \
     || { echo "bootstrap: the Python environment is incomplete" >&2; exit 1; }
   touch "$stamp"

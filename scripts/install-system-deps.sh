@@ -13,11 +13,12 @@
 #   python3         /usr/bin/python3 runs the lab admin shell's ghe-labctl (stdlib only)
 #   util-linux      flock and unshare (the lab's ghe-config; skopeo under a private /etc/hosts)
 #   tinyproxy       the egress HTTP proxy `client check`'s tests put between a runner and the lab
+#   prometheus      promtool: `promtool check/test rules` runs the shipped alert rules on real textfiles
 #   iproute2, procps, python3-venv
 set -euo pipefail
 
 packages=(openssh-server openssh-client nginx docker-registry dnsmasq skopeo git dnsutils openssl
-          iproute2 procps python3 python3-venv util-linux ca-certificates tinyproxy)
+          iproute2 procps python3 python3-venv util-linux ca-certificates tinyproxy prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

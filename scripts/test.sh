@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: set up a fresh machine, then run every check CI runs.
 #   lint (ruff), format (ruff format --check), types (mypy strict), layer and library
-#   contracts (import-linter), the tests (unit and lab) with warnings as errors.
+#   contracts (import-linter), the tests (unit and lab) with warnings as errors, and (on a full
+#   run, without pytest arguments) the unit tests again on the lowest declared dependencies.
 # Extra arguments go to pytest, e.g. scripts/test.sh -k dns -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,6 @@ echo "== ruff format";     ruff format --check .
 echo "== mypy";            mypy
 echo "== import contracts"; lint-imports
 echo "== pytest";          python -m pytest "$@"
+if [ "$#" -eq 0 ]; then
+  echo "== lowest dependencies"; scripts/test-lowest-deps.sh
+fi

@@ -10,6 +10,7 @@ help is asked for; the root's help lists each one's first help line, read withou
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -34,6 +35,8 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "packages": ("ghes_setup.cli.packages", "app"),
     "registry": ("ghes_setup.cli.registry", "app"),
     "client": ("ghes_setup.cli.client", "app"),
+    "explain": ("ghes_setup.cli.explain", "app"),
+    "monitoring": ("ghes_setup.cli.monitoring", "app"),
     "lab": ("ghes_setup.cli.lab", "app"),
 }
 
@@ -53,6 +56,28 @@ def _help_text(app: typer.Typer) -> str:
     return ""
 
 
+def _click_short_help() -> Callable[[str, int], str]:
+    """click's `make_default_short_help`, the one private piece of typer this module uses.
+
+    typer 0.28 vendors click as `typer._click` (a private module); the root's help must shorten
+    the first help lines exactly as click does for the commands already built. Should a typer
+    outside pyproject's range move it, the tool says which versions it needs instead of an
+    AttributeError from deep inside click's help formatter.
+    """
+    try:
+        from typer._click.utils import make_default_short_help
+    except ImportError:
+        from importlib.metadata import version
+
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            f"typer {version('typer')} is not supported: this ghes-setup needs typer>=0.28,<0.29",
+            hint="reinstall ghes-setup (pipx install --force ghes-setup) to get its dependencies",
+        ) from None
+    return make_default_short_help
+
+
 class LazyGroup(TyperGroup):
     """A group whose subcommands (`SUBCOMMANDS`) are built on first use."""
 
@@ -67,8 +92,7 @@ class LazyGroup(TyperGroup):
         return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        from typer._click.utils import make_default_short_help
-
+        make_default_short_help = _click_short_help()
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(n) for n in names)
         rows = []

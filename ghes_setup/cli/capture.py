@@ -23,7 +23,7 @@ from ghes_setup.cli.common import SiteOpt, abs_path, state
 
 CAPTURE_HELP = """\
 Record what the appliance says, read-only and redacted, as versioned JSON (mode 0600;
-docs/schema/capture-v1.json): ghe-version, the Manage API's version, nodes, settings and last
+`ghes-setup explain capture`): ghe-version, the Manage API's version, nodes, settings and last
 configuration run, the ghe-config -l listing and its format, the UNVERIFIED ghe-config keys,
 maintenance, ghe-packages-precheck --help, /status, the certificates served, the registry's
 /v2/ challenge, the REST API's version and the PAT's scope names, and DNS answers. Every

@@ -250,6 +250,7 @@ def emit_report(
     from ghes_setup import exit_codes
 
     st = state(ctx)
+    code = int(exit_codes.for_status(report.status, strict=strict))
     if textfile is not None and fmt is not OutputFormat.prometheus:
         raise typer.BadParameter(
             "--textfile goes with --format prometheus", param_hint="--textfile"
@@ -267,7 +268,7 @@ def emit_report(
     elif fmt is OutputFormat.prometheus:
         from ghes_setup.reporting import prometheus
 
-        text = prometheus.render(report)
+        text = prometheus.render(report, exit_code=code)
         if textfile is not None:
             prometheus.write_textfile(textfile, text)
         else:
@@ -276,7 +277,7 @@ def emit_report(
         from ghes_setup.reporting import human
 
         st.console.print(human.render(report, verbose=st.verbose))
-    return int(exit_codes.for_status(report.status, strict=strict))
+    return code
 
 
 def make_resolver(

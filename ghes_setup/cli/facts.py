@@ -127,12 +127,13 @@ def verify_cmd(ctx: typer.Context, capture: CaptureArg, fmt: FormatOpt = None) -
         say(
             "  Please report it (the fact id, the evidence line and the GHES version; never "
             "the capture's secrets, which are redacted anyway) in an issue of the ghes-setup "
-            "repository, or contribute the redacted capture (docs/fidelity.md)."
+            "repository, or contribute the redacted capture (`ghes-setup explain fidelity`)."
         )
     else:
         say(
             "Nothing contradicted. If a contradiction shows up: change the fact's line in "
-            "ghes_setup/facts.py and report it with the redacted capture (docs/fidelity.md)."
+            "ghes_setup/facts.py and report it with the redacted capture "
+            "(`ghes-setup explain fidelity`)."
         )
     raise typer.Exit(code)
 

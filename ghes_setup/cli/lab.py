@@ -2,6 +2,10 @@
 
 Each command parses its options, calls one function of `ghes_setup.lab.service`, and prints
 the result. The lab package is imported inside the commands (lazy), so `--help` stays fast.
+
+The lab is an extra (`ghes-setup[lab]`): a production install has neither its libraries nor
+any need for them. Without them every `lab` command stops with one line saying how to get
+them (exit 3, an incomplete environment), instead of an ImportError from deep inside.
 """
 
 from __future__ import annotations
@@ -23,6 +27,37 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+# Modules only the lab needs, each with the extra that brings it (pyproject `lab`).
+LAB_MODULES: tuple[str, ...] = ("jwt",)  # PyJWT: the lab's registry token service
+
+
+def missing_lab_modules() -> list[str]:
+    """The lab's libraries that cannot be imported here (an install without the extra)."""
+    import importlib
+
+    missing = []
+    for name in LAB_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+def require_lab_extra() -> None:
+    """Called first by every lab command (not a group callback: `lab up --help` must work
+    without the extra, and a group's callback runs before its subcommand's --help)."""
+    missing = missing_lab_modules()
+    if missing:
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            "the lab is not installed: it is the optional extra ghes-setup[lab] "
+            f"(missing Python module {', '.join(missing)})",
+            hint="pipx install --force 'ghes-setup[lab]' (or pip install 'ghes-setup[lab]')",
+        )
+
 
 DirOpt = Annotated[
     Path | None,
@@ -76,6 +111,7 @@ def up(
 
     Example: sudo ghes-setup lab up --dir /tmp/lab
     """
+    require_lab_extra()
     from ghes_setup.lab.service import UpOptions, admin_user
     from ghes_setup.lab.service import up as start
 
@@ -120,6 +156,7 @@ def env(directory: DirOpt = None) -> None:
 
     Example: eval "$(ghes-setup lab env)"
     """
+    require_lab_extra()
     from ghes_setup.lab.service import env as env_text
 
     typer.echo(env_text(_dir(directory)), nl=False)
@@ -131,6 +168,7 @@ def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) 
 
     Example: ghes-setup lab status --format json
     """
+    require_lab_extra()
     from ghes_setup.lab.service import status as lab_status
 
     chosen = output_format(ctx, fmt, PLAIN_FORMATS)
@@ -175,6 +213,7 @@ def down(
 
     Example: ghes-setup lab down
     """
+    require_lab_extra()
     from ghes_setup.lab.service import down as stop
 
     result = stop(_dir(directory), keep)
@@ -203,6 +242,7 @@ def fault(
 
     Example: ghes-setup lab fault api-503 --count 2
     """
+    require_lab_extra()
     from ghes_setup.lab.service import clear_faults, set_fault
 
     if name == "clear":
@@ -230,6 +270,7 @@ def topology(
 
     Example: ghes-setup lab topology Ha --replica
     """
+    require_lab_extra()
     from ghes_setup.lab.service import set_topology
 
     value = set_topology(_dir(directory), name, replica)

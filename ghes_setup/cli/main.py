@@ -220,8 +220,14 @@ def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int
         from ghes_setup.errors import GhesSetupError
         from ghes_setup.reporting import prometheus
 
+        # The `host` label even without a site: the file's hostname, or the schedule's label.
+        site = _option_value(args, "--site")
+        host = prometheus.failure_host(
+            Path(site) if site else None, _option_value(args, "--host-label")
+        )
+        text = prometheus.render_failure(_command(args), host=host, exit_code=code)
         try:
-            prometheus.write_textfile(Path(textfile), prometheus.render_failure(_command(args)))
+            prometheus.write_textfile(Path(textfile), text)
         except GhesSetupError as exc:
             _stderr(f"ghes-setup: {exc.message}\n")
     return code

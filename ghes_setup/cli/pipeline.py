@@ -31,6 +31,7 @@ from ghes_setup.cli.common import (
     output_format,
 )
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
+from ghes_setup.cli.invocation import command_line
 
 if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
@@ -43,6 +44,28 @@ TimeoutOpt = Annotated[
         metavar="S",
         help="Network timeout per operation, seconds.",
         callback=check_seconds,
+    ),
+]
+
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        metavar="FILE",
+        help="Also write a report of the run (tool version, command line, operator, start time "
+        "and duration, every result): Markdown, or HTML for a .html name.",
+        show_default=False,
+    ),
+]
+
+HostLabelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host-label",
+        metavar="NAME",
+        help="With --textfile: the host label of the metrics when the run ends before the site "
+        "file's hostname is known (ghes-setup schedule sets it).",
+        show_default=False,
     ),
 ]
 
@@ -113,6 +136,7 @@ def check_cmd(
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
+    host_label: HostLabelOpt = None,
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Also push and pull a test image (needs a PAT).")
     ] = False,
@@ -122,6 +146,9 @@ def check_cmd(
 ) -> None:
     from ghes_setup.runbooks.check import run_check
 
+    # --host-label is read by cli.main, for a run that ends without a report: with a report,
+    # the site's hostname is the label.
+    del host_label
     out = output_format(ctx, fmt)
     pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=smoke)
     report = run_check(pipeline, smoke=smoke)
@@ -154,15 +181,7 @@ def up_cmd(
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing.")] = False,
     fmt: FormatOpt = None,
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            "--report",
-            metavar="FILE",
-            help="Also write a report of the run: Markdown, or HTML for a .html name.",
-            show_default=False,
-        ),
-    ] = None,
+    report: ReportOpt = None,
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
     timeout: Annotated[
         float,
@@ -189,9 +208,13 @@ def up_cmd(
     from ghes_setup.cli.appliance_options import confirmation, progress
     from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
     from ghes_setup.reporting import human, json_report
+    from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.up import UpOptions, run_up
 
+    clock = RunInfo.started(command_line(ctx))
     out = output_format(ctx, fmt, PLAIN_FORMATS)
+    if report is not None:
+        check_report_path(report)
     pipeline = pipeline_context(
         ctx, site, conn, timeout=10.0, token_needed=not no_smoke and not dry_run
     )
@@ -208,7 +231,7 @@ def up_cmd(
     if report is not None:
         from ghes_setup.runbooks.report import write_report
 
-        write_report(result, report)
+        write_report(result, report, clock.finish())
     st = state(ctx)
     if out is OutputFormat.json:
         import sys
@@ -230,7 +253,7 @@ Record what matters before an upgrade: the GHES version, subdomain isolation and
 certificate's fingerprint), Packages with its storage and ecosystems (never a secret), the
 certificate served for every SNI host, and what the registry's /v2/ answers. Written as JSON,
 mode 0600; an existing file is never replaced unless --force. Compare after the upgrade with
-`ghes-setup verify --against FILE` (docs/runbooks/upgrade.md).
+`ghes-setup verify --against FILE` (ghes-setup explain runbooks/upgrade).
 
 Example: ghes-setup snapshot --site site.toml --out before-3.18.json
 """
@@ -240,8 +263,9 @@ Prove the appliance still does what it did when the snapshot was taken: the vers
 backwards, subdomain isolation is on, Packages has the same storage and ecosystems, the same
 certificate is served for every host, the registry answers, and a smoke push and pull works
 (--no-smoke to skip). Lists every difference; exit 0 when there is none, 1 otherwise.
+--report FILE writes the same as a Markdown (or .html) document for the upgrade ticket.
 
-Example: ghes-setup verify --site site.toml --against before-3.18.json
+Example: ghes-setup verify --site site.toml --against before-3.18.json --report verify.md
 """
 
 
@@ -300,21 +324,45 @@ def verify_cmd(
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
     fmt: FormatOpt = None,
     textfile: TextfileOpt = None,
+    host_label: HostLabelOpt = None,
     strict: StrictOpt = False,
+    report_file: ReportOpt = None,
     timeout: TimeoutOpt = 10.0,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
+    from ghes_setup.errors import GhesSetupError
+    from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
 
+    del host_label  # read by cli.main, as in check
+    clock = RunInfo.started(command_line(ctx))
     out = output_format(ctx, fmt)
+    if report_file is not None:
+        check_report_path(report_file)
     before = load_snapshot(against)
     pipeline = pipeline_context(ctx, site, conn, timeout=timeout, token_needed=not no_smoke)
-    report = verify(pipeline, before, smoke=not no_smoke)
+    try:
+        report = verify(pipeline, before, smoke=not no_smoke)
+    except GhesSetupError as exc:
+        # The appliance did not come back (unreachable, refused): that is the ticket's news.
+        if report_file is not None:
+            from ghes_setup.runbooks.report import write_verify_failure
+
+            write_verify_failure(
+                pipeline.site.hostname, before, against, exc, report_file, clock.finish()
+            )
+        raise
     code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
+    differences = found_differences(report)
+    if report_file is not None:
+        from ghes_setup.runbooks.report import write_verify_report
+
+        write_verify_report(
+            report, before, against, differences, report_file, clock.finish(), exit_code=code
+        )
     if out is OutputFormat.human:
-        differences = found_differences(report)
         console = state(ctx).console
         if differences:
             console.print(f"{len(differences)} difference(s) since {against}:", highlight=False)

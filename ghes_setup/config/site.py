@@ -221,7 +221,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SiteFileError(f"{path}: not UTF-8 text", hint="save the site file as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise SiteFileError(
-            f"{path}: invalid TOML: {exc}", hint="see docs/site-file.md for the format"
+            f"{path}: invalid TOML: {exc}", hint="ghes-setup explain site-file shows the format"
         ) from None
 
 
@@ -249,7 +249,9 @@ def _flatten_file(raw: Mapping[str, Any], label: str, out: dict[str, Any]) -> No
 
 def _known_hint(section: str, names: set[str], key: str) -> str:
     if _SECRETISH.search(key):
-        return "secrets never go in the site file: use the environment (see docs/site-file.md)"
+        return (
+            "secrets never go in the site file: use the environment (ghes-setup explain site-file)"
+        )
     where = f"[{section}]" if section else "top level"
     return f"keys allowed at {where}: {', '.join(sorted(names))}"
 
@@ -382,11 +384,11 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
 
 
 def _valid_a_label(label: str) -> bool:
-    """An `xn--` label must be punycode that decodes and encodes back to itself (RFC 5890)."""
-    try:
-        return label.encode("ascii").decode("idna").encode("idna").decode("ascii") == label
-    except UnicodeError:
-        return False
+    """An `xn--` label must be punycode that decodes and encodes back to itself (RFC 5890),
+    by IDNA 2008 like every name here (`net.to_ascii`)."""
+    from ghes_setup.net import valid_a_label
+
+    return valid_a_label(label)
 
 
 def _validate(site: Site, where: _Origins) -> None:

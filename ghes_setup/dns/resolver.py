@@ -43,6 +43,7 @@ from ghes_setup.net import (
     ResolveOverrides,
     SystemResolver,
     pins_for,
+    to_ascii,
 )
 
 DEFAULT_TIMEOUT = 3.0
@@ -274,7 +275,12 @@ class DnsResolver:
 
 
 def _norm(name: str) -> str:
-    return name.strip().lower().rstrip(".")
+    """The name as queried: A-labels by IDNA 2008 (`net.to_ascii`), never dnspython's default
+    IDNA 2003 encoding, which would ask for `strasse.example` instead of `straße.example`."""
+    try:
+        return to_ascii(name)
+    except ValueError:
+        return name.strip().lower().rstrip(".")  # dnspython then says what is wrong with it
 
 
 def _walk(

@@ -66,7 +66,9 @@ def storage_type(site: Site) -> str:
     if kind is None:
         raise SiteFileError(
             f"{_label(site)}: [packages] storage is not set",
-            hint='set storage = "s3", "minio" or "azure" and its keys (docs/packages.md)',
+            hint=(
+                'set storage = "s3", "minio" or "azure" and its keys (ghes-setup explain packages)'
+            ),
         )
     return kind
 

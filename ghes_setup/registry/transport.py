@@ -8,8 +8,10 @@ that has already arrived (non-blocking, up to the size httpcore asked for), so h
 64 KiB pieces instead of 4 KiB ones. Nothing else changes: same TLS verification, same
 name pinning, same timeouts; a read never waits longer than before.
 
-The pool swap uses `HTTPTransport._pool` (httpx 0.27/0.28, pinned in pyproject); when that
-attribute is missing the client keeps httpx's own pool and is merely slower.
+The pool swap uses `HTTPTransport._pool`, a private attribute of httpx 0.27/0.28 (the range
+pyproject declares). `_swap_pool` is the one place that touches it: with an httpx that has no
+such pool it stops with one line naming the versions it needs, rather than quietly pulling at
+a tenth of the speed or failing inside httpx.
 """
 
 from __future__ import annotations
@@ -109,19 +111,32 @@ def make_registry_http(
     """Like `httpclient.make_client`, with the greedy-reading pool for fast blob pulls."""
     context = ssl_context(ca_file)
     transport = PinnedTransport(resolver, verify=context, retries=0)
-    if hasattr(transport, "_pool"):
-        limits = httpx.Limits()
-        transport._pool = httpcore.ConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            retries=0,
-            network_backend=GreedyBackend(),
-        )
+    _swap_pool(transport, context)
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
+    )
+
+
+def _swap_pool(transport: httpx.HTTPTransport, context: ssl.SSLContext) -> None:
+    """Replace httpx's connection pool by one on `GreedyBackend` (httpx's private `_pool`)."""
+    current = getattr(transport, "_pool", None)
+    if not isinstance(current, httpcore.ConnectionPool):
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            f"httpx {httpx.__version__} / httpcore {httpcore.__version__} is not supported: "
+            "this ghes-setup needs httpx>=0.27,<0.29 and httpcore 1.x",
+            hint="reinstall ghes-setup (pipx install --force ghes-setup) to get its dependencies",
+        )
+    limits = httpx.Limits()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        retries=0,
+        network_backend=GreedyBackend(),
     )

@@ -309,10 +309,17 @@ def check_command(request: ScheduleRequest) -> tuple[str, ...]:
         request.format.value,
     ]
     if request.textfile is not None:
-        argv += ["--textfile", str(request.textfile)]
+        # The `host` label of a run that cannot read its site file (a broken or missing file
+        # writes no hostname): the site's hostname as read now, else this schedule's name, so
+        # that GhesCheckCannotRun names the appliance (templates/monitoring/).
+        argv += ["--textfile", str(request.textfile), "--host-label", host_label(request)]
     if request.smoke:
         argv.append("--smoke")
     return tuple(argv)
+
+
+def host_label(request: ScheduleRequest) -> str:
+    return request.hostname or request.name
 
 
 def build_schedule(request: ScheduleRequest) -> Schedule:

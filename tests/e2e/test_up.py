@@ -149,6 +149,8 @@ def test_html_report_is_written(registry_lab: LabHandle, run_tool, tmp_path: Pat
     assert result.exit_code == 0, result
     html = out.read_text()
     assert html.startswith("<!doctype html>") and "appliance-config-apply" in html
+    assert f"<li>Command: <code>ghes-setup up --yes --no-smoke --report {out}</code></li>" in html
+    assert "<li>Operator: " in html and " UTC, took " in html
     json.dumps(html)  # plain text, nothing binary
 
 

@@ -65,3 +65,53 @@ def test_verify_refuses_a_file_that_is_not_a_snapshot(
     result = run_tool("verify", "--against", str(bogus))
     assert result.exit_code == 3, result
     assert "not a ghes-setup upgrade snapshot" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["verify.md", "verify.html"])
+def test_verify_report_for_the_upgrade_ticket_names_the_run_and_every_difference(
+    registry_lab: LabHandle, run_tool, tmp_path: Path, name: str
+) -> None:
+    import getpass
+    import socket
+
+    from ghes_setup import __version__
+
+    before = tmp_path / "before.json"
+    assert run_tool("snapshot", "--out", str(before)).exit_code == 0
+    registry_lab.set_settings({"app.packages.npm-enabled": "false"})
+    report = tmp_path / name
+    result = run_tool("verify", "--against", str(before), "--no-smoke", "--report", str(report))
+    assert result.exit_code == 1, result
+    assert stat.S_IMODE(os.stat(report).st_mode) == 0o600
+    text = report.read_text()
+    if name.endswith(".html"):
+        import html
+
+        assert text.startswith("<!doctype html>")
+        text = html.unescape(text)
+    assert f"ghes-setup {__version__}" in text
+    assert f"ghes-setup verify --against {before} --no-smoke --report {report}" in text
+    assert f"{getpass.getuser()}@{socket.gethostname()}" in text
+    assert "Started: " in text and " UTC, took " in text
+    assert "packages.ecosystems.npm" in text and "disabled" in text
+    assert str(before) in text
+    assert_no_secret(registry_lab, text, result.output)
+
+
+def test_verify_that_cannot_reach_the_appliance_still_writes_the_report(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import site_variant
+
+    before = tmp_path / "before.json"
+    assert run_tool("snapshot", "--out", str(before)).exit_code == 0
+    dead = registry_lab.address.rsplit(".", 1)[0] + ".250"  # nothing listens there
+    site = site_variant(registry_lab, tmp_path, {"connection.address": f'"{dead}"'})
+    report = tmp_path / "verify.md"
+    result = run_tool("verify", "--site", str(site), "--against", str(before), "--no-smoke",
+                      "--timeout", "2", "--report", str(report))  # fmt: skip
+    assert result.exit_code == 4, result
+    text = report.read_text()
+    assert "Result: **could not run** (exit code 4)" in text
+    assert "- Error: " in text
+    assert_no_secret(registry_lab, text, result.output)

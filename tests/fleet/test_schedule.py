@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import CliResult, CliRunner, assert_no_traceback
 
+HOSTNAME = "ghe.example.com"
 SECRETS = {
     "GHES_SETUP_ADMIN_PASSWORD": "adm1n-pa55-never-shown",
     "GHES_SETUP_TOKEN": "ghp_token_value_never_shown_0123456789",
@@ -26,7 +27,7 @@ SECRETS = {
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     path = tmp_path / "site.toml"
-    path.write_text('hostname = "ghe.example.com"\n', encoding="utf-8")
+    path.write_text(f'hostname = "{HOSTNAME}"\n', encoding="utf-8")
     return path
 
 
@@ -103,6 +104,8 @@ def test_cron_line_has_five_time_fields_user_and_command(
         "prometheus",
         "--textfile",
         "/var/lib/prometheus/node-exporter/ghes-setup-check.prom",
+        "--host-label",
+        HOSTNAME,
     ]
     assert command.endswith("2>&1 | logger -t ghes-setup-check")
 
@@ -210,9 +213,12 @@ def test_user_and_name_and_executable_are_used(cli: CliRunner, site: Path) -> No
 
 
 def test_a_missing_site_file_is_a_note_not_an_error(cli: CliRunner, tmp_path: Path) -> None:
-    result = schedule(cli, tmp_path / "elsewhere.toml", "--every", "5m")
+    result = schedule(cli, tmp_path / "elsewhere.toml", "--every", "5m", "--name", "ghes-prod")
     assert result.exit_code == 0, result
     assert "does not exist here" in result.stderr
+    # No hostname to read here: a run that cannot read its site file is labelled by --name.
+    _, _, command = cron_entry(result.stdout)
+    assert " --host-label ghes-prod 2>&1 " in command
 
 
 def test_a_broken_site_file_fails_now(cli: CliRunner, tmp_path: Path) -> None:
@@ -261,6 +267,8 @@ def test_systemd_units_have_the_right_sections_and_keys(cli: CliRunner, site: Pa
         "prometheus",
         "--textfile",
         "/var/lib/prometheus/node-exporter/ghes-setup-check.prom",
+        "--host-label",
+        HOSTNAME,
     ]
     assert svc["NoNewPrivileges"] == "yes"
     assert svc["ProtectSystem"] == "strict"
