@@ -27,6 +27,7 @@ import os
 import secrets as _random
 import stat
 from pathlib import Path
+from typing import TextIO
 
 from ghes_setup.errors import InputError, OutputError
 
@@ -114,6 +115,48 @@ def write_file(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return path
+
+
+def open_private_log(path: Path, *, what: str = "log file") -> TextIO:
+    """Open `path` for appending, 0600, never through a symbolic link: a log written as the
+    run goes (`--log-file`), so not atomic, but with the same guarantees on who can read it.
+
+    An existing file is appended to and tightened to 0600 (it may already hold a trace);
+    `O_NOFOLLOW` refuses a planted link even if it appears after the check.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(
+            f"{what} {path}: folder {folder} does not exist", hint="create it or pick another path"
+        )
+    if path.is_symlink():
+        raise InputError(
+            f"{what} {path} is a symbolic link; refusing to write through it",
+            hint="remove the link or give the real path",
+        )
+    if path.exists() and not path.is_file():
+        raise InputError(f"{what} {path} exists and is not a regular file")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | _NOFOLLOW
+    try:
+        fd = os.open(path, flags, PRIVATE_FILE)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(
+                f"{what} {path} is a symbolic link; refusing to write through it",
+                hint="remove the link or give the real path",
+            ) from None
+        raise _write_error(exc, what, path) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"{what} {path} exists and is not a regular file")
+        os.fchmod(fd, PRIVATE_FILE)
+        return os.fdopen(fd, "a", encoding="utf-8", errors="replace", buffering=1)
+    except OSError as exc:
+        os.close(fd)
+        raise _write_error(exc, what, path) from None
+    except InputError:
+        os.close(fd)
+        raise
 
 
 def _fsync_dir(folder: Path) -> None:

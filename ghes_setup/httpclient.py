@@ -8,21 +8,31 @@ through a client built here, so that:
   `address`), while the URL, the Host header, SNI and the certificate check keep the real
   name (lab-notes §2 "transport that maps names"), so redirects, token realms and upload
   `Location` URLs keep working;
-- httpx exceptions become ours (`Unreachable`), with host, port and a hint.
+- httpx exceptions become ours (`Unreachable`), with host, port and a hint;
+- `HTTPS_PROXY`/`NO_PROXY` are honoured as curl reads them (`env_proxy`, docs/proxies.md),
+  per request, so one client can reach the appliance directly and blob storage through the
+  proxy; through a proxy the name goes in the CONNECT and the proxy resolves it (as with
+  curl, `--resolve` and the site's `address` pin direct connections only);
+- with `--debug` every request and response line is traced (`ghes_setup.trace`): method,
+  URL, status, proxy; never headers or bodies.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from ghes_setup import __version__
 from ghes_setup.errors import MaterialError, Unreachable
 from ghes_setup.net import AddressResolver
+from ghes_setup.trace import event, safe_url
 
 USER_AGENT = f"ghes-setup/{__version__}"
 
@@ -47,14 +57,86 @@ def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
     return ctx
 
 
-class PinnedTransport(httpx.HTTPTransport):
-    """Connect to the address the resolver gives; keep the name for Host, SNI and the cert."""
+def env_proxy(url: httpx.URL, env: Mapping[str, str] | None = None) -> str | None:
+    """The proxy curl would use for `url` from the environment, or None (direct).
 
-    def __init__(self, resolver: AddressResolver | None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    curl's rules (https://curl.se/docs/manpage.html#ENVIRONMENT, `lib/noproxy.c`):
+    `https_proxy` before `HTTPS_PROXY`, then `all_proxy`/`ALL_PROXY` (for http:// URLs only
+    the lower-case `http_proxy`, which a CGI cannot spoof); `no_proxy` before `NO_PROXY`, a
+    comma-separated list where `*` alone disables every proxy, a name matches itself and every
+    name under it (a leading dot is ignored), and an IP address or CIDR block matches the
+    URL's host when that is an address. Unlike Go, curl sends loopback through the proxy
+    unless NO_PROXY lists it; the Manage API on port 8443 goes through the proxy too unless
+    NO_PROXY names the appliance (docs/proxies.md says to).
+    """
+    env = os.environ if env is None else env
+    names: tuple[str, ...]
+    if url.scheme == "https":
+        names = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+    else:
+        names = ("http_proxy", "all_proxy", "ALL_PROXY")
+    proxy = next((env[n] for n in names if env.get(n)), None)
+    if not proxy:
+        return None
+    no_proxy = env.get("no_proxy") or env.get("NO_PROXY") or ""
+    if no_proxy.strip() == "*":
+        return None
+    host = url.host.lower().rstrip(".")
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if entry and _no_proxy_match(host, entry):
+            return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _no_proxy_match(host: str, entry: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        address = None
+    if address is not None:
+        try:
+            return address in ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            return False
+    entry = entry.lstrip(".").rstrip(".")
+    if ":" in entry and not entry.startswith("["):  # host:port: curl 8.x ignores the port
+        entry = entry.rsplit(":", 1)[0]
+    return host == entry or host.endswith("." + entry)
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """Connect to the address the resolver gives; keep the name for Host, SNI and the cert.
+
+    `env_proxies`: pick a proxy per request from the environment (`env_proxy`); the proxied
+    transports are made on first use with the same TLS settings.
+    """
+
+    def __init__(
+        self, resolver: AddressResolver | None, *, env_proxies: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
         self._resolver = resolver
+        self._env_proxies = env_proxies and kwargs.get("proxy") is None
+        self._kwargs = kwargs
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+
+    def _through(self, url: httpx.URL) -> tuple[str | None, httpx.HTTPTransport | None]:
+        if not self._env_proxies:
+            return None, None
+        proxy = env_proxy(url)
+        if proxy is None:
+            return None, None
+        if proxy not in self._proxied:
+            self._proxied[proxy] = httpx.HTTPTransport(**{**self._kwargs, "proxy": proxy})
+        return proxy, self._proxied[proxy]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        proxy, proxied = self._through(request.url)
+        if proxied is not None:
+            # The proxy resolves the name, as curl does (--resolve pins only direct
+            # connections): CONNECT HOST:PORT keeps SNI and the certificate check on the name.
+            event("http", f"{request.method} {request.url.host}: via proxy {safe_url(proxy or '')}")
+            return proxied.handle_request(request)
         if self._resolver is not None:
             host = request.url.host
             addresses = self._resolver.addresses(host)
@@ -62,6 +144,43 @@ class PinnedTransport(httpx.HTTPTransport):
                 request.extensions = {**request.extensions, "sni_hostname": host}
                 request.url = request.url.copy_with(host=addresses[0])
         return super().handle_request(request)
+
+    def close(self) -> None:
+        self._close_proxied()
+        super().close()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # httpx.Client.__exit__ exits its transport rather than closing it.
+        self._close_proxied()
+        super().__exit__(*exc_info)
+
+    def _close_proxied(self) -> None:
+        for transport in self._proxied.values():
+            transport.close()
+        self._proxied.clear()
+
+
+def _trace_request(request: httpx.Request) -> None:
+    event("http", f"> {request.method} {request.url}")
+
+
+def _trace_response(response: httpx.Response) -> None:
+    request = response.request
+    url = request.url
+    name = request.extensions.get("sni_hostname")
+    if isinstance(name, str):  # PinnedTransport dialled an address: show the name again
+        url = url.copy_with(host=name)
+    event(
+        "http",
+        f"< {response.http_version} {response.status_code} {response.reason_phrase} "
+        f"({request.method} {url})",
+    )
+
+
+def trace_hooks() -> dict[str, list[Any]]:
+    """httpx `event_hooks` that trace each request and response line (`--debug`); the
+    request hook runs before the transport pins the address, so the URL keeps the name."""
+    return {"request": [_trace_request], "response": [_trace_response]}
 
 
 def make_client(
@@ -73,10 +192,15 @@ def make_client(
     base_url: str = "",
     follow_redirects: bool = False,
     proxy: str | None = None,
+    env_proxies: bool = True,
 ) -> httpx.Client:
     """`proxy`: an HTTP proxy URL to tunnel through (CONNECT), as a client behind an egress
-    proxy does (`client check --smoke`); None connects directly, whatever the environment."""
-    transport = PinnedTransport(resolver, verify=ssl_context(ca_file), retries=0, proxy=proxy)
+    proxy does (`client check --smoke`). Without it, `env_proxies` follows `HTTPS_PROXY` and
+    `NO_PROXY` like curl (`env_proxy`); `env_proxies=False` connects directly whatever the
+    environment (the `client` checks decide a client machine's proxy by its own rules)."""
+    transport = PinnedTransport(
+        resolver, env_proxies=env_proxies, verify=ssl_context(ca_file), retries=0, proxy=proxy
+    )
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -84,6 +208,7 @@ def make_client(
         auth=auth,
         base_url=base_url,
         follow_redirects=follow_redirects,
+        event_hooks=trace_hooks(),
     )
 
 
@@ -110,6 +235,7 @@ def translated(operation: str) -> Iterator[None]:
     try:
         yield
     except httpx.TransportError as exc:
+        event("http", f"! {operation}: {describe(exc)}")
         hint = "check the address and port, the firewall, and --resolve/--nameserver"
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             hint = "pass the appliance's CA with --ca-file (site: [connection] ca_file)"

@@ -191,9 +191,13 @@ class SystemResolver:
             return (host,)
         except ValueError:
             pass
+        from ghes_setup.trace import event
+
+        event("dns", f"> {host} (system resolver, getaddrinfo)")
         try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
+            event("dns", f"! {host}: {exc.strerror}")
             raise Unreachable(
                 f"cannot resolve {host}: {exc.strerror}",
                 hint="check DNS, or pin the address with --resolve HOST:IP",
@@ -201,4 +205,5 @@ class SystemResolver:
         seen: dict[str, None] = {}
         for info in infos:
             seen[str(info[4][0])] = None
+        event("dns", f"< {host}: {', '.join(seen)}")
         return tuple(seen)

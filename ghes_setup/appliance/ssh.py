@@ -71,6 +71,7 @@ from ghes_setup.facts import GhesVersion
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.secrets import scrub
+from ghes_setup.trace import event
 
 _KEY_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _ERROR_WORDS: Final = re.compile(r"\b(error|failed|failure|fatal)\b", re.IGNORECASE)
@@ -247,6 +248,21 @@ for ((i=0; i<n; i++)); do
 done
 exec "${args[@]}"
 """
+
+
+def script_name(command: str) -> str:
+    """The name of the fixed script a `remote_command` runs, for the debug trace: never its
+    arguments or standard input (they carry setting keys and values)."""
+    for name, script in (
+        ("read-settings", READ_SCRIPT),
+        ("write-settings", WRITE_SCRIPT),
+        ("start-config-apply", APPLY_SCRIPT),
+        ("config-apply-status", STATUS_SCRIPT),
+        ("utility", UTILITY_SCRIPT),
+    ):
+        if shlex.quote(script) in command:
+            return name
+    return "command"
 
 
 def remote_command(script: str, args: Sequence[str] = ()) -> str:
@@ -467,8 +483,10 @@ class SshTransport(TransportBase):
         try:
             channel = transport.open_session(timeout=self.options.timeout)
             channel.settimeout(self.options.command_timeout)
+            event("ssh", f"> {self.options.where}: exec script {script_name(command)}")
             channel.exec_command(command)
         except (paramiko.SSHException, EOFError, OSError) as exc:
+            event("ssh", f"! {self.options.where}: {_reason(exc)}")
             raise _Dropped(_reason(exc)) from None
         self.execs += 1
         return channel
@@ -489,6 +507,7 @@ class SshTransport(TransportBase):
             channel.close()
         if rc == -1:
             raise _Dropped("the channel closed without an exit status")
+        event("ssh", f"< {self.options.where}: exit {rc} ({len(out)} bytes out)")
         return rc, out, err
 
     def _run(self, command: str, stdin: bytes | None = None) -> tuple[int, str, str]:
@@ -794,6 +813,43 @@ class SshTransport(TransportBase):
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def presented_host_key(
+    host: str,
+    port: int,
+    *,
+    address: str | None = None,
+    resolver: AddressResolver | None = None,
+    timeout: float = 10.0,
+) -> HostKey:
+    """The host key the appliance's SSH server presents, read in the key exchange without
+    authenticating or trusting it: `init --from-appliance` shows its fingerprint and asks
+    before pinning it (as OpenSSH asks on first contact). Nothing is sent but the handshake."""
+    dial = address or next(iter(resolver.addresses(host) if resolver else ()), host)
+    where = f"{host}:{port}"
+    event("ssh", f"> {where}: key exchange only (host key)")
+    try:
+        sock = socket.create_connection((dial, port), timeout=timeout)
+    except OSError as exc:
+        raise Unreachable(
+            f"cannot connect to {where} over SSH: {exc.strerror or exc}",
+            hint="check the address and that the admin SSH port (122) is open",
+        ) from None
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        transport.start_client(timeout=timeout)
+        key = transport.get_remote_server_key()
+        return HostKey(key.get_name(), key.asbytes())
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise Unreachable(
+            f"SSH handshake with {where} failed: {_reason(exc)}",
+            hint="is this the admin SSH port? GHES answers on 122 (port 22 is Git)",
+        ) from None
+    finally:
+        transport.close()
 
 
 def _check_key(key: str) -> None:

@@ -22,6 +22,7 @@ from ghes_setup.cli.common import AppState, FormatOpt, OutputFormat
 # name -> (module, attribute): a `typer.Typer`, or a function of no arguments returning one.
 # Listed in the order `ghes-setup --help` shows them: the main jobs first, then the areas.
 SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "init": ("ghes_setup.cli.init_cmd", "app"),
     "up": ("ghes_setup.cli.pipeline", "up_app"),
     "check": ("ghes_setup.cli.pipeline", "check_app"),
     "snapshot": ("ghes_setup.cli.pipeline", "snapshot_app"),
@@ -123,7 +124,7 @@ app = typer.Typer(
     ),
     epilog=EXIT_CODES,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     rich_markup_mode=None,
@@ -148,6 +149,27 @@ def root(
     site: Annotated[
         Path | None, typer.Option("--site", help="Site file (TOML). Default: $GHES_SETUP_SITE.")
     ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only errors: no progress, only failed checks."),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Trace every HTTP request and response, SSH command and DNS query on "
+            "standard error, secrets scrubbed.",
+        ),
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file",
+            metavar="FILE",
+            help="Append the debug trace to FILE (created 0600), with or without --debug.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -155,7 +177,14 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = AppState(format=fmt, verbose=verbose, site=site)
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose contradict each other", param_hint="-q")
+    ctx.obj = AppState(format=fmt, verbose=verbose, site=site, quiet=quiet, debug=debug)
+    if ctx.resilient_parsing:  # shell completion: no trace, no file
+        return
+    from ghes_setup.cli.common import start_trace
+
+    start_trace(debug=debug, log_file=log_file)
 
 
 __all__ = ["OutputFormat", "app"]

@@ -27,6 +27,7 @@ from ghes_setup.cli.common import (
     abs_path,
     check_seconds,
     load_site_for,
+    make_console,
     make_resolver,
     state,
 )
@@ -248,7 +249,7 @@ def confirmation(
     if yes:
         return None
     if conn.password_stdin or conn.token_stdin or not sys.stdin.isatty():
-        state(ctx).err.print(
+        make_console(stderr=True).print(  # an error: shown even with --quiet
             f"ghes-setup: {command} changes the appliance and there is no terminal to confirm "
             "on (standard input is not one, or carries the password). Hint: pass --yes (or "
             "--dry-run to only look).",
@@ -259,7 +260,7 @@ def confirmation(
         raise typer.Exit(2)
 
     def ask(plan: Plan) -> bool:
-        err = state(ctx).err
+        err = make_console(stderr=True)  # the plan is what is confirmed: even with --quiet
         render_plan(err, plan)
         return typer.confirm(
             f"Apply {len(plan.changes)} change(s) to {plan.host}?", default=False, err=True

@@ -2,11 +2,18 @@
 
 The console is made per run (never at import time, so tests and terminal width behave) and
 writes human output to standard output; progress and diagnostics go to standard error.
+Off a terminal (cron mail, Ansible, CI, a pipe) the console is plain: no colour, tables
+without box drawing, no wrapping at a guessed width, no trailing blanks; the human report
+is `reporting.human.plain`. `--quiet` silences progress and notes (standard error's
+console) and keeps only the failed checks; errors still print (cli.main writes them).
+`--debug`/`--log-file` start the debug trace (`ghes_setup.trace`, docs/debug.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import os
 import sys
 from dataclasses import dataclass, field
@@ -42,6 +49,8 @@ class AppState:
     format: OutputFormat | None = None
     verbose: bool = False
     site: Path | None = None
+    quiet: bool = False
+    debug: bool = False
     _console: Console | None = field(default=None, repr=False)
     _err: Console | None = field(default=None, repr=False)
 
@@ -53,13 +62,69 @@ class AppState:
 
     @property
     def err(self) -> Console:
+        """Progress and notes; silent with --quiet (errors do not go through it)."""
         if self._err is None:
             self._err = make_console(stderr=True)
+            self._err.quiet = self.quiet
         return self._err
 
 
+# Off a terminal a table may be as wide as its content: no line is wrapped at a guess.
+PLAIN_WIDTH = 10_000
+
+
+def is_terminal(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (OSError, ValueError):
+        return False
+
+
+class _RstripLines(io.TextIOBase):
+    """Writes through to the real stream (looked up at each write, so tests that swap
+    sys.stdout see the text) without the blanks rich pads table cells with."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+
+    def _stream(self) -> Any:
+        return sys.stderr if self._stderr else sys.stdout
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        cleaned = "\n".join(line.rstrip(" ") for line in text.split("\n"))
+        self._stream().write(cleaned)
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream(), "encoding", None) or "utf-8")
+
+
 def make_console(*, stderr: bool) -> Console:
-    from rich.console import Console
+    from rich.console import Console, Group
+    from rich.table import Table
+
+    plain = not is_terminal(sys.stderr if stderr else sys.stdout)
+
+    def unboxed(item: Any) -> Any:
+        if isinstance(item, Table):
+            item.box = None
+            item.show_edge = False
+            item.pad_edge = False
+        elif isinstance(item, Group):
+            for inner in item.renderables:
+                unboxed(inner)
+        return item
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:
@@ -70,8 +135,61 @@ def make_console(*, stderr: bool) -> Console:
             if not stderr:
                 raise BrokenPipeError(errno.EPIPE, "standard output was closed")
 
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            if plain:
+                objects = tuple(unboxed(o) for o in objects)
+            super().print(*objects, **kwargs)
+
+    if plain:
+        return _Console(
+            file=_RstripLines(stderr),  # type: ignore[arg-type]
+            width=PLAIN_WIDTH,
+            highlight=False,
+            soft_wrap=False,
+            color_system=None,
+            force_terminal=False,
+            safe_box=True,
+            emoji=False,
+        )
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
     return _Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+
+
+_TRACE_FILES: list[Any] = []
+
+
+def start_trace(*, debug: bool, log_file: Path | None) -> None:
+    """`--debug`: trace lines on standard error; `--log-file FILE`: also (or only) into FILE,
+    opened 0600 without following links (files.open_private_log)."""
+    from ghes_setup import __version__, trace
+    from ghes_setup.files import open_private_log
+
+    sinks: list[trace.Sink] = []
+    if debug:
+        sinks.append(_stderr_sink)
+    if log_file is not None:
+        handle = open_private_log(log_file.expanduser().absolute(), what="--log-file")
+        _TRACE_FILES.append(handle)
+        sinks.append(handle.write)
+    if sinks:
+        trace.enable(*sinks)
+        trace.event("run", f"ghes-setup {__version__}, python {sys.version.split()[0]}")
+
+
+def _stderr_sink(line: str) -> None:
+    sys.stderr.write("debug " + line)
+    sys.stderr.flush()
+
+
+def stop_trace() -> None:
+    """End the trace and close the log file (cli.main, after the run's last line)."""
+    from ghes_setup import trace
+
+    trace.disable()
+    while _TRACE_FILES:
+        handle = _TRACE_FILES.pop()
+        with contextlib.suppress(OSError):
+            handle.close()
 
 
 def state(ctx: typer.Context) -> AppState:
@@ -249,7 +367,6 @@ def emit_report(
     """Write the report in `fmt` and return the exit code for it."""
     from ghes_setup import exit_codes
 
-    st = state(ctx)
     code = int(exit_codes.for_status(report.status, strict=strict))
     if textfile is not None and fmt is not OutputFormat.prometheus:
         raise typer.BadParameter(
@@ -274,10 +391,19 @@ def emit_report(
         else:
             sys.stdout.write(text)
     else:
-        from ghes_setup.reporting import human
-
-        st.console.print(human.render(report, verbose=st.verbose))
+        print_human(ctx, report)
     return code
+
+
+def print_human(ctx: typer.Context, report: Report) -> None:
+    """The human report: a table on a terminal, aligned plain text anywhere else."""
+    from ghes_setup.reporting import human
+
+    st = state(ctx)
+    if is_terminal(sys.stdout):
+        st.console.print(human.render(report, verbose=st.verbose, quiet=st.quiet))
+    else:
+        sys.stdout.write(human.plain(report, verbose=st.verbose, quiet=st.quiet))
 
 
 def make_resolver(

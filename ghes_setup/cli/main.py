@@ -11,6 +11,7 @@ without a report still prints an UNKNOWN line (exit 3).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -46,6 +47,7 @@ class _ClosedStdout(io.TextIOBase):
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     if sys.stdout is None:  # started with standard output closed
         sys.stdout = _ClosedStdout()
+    _tolerate_narrow_encodings()
     args = list(sys.argv[1:] if argv is None else argv)
     if args == ["--version"]:  # fast path: no typer import
         from ghes_setup import __version__
@@ -59,7 +61,32 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     sys.exit(run(args))
 
 
+def _tolerate_narrow_encodings() -> None:
+    """`PYTHONIOENCODING=ascii` (or a C locale under an old Python) must not turn a dash or
+    a name like `straße.example` into a UnicodeEncodeError: unencodable characters print
+    as `?` on standard output and as escapes on standard error."""
+    for stream, errors in ((sys.stdout, "replace"), (sys.stderr, "backslashreplace")):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and not encoding.startswith("utf"):
+            with contextlib.suppress(OSError, ValueError):  # cannot change: leave it
+                reconfigure(errors=errors)
+
+
 def run(args: list[str]) -> int:
+    """One command line; the debug trace (`--debug`, `--log-file`) ends with its exit code."""
+    from ghes_setup import trace
+    from ghes_setup.cli.common import stop_trace
+
+    try:
+        code = _run(args)
+        trace.event("exit", f"exit code {code}")
+        return code
+    finally:
+        stop_trace()
+
+
+def _run(args: list[str]) -> int:
     from typer import Abort, Exit
     from typer.exceptions import TyperException
 
@@ -69,8 +96,9 @@ def run(args: list[str]) -> int:
     from ghes_setup.errors import GhesSetupError
     from ghes_setup.secrets import scrub
 
-    args = _hoist_verbose(args)
-    verbose = args[:1] == ["--verbose"]
+    front, rest = _hoist_root_options(args)
+    args = [*front, *rest]
+    verbose = "--verbose" in front
     fmt = _option_value(args, "--format")
     journal = run_journal(reset=True)
     previous = _catch_sigint()
@@ -233,13 +261,42 @@ def _no_report(args: list[str], fmt: str | None, message: str, code: int) -> int
     return code
 
 
-_ROOT_VALUE_OPTIONS = ("--format", "--site")
+_ROOT_VALUE_OPTIONS = ("--format", "--site", "--log-file")
 
 
-def _hoist_verbose(args: list[str]) -> list[str]:
-    """`--verbose`/`-v` is a root option; accept it anywhere on the line, like --format."""
-    rest = [a for a in args if a not in ("--verbose", "-v")]
-    return ["--verbose", *rest] if len(rest) != len(args) else args
+_ROOT_FLAGS = {
+    "--verbose": "--verbose",
+    "-v": "--verbose",
+    "--debug": "--debug",
+    "--quiet": "--quiet",
+    "-q": "--quiet",
+}
+
+
+def _hoist_root_options(args: list[str]) -> tuple[list[str], list[str]]:
+    """`--verbose`/`-v`, `--quiet`/`-q`, `--debug` and `--log-file FILE` are root options;
+    accept them anywhere on the line (before a `--`), like --format. Returns (root options,
+    the rest)."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in _ROOT_FLAGS:
+            if _ROOT_FLAGS[arg] not in front:
+                front.append(_ROOT_FLAGS[arg])
+        elif arg == "--log-file" and i + 1 < len(args):
+            front += [arg, args[i + 1]]
+            i += 1
+        elif arg.startswith("--log-file="):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front, rest
 
 
 def _option_value(args: list[str], name: str) -> str | None:

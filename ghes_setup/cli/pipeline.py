@@ -206,8 +206,8 @@ def up_cmd(
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.cli.appliance_options import confirmation, progress
-    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
-    from ghes_setup.reporting import human, json_report
+    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, print_human, state
+    from ghes_setup.reporting import json_report
     from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.up import UpOptions, run_up
 
@@ -243,7 +243,7 @@ def up_cmd(
             from ghes_setup.cli.appliance_options import render_plan
 
             render_plan(st.console, result.apply.plan)
-        st.console.print(human.render(result.report, verbose=st.verbose))
+        print_human(ctx, result.report)
         st.console.print(result.verdict(), highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 

@@ -51,6 +51,7 @@ from ghes_setup.facts import GhesVersion
 from ghes_setup.httpclient import make_client, translated
 from ghes_setup.net import Nameserver
 from ghes_setup.registry.smoke import HttpFactory, SmokeRequest
+from ghes_setup.registry.transport import make_registry_http
 from ghes_setup.secrets import Secret
 from ghes_setup.tls.probe import fetch_chain
 from ghes_setup.tls.trust import system_roots
@@ -152,7 +153,7 @@ def user_probe(
     url = f"https://{authority}{facts.REST_API_PREFIX}/user"
     with (
         translated(f"GET {url}"),
-        make_client(timeout=timeout) as http,
+        make_client(timeout=timeout, env_proxies=False) as http,
     ):
         response = http.get(url, headers={"Authorization": f"token {token.reveal()}"})
     login = None
@@ -287,6 +288,11 @@ def run_client_check(
 
 def smoke_http(timeout: float, proxy: str | None) -> HttpFactory | None:
     """Through `proxy` when docker would use one for the registry; else the smoke's own."""
-    if proxy is None:
-        return None
-    return lambda request: make_client(proxy=proxy, timeout=max(timeout, 60.0))
+    if proxy is None:  # direct, as docker decided by Go's rules, whatever curl would do
+        return lambda request: make_registry_http(
+            resolver=request.resolver,
+            ca_file=request.ca_file,
+            timeout=request.timeout,
+            env_proxies=False,
+        )
+    return lambda request: make_client(proxy=proxy, timeout=max(timeout, 60.0), env_proxies=False)

@@ -45,6 +45,7 @@ from ghes_setup.net import (
     pins_for,
     to_ascii,
 )
+from ghes_setup.trace import event
 
 DEFAULT_TIMEOUT = 3.0
 # A CNAME chain longer than this is treated as broken (RFC 1034 resolvers use similar caps).
@@ -249,11 +250,13 @@ class DnsResolver:
         query = dns.message.make_query(name, wanted)  # RD set: recursive servers recurse
         with self._lock:
             self.queries_sent += 1
+        event("dns", f"> {rdtype} {name} @{where}")
         try:
-            response, _tcp = dns.query.udp_with_fallback(
+            response, tcp = dns.query.udp_with_fallback(
                 query, server.address, timeout=timeout, port=server.port, ignore_unexpected=True
             )
         except dns.exception.Timeout:
+            event("dns", f"! {rdtype} {name} @{where}: timeout")
             return _Answer(
                 LookupStatus.TIMEOUT,
                 server=where,
@@ -271,6 +274,11 @@ class DnsResolver:
                 server=where,
                 detail=f"{rdtype} {name}: unreadable answer from {where} ({type(exc).__name__})",
             )
+        event(
+            "dns",
+            f"< {rdtype} {name} @{where}{' (tcp)' if tcp else ''}: "
+            f"{dns.rcode.to_text(response.rcode())}, {len(response.answer)} answer RRset(s)",
+        )
         return response
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpcore
 import httpx
 
-from ghes_setup.httpclient import USER_AGENT, PinnedTransport, ssl_context
+from ghes_setup.httpclient import USER_AGENT, PinnedTransport, ssl_context, trace_hooks
 from ghes_setup.net import AddressResolver
 
 
@@ -107,16 +107,19 @@ def make_registry_http(
     resolver: AddressResolver | None = None,
     ca_file: Path | None = None,
     timeout: float = 30.0,
+    env_proxies: bool = True,
 ) -> httpx.Client:
-    """Like `httpclient.make_client`, with the greedy-reading pool for fast blob pulls."""
+    """Like `httpclient.make_client`, with the greedy-reading pool for fast blob pulls.
+    `env_proxies`: follow HTTPS_PROXY/NO_PROXY like curl (`httpclient.env_proxy`)."""
     context = ssl_context(ca_file)
-    transport = PinnedTransport(resolver, verify=context, retries=0)
+    transport = PinnedTransport(resolver, env_proxies=env_proxies, verify=context, retries=0)
     _swap_pool(transport, context)
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
+        event_hooks=trace_hooks(),
     )
 
 

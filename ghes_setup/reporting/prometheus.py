@@ -122,7 +122,7 @@ def _run_lines(run_labels: str, up: int, exit_code: int) -> list[str]:
         "0 when it could not run.",
         f"# TYPE {PREFIX}_up gauge",
         f"{PREFIX}_up{{{run_labels}}} {up}",
-        f"# HELP {PREFIX}_run_exit_code The exit code of the run (docs/exit-codes.md).",
+        f"# HELP {PREFIX}_run_exit_code The exit code of the run (ghes-setup explain exit-codes).",
         f"# TYPE {PREFIX}_run_exit_code gauge",
         f"{PREFIX}_run_exit_code{{{run_labels}}} {exit_code}",
     ]
