@@ -15,6 +15,9 @@
 #   tinyproxy       the egress HTTP proxy `client check`'s tests put between a runner and the lab
 #   prometheus      promtool: `promtool check/test rules` runs the shipped alert rules on real textfiles
 #   iproute2, procps, python3-venv
+#   nodejs, npm     run Azurite, the lab's Azure Blob Storage server (scripts/install-lab-node.sh);
+#                   only when `node`/`npm` are missing (a Node from elsewhere, e.g. NodeSource's
+#                   nodejs that bundles npm, is kept)
 set -euo pipefail
 
 packages=(openssh-server openssh-client nginx docker-registry dnsmasq skopeo git dnsutils openssl
@@ -23,6 +26,8 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]} == 0)); then
   echo "system packages: all present"
   exit 0

@@ -207,6 +207,13 @@ class ManageApiTransport(TransportBase):
 
     def _unreachable(self, operation: str, exc: httpx.HTTPError) -> Unreachable:
         text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text and ("expired" in text or "not yet valid" in text):
+            # An out-of-date certificate is not fixed by another CA file (issue 13, item 7).
+            return TlsNotTrusted(
+                f"{operation}: the appliance's certificate is out of date: {scrub(describe(exc))}",
+                hint="install a renewed certificate on the appliance (check one first with "
+                "`ghes-setup tls check`); its validity dates, not the CA, are the problem",
+            )
         if "CERTIFICATE_VERIFY_FAILED" in text:
             return TlsNotTrusted(
                 f"{operation}: {scrub(describe(exc))}",

@@ -29,18 +29,27 @@ app = typer.Typer(
 )
 
 # Modules only the lab needs, each with the extra that brings it (pyproject `lab`).
-LAB_MODULES: tuple[str, ...] = ("jwt",)  # PyJWT: the lab's registry token service
+LAB_MODULES: tuple[str, ...] = (
+    "jwt",  # PyJWT: the lab's registry token service
+    "botocore",  # the appliance-side S3 storage checks (and moto's server)
+    "azure.storage.blob",  # the appliance-side Azure storage checks
+)
 
 
 def missing_lab_modules() -> list[str]:
     """The lab's libraries that cannot be imported here (an install without the extra)."""
-    import importlib
+    import importlib.util
 
     missing = []
     for name in LAB_MODULES:
+        # find_spec, not an import: azure.storage.blob alone takes ~150 ms to import, and every
+        # lab command asks. A module set to None in sys.modules (a stand-in for an install
+        # without it) raises ValueError here.
         try:
-            importlib.import_module(name)
-        except ImportError:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             missing.append(name)
     return missing
 
@@ -96,6 +105,14 @@ def up(
         float | None,
         typer.Option("--apply-seconds", help="How long a config apply takes. Default: 2"),
     ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            help="Packages storage the lab's site file names: minio, s3 (both the lab's S3 "
+            "server) or azure (its Azurite). Default: minio; an existing lab keeps its own.",
+        ),
+    ] = None,
     from_capture: Annotated[
         Path | None,
         typer.Option(
@@ -123,11 +140,13 @@ def up(
             )
         from ghes_setup.lab.from_capture import up_from_capture
 
-        made = up_from_capture(from_capture, _dir(directory), address)
+        made = up_from_capture(from_capture, _dir(directory), address, storage)
         result = made.up
         extra = [f"  from capture {from_capture}", *(f"  note: {n}" for n in made.notes)]
     else:
-        result = start(UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds))
+        result = start(
+            UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds, storage)
+        )
     c, lay = result.config, result.layout
     how = "created" if result.created else "existing lab"
     lines = [
@@ -142,6 +161,8 @@ def up(
         f"  front door   https://{c.https_authority(c.hostname)}/ and, with isolation on, "
         f"https://{c.https_authority(c.registry_host)}/v2/",
         f"  DNS          dig @{c.address} -p {c.ports.dns} {c.hostname}",
+        f"  storage      {c.storage} in the site file; S3 {c.service_url} (moto), "
+        f"Azure {c.azure_blob_endpoint} (Azurite)",
         f"  site file    {lay.site}",
         *(f"  note: {note}" for note in result.notes),
         *extra,
@@ -152,7 +173,7 @@ def up(
 
 @app.command("env")
 def env(directory: DirOpt = None) -> None:
-    """Print `export` lines for the lab (site file, admin password, PATs, storage keys).
+    """Print `export` lines for the lab (site file, admin password, PATs, storage secrets).
 
     Example: eval "$(ghes-setup lab env)"
     """

@@ -79,10 +79,11 @@ Example: ghes-setup packages enable --site site.toml --yes   (with GHES_SETUP_S3
 and GHES_SETUP_S3_SECRET_KEY_FILE=~/.s3-secret in the environment)
 """
 STATUS_HELP = """\
-Report GitHub Packages (read-only): packages-enabled (app.packages.enabled, blob storage set
-with credentials and matching the site file, the ecosystems as desired: container enabled
-unless the site says otherwise) and packages-storage (ghe-check-blob-connection on the
-appliance passes). Needs the admin SSH shell.
+Report GitHub Packages (read-only): packages-storage-config (the storage lint: no SAS or
+key-less Azure connection string, a regional AWS endpoint, MinIO over TLS), packages-enabled
+(app.packages.enabled, blob storage set with credentials and matching the site file, the
+ecosystems as desired: container enabled unless the site says otherwise) and packages-storage
+(ghe-check-blob-connection on the appliance passes). Needs the admin SSH shell.
 
 Example: ghes-setup packages status --site site.toml --format nagios
 """

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ghes_setup.lab import faults, parts, state
+from ghes_setup.lab import faults, parts, s3server, state
 from ghes_setup.lab import settings as keys
 from ghes_setup.lab.apply import ApplyBusy
 from ghes_setup.lab.http_common import LabContext
@@ -46,6 +46,7 @@ from ghes_setup.lab.storage import (
     StorageFailure,
     from_connection_string,
     from_settings,
+    reset_azure,
     verify,
 )
 
@@ -302,6 +303,7 @@ class Commands:
         with state.control_lock(layout):
             applied = state.read_applied(layout)
             parts.ensure_dns(layout, config)
+            parts.ensure_storage(layout, config)
             parts.ensure_registry(layout, config, applied)
             parts.ensure_nginx(layout, config, applied)
         return 0
@@ -334,6 +336,7 @@ class Commands:
                 (layout.identity.with_suffix(".pub")).read_text(encoding="utf-8"), encoding="utf-8"
             )
             parts.ensure_registry(layout, config, fresh)
+            parts.ensure_storage(layout, config)
             reset_storage(self.ctx)
             parts.ensure_dns(layout, config)
             parts.ensure_nginx(layout, config, fresh)
@@ -344,15 +347,24 @@ class Commands:
 
 
 def reset_storage(ctx: LabContext) -> None:
-    """Empty the lab's storage: only the configured bucket, and it empty."""
-    storage = ctx.layout.storage
-    if storage.is_dir():
-        for entry in storage.iterdir():
+    """Empty the lab's storage: moto holds only the lab's bucket, empty; Azurite only the
+    lab's container, empty; no registry folder on the filesystem but the lab bucket's."""
+    layout, config = ctx.layout, ctx.config
+    parts.s3_command(layout, config, reset=s3server.read_control(layout)["reset"] + 1)
+    try:
+        reset_azure(config)
+    except StorageFailure as exc:
+        raise parts.PartError(f"cannot empty the lab's Azure container: {exc}") from None
+    keep = {layout.azurite, s3server.control_file(layout)}
+    if layout.storage.is_dir():
+        for entry in layout.storage.iterdir():
+            if entry in keep:
+                continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-    ctx.layout.bucket(ctx.config.bucket).mkdir(parents=True, exist_ok=True)
+    layout.bucket(config.bucket).mkdir(parents=True, exist_ok=True)
 
 
 def serve_control(ctx: LabContext) -> ControlServer:

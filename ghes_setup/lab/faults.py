@@ -14,6 +14,10 @@ claimants never both fire the last count. Each firing is appended to DIR/faults/
 | registry-503    | nginx sends /v2/ to labd's proxy | the next blob upload fails mid-body      |
 | dns-no-wildcard | dnsmasq, apex only               | NXDOMAIN for other names                 |
 | cert-expired    | nginx, expired certificate       | until cleared                            |
+| storage-down    | the S3 server stops listening,   | connection refused, until cleared (the   |
+|                 | Azurite is stopped               | objects are kept)                        |
+| storage-bad-credentials | the S3 server drops the lab's access key, Azurite restarts with |
+|                 | another account key              | InvalidAccessKeyId / AuthorizationFailure |
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Iterator
 from ghes_setup.lab.layout import Layout
 
 ONE_SHOT = ("ssh-drop", "api-503", "apply-fail", "apply-fail-node2", "registry-503")
-LASTING = ("dns-no-wildcard", "cert-expired")
+LASTING = ("dns-no-wildcard", "cert-expired", "storage-down", "storage-bad-credentials")
 NAMES = ONE_SHOT + LASTING
 
 

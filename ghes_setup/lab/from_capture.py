@@ -122,6 +122,8 @@ def lab_settings(
         keys.SECRET_KEY: config.s3_secret_key,
         keys.SERVICE_URL: config.service_url,
         keys.BUCKET: config.bucket,
+        keys.AZURE_CONNECTION: config.azure_connection_string,
+        keys.AZURE_CONTAINER: config.azure_container,
         keys.HOSTNAME: config.hostname,
         keys.PACKAGE_VERSION: config.ghes_version,
     }
@@ -147,7 +149,17 @@ def lab_settings(
     return values, sorted(replaced), sorted(dropped)
 
 
-def up_from_capture(path: Path, directory: Path, address: str | None = None) -> FromCaptureResult:
+def captured_storage(capture: dict[str, Any]) -> str | None:
+    """The lab storage that stands in for the captured one: `azure` (Azurite) for an Azure
+    appliance, else the lab's default (its S3 server, as `minio`)."""
+    entries = (capture.get("ghe_config") or {}).get("entries") or {}
+    kind = entries.get(keys.STORAGE_TYPE) if isinstance(entries, dict) else None
+    return "azure" if kind == "azure" else None
+
+
+def up_from_capture(
+    path: Path, directory: Path, address: str | None = None, storage: str | None = None
+) -> FromCaptureResult:
     capture = load_capture(path)
     hostname = capture.get("hostname")
     if not isinstance(hostname, str) or not hostname:
@@ -158,7 +170,15 @@ def up_from_capture(path: Path, directory: Path, address: str | None = None) -> 
             f"{layout.root} already holds a lab",
             hint=f"`ghes-setup lab down --dir {layout.root}` first, or another --dir",
         )
-    started = up(UpOptions(directory, hostname, _version(capture), address))
+    started = up(
+        UpOptions(
+            directory,
+            hostname,
+            _version(capture),
+            address,
+            storage=storage or captured_storage(capture),
+        )
+    )
     config, layout = started.config, started.layout
     result = FromCaptureResult(started)
     values, result.replaced, result.dropped = lab_settings(capture, config, layout)

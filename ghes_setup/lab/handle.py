@@ -107,8 +107,18 @@ class LabHandle:
         return f"containers.{self.hostname}"
 
     @property
+    def azure_connection_string(self) -> str:
+        """Azurite's connection string for the lab (GHES_SETUP_AZURE_CONNECTION_STRING)."""
+        return self.config.azure_connection_string
+
+    @property
+    def azure_container(self) -> str:
+        return self.config.azure_container
+
+    @property
     def storage_dir(self) -> Path:
-        """The storage bucket folder (the registry's filesystem root)."""
+        """The registry's filesystem root when Packages uses Azure (with S3 or MinIO its blobs
+        are in the lab's S3 server)."""
         return self.layout.bucket(self.bucket)
 
     # ------------------------------------------------------------------ faults

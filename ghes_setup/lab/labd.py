@@ -8,7 +8,6 @@ the registry), and the appliance's HTTP back ends behind the front door:
 | 8082 | Manage API /manage/v1 (manage_api.py)                               |
 | 5001 | registry token service (tokens.py)                                  |
 | 5002 | registry-503 fault proxy (faultproxy.py)                            |
-| 9000 | storage service URL: answers S3's 403 AccessDenied to everything     |
 | DIR/run/labd.sock | control socket for the admin shell and the lab (control.py) |
 
 SIGTERM stops it; a run in progress is then recorded as failed at the next start.
@@ -28,26 +27,12 @@ from ghes_setup.lab import procs
 from ghes_setup.lab.apply import ApplyEngine
 from ghes_setup.lab.control import serve_control
 from ghes_setup.lab.faultproxy import FaultProxyHandler
-from ghes_setup.lab.http_common import JsonHandler, LabContext, LabServer, serve
+from ghes_setup.lab.http_common import LabContext, LabServer, serve
 from ghes_setup.lab.layout import Layout, load_config
 from ghes_setup.lab.manage_api import ManageHandler
 from ghes_setup.lab.settings import SettingsStore
 from ghes_setup.lab.tokens import TokenHandler
 from ghes_setup.lab.web import WebHandler
-
-_DENIED = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
-    "<Message>Access Denied (the lab storage accepts only the appliance's own checks)</Message>"
-    "</Error>\n"
-)
-
-
-class StorageHandler(JsonHandler):
-    def _deny(self) -> None:
-        self.read_body()
-        self.send_text(403, _DENIED, "application/xml")
-
-    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _deny
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,11 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         LabServer((a, i.manage), ManageHandler, ctx),
         LabServer((a, i.token), TokenHandler, ctx),
         LabServer((a, i.fault_proxy), FaultProxyHandler, ctx),
-        LabServer((a, i.storage), StorageHandler, ctx),
     ]
-    for server, name in zip(
-        servers, ("web", "manage", "token", "faultproxy", "storage"), strict=True
-    ):
+    for server, name in zip(servers, ("web", "manage", "token", "faultproxy"), strict=True):
         serve(server, name)
     control = serve_control(ctx)
     stop = threading.Event()

@@ -31,6 +31,11 @@ DEFAULT_VERSION = "3.17.4"
 SUPPORTED_RELEASES = tuple(f"3.{minor}" for minor in range(12, 20))
 DEFAULT_APPLY_SECONDS = 2.0
 DEFAULT_BUCKET = "ghes-packages"
+# `lab up --storage`: the backend the lab's site file names (every backend's server runs).
+STORAGE_KINDS = ("minio", "s3", "azure")
+DEFAULT_STORAGE = "minio"
+# Azurite's storage account; its key is made per lab (lab.json).
+AZURE_ACCOUNT = "ghelab"
 DIR_ENV = "GHES_SETUP_LAB_DIR"
 # Folders and programs the admin shell user and nginx's workers must read (not write).
 READABLE = 0o755
@@ -55,7 +60,8 @@ class InternalPorts:
     token: int = 5001  # labd: registry token service
     fault_proxy: int = 5002  # labd: registry-503 fault proxy
     registry: int = 5000  # docker-registry
-    storage: int = 9000  # labd: the storage service URL (S3-style endpoint stand-in)
+    storage: int = 9000  # moto's S3 server (s3server.py): the S3/MinIO service URL
+    azure: int = 10000  # Azurite's blob service (the Azure connection string's BlobEndpoint)
 
 
 ROOT_PORTS = Ports(ssh=122, https=443, api=8443, dns=53)
@@ -93,14 +99,34 @@ class LabConfig:
     configuration_id: int
     uuid: str
     extra: dict[str, Any] = field(default_factory=dict)
+    # Added with the real storage servers; a lab.json written before them gets these defaults
+    # and `lab up` fills in the Azure key.
+    storage: str = DEFAULT_STORAGE
+    azure_account: str = AZURE_ACCOUNT
+    azure_key: str = ""
+    azure_container: str = DEFAULT_BUCKET
     # A fine-grained-style PAT (github_pat_...): the REST API knows it, with no OAuth scopes;
     # Packages grants it nothing (client-token must name it). None in labs made before it.
     fine_grained_token: Token | None = None
 
     @property
     def service_url(self) -> str:
-        """The storage service URL the site file names (the lab's stand-in for MinIO)."""
-        return f"http://{self.address}:{self.internal.storage}"
+        """The S3/MinIO service URL the site file names: moto's S3 server, over TLS with a
+        certificate from the lab CA (as a MinIO for Packages should be served)."""
+        return f"https://{self.address}:{self.internal.storage}"
+
+    @property
+    def azure_blob_endpoint(self) -> str:
+        """Azurite's blob endpoint for the lab's account (path-style, as Azurite serves it)."""
+        return f"http://{self.address}:{self.internal.azure}/{self.azure_account}"
+
+    @property
+    def azure_connection_string(self) -> str:
+        """The connection string `lab env` prints as GHES_SETUP_AZURE_CONNECTION_STRING."""
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={self.azure_account};"
+            f"AccountKey={self.azure_key};BlobEndpoint={self.azure_blob_endpoint};"
+        )
 
     @property
     def tokens(self) -> tuple[Token, ...]:
@@ -300,6 +326,15 @@ class Layout:
         return self.registry / "config.yml"
 
     @property
+    def storage_cert(self) -> Path:
+        """The S3 server's certificate chain (the lab address as IP SAN, from the lab CA)."""
+        return self.pki / "storage.pem"
+
+    @property
+    def storage_key(self) -> Path:
+        return self.pki / "storage.key"
+
+    @property
     def token_key(self) -> Path:
         return self.pki / "token.key"
 
@@ -312,7 +347,14 @@ class Layout:
         return self.root / "storage"
 
     def bucket(self, name: str) -> Path:
+        """The registry's filesystem root when Packages uses Azure (distribution 2.8 as Debian
+        builds it has no Azure driver) or no storage at all."""
         return self.storage / name
+
+    @property
+    def azurite(self) -> Path:
+        """Azurite's workspace (its blob data and metadata survive a restart)."""
+        return self.storage / "azurite"
 
 
 def load_config(layout: Layout) -> LabConfig:

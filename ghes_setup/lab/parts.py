@@ -6,16 +6,24 @@ serve `lab up`, the apply engine in labd and `lab fault`, always under the contr
 is one way from state (applied settings, faults) to running services.
 
 | part     | program                                  | listens on                     |
-| labd     | python -m ghes_setup.lab.labd            | ADDRESS:8081-8082,5001-5002,9000 |
+| labd     | python -m ghes_setup.lab.labd            | ADDRESS:8081-8082,5001-5002    |
+| s3       | python -m ghes_setup.lab.s3server (moto) | ADDRESS:9000 (S3, MinIO)       |
+| azure    | .lab-node/.../azurite-blob (Azurite)     | ADDRESS:10000 (Azure Blob)     |
 | dns      | /usr/sbin/dnsmasq                        | ADDRESS:53 (udp, tcp)          |
 | sshd     | /usr/sbin/sshd -D -e -f DIR/ssh/sshd_config | ADDRESS:122                 |
 | nginx    | /usr/sbin/nginx -p DIR/nginx -c nginx.conf  | ADDRESS:443, ADDRESS:8443   |
 | registry | /usr/bin/docker-registry serve DIR/registry/config.yml | ADDRESS:5000     |
+
+Both storage servers run in every lab (a site file can switch between backends); `lab up`
+spawns them first and waits for them last, so their start overlaps the other daemons'.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import json
 import os
 import pwd
 import re
@@ -52,7 +60,11 @@ BINARIES = {
     "/usr/bin/python3": "python3",
 }
 
-PARTS = ("labd", "dns", "sshd", "nginx", "registry")
+PARTS = ("labd", "dns", "sshd", "nginx", "s3", "azure", "registry")
+STORAGE_PARTS = ("s3", "azure")
+AZURITE_ENV = "GHES_SETUP_LAB_AZURITE"
+# The checkout's .lab-node (scripts/install-lab-node.sh), for a source or editable install.
+_REPO = Path(__file__).resolve().parents[2]
 
 
 class PartError(RuntimeError):
@@ -74,6 +86,38 @@ def missing_binaries() -> dict[str, str]:
     return {path: pkg for path, pkg in BINARIES.items() if not os.access(path, os.X_OK)}
 
 
+def azurite_blob() -> str | None:
+    """Azurite's blob server script: $GHES_SETUP_LAB_AZURITE, the checkout's .lab-node, PATH."""
+    candidates = [
+        os.environ.get(AZURITE_ENV, ""),
+        str(_REPO / ".lab-node" / "node_modules" / ".bin" / "azurite-blob"),
+        shutil.which("azurite-blob") or "",
+    ]
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+def missing_storage_servers() -> list[tuple[str, str]]:
+    """(what is missing, how to install it) for the storage servers the lab runs."""
+    import importlib.util
+
+    missing = []
+    pip = "pip install -e '.[lab]' (scripts/bootstrap.sh)"
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("werkzeug") is None:
+        missing.append(("moto's S3 server (PyPI moto[server])", pip))
+    for module, package in (("botocore", "botocore"), ("azure.storage.blob", "azure-storage-blob")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            missing.append((f"{package} (PyPI)", pip))
+    if shutil.which("node") is None:
+        missing.append(("node (Debian package nodejs)", "scripts/install-system-deps.sh"))
+    if azurite_blob() is None:
+        missing.append(("Azurite (npm azurite)", "scripts/install-lab-node.sh"))
+    return missing
+
+
 def marker(part: str, layout: Layout) -> str:
     """The command-line fragment that identifies our instance of `part` (PID reuse guard)."""
     return {
@@ -82,6 +126,8 @@ def marker(part: str, layout: Layout) -> str:
         "sshd": str(layout.sshd_config),
         "nginx": str(layout.nginx),
         "registry": str(layout.registry_conf),
+        "s3": "ghes_setup.lab.s3server",
+        "azure": str(layout.azurite),
     }[part]
 
 
@@ -496,8 +542,45 @@ def _wait_reloaded(
 # --------------------------------------------------------------------------- registry
 
 
+def registry_uses_s3(applied: dict[str, str]) -> bool:
+    return applied.get(keys.STORAGE_TYPE, "").strip().lower() in ("s3", "minio")
+
+
+def registry_root(layout: Layout, config: LabConfig, applied: dict[str, str]) -> Path:
+    """The registry's filesystem root when it does not use S3 (Azure, or no storage)."""
+    return layout.bucket(
+        applied.get(keys.AZURE_CONTAINER) or applied.get(keys.BUCKET) or config.bucket
+    )
+
+
+def _registry_storage(layout: Layout, config: LabConfig, applied: dict[str, str]) -> str:
+    """distribution's storage driver for the applied Packages storage.
+
+    S3 and MinIO: the `s3` driver (Debian's docker-registry 2.8 is built with it) against the
+    configured service URL, bucket and keys; a service URL given as `regionendpoint` makes the
+    driver path-style, as MinIO needs. `redirect: disable`: blobs are served by the registry,
+    not by presigned URLs to the storage. Azure: the filesystem, because Debian's build has no
+    `azure` driver (docs/lab.md); the appliance side of Azure is proven by the storage checks.
+    """
+    if registry_uses_s3(applied):
+        from ghes_setup.lab.storage import region_of
+
+        url = applied.get(keys.SERVICE_URL, "") or config.service_url
+        return f"""  s3:
+    accesskey: {json.dumps(applied.get(keys.ACCESS_KEY, ""))}
+    secretkey: {json.dumps(applied.get(keys.SECRET_KEY, ""))}
+    region: {region_of(url)}
+    regionendpoint: {json.dumps(url)}
+    bucket: {json.dumps(applied.get(keys.BUCKET) or config.bucket)}
+    secure: {"true" if url.startswith("https:") else "false"}
+    v4auth: true
+  redirect:
+    disable: true"""
+    return f"""  filesystem:
+    rootdirectory: {registry_root(layout, config, applied)}"""
+
+
 def registry_config(layout: Layout, config: LabConfig, applied: dict[str, str], secret: str) -> str:
-    bucket = applied.get(keys.BUCKET) or config.bucket
     public = f"https://{config.https_authority(config.registry_host)}"
     readonly = "true" if registry_readonly(applied) else "false"
     return f"""# The lab's container registry (CNCF distribution). Rendered by the apply engine.
@@ -507,8 +590,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: {layout.bucket(bucket)}
+{_registry_storage(layout, config, applied)}
   delete:
     enabled: true
   cache:
@@ -557,24 +639,194 @@ def ensure_registry(layout: Layout, config: LabConfig, applied: dict[str, str]) 
         return pid
     if pid is not None:
         procs.stop(pid)
-    bucket = applied.get(keys.BUCKET) or config.bucket
-    layout.bucket(bucket).mkdir(parents=True, exist_ok=True)
+    if not registry_uses_s3(applied):
+        registry_root(layout, config, applied).mkdir(parents=True, exist_ok=True)
     write_private(layout.registry_conf, text)
     pid = procs.spawn(
         [REGISTRY, "serve", str(layout.registry_conf)],
         log=layout.log_file("registry"),
         pid_file=layout.pid_file("registry"),
+        # Only its configuration says how it reaches storage: the AWS SDK inside reads AWS_*
+        # variables (AWS_CA_BUNDLE makes it panic with "LoadCustomCABundleError"). It trusts
+        # the lab CA (the S3 server's certificate), as the appliance does.
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "SSL_CERT_FILE": str(layout.ca_file),
+        },
     )
     if not _wait_owned(config.address, [config.internal.registry], pid):
         raise PartError(f"the registry did not start; see {layout.log_file('registry')}")
     return pid
 
 
+# --------------------------------------------------------------------------- storage servers
+
+
+def wanted_storage(layout: Layout) -> tuple[bool, bool]:
+    """(answering, accepting the lab's keys), from the storage faults."""
+    return (
+        not faults.is_active(layout, "storage-down"),
+        not faults.is_active(layout, "storage-bad-credentials"),
+    )
+
+
+def spawn_s3(layout: Layout, config: LabConfig) -> int:
+    """Start moto's S3 server unless it runs (it seeds itself and follows the control file)."""
+    from ghes_setup.lab import s3server
+
+    pid = pid_of(layout, "s3")
+    if pid is not None:
+        return pid
+    listening, keys_ok = wanted_storage(layout)
+    control = s3server.read_control(layout)
+    if control["listening"] != listening or control["revoked"] == keys_ok:
+        s3server.write_control(layout, listening=listening, revoked=not keys_ok)
+    with contextlib.suppress(FileNotFoundError):
+        s3server.ack_file(layout).unlink()
+    return procs.spawn(
+        [sys.executable, "-m", "ghes_setup.lab.s3server", "--dir", str(layout.root)],
+        log=layout.log_file("s3"),
+        pid_file=layout.pid_file("s3"),
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def _wait_s3_ack(layout: Layout, pid: int, generation: int, timeout: float = 30.0) -> bool:
+    from ghes_setup.lab import s3server
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            if int(s3server.ack_file(layout).read_text(encoding="ascii")) >= generation:
+                return True
+        if not procs.alive(pid):
+            return False
+        time.sleep(0.01)
+    return False
+
+
+def wait_s3(layout: Layout, config: LabConfig, pid: int) -> None:
+    from ghes_setup.lab import s3server
+
+    generation = s3server.read_control(layout)["generation"]
+    if not _wait_s3_ack(layout, pid, generation):
+        raise PartError(f"moto's S3 server did not start; see {layout.log_file('s3')}")
+    if s3server.read_control(layout)["listening"] and not _wait_owned(
+        config.address, [config.internal.storage], pid
+    ):
+        raise PartError(f"moto's S3 server does not listen; see {layout.log_file('s3')}")
+
+
+def s3_command(layout: Layout, config: LabConfig, **changes: object) -> None:
+    """Change the running S3 server's state (control file + SIGHUP) and wait until it did."""
+    from ghes_setup.lab import s3server
+
+    pid = pid_of(layout, "s3")
+    generation = s3server.write_control(layout, **changes)
+    if pid is None:
+        wait_s3(layout, config, spawn_s3(layout, config))
+        return
+    os.kill(pid, signal.SIGHUP)
+    if not _wait_s3_ack(layout, pid, generation):
+        raise PartError(f"moto's S3 server did not take the change; see {layout.log_file('s3')}")
+
+
+def ensure_s3(layout: Layout, config: LabConfig) -> int:
+    """moto's S3 server running, answering and accepting the lab's keys as the faults say."""
+    from ghes_setup.lab import s3server
+
+    pid = pid_of(layout, "s3")
+    if pid is None:
+        pid = spawn_s3(layout, config)
+        wait_s3(layout, config, pid)
+        return pid
+    listening, keys_ok = wanted_storage(layout)
+    control = s3server.read_control(layout)
+    if control["listening"] != listening or control["revoked"] == keys_ok:
+        s3_command(layout, config, listening=listening, revoked=not keys_ok)
+    return pid
+
+
+def azure_key(config: LabConfig, accepting: bool) -> str:
+    """The account key Azurite runs with: the lab's, or (storage-bad-credentials) another one
+    derived from it, so that the lab's connection string is refused."""
+    if accepting:
+        return config.azure_key
+    return base64.b64encode(hashlib.sha512(config.azure_key.encode()).digest()).decode()
+
+
+def spawn_azurite(layout: Layout, config: LabConfig) -> int | None:
+    """Start Azurite's blob service as the faults say (not at all under storage-down), or
+    restart it when its account key must change. Returns its PID, None when it must not run."""
+    listening, keys_ok = wanted_storage(layout)
+    mode_file = layout.run / "azure.mode"
+    mode = "accepting" if keys_ok else "refusing"
+    pid = pid_of(layout, "azure")
+    current = mode_file.read_text(encoding="ascii").strip() if mode_file.exists() else ""
+    if not listening:
+        if pid is not None:
+            procs.stop(pid)
+        with contextlib.suppress(FileNotFoundError):
+            layout.pid_file("azure").unlink()
+        return None
+    if pid is not None and current == mode:
+        return pid
+    if pid is not None:
+        procs.stop(pid)
+    program = azurite_blob()
+    if program is None:
+        raise PartError("Azurite is not installed: run scripts/install-lab-node.sh")
+    layout.azurite.mkdir(parents=True, exist_ok=True)
+    mode_file.write_text(mode + "\n", encoding="ascii")
+    return procs.spawn(
+        [
+            program,
+            "--blobHost",
+            config.address,
+            "--blobPort",
+            str(config.internal.azure),
+            "--location",
+            str(layout.azurite),
+            "--disableTelemetry",  # never call home
+            "--silent",
+            "--loose",
+            "--skipApiVersionCheck",  # the Python SDK may be newer than this Azurite
+        ],
+        log=layout.log_file("azure"),
+        pid_file=layout.pid_file("azure"),
+        # The account and its key: in the environment, never in the process list.
+        env={
+            **os.environ,
+            "AZURITE_ACCOUNTS": f"{config.azure_account}:{azure_key(config, keys_ok)}",
+        },
+        cwd=layout.azurite,
+    )
+
+
+def wait_azurite(layout: Layout, config: LabConfig, pid: int | None) -> None:
+    if pid is None:
+        return
+    # Node loads Azurite in about a second (several under load).
+    if not _wait_owned(config.address, [config.internal.azure], pid, timeout=60):
+        raise PartError(f"Azurite did not start; see {layout.log_file('azure')}")
+
+
+def ensure_azurite(layout: Layout, config: LabConfig) -> int | None:
+    pid = spawn_azurite(layout, config)
+    wait_azurite(layout, config, pid)
+    return pid
+
+
+def ensure_storage(layout: Layout, config: LabConfig) -> None:
+    ensure_s3(layout, config)
+    ensure_azurite(layout, config)
+
+
 def lab_sockets(config: LabConfig) -> list[tuple[int, str]]:
     """Every (port, protocol) the lab listens on, on its address."""
     i = config.internal
     tcp = [config.ports.ssh, config.ports.https, config.ports.api, config.ports.dns]
-    tcp += [i.web, i.manage, i.token, i.fault_proxy, i.registry, i.storage]
+    tcp += [i.web, i.manage, i.token, i.fault_proxy, i.registry, i.storage, i.azure]
     return [(port, "tcp") for port in tcp] + [(config.ports.dns, "udp")]
 
 
@@ -592,7 +844,9 @@ def sweep_orphans(layout: Layout, config: LabConfig) -> list[int]:
         if pid is not None:
             ours.add(pid)
             ours.update(procs.descendants(pid))
-    programs = {os.path.realpath(path) for path in (SSHD, NGINX, DNSMASQ, REGISTRY, sys.executable)}
+    node = shutil.which("node")
+    binaries = [SSHD, NGINX, DNSMASQ, REGISTRY, sys.executable, *([node] if node else [])]
+    programs = {os.path.realpath(path) for path in binaries}
     stopped = []
     for port, proto in lab_sockets(config):
         for pid in procs.listeners(config.address, port, proto) - ours:
@@ -606,7 +860,7 @@ def sweep_orphans(layout: Layout, config: LabConfig) -> list[int]:
 def stop_all(layout: Layout) -> list[tuple[str, int]]:
     """Stop every daemon of the lab (registry first, labd last); return what was stopped."""
     stopped = []
-    for part in ("registry", "nginx", "sshd", "dns", "labd"):
+    for part in ("registry", "nginx", "sshd", "dns", "s3", "azure", "labd"):
         pid = procs.stop_pid_file(layout.pid_file(part), marker(part, layout))
         if pid is not None:
             stopped.append((part, pid))

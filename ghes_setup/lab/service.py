@@ -11,6 +11,7 @@ unusable folder is an `InputError` (exit 3) naming the package to install or wha
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import grp
@@ -35,10 +36,12 @@ from ghes_setup.lab.layout import (
     DEFAULT_APPLY_SECONDS,
     DEFAULT_BUCKET,
     DEFAULT_HOSTNAME,
+    DEFAULT_STORAGE,
     DEFAULT_VERSION,
     DIR_ENV,
     READABLE,
     ROOT_PORTS,
+    STORAGE_KINDS,
     SUPPORTED_RELEASES,
     USER_PORTS,
     InternalPorts,
@@ -66,6 +69,7 @@ class UpOptions:
     ghes_version: str | None = None
     address: str | None = None
     apply_seconds: float | None = None
+    storage: str | None = None  # minio | s3 | azure: what the site file names
 
 
 @dataclass
@@ -119,6 +123,7 @@ def new_config(opts: UpOptions) -> LabConfig:
     seconds = DEFAULT_APPLY_SECONDS if opts.apply_seconds is None else opts.apply_seconds
     if seconds < 0 or seconds > 600:
         raise InputError(f"--apply-seconds {seconds}: expected 0 to 600")
+    storage = _storage_kind(opts.storage) or DEFAULT_STORAGE
     alnum = string.ascii_uppercase + string.digits
     return LabConfig(
         hostname=hostname,
@@ -140,7 +145,26 @@ def new_config(opts: UpOptions) -> LabConfig:
         build_id=secrets.token_hex(5),
         configuration_id=secrets.randbelow(2**31),
         uuid=str(uuid.uuid4()),
+        storage=storage,
+        azure_key=_azure_key(),
     )
+
+
+def _azure_key() -> str:
+    # A storage account key is 64 random bytes, base64 (as the Azure portal shows it).
+    return base64.b64encode(secrets.token_bytes(64)).decode()
+
+
+def _storage_kind(given: str | None) -> str | None:
+    if given is None:
+        return None
+    kind = given.strip().lower()
+    if kind not in STORAGE_KINDS:
+        raise InputError(
+            f"--storage {given!r}: expected one of {', '.join(STORAGE_KINDS)}",
+            hint="minio (the default) and s3 use the lab's S3 server, azure its Azurite",
+        )
+    return kind
 
 
 def _check_binaries() -> None:
@@ -151,6 +175,12 @@ def _check_binaries() -> None:
         raise InputError(
             f"the lab needs {listing}",
             hint=f"run scripts/install-system-deps.sh, or apt-get install {packages}",
+        )
+    servers = parts.missing_storage_servers()
+    if servers:
+        raise InputError(
+            f"the lab's storage needs {', '.join(what for what, _ in servers)}",
+            hint="install with: " + "; ".join(dict.fromkeys(how for _, how in servers)),
         )
 
 
@@ -231,9 +261,7 @@ key = "{layout.site_key}"
 
 [packages]
 enabled = true
-storage = "minio"
-service_url = "{c.service_url}"
-bucket = "{c.bucket}"
+{_site_storage(c)}
 ecosystems = {{ container = "enabled", npm = "enabled" }}
 
 [smoke]
@@ -241,6 +269,14 @@ user = "{c.user}"
 namespace = "{c.namespace}"
 """
     write_private(layout.site, text, 0o644)
+
+
+def _site_storage(c: LabConfig) -> str:
+    """The site file's storage keys for the lab's backend (`lab up --storage`)."""
+    if c.storage == "azure":
+        # The connection string is a secret: GHES_SETUP_AZURE_CONNECTION_STRING (`lab env`).
+        return f'storage = "azure"\nazure_container = "{c.azure_container}"'
+    return f'storage = "{c.storage}"\nservice_url = "{c.service_url}"\nbucket = "{c.bucket}"'
 
 
 def env_vars(layout: Layout, config: LabConfig) -> dict[str, str]:
@@ -252,6 +288,7 @@ def env_vars(layout: Layout, config: LabConfig) -> dict[str, str]:
         "GHES_SETUP_LAB_READ_TOKEN": config.read_token.value,
         "GHES_SETUP_S3_ACCESS_KEY": config.s3_access_key,
         "GHES_SETUP_S3_SECRET_KEY": config.s3_secret_key,
+        "GHES_SETUP_AZURE_CONNECTION_STRING": config.azure_connection_string,
         "GHES_SETUP_LAB_DIR": str(layout.root),
         "GHES_SETUP_CONNECTION_NAMESERVERS": f"{config.address}:{config.ports.dns}",
         "GHES_SETUP_CONNECTION_CA_FILE": str(layout.ca_file),
@@ -336,7 +373,8 @@ def _ports_in_use(config: LabConfig) -> list[str]:
         ("token", i.token, socket.SOCK_STREAM),
         ("fault proxy", i.fault_proxy, socket.SOCK_STREAM),
         ("registry", i.registry, socket.SOCK_STREAM),
-        ("storage", i.storage, socket.SOCK_STREAM),
+        ("S3 storage", i.storage, socket.SOCK_STREAM),
+        ("Azure storage", i.azure, socket.SOCK_STREAM),
     ]
     return [
         f"{a}:{port} ({name})" for name, port, kind in checks if not procs.port_free(a, port, kind)
@@ -373,6 +411,14 @@ def up(opts: UpOptions) -> UpResult:
                     hint=f"run `ghes-setup lab down --dir {layout.root}` first, "
                     "or use another --dir",
                 )
+        storage = _storage_kind(opts.storage)
+        if not config.azure_key:  # a lab made before the Azure storage server
+            config = replace(config, azure_key=_azure_key())
+            save_config(layout, config)
+        if storage is not None and storage != config.storage:
+            config = replace(config, storage=storage)
+            save_config(layout, config)
+            notes.append(f"site file: storage is now {storage}")
         if opts.apply_seconds is not None and opts.apply_seconds != config.apply_seconds:
             config = replace(config, apply_seconds=opts.apply_seconds)
             save_config(layout, config)
@@ -388,6 +434,19 @@ def up(opts: UpOptions) -> UpResult:
     ensure_admin_user()
     if created:
         _create(layout, config)
+    pki.ensure_storage_cert(layout, config.address)
+    before = {part: parts.pid_of(layout, part) for part in parts.PARTS}
+    swept = parts.sweep_orphans(layout, config)
+    if swept:
+        notes.append(f"stopped leftover processes of this lab: {', '.join(map(str, swept))}")
+    # The storage servers take longest to start (Node loads Azurite, Python loads moto):
+    # spawned first, waited for last, so they start while everything else is done.
+    try:
+        with state.control_lock(layout):
+            s3_pid = parts.spawn_s3(layout, config)
+            azure_pid = parts.spawn_azurite(layout, config)
+    except parts.PartError as exc:
+        raise LabError(str(exc), hint="`ghes-setup lab down` cleans up") from None
     shell.install(layout, config)
     sshd_text = parts.sshd_config(layout, config)
     if os.geteuid() != 0:
@@ -403,13 +462,9 @@ def up(opts: UpOptions) -> UpResult:
     write_private(layout.env, env_text(layout, config))
 
     result = UpResult(config=config, layout=layout, created=created, notes=notes)
-    before = {part: parts.pid_of(layout, part) for part in parts.PARTS}
     sshd_pid = before["sshd"]
     if changed_sshd and sshd_pid is not None:
         procs.stop(sshd_pid)
-    swept = parts.sweep_orphans(layout, config)
-    if swept:
-        notes.append(f"stopped leftover processes of this lab: {', '.join(map(str, swept))}")
     try:
         parts.ensure_labd(layout, config)
         with state.control_lock(layout):
@@ -418,6 +473,11 @@ def up(opts: UpOptions) -> UpResult:
             parts.ensure_sshd(layout, config)
             parts.ensure_registry(layout, config, applied)
             parts.ensure_nginx(layout, config, applied)
+            parts.wait_s3(layout, config, s3_pid)
+            parts.ensure_s3(layout, config)
+            parts.wait_azurite(layout, config, azure_pid)
+            if azure_pid is not None:
+                _ensure_azure_container(layout, config)
     except parts.PartError as exc:
         raise LabError(
             str(exc), hint=f"see the logs in {layout.logs}; `ghes-setup lab down` cleans up"
@@ -429,6 +489,20 @@ def up(opts: UpOptions) -> UpResult:
         (result.running if pid == before.get(part) else result.started).append(part)
     result.seconds = time.monotonic() - start
     return result
+
+
+def _ensure_azure_container(layout: Layout, config: LabConfig) -> None:
+    """The lab's Azure container, made once (Azurite keeps it on disk across restarts)."""
+    from ghes_setup.lab.storage import StorageFailure, create_azure_container
+
+    made = layout.state / "azure-container"
+    if made.exists() or not parts.wanted_storage(layout)[1]:
+        return
+    try:
+        create_azure_container(config)
+    except StorageFailure as exc:
+        raise parts.PartError(f"cannot create the lab's Azure container: {exc}") from None
+    made.write_text(config.azure_container + "\n", encoding="ascii")
 
 
 def down(directory: Path, keep: bool = False) -> DownResult:
@@ -481,12 +555,26 @@ def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
             endpoint = f"{a}:{config.ports.https}, {a}:{config.ports.api}"
             answering = parts.served_cert(a, config.ports.https, config.hostname) is not None
             detail = f"certificate: {parts.front_door(layout, applied).cert_source}"
-        else:
+        elif part == "registry":
             endpoint = f"{a}:{config.internal.registry}"
             answering = pid is not None and procs.tcp_answers(a, config.internal.registry)
             if not state.registry_wanted(applied):
                 detail = "not running: Packages is not enabled (applied settings)"
+            else:
+                uses_s3 = parts.registry_uses_s3(applied)
+                detail = "blobs in the S3 server" if uses_s3 else "blobs on the filesystem"
+        else:
+            port = config.internal.storage if part == "s3" else config.internal.azure
+            endpoint = f"{a}:{port}"
+            answering = pid is not None and procs.tcp_answers(a, port)
+            detail = "moto S3 (s3, minio)" if part == "s3" else "Azurite blob (azure)"
+            if faults.is_active(layout, "storage-down"):
+                detail += "; fault storage-down"
+            if faults.is_active(layout, "storage-bad-credentials"):
+                detail += "; fault storage-bad-credentials"
         expected = part != "registry" or state.registry_wanted(applied)
+        if part in parts.STORAGE_PARTS and faults.is_active(layout, "storage-down"):
+            expected = part == "s3"  # moto runs but does not listen; Azurite is stopped
         found.append(
             parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail, expected)
         )

@@ -1,28 +1,47 @@
-"""The lab's blob storage: its stand-in for S3/MinIO, and the storage checks GHES runs.
+"""The storage tests GHES runs against Packages blob storage, done with real storage clients.
 
-A bucket is a folder DIR/storage/<bucket>; the credentials are the lab's access and secret key
-(`lab env` prints them); the service URL is http://ADDRESS:9000, where labd answers every
-unsigned request with S3's 403 AccessDenied (the lab does not implement the S3 API: only the
-appliance's own checks and the registry use the storage, and they do so through the folder).
+`verify()` is what the lab's `ghe-packages-precheck`, `ghe-check-blob-connection` and config
+apply's "Preparing storage" step run: write a test object, read it back, delete it, as the GHES
+utilities do (command-line-utilities.md: "All Storage tests passed" on success). The lab's
+storage servers are real protocol servers (moto's S3 server, Azurite), so every failure is the
+server's own answer, printed as the client library words it, which is what GHES shows in
+ghe-config.log (updating-the-credentials-for-github-actions-storage.md):
 
-`verify()` is what `ghe-packages-precheck`, `ghe-check-blob-connection` and config apply run:
-provider, endpoint, credentials and bucket are compared with the lab's, then a test object is
-written, read back and deleted, as the GHES utilities do against real storage
-(command-line-utilities.md: "All Storage tests passed" on success). Failures use the wording
-of the storage service (S3's `Access Denied`, `NoSuchBucket`), which is what GHES shows in
-ghe-config.log (updating-the-credentials-for-github-actions-storage.md).
+- S3 and MinIO: botocore, SigV4, `addressing_style = path` for MinIO (enabling-github-packages-
+  with-minio.md: MinIO is reached path-style); errors such as `An error occurred
+  (SignatureDoesNotMatch) when calling the PutObject operation: ...`, `InvalidAccessKeyId`,
+  `NoSuchBucket`, or `Could not connect to the endpoint URL: ...`.
+- Azure: azure-storage-blob with the connection string; `AuthorizationFailure` (Azurite's code
+  for a request signed with another key, where Azure says `AuthenticationFailed`),
+  `ContainerNotFound`, or the connection error.
+
+No retries and short timeouts: a check that waits a minute for a server that is down helps
+nobody. The clients are imported when a check runs (labd only): the production package has no
+storage client (pyproject's `lab` extra brings them).
 """
 
 from __future__ import annotations
 
-import hmac
+import base64
+import contextlib
+import datetime as dt
+import re
+import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from ghes_setup.lab import settings as keys
 from ghes_setup.lab.layout import LabConfig, Layout
 
 SUCCESS = "All Storage tests passed"
+TEST_PREFIX = ".ghes-storage-test"
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 15.0
+DEFAULT_REGION = "us-east-1"
+_DIFFERS = "the object read back differs from the one written"
+_AWS_REGIONAL = re.compile(r"^s3[.-]([a-z0-9-]+)\.amazonaws\.com$")
 
 
 class StorageFailure(Exception):
@@ -40,20 +59,25 @@ class StorageTarget:
     secret_key: str = ""
     azure_connection: str = ""
     azure_container: str = ""
+    path_style: bool = False  # MinIO (ForcePathStyle=true in the precheck's string)
 
 
 def from_settings(values: dict[str, str]) -> StorageTarget | None:
+    """The configured storage. GHES stores MinIO as `s3` (its URL is not AWS's): such a URL
+    is reached path-style, as GHES does for MinIO."""
     kind = values.get(keys.STORAGE_TYPE, "").strip().lower()
     if not kind:
         return None
+    url = values.get(keys.SERVICE_URL, "")
     return StorageTarget(
         provider=kind,
-        service_url=values.get(keys.SERVICE_URL, ""),
+        service_url=url,
         bucket=values.get(keys.BUCKET, ""),
         access_key=values.get(keys.ACCESS_KEY, ""),
         secret_key=values.get(keys.SECRET_KEY, ""),
         azure_connection=values.get(keys.AZURE_CONNECTION, ""),
         azure_container=values.get(keys.AZURE_CONTAINER, ""),
+        path_style=kind == "minio" or (kind == "s3" and not _is_aws(url)),
     )
 
 
@@ -61,7 +85,7 @@ def from_connection_string(provider: str, text: str, container: str = "") -> Sto
     """Parse `-cs` of ghe-packages-precheck.
 
     S3/MinIO: `BucketName=...;AccessKeyId=...;SecretAccessKey=...;ServiceUrl=...`
-    (keys case-insensitive; `ForcePathStyle` and others ignored). Lab choice: the Packages
+    (keys case-insensitive; `ForcePathStyle=true` for MinIO). Lab choice: the Packages
     precheck's S3 format is not documented; this is the format of the Actions S3 precheck
     (ghe-actions-precheck -p s3 -cs ...). Azure: a standard connection string with `-cn`.
     """
@@ -79,28 +103,65 @@ def from_connection_string(provider: str, text: str, container: str = "") -> Sto
         bucket=fields.get("bucketname", ""),
         access_key=fields.get("accesskeyid", ""),
         secret_key=fields.get("secretaccesskey", ""),
+        path_style=kind == "minio" or fields.get("forcepathstyle", "").lower() == "true",
     )
 
 
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+def _is_aws(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "s3.amazonaws.com" or host.endswith(".amazonaws.com")
+
+
+def region_of(url: str) -> str:
+    """The SigV4 region for `url`: AWS's regional endpoint names it; other services (MinIO,
+    the lab's moto) take the default."""
+    match = _AWS_REGIONAL.match((urlsplit(url).hostname or "").lower())
+    return match.group(1) if match else DEFAULT_REGION
 
 
 def verify(layout: Layout, config: LabConfig, target: StorageTarget) -> list[str]:
-    """Run the storage tests; return the report lines (last one SUCCESS) or raise."""
-    lines: list[str] = []
+    """Run the storage tests; return the report lines (last one SUCCESS) or raise.
+
+    The appliance trusts the lab CA (on GHES: ghe-ssl-ca-certificate-install), so an https
+    storage with a lab certificate verifies; any other certificate does not."""
+    del config  # the servers answer for themselves
     if target.provider == "azure":
-        raise StorageFailure(
-            [
-                "Testing connection to Azure Blob Storage...",
-                "Error: could not connect to the storage account in the connection string "
-                "(the lab's storage is S3-compatible: use S3 or MinIO)",
-            ]
-        )
-    if target.provider not in ("s3", "minio"):
-        raise StorageFailure(
-            [f"Error: unknown storage provider {target.provider!r} (S3, MinIO, Azure)"]
-        )
+        return _verify_azure(target)
+    if target.provider in ("s3", "minio"):
+        return _verify_s3(target, _trust(layout))
+    raise StorageFailure(
+        [f"Error: unknown storage provider {target.provider!r} (S3, MinIO, Azure)"]
+    )
+
+
+def _test_object() -> tuple[str, bytes]:
+    name = f"{TEST_PREFIX}/{uuid.uuid4().hex}.txt"
+    return name, f"ghes storage test {name}\n".encode()
+
+
+# --------------------------------------------------------------------------- S3 / MinIO
+
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def _botocore_session() -> Any:
+    """One botocore session per process (labd): it loads the S3 service model once, so a
+    storage test after the first costs a few requests, not a model load. Its
+    create_client is not thread-safe: callers hold the lock (see _verify_s3)."""
+    global _session
+    from botocore.session import get_session
+
+    if _session is None:
+        _session = get_session()
+    return _session
+
+
+def _trust(layout: Layout) -> str | bool:
+    return str(layout.ca_file) if layout.ca_file.exists() else True
+
+
+def _verify_s3(target: StorageTarget, trust: str | bool = True) -> list[str]:
     missing = [
         name
         for name, value in (
@@ -113,40 +174,282 @@ def verify(layout: Layout, config: LabConfig, target: StorageTarget) -> list[str
     ]
     if missing:
         raise StorageFailure([f"Error: incomplete storage configuration: no {', '.join(missing)}"])
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
     url = target.service_url.rstrip("/")
-    lines.append(f"Testing connection to {url}...")
-    if url != config.service_url:
-        raise StorageFailure([*lines, f'Error: Could not connect to the endpoint URL: "{url}"'])
-    if not (
-        _same(target.access_key, config.s3_access_key)
-        and _same(target.secret_key, config.s3_secret_key)
-    ):
-        raise StorageFailure(
-            [
-                *lines,
-                f"Error: Access Denied (Service: S3, Status Code: 403) for bucket {target.bucket}",
-            ]
-        )
-    bucket = layout.bucket(target.bucket)
-    if "/" in target.bucket or target.bucket.startswith(".") or not bucket.is_dir():
-        raise StorageFailure(
-            [*lines, f"Error: NoSuchBucket: The specified bucket does not exist ({target.bucket})"]
-        )
-    probe_dir = bucket / ".ghes-storage-test"
-    name = f"{uuid.uuid4().hex}.txt"
-    payload = f"ghes storage test {name}\n".encode()
+    lines = [f"Testing connection to {url}..."]
+    region = region_of(url)
     try:
-        probe_dir.mkdir(exist_ok=True)
+        with _session_lock:
+            client = _botocore_session().create_client(
+                "s3",
+                endpoint_url=url,
+                verify=trust,
+                region_name=region,
+                aws_access_key_id=target.access_key,
+                aws_secret_access_key=target.secret_key,
+                config=Config(
+                    signature_version="s3v4",
+                    s3={"addressing_style": "path" if target.path_style else "auto"},
+                    retries={"total_max_attempts": 1},
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                ),
+            )
+    except (BotoCoreError, ValueError) as exc:
+        raise StorageFailure([*lines, f"Error: {exc}"]) from None
+    name, payload = _test_object()
+    try:
         lines.append("Testing PUT object...")
-        (probe_dir / name).write_bytes(payload)
+        client.put_object(Bucket=target.bucket, Key=name, Body=payload)
         lines.append("Testing GET object...")
-        if (probe_dir / name).read_bytes() != payload:
+        body = client.get_object(Bucket=target.bucket, Key=name)["Body"].read()
+        if body != payload:
             raise StorageFailure(
                 [*lines, "Error: the object read back differs from the one written"]
             )
         lines.append("Testing DELETE object...")
-        (probe_dir / name).unlink()
-    except OSError as exc:
-        raise StorageFailure([*lines, f"Error: {exc.strerror}"]) from None
+        client.delete_object(Bucket=target.bucket, Key=name)
+    except ClientError as exc:
+        # botocore's own words, less its note on retries (this client makes none).
+        text = str(exc).replace(" (reached max retries: 0)", "")
+        raise StorageFailure([*lines, f"Error: {text}"]) from None
+    except BotoCoreError as exc:
+        raise StorageFailure([*lines, f"Error: {exc}"]) from None
+    finally:
+        client.close()
     lines.append(SUCCESS)
     return lines
+
+
+# --------------------------------------------------------------------------- Azure
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")>]+")
+
+
+def _azure_reason(exc: Exception) -> str:
+    """`ErrorCode: first line of the message` for a service error; the socket error for a
+    connection that failed (the SDK's text carries object reprs around it)."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    if isinstance(exc, HttpResponseError):
+        # The service's x-ms-error-code (the SDK wraps known codes in an enum).
+        raw = getattr(exc, "error_code", None)
+        code = str(getattr(raw, "value", raw) or exc.reason or "")
+        first = (exc.message or str(exc)).strip().splitlines()[0]
+        if first.startswith(f"{code}") or not code:
+            return first
+        return f"{code}: {first}"
+    if isinstance(exc, ServiceRequestError):
+        found = _ERRNO.search(str(exc))
+        return f"could not connect to the storage account: {found.group(0) if found else exc}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _verify_azure(target: StorageTarget) -> list[str]:
+    if not target.azure_connection or not target.azure_container:
+        what = "connection string" if not target.azure_connection else "container name"
+        raise StorageFailure([f"Error: incomplete storage configuration: no {what}"])
+    from azure.core.exceptions import AzureError
+    from azure.storage.blob import BlobServiceClient
+
+    lines = ["Testing connection to Azure Blob Storage..."]
+    try:
+        service = BlobServiceClient.from_connection_string(
+            target.azure_connection,
+            retry_total=0,
+            connection_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+        )
+    except (ValueError, AzureError) as exc:
+        raise StorageFailure([*lines, f"Error: {_azure_reason(exc)}"]) from None
+    name, payload = _test_object()
+    try:
+        blob = service.get_blob_client(target.azure_container, name)
+        lines.append("Testing PUT object...")
+        blob.upload_blob(payload, overwrite=True)
+        lines.append("Testing GET object...")
+        if blob.download_blob().readall() != payload:
+            raise StorageFailure(
+                [*lines, "Error: the object read back differs from the one written"]
+            )
+        lines.append("Testing DELETE object...")
+        blob.delete_blob()
+    except (AzureError, ValueError) as exc:
+        raise StorageFailure([*lines, f"Error: {_azure_reason(exc)}"]) from None
+    finally:
+        service.close()
+    lines.append(SUCCESS)
+    return lines
+
+
+# --------------------------------------------------------------------------- lab housekeeping
+
+
+def _lab_azure(config: LabConfig) -> object:
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient.from_connection_string(
+        config.azure_connection_string,
+        retry_total=0,
+        connection_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )
+
+
+def create_azure_container(config: LabConfig) -> None:
+    """The lab's container in Azurite (`lab up`); an existing one is kept.
+
+    One Create Container request signed with the account key (Shared Key, as the Azure
+    Storage REST reference defines it), with the standard library: `lab up` does not pay for
+    importing the Azure SDK."""
+    import email.utils
+    import hashlib
+    import hmac
+    import http.client
+
+    account, container = config.azure_account, config.azure_container
+    path = f"/{account}/{container}"
+    headers = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": "2021-08-06"}
+    canonical_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()))
+    # VERB, 11 standard headers (all empty: no body), x-ms-* headers, the resource.
+    to_sign = "PUT\n" + "\n" * 11 + canonical_headers + f"/{account}{path}\nrestype:container"
+    key = base64.b64decode(config.azure_key)
+    signature = base64.b64encode(hmac.new(key, to_sign.encode(), hashlib.sha256).digest())
+    headers["Authorization"] = f"SharedKey {account}:{signature.decode()}"
+    headers["Content-Length"] = "0"
+    conn = http.client.HTTPConnection(config.address, config.internal.azure, timeout=10)
+    try:
+        conn.request("PUT", f"{path}?restype=container", headers=headers)
+        response = conn.getresponse()
+        body = response.read().decode(errors="replace")
+    except OSError as exc:
+        raise StorageFailure([f"Error: {exc}"]) from None
+    finally:
+        conn.close()
+    if response.status not in (201, 409):  # 409: ContainerAlreadyExists
+        code = response.getheader("x-ms-error-code") or str(response.status)
+        raise StorageFailure([f"Error: {code}: {body.strip()[:200]}"])
+
+
+def reset_azure(config: LabConfig) -> None:
+    """Azurite back to the lab's one empty container (`lab reset`)."""
+    from azure.core.exceptions import AzureError, ResourceExistsError
+    from azure.storage.blob import BlobServiceClient
+
+    service = _lab_azure(config)
+    assert isinstance(service, BlobServiceClient)
+    try:
+        for container in service.list_containers():
+            if container.name != config.azure_container:
+                service.delete_container(container.name)
+        client = service.get_container_client(config.azure_container)
+        if client.exists():
+            for blob in client.list_blobs():
+                client.delete_blob(blob.name)
+        else:
+            with contextlib.suppress(ResourceExistsError):
+                client.create_container()
+    except AzureError as exc:
+        raise StorageFailure([f"Error: {_azure_reason(exc)}"]) from None
+    finally:
+        service.close()
+
+
+# --------------------------------------------------------------------------- registry storage
+
+
+@dataclass(frozen=True)
+class ManifestRevision:
+    """A manifest the registry keeps for a repository, and the tags pointing at it."""
+
+    digest: str
+    modified: dt.datetime
+    tags: tuple[str, ...]
+
+
+_REPOSITORIES = "docker/registry/v2/repositories"
+
+
+def registry_revisions(
+    layout: Layout, config: LabConfig, applied: dict[str, str], repository: str
+) -> list[ManifestRevision] | None:
+    """The manifests of `repository` in the registry's storage (the lab's package versions
+    API reads them), or None when the repository is not there. Read where the registry keeps
+    them: the S3 server when Packages uses S3 or MinIO, else the filesystem."""
+    if ".." in repository.split("/"):
+        return None
+    kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
+    if kind in ("s3", "minio"):
+        return _s3_revisions(layout, config, applied, repository)
+    from ghes_setup.lab.parts import registry_root
+
+    repo_dir = registry_root(layout, config, applied) / _REPOSITORIES / repository
+    if not repo_dir.is_dir():
+        return None
+    tags: dict[str, list[str]] = {}
+    tags_dir = repo_dir / "_manifests" / "tags"
+    if tags_dir.is_dir():
+        for tag in sorted(tags_dir.iterdir()):
+            link = tag / "current" / "link"
+            if link.exists():
+                tags.setdefault(link.read_text(encoding="ascii").strip(), []).append(tag.name)
+    found = []
+    revisions = repo_dir / "_manifests" / "revisions" / "sha256"
+    if revisions.is_dir():
+        for rev in revisions.iterdir():
+            link = rev / "link"
+            if link.exists():
+                digest = f"sha256:{rev.name}"
+                when = dt.datetime.fromtimestamp(link.stat().st_mtime, dt.UTC)
+                found.append(ManifestRevision(digest, when, tuple(tags.get(digest, []))))
+    return found
+
+
+def _s3_revisions(
+    layout: Layout, config: LabConfig, applied: dict[str, str], repository: str
+) -> list[ManifestRevision] | None:
+    from botocore.config import Config
+
+    url = (applied.get(keys.SERVICE_URL) or config.service_url).rstrip("/")
+    bucket = applied.get(keys.BUCKET) or config.bucket
+    with _session_lock:
+        client = _botocore_session().create_client(
+            "s3",
+            endpoint_url=url,
+            verify=_trust(layout),
+            region_name=region_of(url),
+            aws_access_key_id=applied.get(keys.ACCESS_KEY, ""),
+            aws_secret_access_key=applied.get(keys.SECRET_KEY, ""),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+            ),
+        )
+    prefix = f"{_REPOSITORIES}/{repository}/"
+    try:
+        objects: list[dict[str, Any]] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            objects += page.get("Contents", [])
+        if not objects:
+            return None
+        tags: dict[str, list[str]] = {}
+        revisions: list[tuple[str, dt.datetime]] = []
+        for item in objects:
+            rest = str(item["Key"])[len(prefix) :].split("/")
+            # _manifests/tags/<tag>/current/link, _manifests/revisions/sha256/<hex>/link
+            if rest[:2] == ["_manifests", "tags"] and rest[3:] == ["current", "link"]:
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                tags.setdefault(body.decode("ascii").strip(), []).append(rest[2])
+            elif rest[:3] == ["_manifests", "revisions", "sha256"] and rest[4:] == ["link"]:
+                revisions.append((f"sha256:{rest[3]}", item["LastModified"]))
+    finally:
+        client.close()
+    return [
+        ManifestRevision(digest, when, tuple(sorted(tags.get(digest, []))))
+        for digest, when in revisions
+    ]

@@ -29,14 +29,13 @@ import datetime as dt
 import hashlib
 import http.client
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from ghes_setup.lab import settings as keys
 from ghes_setup.lab import state
 from ghes_setup.lab.http_common import JsonHandler
 from ghes_setup.lab.layout import Token
+from ghes_setup.lab.storage import registry_revisions
 from ghes_setup.lab.tokens import TokenSigner
 
 _PACKAGE = re.compile(
@@ -242,49 +241,38 @@ class WebHandler(JsonHandler):
         }
 
     # -- packages
-    def _bucket_root(self) -> Path | None:
+    def _versions(self, owner: str, name: str, base: str) -> list[dict[str, Any]] | None:
+        """The versions of `{owner}/{name}`: the manifests in the registry's storage (S3 or
+        the filesystem: storage.registry_revisions), None when the package does not exist."""
         applied = state.read_applied(self.ctx.layout)
         if not state.registry_wanted(applied):
             return None
-        bucket = applied.get(keys.BUCKET) or self.ctx.config.bucket
-        return self.ctx.layout.bucket(bucket) / "docker" / "registry" / "v2" / "repositories"
-
-    def _versions(self, repo_dir: Path, owner: str, name: str, base: str) -> list[dict[str, Any]]:
-        revisions = repo_dir / "_manifests" / "revisions" / "sha256"
-        tags_dir = repo_dir / "_manifests" / "tags"
-        tags: dict[str, list[str]] = {}
-        if tags_dir.is_dir():
-            for tag in sorted(tags_dir.iterdir()):
-                link = tag / "current" / "link"
-                if link.exists():
-                    tags.setdefault(link.read_text(encoding="ascii").strip(), []).append(tag.name)
+        found = registry_revisions(self.ctx.layout, self.ctx.config, applied, f"{owner}/{name}")
+        if found is None:
+            return None
         versions = []
         host = self.ctx.config.hostname
         quoted = quote(name, safe="")
-        if revisions.is_dir():
-            for rev in revisions.iterdir():
-                if not (rev / "link").exists():
-                    continue
-                digest = f"sha256:{rev.name}"
-                when = dt.datetime.fromtimestamp((rev / "link").stat().st_mtime, dt.UTC)
-                stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-                vid = version_id(digest)
-                api = f"{base}/packages/container/{quoted}"
-                versions.append(
-                    {
-                        "id": vid,
-                        "name": digest,
-                        "url": f"{api}/versions/{vid}",
-                        "package_html_url": f"https://{host}/{owner}/packages/container/package/{quoted}",
-                        "created_at": stamp,
-                        "updated_at": stamp,
-                        "html_url": f"https://{host}/{owner}/packages/container/{quoted}/{vid}",
-                        "metadata": {
-                            "package_type": "container",
-                            "container": {"tags": tags.get(digest, [])},
-                        },
-                    }
-                )
+        for rev in found:
+            digest = rev.digest
+            stamp = rev.modified.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            vid = version_id(digest)
+            api = f"{base}/packages/container/{quoted}"
+            versions.append(
+                {
+                    "id": vid,
+                    "name": digest,
+                    "url": f"{api}/versions/{vid}",
+                    "package_html_url": f"https://{host}/{owner}/packages/container/package/{quoted}",
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                    "html_url": f"https://{host}/{owner}/packages/container/{quoted}/{vid}",
+                    "metadata": {
+                        "package_type": "container",
+                        "container": {"tags": list(rev.tags)},
+                    },
+                }
+            )
         versions.sort(key=lambda v: str(v["created_at"]), reverse=True)
         return versions
 
@@ -308,15 +296,14 @@ class WebHandler(JsonHandler):
         if match.group("kind") == "orgs" and owner.lower() != self.ctx.config.namespace.lower():
             self._api(404, {"message": "Not Found", **docs}, scopes)
             return
-        root = self._bucket_root()
-        repo_dir = root / owner / name if root is not None else None
-        if repo_dir is None or not repo_dir.is_dir() or ".." in name.split("/"):
-            self._api(404, {"message": "Package not found.", **docs}, scopes)
-            return
         host = self.ctx.config.hostname
         kind = match.group("kind")
         base = f"https://{host}/api/v3/" + (f"{kind}/{owner}" if kind else "user")
-        versions = self._versions(repo_dir, owner, name, base)
+        found = self._versions(owner, name, base)
+        if found is None:
+            self._api(404, {"message": "Package not found.", **docs}, scopes)
+            return
+        versions = found
         wants_versions = match.group("versions") is not None
         version = match.group("id")
         if self.command == "GET":

@@ -58,6 +58,7 @@ from ghes_setup.packages.desired import (
     read_storage_secrets,
 )
 from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
+from ghes_setup.packages.lint import StorageFinding, refuse_bad_storage
 from ghes_setup.packages.status import check_packages
 from ghes_setup.packages.storage import (
     BLOB_CHECK,
@@ -79,6 +80,7 @@ __all__ = [
     "desired_packages",
     "enable_packages",
     "hook_factory",
+    "lint_secrets",
     "packages_hooks",
     "packages_status",
     "packages_wanted",
@@ -163,6 +165,13 @@ class PackagesHooks:
             f"ghes-setup packages enable again (or roll back: ghes-setup config rollback "
             f"{outcome.snapshot})",
         )
+
+
+def lint_secrets(site: Site, secrets: StorageSecrets) -> list[StorageFinding]:
+    """The storage lint on the site and the secrets read for it: SiteFileError (exit 3) for
+    what GHES refuses, before anything is read or written; the warnings otherwise."""
+    conn = secrets.azure_connection_string
+    return refuse_bad_storage(site, conn.reveal() if conn is not None else None)
 
 
 def _enables_storage(plan: Plan) -> bool:
@@ -274,6 +283,7 @@ def enable_packages(
     site = _enable_site(connect)
     secrets = secrets or read_storage_secrets(site, environ)
     desired = desired_packages(site, secrets)  # site/env errors before connecting
+    lint_secrets(site, secrets)  # storage GHES refuses: exit 3 before connecting
     with open_appliance(connect, progress) as transport:
         hooks = packages_hooks(transport, site, secrets, progress=progress)
         outcome = apply_site(

@@ -9,9 +9,14 @@ from ghes_setup.checks import FunctionCheck, Report, run_checks
 from ghes_setup.config.site import Site
 from ghes_setup.packages.check_enabled import packages_enabled
 from ghes_setup.packages.check_storage import packages_storage
+from ghes_setup.packages.check_storage_config import packages_storage_config
 from ghes_setup.packages.context import PackagesContext
 
-CHECKS: Final[tuple[FunctionCheck[PackagesContext], ...]] = (packages_enabled, packages_storage)
+CHECKS: Final[tuple[FunctionCheck[PackagesContext], ...]] = (
+    packages_storage_config,
+    packages_enabled,
+    packages_storage,
+)
 
 
 def check_packages(
@@ -21,6 +26,6 @@ def check_packages(
     target: str | None = None,
     command: str = "packages status",
 ) -> Report:
-    """Run `packages-enabled` and `packages-storage` against `transport`."""
+    """Run `packages-storage-config`, `packages-enabled` and `packages-storage`."""
     results = run_checks(CHECKS, PackagesContext(transport, site))
     return Report(command, results, target)

@@ -18,6 +18,7 @@ from ghes_setup.checks.protocol import AdaptedCheck, adapt
 from ghes_setup.checks.runner import ResultCallback
 from ghes_setup.dns.service import CHECKS as DNS_CHECKS
 from ghes_setup.packages.check_enabled import packages_enabled
+from ghes_setup.packages.check_storage import packages_storage
 from ghes_setup.registry.check_ping import registry_ping
 from ghes_setup.registry.check_smoke import registry_smoke
 from ghes_setup.runbooks.context import PipelineContext
@@ -34,6 +35,8 @@ CHECKS: Final[Pipeline] = (
     *(adapt(c, PipelineContext.appliance) for c in APPLIANCE_CHECKS),
     # After the appliance answered: its identify read the Packages settings too.
     adapt(packages_enabled, PipelineContext.packages, requires=("appliance-reachable",)),
+    # The appliance's own storage test: a revoked key or a storage outage fails here.
+    adapt(packages_storage, PipelineContext.packages, requires=("packages-enabled",)),
     adapt(registry_ping, PipelineContext.registry_ping),
 )
 SMOKE: Final[Pipeline] = (adapt(registry_smoke, PipelineContext.smoke),)

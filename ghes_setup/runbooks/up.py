@@ -37,6 +37,7 @@ from ghes_setup.checks.protocol import adapt
 from ghes_setup.dns.service import CHECKS as DNS_CHECKS
 from ghes_setup.errors import ApplyFailed, GhesSetupError, UnsupportedVersion
 from ghes_setup.exit_codes import ExitCode
+from ghes_setup.packages.check_storage_config import packages_storage_config
 from ghes_setup.packages.desired import (
     PACKAGES_SCOPE,
     StorageSecrets,
@@ -44,7 +45,7 @@ from ghes_setup.packages.desired import (
     read_storage_secrets,
 )
 from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
-from ghes_setup.packages.service import packages_hooks, packages_wanted
+from ghes_setup.packages.service import lint_secrets, packages_hooks, packages_wanted
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.registry.check_ping import registry_ping
 from ghes_setup.registry.smoke import run_smoke
@@ -247,7 +248,11 @@ def _require_inputs(ctx: PipelineContext, options: UpOptions) -> StorageSecrets 
     is touched (not a failure half-way through the pipeline). The storage secrets, if any."""
     if options.smoke and not options.dry_run:
         ctx.smoke()
-    return read_storage_secrets(ctx.site) if packages_wanted(ctx.site) else None
+    if not packages_wanted(ctx.site):
+        return None
+    secrets = read_storage_secrets(ctx.site)
+    lint_secrets(ctx.site, secrets)  # storage GHES refuses (a SAS...): exit 3, nothing touched
+    return secrets
 
 
 def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> ApplianceInfo:
@@ -386,7 +391,14 @@ def _configure(
         Outcome.passed(summary, details=details),
         time.perf_counter() - started,
     )
-    run.step("apply" if not outcome.dry_run else "plan", [result], started=started, summary=summary)
+    # The storage lint (packages-storage-config): its errors stopped the run before it began.
+    lint = run_checks((packages_storage_config,), ctx.packages()) if secrets is not None else ()
+    run.step(
+        "apply" if not outcome.dry_run else "plan",
+        [*lint, result],
+        started=started,
+        summary=summary,
+    )
     return outcome
 
 

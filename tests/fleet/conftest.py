@@ -1,4 +1,4 @@
-"""Running the playbooks with ansible-playbook against the lab.
+"""Running the playbooks with ansible-playbook against the lab, or a stand-in ghes-setup.
 
 `Fleet` writes a throw-away Ansible world under the test's folder: ANSIBLE_HOME, the local and
 remote temp folders and the SSH control path all inside it (lab-notes §6: ANSIBLE_HOME alone
@@ -8,14 +8,23 @@ stdout open for a minute), and `ansible_python_interpreter={{ ansible_playbook_p
 group `ghes` holds the lab appliance(s), group `monitoring` one local host whose destination
 folders (cron.d, systemd, env files, textfiles) are inside the test's folder. Secrets are in a
 group_vars file encrypted with ansible-vault, as the example inventory recommends.
+
+`second_lab` (session) is a second lab appliance, `ghe2.lab.test` on its own random 127.77.X.1,
+started and stopped with the same machinery as the session's `lab` (tests/fixtures/lab.py), so
+one inventory can hold a fleet of two real appliances.
+
+`standin` is a Fleet whose ghes-setup is a stand-in (STANDIN) that records its arguments, its
+GHES_SETUP_* environment and what was left on its standard input, and prints a v1 report
+(STANDIN_EXIT, STANDIN_RUN_ID, STANDIN_CHANGES from the environment steer it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,13 @@ import pytest
 import yaml
 
 from ghes_setup.lab.handle import LabHandle
+from tests.fixtures.lab import (
+    APPLY_SECONDS,
+    free_lab_address,
+    lab_command,
+    make_lab_dir,
+    require_lab_prerequisites,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"
@@ -52,6 +68,8 @@ class Fleet:
     root: Path
     lab: LabHandle | None = None
     appliances: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> secrets
+    sites: dict[str, Path] = field(default_factory=dict)  # host -> its site file
+    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)  # host -> more variables
     monitor_vars: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -69,16 +87,19 @@ class Fleet:
     site: Path | None = None  # without a lab: the site file every appliance uses
     executable: Path = BIN / "ghes-setup"  # what the playbooks run on the control node
 
-    def add_appliance(self, name: str, **secrets: str) -> None:
-        """A host of group `ghes` pointing at the lab; `secrets` override the lab's own."""
+    def add_appliance(self, name: str, lab: LabHandle | None = None, **secrets: str) -> None:
+        """A host of group `ghes` pointing at `lab` (default: the fleet's lab); `secrets`
+        override the lab's own."""
         values = {}
-        if self.lab is not None:
+        lab = lab or self.lab
+        if lab is not None:
             values = {
-                "admin_password": self.lab.admin_password,
-                "token": self.lab.write_token,
-                "s3_access_key": self.lab.s3_access_key,
-                "s3_secret_key": self.lab.s3_secret_key,
+                "admin_password": lab.admin_password,
+                "token": lab.write_token,
+                "s3_access_key": lab.s3_access_key,
+                "s3_secret_key": lab.s3_secret_key,
             }
+            self.sites[name] = lab.site_path
         values.update(secrets)
         self.appliances[name] = values
 
@@ -99,7 +120,8 @@ class Fleet:
         hosts: dict[str, Any] = {}
         for name, secrets in self.appliances.items():
             key = name.replace("-", "_")
-            host: dict[str, Any] = {"ghes_setup_site": str(self.site_path)}
+            site = self.sites.get(name) or self.site_path
+            host: dict[str, Any] = {"ghes_setup_site": str(site), **self.host_vars.get(name, {})}
             for secret, value in secrets.items():
                 vault[f"vault_{key}_{secret}"] = value
                 host[f"ghes_setup_{secret}"] = f"{{{{ vault_{key}_{secret} }}}}"
@@ -218,6 +240,37 @@ def require_ansible() -> None:
         )
 
 
+@pytest.fixture(scope="session")
+def second_lab(lab: LabHandle) -> Iterator[LabHandle]:
+    """A second lab appliance for a fleet of two: its own hostname, address and folder."""
+    require_lab_prerequisites()
+    directory = make_lab_dir()
+    address = free_lab_address()
+    assert address != lab.address
+    up = lab_command(
+        "up",
+        "--dir",
+        str(directory),
+        "--address",
+        address,
+        "--hostname",
+        "ghe2.lab.test",
+        "--apply-seconds",
+        APPLY_SECONDS,
+    )
+    if up.returncode != 0:
+        lab_command("down", "--dir", str(directory))
+        pytest.fail(
+            f"second lab up failed ({up.returncode}):\n{up.stdout}{up.stderr}", pytrace=False
+        )
+    try:
+        yield LabHandle.open(directory)
+    finally:
+        down = lab_command("down", "--dir", str(directory))
+        if down.returncode != 0:  # pragma: no cover - shown in the session output
+            sys.stderr.write(f"second lab down failed: {down.stdout}{down.stderr}\n")
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, lab: LabHandle) -> Fleet:
     """A Fleet around the session's lab."""
@@ -234,3 +287,71 @@ def bare_fleet(tmp_path: Path) -> Fleet:
     site = tmp_path / "site.toml"
     site.write_text('hostname = "ghe.example.com"\n', encoding="utf-8")
     return Fleet(root=tmp_path, site=site)
+
+
+# ---------------------------------------------------------------- a stand-in ghes-setup
+
+STANDIN = r"""#!/usr/bin/env python3
+import json, os, sys
+record = {
+    "argv": sys.argv[1:],
+    "env": {k: v for k, v in os.environ.items() if k.startswith("GHES_SETUP_")},
+    "stdin_left": sys.stdin.read() if not sys.stdin.isatty() else "",
+}
+with open(os.environ["STANDIN_LOG"], "a") as fh:
+    fh.write(json.dumps(record) + "\n")
+code = int(os.environ.get("STANDIN_EXIT", "0"))
+command = sys.argv[1]
+if command == "snapshot" and code == 0:
+    out = sys.argv[sys.argv.index("--out") + 1]
+    with open(out, "w") as fh:
+        json.dump({"schema_version": 1, "host": "ghe.example.com"}, fh)
+status = {0: "pass", 1: "fail"}.get(code)
+if status:
+    run_id = os.environ.get("STANDIN_RUN_ID") or None
+    dry = "--dry-run" in sys.argv
+    changes = [{"setting": "subdomain_isolation", "sensitive": False, "old": "false",
+                "new": "true"}] if os.environ.get("STANDIN_CHANGES") else []
+    results = [{"id": "appliance-config-apply", "area": "appliance", "status": "pass",
+                "summary": "applied" if run_id and not dry else "nothing to change",
+                "details": {"run_id": None if dry else run_id, "dry_run": dry,
+                            "plan": {"schema_version": 1, "changes": changes}}},
+               {"id": "registry-smoke", "area": "registry", "status": status,
+                "summary": "pushed and pulled" if code == 0 else "isolation is off"}]
+    print(json.dumps({"schema_version": 1, "command": command, "status": status,
+                      "results": results}, indent=2))
+else:
+    print(f"ghes-setup: cannot reach ghe.example.com:122. Hint: check the address.",
+          file=sys.stderr)
+sys.exit(code)
+"""
+
+SECRETS = {
+    "admin_password": "adm in$pass;word|1",
+    "token": "ghp_standin_token_0123456789abcdef",
+    "s3_access_key": "AKIASTANDIN0001",
+    "s3_secret_key": "s3/secret+key=standin",
+}
+
+
+@pytest.fixture
+def standin(bare_fleet: Fleet) -> Fleet:
+    script = bare_fleet.root / "bin" / "ghes-setup"
+    script.parent.mkdir()
+    script.write_text(STANDIN, encoding="utf-8")
+    script.chmod(0o755)
+    bare_fleet.executable = script
+    return bare_fleet
+
+
+def runs(fleet: Fleet) -> list[dict[str, Any]]:
+    log = fleet.root / "standin.jsonl"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def play(fleet: Fleet, playbook: str, *args: str, **env: str) -> Any:
+    return fleet.play(
+        playbook, *args, extra_env={"STANDIN_LOG": str(fleet.root / "standin.jsonl"), **env}
+    )

@@ -10,74 +10,11 @@ control node's environment; the snapshot is kept 0600 in a 0700 folder and never
 
 from __future__ import annotations
 
-import json
 import stat
-from typing import Any
 
 import pytest
 
-from tests.fleet.conftest import Fleet, assert_no_secret, recap
-
-STANDIN = r"""#!/usr/bin/env python3
-import json, os, sys
-record = {
-    "argv": sys.argv[1:],
-    "env": {k: v for k, v in os.environ.items() if k.startswith("GHES_SETUP_")},
-    "stdin_left": sys.stdin.read() if not sys.stdin.isatty() else "",
-}
-with open(os.environ["STANDIN_LOG"], "a") as fh:
-    fh.write(json.dumps(record) + "\n")
-code = int(os.environ.get("STANDIN_EXIT", "0"))
-command = sys.argv[1]
-if command == "snapshot" and code == 0:
-    out = sys.argv[sys.argv.index("--out") + 1]
-    with open(out, "w") as fh:
-        json.dump({"schema_version": 1, "host": "ghe.example.com"}, fh)
-status = {0: "pass", 1: "fail"}.get(code)
-if status:
-    run_id = os.environ.get("STANDIN_RUN_ID") or None
-    results = [{"id": "appliance-config-apply", "area": "appliance", "status": "pass",
-                "summary": "applied" if run_id else "nothing to change",
-                "details": {"run_id": run_id}},
-               {"id": "registry-smoke", "area": "registry", "status": status,
-                "summary": "pushed and pulled" if code == 0 else "isolation is off"}]
-    print(json.dumps({"schema_version": 1, "command": command, "status": status,
-                      "results": results}, indent=2))
-else:
-    print(f"ghes-setup: cannot reach ghe.example.com:122. Hint: check the address.",
-          file=sys.stderr)
-sys.exit(code)
-"""
-
-SECRETS = {
-    "admin_password": "adm in$pass;word|1",
-    "token": "ghp_standin_token_0123456789abcdef",
-    "s3_access_key": "AKIASTANDIN0001",
-    "s3_secret_key": "s3/secret+key=standin",
-}
-
-
-@pytest.fixture
-def standin(bare_fleet: Fleet) -> Fleet:
-    script = bare_fleet.root / "bin" / "ghes-setup"
-    script.parent.mkdir()
-    script.write_text(STANDIN, encoding="utf-8")
-    script.chmod(0o755)
-    bare_fleet.executable = script
-    return bare_fleet
-
-
-def runs(fleet: Fleet) -> list[dict[str, Any]]:
-    log = fleet.root / "standin.jsonl"
-    if not log.exists():
-        return []
-    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-
-
-def play(fleet: Fleet, playbook: str, *args: str, **env: str) -> Any:
-    return fleet.play(
-        playbook, *args, extra_env={"STANDIN_LOG": str(fleet.root / "standin.jsonl"), **env}
-    )
+from tests.fleet.conftest import SECRETS, Fleet, assert_no_secret, play, recap, runs
 
 
 def test_setup_gives_ghes_setup_the_hosts_secrets_on_stdin_and_never_shows_them(

@@ -11,6 +11,7 @@ import pytest
 from ghes_setup.lab import pki
 from ghes_setup.lab.handle import LabHandle
 from tests.lab.conftest import Shell, connect
+from tests.storage_clients import s3_keys
 
 pytestmark = pytest.mark.lab
 
@@ -167,13 +168,14 @@ def test_packages_precheck_passes_with_the_lab_storage(fresh_lab: LabHandle, she
     )
     assert code == 0, err
     assert out.strip().splitlines()[-1] == "All Storage tests passed"
-    assert not list((fresh_lab.storage_dir / ".ghes-storage-test").iterdir())  # test object deleted
+    assert s3_keys(fresh_lab, ".ghes-storage-test/") == []  # the test object was deleted
 
 
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ({"SecretAccessKey": "wrong"}, "Access Denied"),
+        ({"SecretAccessKey": "wrong"}, "SignatureDoesNotMatch"),
+        ({"AccessKeyId": "LABNOSUCHKEY00000000"}, "InvalidAccessKeyId"),
         ({"BucketName": "no-such-bucket"}, "NoSuchBucket"),
         ({"ServiceUrl": "http://127.0.0.1:1"}, "Could not connect"),
     ],

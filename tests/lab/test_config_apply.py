@@ -68,7 +68,7 @@ def _bad_cases(lab: LabHandle) -> dict[str, tuple[dict[str, str | None], str]]:
         "packages without storage": ({"app.packages.enabled": "true"}, "no blob storage"),
         "packages with refused credentials": (
             {**_tls(lab, good, isolation=True), **storage},
-            "Access Denied",
+            "SignatureDoesNotMatch",  # moto's S3 server checks the SigV4 signature
         ),
     }
 

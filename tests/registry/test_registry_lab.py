@@ -35,6 +35,7 @@ from ghes_setup.registry.transport import make_registry_http
 from ghes_setup.secrets import Secret
 from tests.conftest import CliResult, CliRunner, assert_no_traceback
 from tests.fixtures.lab import LabHandle
+from tests.storage_clients import s3_client
 
 pytestmark = pytest.mark.lab
 
@@ -307,12 +308,23 @@ def test_blob_corrupted_in_storage_is_a_digest_mismatch(
         def stage(self, name: str, detail: str = "") -> None:
             super().stage(name, detail)
             if name == "pull by tag":
-                blobs = lab.storage_dir / "docker" / "registry" / "v2" / "blobs" / "sha256"
-                ours = [p for p in blobs.glob("*/*/data") if p.stat().st_mtime_ns >= started]
-                biggest = max(ours, key=lambda p: p.stat().st_size)  # the random layer
-                size = biggest.stat().st_size
-                biggest.write_bytes(os.urandom(size))  # same size, other bytes
-                self.corrupted.append("sha256:" + biggest.parent.name)
+                # The registry keeps its blobs in the lab's S3 server (Packages uses MinIO).
+                client = s3_client(lab)
+                listed = client.list_objects_v2(
+                    Bucket=lab.bucket, Prefix="docker/registry/v2/blobs/sha256/"
+                )["Contents"]
+                ours = [
+                    o
+                    for o in listed
+                    if o["Key"].endswith("/data")
+                    and o["LastModified"].timestamp() * 1e9 >= started - 1e9  # whole seconds
+                ]
+                biggest = max(ours, key=lambda o: o["Size"])  # the random layer
+                client.put_object(  # same size, other bytes
+                    Bucket=lab.bucket, Key=biggest["Key"], Body=os.urandom(biggest["Size"])
+                )
+                client.close()
+                self.corrupted.append("sha256:" + biggest["Key"].split("/")[-2])
 
     progress = CorruptStoredBlobs()
     pins = [f"{lab.hostname}:{lab.address}", f".{lab.hostname}:{lab.address}"]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
-from ghes_setup.appliance.transport import SettingsRejected
+from ghes_setup.appliance.transport import SettingsRejected, TlsNotTrusted
 from ghes_setup.errors import (
     ApplianceResponseError,
     AuthenticationFailed,
@@ -277,3 +277,41 @@ def test_settings_without_an_api_field_are_refused_before_sending() -> None:
     with pytest.raises(SettingsRejected, match=r"no field for packages\.enabled"):
         t.write_settings({"packages.enabled": True})
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("ssl_text", "says", "hint"),
+    [
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired",
+            "out of date",
+            "renewed certificate",
+        ),
+        (
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local "
+            "issuer certificate",
+            "certificate verify failed",
+            "--ca-file",
+        ),
+    ],
+)
+def test_an_expired_certificate_says_renew_not_pass_a_ca_file(
+    ssl_text: str, says: str, hint: str
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(ssl_text, request=request)
+
+    options = ApiOptions(host="ghe.example.com", retries=0, backoff_s=0.0)
+    client = httpx.Client(transport=httpx.MockTransport(refuse), base_url=options.base_url)
+    t = ManageApiTransport(
+        options,
+        Secret(PASSWORD),
+        client=client,
+        sleep=lambda _s: None,
+        progress=RecordingProgress(),
+    )
+    with pytest.raises(TlsNotTrusted) as info:
+        t.identify()
+    assert says in info.value.message
+    assert hint in (info.value.hint or "")
+    assert ("--ca-file" in (info.value.hint or "")) is (hint == "--ca-file")
