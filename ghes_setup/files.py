@@ -75,17 +75,7 @@ def write_file(
     folder = path.parent if str(path.parent) else Path(".")
     if make_dirs:
         private_dir(folder, what=f"{what} folder")
-    elif not folder.is_dir():
-        raise InputError(
-            f"{what} {path}: folder {folder} does not exist", hint="create it or pick another path"
-        )
-    if path.is_symlink():
-        raise InputError(
-            f"{what} {path} is a symbolic link; refusing to write through it",
-            hint="remove the link or give the real path",
-        )
-    if path.exists() and not path.is_file():
-        raise InputError(f"{what} {path} exists and is not a regular file")
+    _check_target(path, folder, what)
     if not overwrite and path.exists():
         raise InputError(f"refusing to overwrite {what} {path}", hint="pass --force to replace it")
     tmp = folder / f".{path.name}.{_random.token_hex(6)}.tmp"
@@ -117,14 +107,9 @@ def write_file(
     return path
 
 
-def open_private_log(path: Path, *, what: str = "log file") -> TextIO:
-    """Open `path` for appending, 0600, never through a symbolic link: a log written as the
-    run goes (`--log-file`), so not atomic, but with the same guarantees on who can read it.
-
-    An existing file is appended to and tightened to 0600 (it may already hold a trace);
-    `O_NOFOLLOW` refuses a planted link even if it appears after the check.
-    """
-    folder = path.parent if str(path.parent) else Path(".")
+def _check_target(path: Path, folder: Path, what: str) -> None:
+    """Refuse a target we must not write: a missing folder, a symbolic link (a planted one is
+    also refused by O_NOFOLLOW at open), or something that is not a regular file."""
     if not folder.is_dir():
         raise InputError(
             f"{what} {path}: folder {folder} does not exist", hint="create it or pick another path"
@@ -136,6 +121,17 @@ def open_private_log(path: Path, *, what: str = "log file") -> TextIO:
         )
     if path.exists() and not path.is_file():
         raise InputError(f"{what} {path} exists and is not a regular file")
+
+
+def open_private_log(path: Path, *, what: str = "log file") -> TextIO:
+    """Open `path` for appending, 0600, never through a symbolic link: a log written as the
+    run goes (`--log-file`), so not atomic, but with the same guarantees on who can read it.
+
+    An existing file is appended to and tightened to 0600 (it may already hold a trace);
+    `O_NOFOLLOW` refuses a planted link even if it appears after the check.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    _check_target(path, folder, what)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | _NOFOLLOW
     try:
         fd = os.open(path, flags, PRIVATE_FILE)

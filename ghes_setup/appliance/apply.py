@@ -2,16 +2,24 @@
 
 `apply_site` is certbot's installer lifecycle and Terraform's plan/apply in one function:
 
-    preflight -> read current -> desired from the site -> plan
-      (nothing to change: stop; nothing is written and no configuration run starts)
+    check the options -> preflight -> read current -> desired from the site
+    -> read what is pending (stored, not applied: `pending.py`) -> plan
+      (nothing to change and nothing pending: stop; nothing is written, no run starts)
+    -> refuse a hostname change of a configured appliance (exit 3, before any write)
     -> TLS material gate (a certificate change must pass `tls check` first, else exit 3)
-    -> dry run: stop -> confirm -> snapshot (0600) -> push (all or nothing)
+    -> dry run: stop -> confirm -> snapshot (0600, the run record) -> push (all or nothing)
     -> start config apply -> follow its events until it succeeds, fails or times out
     -> read back and verify every changed setting
 
+Pending settings are part of the plan: a plan with no change but settings stored and not
+applied (a failed run, a run that never started) starts the configuration run that applies
+them, without a new snapshot or push (the record of the write that stored them is the one to
+roll back to). Every gate that can refuse runs before the first write.
+
 Every failure after the snapshot is `ApplyFailed` (exit 6) naming the step and the snapshot
 to roll back to; a failed push changed nothing (the transports guarantee it) and says so.
-`rollback` runs the same pipeline with the snapshot's values as the desired state.
+`rollback` runs the same pipeline with the snapshot's values, for the settings its run changed,
+as the desired state.
 
 The TLS gate is injected (`tls_gate`): the appliance area does not import the TLS area (they
 are independent layers); the CLI passes `ghes_setup.tls`'s check.
@@ -21,9 +29,9 @@ are independent layers); the CLI passes `ghes_setup.tls`'s check.
 area join the same run, so that ONE plan, ONE push and ONE config apply cover everything
 (`packages.service` uses them for `packages enable`, `registry start` and `up`):
 
-- `before_push(plan)`: after the plan is known and non-empty (and after the TLS gate), before
-  the dry-run stop, the confirmation, the snapshot and the push. An exception stops the run
-  with nothing written (the storage precheck).
+- `before_push(plan)`: after the plan is known and has changes (and after the TLS gate),
+  before the dry-run stop, the confirmation, the snapshot and the push. An exception stops the
+  run with nothing written (the storage precheck).
 - `after_apply(outcome)`: after a successful configuration run and verify (not with
   `--no-wait`, not when nothing changed). An exception reaches the caller; the settings stay
   applied (the blob storage check).
@@ -31,7 +39,9 @@ area join the same run, so that ONE plan, ONE push and ONE config apply cover ev
 
 from __future__ import annotations
 
+import math
 import secrets as _random
+import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +50,7 @@ from pathlib import Path
 
 from ghes_setup import facts
 from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance.pending import PendingState, read_pending
 from ghes_setup.appliance.plan import (
     CORE_SCOPE,
     TLS_MATERIAL,
@@ -59,7 +70,7 @@ from ghes_setup.appliance.transport import (
     validate,
 )
 from ghes_setup.checks.model import Report, Status
-from ghes_setup.config.site import Site
+from ghes_setup.config.site import Site, validate_hostname
 from ghes_setup.errors import (
     ApplianceError,
     ApplyFailed,
@@ -116,9 +127,26 @@ class Clock:
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """`ghes-setup-20261127T104500Z-1a2b`: sortable by time, unique enough, URL-safe."""
+    """`ghes-setup-20261127T104500.123Z-1a2b`: sortable by time (to the millisecond: run
+    records are picked by name), unique enough, URL-safe."""
     when = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"ghes-setup-{when:%Y%m%dT%H%M%SZ}-{_random.token_hex(2)}"
+    stamp = f"{when:%Y%m%dT%H%M%S}.{when.microsecond // 1000:03d}Z"
+    return f"ghes-setup-{stamp}-{_random.token_hex(2)}"
+
+
+def appliance_of(site: Site) -> str:
+    """The key run records of this appliance are filed under (hostname and address)."""
+    return snapshots.appliance_key(site.hostname, site.connect_host)
+
+
+def check_options(options: ApplyOptions) -> None:
+    """Refuse options that would only fail later (after a write): exit 3 before connecting."""
+    for value, flag in ((options.timeout_s, "--timeout"), (options.poll_s, "poll interval")):
+        if not math.isfinite(value) or value <= 0:
+            raise InputError(
+                f"{flag} must be a positive number of seconds, got {value:g}",
+                hint="for example --timeout 1800 (config apply can take long on big appliances)",
+            )
 
 
 # ---------------------------------------------------------------------------- read-only
@@ -141,12 +169,24 @@ def plan_site(
     progress: ProgressSink | None = None,
     scope: Iterable[str] = CORE_SCOPE,
     desired: Mapping[str, SettingValue] | None = None,
+    state_dir: Path | None = None,
 ) -> tuple[ApplianceInfo, Plan]:
-    """Desired (the site file, for `scope`, plus `desired`) vs current: the typed plan."""
+    """Desired (the site file, for `scope`, plus `desired`) vs current, and what is pending:
+    the typed plan."""
     wanted = desired_scope(site, scope, desired)
     info = preflight(transport, writes=False, prefetch=wanted, progress=progress)
     current = transport.read_settings(list(wanted))
-    return info, make_plan(site.hostname, wanted, current)
+    state = pending_of(transport, site, state_dir)
+    return info, make_plan(site.hostname, wanted, current, state.pending)
+
+
+def pending_of(transport: ApplianceTransport, site: Site, state_dir: Path | None) -> PendingState:
+    """What is stored but not applied on the site's appliance (`pending.read_pending`)."""
+    return read_pending(
+        transport,
+        appliance=appliance_of(site),
+        directory=state_dir or snapshots.default_dir(),
+    )
 
 
 # ---------------------------------------------------------------------------- apply
@@ -171,12 +211,15 @@ def apply_site(
     settings). `desired` adds values the site file alone cannot give (every name must be in
     `scope`). See the module docstring for the hooks."""
     sink = progress or NullProgress()
+    check_options(options)
     wanted = desired_scope(site, scope, desired)  # local files first: fail before connecting
     info = preflight(transport, needs=needs, writes=True, prefetch=wanted, progress=sink)
     sink.stage("plan", "reading current settings")
     current = transport.read_settings(list(wanted))
-    plan = make_plan(site.hostname, wanted, current)
-    sink.finish(True, f"{len(plan.changes)} change(s)")
+    state = pending_of(transport, site, options.snapshot_dir)
+    plan = make_plan(site.hostname, wanted, current, state.pending)
+    sink.finish(True, _plan_line(plan))
+    _refuse_hostname_change(plan)
     if plan.touches(TLS_MATERIAL):
         _tls_gate(site, tls_gate, sink)
     return _execute(
@@ -191,6 +234,30 @@ def apply_site(
         reason="apply",
         before_push=before_push,
         after_apply=after_apply,
+        appliance=appliance_of(site),
+        latest_run=state.latest.run_id,
+        site=site,
+    )
+
+
+def _plan_line(plan: Plan) -> str:
+    text = f"{len(plan.changes)} change(s)"
+    if plan.pending is not None:
+        text += f"; pending: {plan.pending.summary}"
+    return text
+
+
+def _refuse_hostname_change(plan: Plan) -> None:
+    """GHES does not support changing the hostname of a configured instance
+    (configuring-the-hostname-for-your-instance.md): refuse before anything is written."""
+    change = plan.hostname_change
+    if change is None:
+        return
+    raise InputError(
+        f"the appliance's hostname is {change.old}, the site file says {change.new}: GitHub "
+        "does not support changing the hostname of a configured instance; nothing was written",
+        hint=f'point the site file at {change.old} (hostname = "{change.old}"), or restore a '
+        "backup to a new instance with the new name",
     )
 
 
@@ -217,13 +284,18 @@ def rollback(
     progress: ProgressSink | None = None,
     clock: Clock = Clock(),
 ) -> ApplyOutcome:
-    """Restore a snapshot (default: the latest taken before an apply to this host) and apply."""
+    """Restore a snapshot (default: the one of the last run this tool made against this
+    appliance, rollbacks excluded) and apply it. Only the settings that run changed are
+    restored (an old snapshot without that record: every setting it holds), and the plan shows
+    exactly those before the confirmation."""
     sink = progress or NullProgress()
+    check_options(options)
     folder = options.snapshot_dir or snapshots.default_dir()
-    path = snapshot_path or snapshots.latest(site.hostname, folder)
+    appliance = appliance_of(site)
+    path = snapshot_path or snapshots.latest(site.hostname, folder, appliance)
     if path is None:
         raise MaterialError(
-            f"no snapshot of {site.hostname} in {folder}",
+            f"no snapshot of {appliance} in {folder}",
             hint="name one: ghes-setup config rollback PATH",
         )
     snap = snapshots.load(path)
@@ -232,11 +304,14 @@ def rollback(
             f"snapshot {path} is of {snap.host}, not of {site.hostname}",
             hint="pick a snapshot of this appliance, or the site file that matches it",
         )
-    info = preflight(transport, writes=True, prefetch=snap.settings, progress=sink)
+    restore = _validated(snap.restorable, path)
+    info = preflight(transport, writes=True, prefetch=restore, progress=sink)
     sink.stage("plan", f"restoring {path.name}")
-    current = transport.read_settings(list(snap.settings))
-    plan = make_plan(site.hostname, snap.settings, current)
-    sink.finish(True, f"{len(plan.changes)} change(s)")
+    current = transport.read_settings(list(restore))
+    state = pending_of(transport, site, options.snapshot_dir)
+    plan = make_plan(site.hostname, restore, current, state.pending)
+    sink.finish(True, _plan_line(plan))
+    _refuse_hostname_change(plan)
     return _execute(
         "config rollback",
         transport,
@@ -247,7 +322,42 @@ def rollback(
         sink=sink,
         clock=clock,
         reason=snapshots.PRE_ROLLBACK,
+        appliance=appliance,
+        latest_run=state.latest.run_id,
+        site=site,
     )
+
+
+def _validated(values: Settings, path: Path) -> Settings:
+    """A snapshot's values checked like a site file's (it may have been edited, or be
+    damaged): a host name, PEM that parses, known enum values. `InputError` (exit 3) before
+    anything is written."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    out: dict[str, SettingValue] = {}
+    for name, value in values.items():
+        where = f"snapshot {path}: {name}"
+        try:
+            checked = validate(name, value)
+            if name == "hostname" and isinstance(checked, str):
+                checked = validate_hostname(checked, where=where)
+            elif name == "tls.cert" and isinstance(checked, str):
+                x509.load_pem_x509_certificates(checked.encode())
+            elif name == "tls.key" and checked is not None:
+                assert not isinstance(checked, bool | str)  # validate: a Secret
+                load_pem_private_key(checked.reveal().encode(), password=None)
+        except (InputError, MaterialError) as exc:
+            raise InputError(
+                f"{where}: {exc.message}", hint="pick another snapshot (was it edited?)"
+            ) from None
+        except (ValueError, TypeError):
+            raise InputError(
+                f"{where}: not a valid PEM {'certificate' if name == 'tls.cert' else 'key'}",
+                hint="pick another snapshot (was it edited?)",
+            ) from None
+        out[name] = checked
+    return Settings(out)
 
 
 def _tls_gate(site: Site, gate: TlsGate | None, sink: ProgressSink) -> None:
@@ -281,57 +391,85 @@ def _execute(
     reason: str,
     before_push: BeforePush | None = None,
     after_apply: AfterApply | None = None,
+    appliance: str | None = None,
+    latest_run: str | None = None,
+    site: Site | None = None,
 ) -> ApplyOutcome:
     if plan.empty:
         return ApplyOutcome(command, info, plan)
-    if before_push is not None:
+    if not plan.needs_run:
+        # Only unknowable state (a run in progress, SSH without records): nothing to start,
+        # but never "nothing to change": the outcome carries the plan's pending note.
+        return ApplyOutcome(command, info, plan)
+    if before_push is not None and plan.changes:
         before_push(plan)  # its exception stops the run: nothing is written
     if options.dry_run:
         return ApplyOutcome(command, info, plan, dry_run=True)
     if confirm is not None and not confirm(plan):
         raise Interrupted(f"{command} cancelled at the prompt; nothing was changed")
 
-    sink.stage("snapshot", "saving the current settings")
-    snap = snapshots.save(
-        plan.current,
-        host=plan.host,
-        via=transport.name,
-        directory=options.snapshot_dir or snapshots.default_dir(),
-        reason=reason,
-        ghes_version=str(info.version),
-    )
-    assert snap.path is not None
-    path = snap.path
-    sink.finish(True, str(path))
-    rollback_hint = f"roll back with: ghes-setup config rollback {path}"
-
-    sink.stage("push", f"writing {len(plan.changes)} setting(s) via {transport.name}")
-    try:
-        transport.write_settings(plan.target())
-    except GhesSetupError as exc:
-        sink.finish(False, "nothing was changed")
-        raise ApplyFailed(
-            f"{command} failed at step 'push': {exc.message}",
-            hint=exc.hint or "fix the cause and run the command again",
-            step="push",
-            snapshot=str(path),
-            rolled_back=True,
-        ) from None
-    sink.finish(True, "written")
-
     run_id = new_run_id()
-    sink.stage("config apply", f"starting run {run_id}")
+    record: snapshots.Snapshot | None = None
+    if plan.changes:
+        sink.stage("snapshot", "saving the current settings")
+        record = snapshots.save(
+            plan.current,
+            host=plan.host,
+            via=transport.name,
+            directory=options.snapshot_dir or snapshots.default_dir(),
+            reason=reason,
+            ghes_version=str(info.version),
+            appliance=appliance,
+            run_id=run_id,
+            changed=plan.target(),
+            previous_run=latest_run,
+        )
+        assert record.path is not None
+        path: Path | None = record.path
+        sink.finish(True, str(path))
+    else:
+        path = plan.pending.snapshot if plan.pending is not None else None
+        if path is not None:
+            try:
+                record = snapshots.load(path)
+            except MaterialError:
+                record = None
+    rollback_hint = _rollback_hint(path, site)
+
+    if plan.changes:
+        sink.stage("push", f"writing {len(plan.changes)} setting(s) via {transport.name}")
+        try:
+            transport.write_settings(plan.target())
+        except GhesSetupError as exc:
+            sink.finish(False, "nothing was changed")
+            _mark(record, snapshots.PUSH_FAILED, "push")
+            raise ApplyFailed(
+                f"{command} failed at step 'push': {exc.message}",
+                hint=exc.hint or "fix the cause and run the command again",
+                step="push",
+                snapshot=str(path),
+                rolled_back=True,
+            ) from None
+        record = _mark(record, snapshots.WRITTEN, "push")
+        sink.finish(True, "written")
+
+    what = "starting" if plan.changes else "applying the pending settings in"
+    sink.stage("config apply", f"{what} run {run_id}")
     try:
         run = transport.start_apply(run_id)
     except ApplianceError as exc:
         sink.finish(False, exc.message)
+        _mark(record, snapshots.WRITTEN if plan.changes else record_state(record), "start")
         raise ApplyFailed(
             f"{command} failed at step 'start config apply': {exc.message}; the settings are "
-            "written but not applied",
-            hint=f"start it on the appliance (ghe-config-apply), or {rollback_hint}",
+            "written but not applied (pending: the next ghes-setup config apply or up applies "
+            "them)",
+            hint=f"run the command again once the appliance answers, or {rollback_hint}",
             step="start config apply",
-            snapshot=str(path),
+            snapshot=str(path) if path else None,
         ) from None
+    if plan.changes:
+        record = _mark(record, snapshots.STARTED, "config apply")
     if not options.wait:
         sink.finish(True, f"run {run.run_id} started (not waiting)")
         verified = _verify(transport, plan, path, sink)
@@ -341,14 +479,17 @@ def _execute(
     if not status.successful:
         detail = status.detail or "no reason given"
         sink.finish(False, detail)
+        if plan.changes:
+            _mark(record, snapshots.FAILED, scrub(detail))
         raise ApplyFailed(
             f"{command} failed at step 'config apply': configuration run {run.run_id} "
-            f"failed: {scrub(detail)}",
+            f"failed: {scrub(detail)}; the settings are stored but not applied",
             hint=f"see ghe-config.log on the appliance; {rollback_hint}",
             step="config apply",
-            snapshot=str(path),
+            snapshot=str(path) if path else None,
         )
     sink.finish(True, f"run {run.run_id} succeeded")
+    _mark(record, snapshots.SUCCEEDED, None)
     verified = _verify(transport, plan, path, sink)
     outcome = ApplyOutcome(
         command,
@@ -364,6 +505,24 @@ def _execute(
     return outcome
 
 
+def record_state(record: snapshots.Snapshot | None) -> str:
+    return record.state if record is not None else snapshots.WRITTEN
+
+
+def _mark(
+    record: snapshots.Snapshot | None, state: str, step: str | None
+) -> snapshots.Snapshot | None:
+    return snapshots.mark(record, state, step) if record is not None else None
+
+
+def _rollback_hint(path: Path | None, site: Site | None) -> str:
+    """The rollback command, complete enough to work as printed (the site file named)."""
+    if path is None:
+        return "or roll back with: ghes-setup config rollback --site SITE (it picks the snapshot)"
+    where = f" --site {shlex.quote(str(site.source))}" if site and site.source else ""
+    return f"roll back with: ghes-setup config rollback {shlex.quote(str(path))}{where}"
+
+
 def _follow(
     transport: ApplianceTransport,
     run: ApplyRun,
@@ -371,7 +530,7 @@ def _follow(
     sink: ProgressSink,
     clock: Clock,
     rollback_hint: str,
-    path: Path,
+    path: Path | None,
 ) -> ApplyStatus:
     """Poll events and status until the run ends; `ApplyFailed` on timeout or a lost run."""
     start = clock.now()
@@ -400,7 +559,7 @@ def _follow(
                 f"lost track of configuration run {run.run_id}: {exc.message}",
                 hint=f"check it on the appliance (ghe-config.log); {rollback_hint}",
                 step="config apply",
-                snapshot=str(path),
+                snapshot=str(path) if path else None,
             ) from None
         elapsed = clock.now() - start
         if status.known and not status.running:
@@ -414,7 +573,7 @@ def _follow(
                 f"the appliance does not know configuration run {run.run_id}",
                 hint=f"check ghe-config.log on the appliance; {rollback_hint}",
                 step="config apply",
-                snapshot=str(path),
+                snapshot=str(path) if path else None,
             )
         if elapsed > options.timeout_s:
             raise ApplyFailed(
@@ -422,15 +581,17 @@ def _follow(
                 hint="it may still finish: follow it with ghe-config.log on the appliance, then "
                 f"run the command again (nothing to change = done); {rollback_hint}",
                 step="config apply",
-                snapshot=str(path),
+                snapshot=str(path) if path else None,
             )
         sink.advance(elapsed, options.timeout_s, "waiting for config apply")
         clock.sleep(options.poll_s)
 
 
 def _verify(
-    transport: ApplianceTransport, plan: Plan, path: Path, sink: ProgressSink
+    transport: ApplianceTransport, plan: Plan, path: Path | None, sink: ProgressSink
 ) -> tuple[str, ...]:
+    if not plan.changes:
+        return ()
     sink.stage("verify", "reading the settings back")
     try:
         back = transport.read_settings(plan.changed_names)
@@ -438,10 +599,9 @@ def _verify(
         sink.finish(False, exc.message)
         raise ApplyFailed(
             f"could not read the settings back to verify them: {exc.message}",
-            hint=f"run ghes-setup config plan to compare; or roll back: "
-            f"ghes-setup config rollback {path}",
+            hint=f"run ghes-setup config plan to compare; or {_rollback_hint(path, None)}",
             step="verify",
-            snapshot=str(path),
+            snapshot=str(path) if path else None,
         ) from None
     target: dict[str, SettingValue] = plan.target()
     wrong = [n for n in plan.changed_names if not same_value(n, back[n], target[n])]
@@ -449,9 +609,9 @@ def _verify(
         sink.finish(False, ", ".join(wrong))
         raise ApplyFailed(
             f"the appliance does not hold the new value of {', '.join(wrong)} after the apply",
-            hint=f"something else changed it; roll back with: ghes-setup config rollback {path}",
+            hint=f"something else changed it; {_rollback_hint(path, None)}",
             step="verify",
-            snapshot=str(path),
+            snapshot=str(path) if path else None,
         )
     sink.finish(True, f"{len(plan.changed_names)} setting(s) verified")
     return plan.changed_names

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport, Settings
@@ -23,6 +24,10 @@ class ApplianceContext:
     # Settings to read in identify's round trip (SSH) for the checks that come next: the
     # cron `check` passes every setting its appliance and Packages checks read.
     prefetch: tuple[str, ...] = CHECKED_SETTINGS
+    # The run records `appliance-pending` reads (`snapshot.appliance_key`, the snapshot
+    # folder); without them only the appliance's own run records count.
+    appliance: str | None = None
+    state_dir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _info: ApplianceInfo | GhesSetupError | None = field(default=None, repr=False)
     _settings: Settings | GhesSetupError | None = field(default=None, repr=False)

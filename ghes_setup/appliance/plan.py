@@ -2,6 +2,9 @@
 
 A `Plan` is a list of `Change(setting, old, new)`; settings whose value already matches are
 not in it, so applying the same desired state twice plans nothing (and starts no apply).
+A plan also carries what is *pending* (`pending.Pending`: stored on the appliance but not
+applied since a run failed or never started): a plan with no change but something pending is
+not empty, and applying it starts the configuration run that applies what is stored.
 Showing a plan never shows a secret: a SECRET setting is "set"/"not set" and a change is
 "changed"; a PEM is shown by its certificate's subject, expiry and SHA-256 fingerprint.
 
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ghes_setup.appliance.pending import Pending
 from ghes_setup.appliance.transport import (
     Settings,
     SettingValue,
@@ -66,8 +70,17 @@ def _read(path: Path, what: str) -> str:
         ) from None
     except UnicodeDecodeError:
         raise MaterialError(f"{what} {path}: not PEM text", hint="give a PEM file") from None
+    # The bytes pushed are the bytes the TLS gate judged: a UTF-8 byte order mark (some Windows
+    # editors add one) parses but breaks the appliance's certificate install, so it is dropped;
+    # any other non-ASCII character has no place in PEM (RFC 7468) and is refused here.
+    text = text.removeprefix("\ufeff")
     if "-----BEGIN " not in text:
         raise MaterialError(f"{what} {path}: no PEM block", hint="give a PEM file")
+    if not text.isascii():
+        raise MaterialError(
+            f"{what} {path}: has characters that are not ASCII (PEM is ASCII text)",
+            hint="save the file as plain ASCII (no byte order mark, no typographic quotes)",
+        )
     return normalise_pem(text)
 
 
@@ -109,10 +122,22 @@ class Plan:
     current: Settings
     desired: Settings
     changes: tuple[Change, ...]
+    pending: Pending | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.changes
+        """Nothing to write and nothing stored-but-unapplied: the appliance matches."""
+        return not self.changes and self.pending is None
+
+    @property
+    def needs_run(self) -> bool:
+        """A configuration run is due: changes to write, or pending settings to apply."""
+        return bool(self.changes) or (self.pending is not None and self.pending.actionable)
+
+    @property
+    def hostname_change(self) -> Change | None:
+        """A change of a configured hostname (unsupported by GHES; `apply` refuses it)."""
+        return next((c for c in self.changes if c.setting == "hostname" and c.old), None)
 
     @property
     def changed_names(self) -> tuple[str, ...]:
@@ -127,7 +152,12 @@ class Plan:
         return {c.setting: c.new for c in self.changes}
 
 
-def make_plan(host: str, desired: Mapping[str, SettingValue], current: Settings) -> Plan:
+def make_plan(
+    host: str,
+    desired: Mapping[str, SettingValue],
+    current: Settings,
+    pending: Pending | None = None,
+) -> Plan:
     changes: list[Change] = []
     for name, new in desired.items():
         if name not in current:
@@ -137,7 +167,7 @@ def make_plan(host: str, desired: Mapping[str, SettingValue], current: Settings)
             continue
         note = _HOSTNAME_NOTE if name == "hostname" and old else None
         changes.append(Change(name, old, new, note))
-    return Plan(host, current.subset(desired), Settings(desired), tuple(changes))
+    return Plan(host, current.subset(desired), Settings(desired), tuple(changes), pending)
 
 
 # ---------------------------------------------------------------------------- presentation
@@ -204,4 +234,19 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             for c in plan.changes
         ],
         "unchanged": [n for n in plan.desired if n not in plan.changed_names],
+        "pending": pending_document(plan.pending),
+    }
+
+
+def pending_document(pending: Pending | None) -> dict[str, Any] | None:
+    if pending is None:
+        return None
+    return {
+        "summary": pending.summary,
+        "run_id": pending.run_id,
+        "step": pending.step,
+        "settings": list(pending.names),
+        "known": pending.known,
+        "running": pending.running,
+        "snapshot": str(pending.snapshot) if pending.snapshot else None,
     }

@@ -8,31 +8,56 @@ must be able to write them back. Hence:
   `$XDG_STATE_HOME/ghes-setup/snapshots` or `~/.local/state/ghes-setup/snapshots`;
 - each file is created with mode 0600 from the start (`O_CREAT|O_EXCL`, never briefly
   readable by others) and never overwritten;
-- its name is `<host>-<UTC time>.json`; snapshots taken before a rollback end in
-  `-pre-rollback.json` and are not what `config rollback` picks by default.
+- its name is `<host>@<address>-<run id>.json`: the appliance it was taken from (the site's
+  hostname and the address the tool connected to, so two labs or two appliances behind one
+  name never share snapshots) and the configuration run that made it (run ids sort by time);
+  snapshots taken before a rollback end in `-pre-rollback.json` and are not what
+  `config rollback` picks by default.
+
+A snapshot is also the tool's *run record* for that appliance: it names the settings the run
+changed (`changed`), a SHA-256 digest of each value written (`targets`, so that a later run can
+tell whether the write landed without keeping the new secrets twice), the appliance's latest
+configuration run before the write (`previous_run`) and how far the run got (`state`:
+snapshot -> written -> started -> succeeded | failed, or push-failed). `pending.py` reads it to
+know whether stored settings were applied; `config rollback` restores only `changed`. The
+settings part never changes; `mark` replaces the file atomically (same mode) to record the
+state.
 
 Treat snapshot files like the secrets they contain: delete old ones you no longer need.
 """
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from ghes_setup.appliance.transport import Settings, SettingValue, spec
-from ghes_setup.errors import MaterialError
+from ghes_setup.appliance.transport import Settings, SettingValue, normalise_pem, spec
+from ghes_setup.errors import GhesSetupError, MaterialError
 from ghes_setup.facts import SettingKind
 from ghes_setup.files import private_dir, write_file
 from ghes_setup.secrets import Secret
 
 SNAPSHOT_SCHEMA_VERSION: Final = 1
 PRE_ROLLBACK: Final = "pre-rollback"
+
+# Run record states (see the module docstring).
+SAVED: Final = "snapshot"
+WRITTEN: Final = "written"
+STARTED: Final = "started"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+PUSH_FAILED: Final = "push-failed"
+# States after which nothing the run wrote can be pending.
+SETTLED: Final = frozenset({SUCCEEDED, PUSH_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +69,42 @@ class Snapshot:
     settings: Settings
     ghes_version: str | None = None
     path: Path | None = None
+    appliance: str | None = None  # `appliance_key` of where it was taken
+    run_id: str | None = None  # the run that made it
+    changed: tuple[str, ...] | None = None  # None: an old snapshot, every setting counts
+    targets: Mapping[str, str] | None = None  # setting -> digest of the value written
+    previous_run: str | None = None  # the appliance's latest run before the write
+    state: str = SAVED
+    step: str | None = None  # where a failed run stopped
+
+    @property
+    def restorable(self) -> Settings:
+        """The values a rollback writes back: only what the run changed."""
+        if self.changed is None:
+            return self.settings
+        return self.settings.subset(self.changed)
+
+
+def appliance_key(hostname: str, address: str) -> str:
+    """`ghe.example.com@10.0.0.5`: the appliance a snapshot belongs to, safe in a file name."""
+    key = f"{hostname}@{address}" if address and address != hostname else hostname
+    return re.sub(r"[^A-Za-z0-9@._-]", "_", key)
+
+
+def digest(name: str, value: SettingValue) -> str:
+    """SHA-256 of a value as written (PEM normalised): compares without storing it twice."""
+    if value is None:
+        text = "\0unset"
+    elif isinstance(value, Secret):
+        revealed = value.reveal()
+        text = normalise_pem(revealed) if "-----BEGIN " in revealed else revealed
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif spec(name).kind is SettingKind.PEM:
+        text = normalise_pem(value)
+    else:
+        text = value
+    return hashlib.sha256(f"{name}\0{text}".encode()).hexdigest()
 
 
 def default_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -84,8 +145,15 @@ def save(
     reason: str = "apply",
     ghes_version: str | None = None,
     now: datetime | None = None,
+    appliance: str | None = None,
+    run_id: str | None = None,
+    changed: Mapping[str, SettingValue] | None = None,
+    previous_run: str | None = None,
 ) -> Snapshot:
-    """Write a new snapshot file (0600 in a 0700 folder) and return it with its path."""
+    """Write a new snapshot file (0600 in a 0700 folder) and return it with its path.
+
+    `changed` is what the run is about to write (names and new values): the record keeps the
+    names and a digest of each value."""
     when = (now or datetime.now(UTC)).astimezone(UTC)
     created = when.isoformat(timespec="seconds").replace("+00:00", "Z")
     folder = _private_dir(directory)
@@ -100,15 +168,38 @@ def save(
         "ghes_version": ghes_version,
         "note": "contains secrets (rollback needs them): keep this file private",
         "settings": {name: _encode(name, value) for name, value in settings.items()},
+        "appliance": appliance,
+        "run_id": run_id,
+        "changed": sorted(changed) if changed is not None else None,
+        "targets": None,  # below
+        "previous_run": previous_run,
+        "state": SAVED,
+        "step": None,
     }
+    targets = {n: digest(n, v) for n, v in changed.items()} if changed is not None else None
+    document["targets"] = targets
     data = (json.dumps(document, indent=2) + "\n").encode()
+    prefix = f"{appliance or host}-{run_id or stamp}"
     for attempt in range(100):
-        path = folder / f"{host}-{stamp}{suffix}{f'-{attempt}' if attempt else ''}.json"
+        path = folder / f"{prefix}{suffix}{f'-{attempt}' if attempt else ''}.json"
         if path.exists() or path.is_symlink():
             continue
         # 0600 whatever the umask, atomic, never through a symlink (ghes_setup.files).
         write_file(path, data, overwrite=False, what="snapshot")
-        return Snapshot(host, created, via, reason, settings, ghes_version, path)
+        return Snapshot(
+            host,
+            created,
+            via,
+            reason,
+            settings,
+            ghes_version,
+            path,
+            appliance=appliance,
+            run_id=run_id,
+            changed=tuple(sorted(changed)) if changed is not None else None,
+            targets=targets,
+            previous_run=previous_run,
+        )
     raise MaterialError(f"cannot find a free snapshot name in {folder}")  # pragma: no cover
 
 
@@ -142,6 +233,14 @@ def load(path: Path) -> Snapshot:
         except KeyError:
             raise MaterialError(f"snapshot {path}: unknown setting {name!r}") from None
         settings[name] = _decode(name, value, where)
+    changed = raw.get("changed")
+    targets = raw.get("targets")
+    if changed is not None and (
+        not isinstance(changed, list) or not all(n in settings for n in changed)
+    ):
+        raise MaterialError(f"snapshot {path}: 'changed' names settings it does not hold")
+    if targets is not None and not isinstance(targets, dict):
+        raise MaterialError(f"snapshot {path}: 'targets' is not a table")
     return Snapshot(
         host=raw["host"],
         created=str(raw.get("created", "")),
@@ -150,16 +249,67 @@ def load(path: Path) -> Snapshot:
         settings=Settings(settings),
         ghes_version=raw.get("ghes_version"),
         path=path,
+        appliance=_text(raw.get("appliance")),
+        run_id=_text(raw.get("run_id")),
+        changed=tuple(changed) if changed is not None else None,
+        targets={str(k): str(v) for k, v in targets.items()} if targets is not None else None,
+        previous_run=_text(raw.get("previous_run")),
+        state=str(raw.get("state") or SAVED),
+        step=_text(raw.get("step")),
     )
 
 
-def latest(host: str, directory: Path) -> Path | None:
-    """The newest snapshot taken before an apply to `host` (pre-rollback ones excluded)."""
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def mark(snap: Snapshot, state: str, step: str | None = None) -> Snapshot:
+    """Record how far the run got: rewrite the file atomically (a temporary 0600 file in the
+    same folder, fsync, rename), so that a crash leaves the old state or the new, never half.
+    Best effort: a run never fails because its record could not be updated."""
+    if snap.path is None:
+        return snap
+    path = snap.path
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw["state"] = state
+        raw["step"] = step
+        # 0600, atomic replace, never through a symlink (ghes_setup.files).
+        write_file(path, json.dumps(raw, indent=2) + "\n", what="snapshot")
+    except (OSError, ValueError, GhesSetupError):
+        return snap
+    return replace(snap, state=state, step=step)
+
+
+def records(directory: Path, appliance: str) -> list[Path]:
+    """Every snapshot (run record) of `appliance` in `directory`, oldest first."""
     if not directory.is_dir():
-        return None
-    candidates = [
-        p
-        for p in directory.glob(f"{host}-*.json")
-        if not p.name.endswith(f"-{PRE_ROLLBACK}.json") and p.name[len(host) + 1 :][:1].isdigit()
-    ]
-    return max(candidates, key=lambda p: p.name, default=None)
+        return []
+    found = [p for p in directory.glob(f"{glob.escape(appliance)}-*.json") if _is_run(p, appliance)]
+    return sorted(found, key=lambda p: p.name)
+
+
+def _is_run(path: Path, appliance: str) -> bool:
+    rest = path.name[len(appliance) + 1 :]
+    return rest.startswith("ghes-setup-") or rest[:1].isdigit()
+
+
+def latest_record(directory: Path, appliance: str) -> Snapshot | None:
+    """The record of the last run this tool made against `appliance` (rollbacks included)."""
+    for path in reversed(records(directory, appliance)):
+        try:
+            return load(path)
+        except MaterialError:
+            continue
+    return None
+
+
+def latest(host: str, directory: Path, appliance: str | None = None) -> Path | None:
+    """The newest snapshot taken before an apply to `appliance` (pre-rollback ones excluded);
+    without `appliance`, or when it has none, to `host` (older snapshots were named by host
+    and time only)."""
+    for key in dict.fromkeys((appliance or host, host)):
+        named = [p for p in records(directory, key) if not p.stem.endswith(PRE_ROLLBACK)]
+        if named:
+            return named[-1]
+    return None

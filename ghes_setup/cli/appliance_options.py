@@ -228,8 +228,11 @@ def render_outcome(console: Console, outcome: ApplyOutcome) -> None:
         say("Nothing to change; no configuration run started.")
     elif outcome.dry_run:
         say("Dry run: nothing was changed.")
+    elif not outcome.plan.needs_run:
+        say("No configuration run started: the state above could not be settled from here.")
     else:
-        say(f"Snapshot: {outcome.snapshot}")
+        if outcome.plan.changes:
+            say(f"Snapshot: {outcome.snapshot}")
         if outcome.run and outcome.status is None:
             say(f"Configuration run {outcome.run.run_id} started (not waiting for it).")
         elif outcome.run:
@@ -262,9 +265,8 @@ def confirmation(
     def ask(plan: Plan) -> bool:
         err = make_console(stderr=True)  # the plan is what is confirmed: even with --quiet
         render_plan(err, plan)
-        return typer.confirm(
-            f"Apply {len(plan.changes)} change(s) to {plan.host}?", default=False, err=True
-        )
+        what = f"{len(plan.changes)} change(s)" if plan.changes else "the pending settings"
+        return typer.confirm(f"Apply {what} to {plan.host}?", default=False, err=True)
 
     return ask
 
@@ -277,6 +279,14 @@ def render_plan(console: Console, plan: Plan) -> None:
         console.print(
             f"No changes: {plan.host} matches the site file.", highlight=False, soft_wrap=True
         )
+        return
+    if plan.pending is not None:
+        console.print(
+            Text(f"pending: {plan.pending.summary}", style="yellow"),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not plan.changes:
         return
     table = Table(title=f"Plan for {plan.host}", title_justify="left")
     table.add_column("setting", no_wrap=True)

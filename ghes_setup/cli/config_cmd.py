@@ -73,14 +73,18 @@ Example: ghes-setup config plan --site site.toml
 APPLY_HELP = """\
 Make the appliance match the site file: plan, check the certificate (tls check), snapshot the
 current settings (0600 file), write the changes all-or-nothing, run config apply and follow it,
-then read back and verify. Nothing to change: nothing is written and no apply starts. Exits 6
-naming the failing step and the snapshot to roll back to.
+then read back and verify. Settings stored but not applied (a failed or interrupted earlier
+run) are part of the plan and applied. Nothing to change and nothing pending: nothing is
+written and no apply starts. A hostname different from the configured appliance's, a bad
+--timeout or certificate are refused (exit 3) before anything is written. Exits 6 naming the
+failing step and the snapshot to roll back to.
 
 Example: ghes-setup config apply --site site.toml --yes
 """
 ROLLBACK_HELP = """\
-Restore a snapshot taken by config apply (default: the latest for the site's host) and apply
-it.
+Restore a snapshot taken by config apply (default: the one of the last run ghes-setup made
+against this appliance) and apply it: only the settings that run changed, validated like a
+site file; the plan is shown before anything changes.
 
 Example: ghes-setup config rollback --site site.toml --yes
 """

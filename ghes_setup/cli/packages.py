@@ -66,7 +66,8 @@ Steps: plan the Packages keys; run ghe-packages-precheck on the appliance BEFORE
 written (a failing precheck stops there, exit 3, nothing written); snapshot; write the keys
 with ghe-config over SSH (all or nothing); config apply, followed; verify; then
 ghe-check-blob-connection must print "All Storage tests passed" (exit 1 otherwise, the
-settings stay applied). Nothing to change: no precheck, nothing written, no apply.
+settings stay applied). Settings stored but not applied are applied. Nothing to change and
+nothing pending: no precheck, nothing written, no apply.
 
 Needs the admin SSH shell (--identity or ssh-agent). With --transport auto and the admin
 password, the configuration run goes through the Manage API.

@@ -162,8 +162,10 @@ certificate and key), plan (desired vs current, core and Packages settings), pus
 precheck, snapshot, all or nothing), apply (one configuration run, followed to its end; blob
 storage check), registry (containers.HOSTNAME/v2/ answers), smoke (push, pull, verify a real
 image). Stops at the first step that fails and says what to fix; run it again after the fix:
-finished steps find nothing to change. Secrets from the environment: GHES_SETUP_ADMIN_PASSWORD
-(Manage API), GHES_SETUP_TOKEN (PAT with write:packages, for the smoke test), the storage keys.
+finished steps find nothing to change, what is stored but not applied is applied. A --report
+folder that does not exist is refused before anything changes. Secrets from the environment:
+GHES_SETUP_ADMIN_PASSWORD (Manage API), GHES_SETUP_TOKEN (PAT with write:packages, for the
+smoke test), the storage keys.
 
 \b
 Examples:

@@ -340,7 +340,8 @@ Get the Container registry running: make sure GitHub Packages (with the site's s
 container ecosystem and subdomain isolation are on and applied (and the site's certificate,
 if it gives one), in ONE plan/push/config apply, with the storage precheck before anything is
 written and the blob storage check after; then wait until https://containers.HOSTNAME/v2/
-answers with a Bearer challenge. Nothing to change: no apply, it only waits.
+answers with a Bearer challenge. Nothing to change and nothing pending: no apply, and /v2/ is
+probed once (nothing could bring it up by waiting).
 
 Needs GHES 3.5+ (exit 5), the admin SSH shell for the Packages keys, and the storage
 credentials in GHES_SETUP_S3_ACCESS_KEY/GHES_SETUP_S3_SECRET_KEY or

@@ -18,11 +18,9 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-import re
 import shutil
 import socket
 import subprocess
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,7 +52,7 @@ from ghes_setup.registry.smoke import HttpFactory, SmokeRequest
 from ghes_setup.registry.transport import make_registry_http
 from ghes_setup.secrets import Secret
 from ghes_setup.tls.probe import fetch_chain
-from ghes_setup.tls.trust import system_roots
+from ghes_setup.tls.trust import parse_store, system_roots
 
 COMMAND: Final = "client check"
 # The order of the report: where the names go, whether it trusts them, how it gets there,
@@ -67,7 +65,6 @@ CHECKS: Final = (
     client_token,
     client_docker,
 )
-_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +130,7 @@ def public_roots() -> tuple[x509.Certificate, ...]:
         data = Path(certifi.where()).read_bytes()
     except (ImportError, OSError):  # pragma: no cover
         return ()
-    certs = []
-    for block in _PEM_CERT.findall(data):
-        # Old roots with a non-positive serial draw a deprecation warning: not ours to judge.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                certs.append(x509.load_pem_x509_certificate(block))
-            except ValueError:
-                continue
-    return tuple(certs)
+    return parse_store(data)
 
 
 def user_probe(

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance.apply import appliance_of
+from ghes_setup.appliance.check_pending import appliance_pending
+from ghes_setup.appliance.context import ApplianceContext
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.checks import FunctionCheck, Report, run_checks
 from ghes_setup.config.site import Site
@@ -26,6 +30,15 @@ def check_packages(
     target: str | None = None,
     command: str = "packages status",
 ) -> Report:
-    """Run `packages-storage-config`, `packages-enabled` and `packages-storage`."""
+    """Run `packages-storage-config`, `packages-enabled` and `packages-storage` against
+    `transport`, and `appliance-pending`: Packages settings that are stored but not applied do
+    not work yet, so `packages status` never says OK while a write waits for its configuration
+    run."""
     results = run_checks(CHECKS, PackagesContext(transport, site))
-    return Report(command, results, target)
+    pending = run_checks(
+        (appliance_pending,),
+        ApplianceContext(
+            transport, (), appliance=appliance_of(site), state_dir=snapshots.default_dir()
+        ),
+    )
+    return Report(command, results + pending, target)

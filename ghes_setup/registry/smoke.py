@@ -38,7 +38,7 @@ from ghes_setup.errors import GhesSetupError, InputError
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.registry.client import Credentials, RegistryClient
-from ghes_setup.registry.errors import RegistryError
+from ghes_setup.registry.errors import RegistryError, RegistryHTTPError
 from ghes_setup.registry.image import (
     MARKER_FILE,
     LayerInspector,
@@ -338,7 +338,7 @@ class _Run:
                     raise _StepFailed(
                         f"push of blob {blob.descriptor.digest} to {self.repository} failed: "
                         f"{exc.message}",
-                        exc.hint or self._push_remedy(),
+                        exc.hint or self._push_remedy(exc),
                     ) from None
                 done_before += blob.descriptor.size
                 sent += pushed.bytes_sent
@@ -363,14 +363,23 @@ class _Run:
             except RegistryError as exc:
                 raise _StepFailed(
                     f"push of the manifest {self.repository}:{self.run_id} failed: {exc.message}",
-                    exc.hint or self._push_remedy(),
+                    exc.hint or self._push_remedy(exc),
                 ) from None
             self.pushed_manifest = digest
             self.details["manifest_digest"] = digest
             self.details["media_type"] = image.manifest_media_type
             step.summary = f"{self.repository}:{self.run_id} -> {digest}"
 
-    def _push_remedy(self) -> str:
+    def _push_remedy(self, exc: RegistryError) -> str:
+        status = exc.status if isinstance(exc, RegistryHTTPError) else None
+        if status is not None and status >= 500:
+            # A 5xx is the registry (or the front door before it) failing, not a permission:
+            # sending the admin to package settings would hide the broken service.
+            return (
+                f"the registry is failing (HTTP {status}): check the registry service on the "
+                "appliance (ghes-setup registry status; ghe-config.log, the registry's logs) "
+                "and run the smoke test again"
+            )
         login = self.info.login if self.info else "the token's user"
         namespace = self.details.get("namespace", "the namespace")
         return (

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
+from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance.apply import appliance_of
 from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
 from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
 from ghes_setup.appliance.selector import Mode, RoutedTransport, open_transport
@@ -117,7 +119,15 @@ class PipelineContext:
     def appliance(self) -> ApplianceContext:
         # One read for the appliance and the Packages checks (one SSH exec with identify).
         prefetch = (*CHECKED_SETTINGS, *PACKAGES_SCOPE)
-        return self._once("appliance", lambda: ApplianceContext(self.transport(), prefetch))
+        return self._once(
+            "appliance",
+            lambda: ApplianceContext(
+                self.transport(),
+                prefetch,
+                appliance=appliance_of(self.site),
+                state_dir=snapshots.default_dir(),
+            ),
+        )
 
     def packages(self) -> PackagesContext:
         return self._once("packages", lambda: PackagesContext(self.transport(), self.site))

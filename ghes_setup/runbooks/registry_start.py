@@ -154,9 +154,10 @@ def start_registry(
         return StartOutcome(outcome, hooks.precheck, hooks.blob_check)
     request = ping_request(site, connect, http_factory)
     sink.stage("registry", f"waiting for {request.url} to answer with a Bearer challenge")
+    # Nothing ran: what /v2/ answers now is the answer (one probe, not the full timeout).
     waited = wait_for_registry(
         request,
-        timeout_s=options.wait_s,
+        timeout_s=options.wait_s if outcome.run is not None else 0.0,
         poll_s=options.poll_s,
         progress=sink,
         now=clock.now,
@@ -165,13 +166,16 @@ def start_registry(
     if not waited.ok:
         sink.finish(False, waited.answer.short())
         hint = waited.result.remedy or "see ghes-setup registry status"
-        if outcome.plan.empty:
+        if outcome.run is None:
             hint += (
-                "; nothing needed changing, so no configuration run started: if settings were "
-                "written but never applied, run ghe-config-apply on the appliance"
+                "; nothing needed changing and nothing was pending by the records ghes-setup "
+                "can read, so no configuration run started: if settings were written elsewhere "
+                "and never applied, run ghe-config-apply on the appliance"
             )
         raise RegistryNotAnswering(
-            f"{request.url} did not answer as a registry within {options.wait_s:g} s; "
+            f"{request.url} did not answer as a registry"
+            + (f" within {options.wait_s:g} s" if outcome.run is not None else "")
+            + "; "
             f"it last answered: {waited.result.summary}",
             hint=hint,
         )

@@ -86,12 +86,20 @@ def operator() -> str:
 
 
 def check_report_path(path: Path) -> None:
-    """Refuse before the run, not after it: a --report into a folder that does not exist."""
+    """Refuse before the run, not after it (exit 3): a --report into a folder that does not
+    exist or cannot be written, or a path that is a folder."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(
-            f"--report {path}: folder {folder} does not exist",
+            f"--report {path}: folder {folder} does not exist; nothing was changed",
             hint="create the folder, or pick another --report FILE",
+        )
+    if path.is_dir():
+        raise InputError(f"--report {path} is a folder", hint="give a file name (.md or .html)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"--report {path}: folder {folder} is not writable; nothing was changed",
+            hint="give a path in a folder you can write to",
         )
 
 

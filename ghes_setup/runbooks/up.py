@@ -11,7 +11,8 @@
     9 report     one report; the exit code of the worst result (or of the error that stopped it)
 
 It stops at the first step that fails, saying what to fix; run again after the fix and the
-finished steps find nothing to change (`apply_site` plans nothing, starts no run). Every step
+finished steps find nothing to change (`apply_site` plans nothing, starts no run), while what
+a failed or interrupted run left stored but not applied is pending and applied. Every step
 is recorded as check results with the stable ids of design.md §4 (the plan/push/apply steps
 as `appliance-config-apply`), so `--format json` prints the ordinary v1 report document.
 A step that stops the run with an error (unreachable, refused certificate, failed apply...)
@@ -20,13 +21,21 @@ becomes a result too, and the run's exit code is that error's (4, 3, 6, ...).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, NoReturn
 
 from ghes_setup import exit_codes
-from ghes_setup.appliance.apply import ApplyOptions, ApplyOutcome, Confirm, TlsGate, apply_site
+from ghes_setup.appliance.apply import (
+    ApplyOptions,
+    ApplyOutcome,
+    Confirm,
+    TlsGate,
+    apply_site,
+    check_options,
+)
 from ghes_setup.appliance.check_reachable import reachable_outcome
 from ghes_setup.appliance.check_version import version_outcome
 from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
@@ -35,7 +44,7 @@ from ghes_setup.appliance.transport import ApplianceInfo
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks, worst
 from ghes_setup.checks.protocol import adapt
 from ghes_setup.dns.service import CHECKS as DNS_CHECKS
-from ghes_setup.errors import ApplyFailed, GhesSetupError, UnsupportedVersion
+from ghes_setup.errors import ApplyFailed, GhesSetupError, InputError, UnsupportedVersion
 from ghes_setup.exit_codes import ExitCode
 from ghes_setup.packages.check_storage_config import packages_storage_config
 from ghes_setup.packages.desired import (
@@ -98,6 +107,14 @@ class UpResult:
         """One closing sentence for people: done, or where it stopped and what to fix."""
         if self.ok and self.dry_run:
             return "Dry run finished: nothing was changed. Run without --dry-run to apply the plan."
+        # A warning about the configuration (pending state that could not be settled) makes
+        # "set up" unconfirmed; one about the path taken (transport) or the release does not.
+        warned = [r for r in self.report.results if r.status is Status.WARN and r.id == APPLY_ID]
+        if self.ok and warned:
+            return scrub(
+                f"{self.report.target}: finished with warnings, not confirmed set up: "
+                + "; ".join(f"{r.id}: {r.summary}" for r in warned)
+            )
         if self.ok:
             return (
                 f"{self.report.target} is set up: subdomain isolation, TLS, GitHub Packages and "
@@ -116,7 +133,8 @@ class UpResult:
                     reason += f". Fix: {bad[0].remedy}"
         return scrub(
             f"Stopped at step '{self.stopped_at or 'a step'}'{reason}. After the fix, run "
-            "ghes-setup up again: the steps already done find nothing to change."
+            "ghes-setup up again: it applies what is stored but not applied and skips the "
+            "steps already done."
         )
 
 
@@ -203,6 +221,7 @@ def run_up(
 
     Raises only for invalid input found before anything starts (a missing secret: exit 3);
     an error that stops a step is in the result instead, and decides its exit code."""
+    check_up_options(options)
     secrets = _require_inputs(ctx, options)
     run = _Run(progress or NullProgress())
     outcome: ApplyOutcome | None = None
@@ -241,6 +260,17 @@ def run_up(
 
 
 # ---------------------------------------------------------------------------- the steps
+
+
+def check_up_options(options: UpOptions) -> None:
+    """Options that would only fail after a write are refused first (exit 3)."""
+    check_options(options.apply)
+    wait = options.registry_wait_s
+    if not math.isfinite(wait) or wait < 0:
+        raise InputError(
+            f"--registry-timeout must be zero or a positive number of seconds, got {wait:g}",
+            hint="for example --registry-timeout 600",
+        )
 
 
 def _require_inputs(ctx: PipelineContext, options: UpOptions) -> StorageSecrets | None:
@@ -376,19 +406,29 @@ def _configure(
                     "output": list(test.lines[-3:]),
                 }
     n = len(outcome.plan.changes)
+    pending = outcome.plan.pending
+    verdict: Callable[..., Outcome] = Outcome.passed
     if outcome.plan.empty:
         summary = "nothing to change: the appliance already matches the site file"
     elif outcome.dry_run:
         summary = f"dry run: {n} change(s) planned, nothing written"
+        if pending is not None:
+            summary += f"; pending: {pending.summary}"
+    elif not outcome.plan.needs_run and pending is not None:
+        summary = f"no change to write, but {pending.summary}"
+        verdict = _warned
     elif outcome.run and outcome.status is None:
         summary = f"{n} change(s) written; configuration run {outcome.run.run_id} started"
+    elif n == 0 and pending is not None:
+        run_id = outcome.run.run_id if outcome.run else "?"
+        summary = f"pending settings applied in configuration run {run_id} ({pending.summary})"
     else:
         run_id = outcome.run.run_id if outcome.run else "?"
         summary = f"{n} change(s) applied in configuration run {run_id}, verified"
     result = CheckResult.from_outcome(
         APPLY_ID,
         "appliance",
-        Outcome.passed(summary, details=details),
+        verdict(summary, details=details),
         time.perf_counter() - started,
     )
     # The storage lint (packages-storage-config): its errors stopped the run before it began.
@@ -400,6 +440,15 @@ def _configure(
         summary=summary,
     )
     return outcome
+
+
+def _warned(summary: str, *, details: dict[str, Any]) -> Outcome:
+    return Outcome.warned(
+        summary,
+        "wait for the run to finish, or give the Manage API password so that the appliance's "
+        "latest configuration run can be read",
+        details=details,
+    )
 
 
 def _dry(options: ApplyOptions) -> ApplyOptions:
@@ -433,10 +482,12 @@ def _registry(ctx: PipelineContext, run: _Run, options: UpOptions, outcome: Appl
             )
         run.step("registry", [result], started=started)
         return
+    # Waiting only makes sense while a configuration run brings the registry up; when nothing
+    # ran, what /v2/ answers now is the answer (a front door that refuses connections will not
+    # start by itself): one probe, not the full timeout.
+    wait_s = options.registry_wait_s if outcome.run is not None else 0.0
     run.sink.stage("registry", f"waiting for {request.url} to answer as a registry")
-    waited = wait_for_registry(
-        request, timeout_s=options.registry_wait_s, poll_s=options.poll_s, progress=run.sink
-    )
+    waited = wait_for_registry(request, timeout_s=wait_s, poll_s=options.poll_s, progress=run.sink)
     result = waited.result
     if not waited.ok:
         result = replace(

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from ghes_setup import __version__
 from ghes_setup.appliance.plan import describe
+from ghes_setup.appliance.transport import TlsNotTrusted
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
 from ghes_setup.checks.protocol import adapt
 from ghes_setup.errors import InputError, MaterialError
@@ -86,39 +87,54 @@ def take_snapshot(ctx: PipelineContext, *, now: datetime | None = None) -> dict[
 
 
 def _readings(
-    ctx: PipelineContext, *, now: datetime | None = None
+    ctx: PipelineContext, *, now: datetime | None = None, tolerate_appliance: bool = False
 ) -> tuple[dict[str, Any], Outcome]:
-    """The snapshot document, and tls-served's verdict on the same probe (one probe per host)."""
-    transport = ctx.transport()
-    info = transport.identify()
-    names = [n for n in RECORDED if transport.supports(n)]
-    current = transport.read_settings(names)
+    """The snapshot document, and tls-served's verdict on the same probe (one probe per host).
+
+    With `tolerate_appliance` (verify), an appliance whose Manage API answers with a certificate
+    that does not verify (expired, replaced by another CA's) leaves `appliance` None and
+    `appliance_error` set, and the front door and the registry are still measured: after an
+    upgrade, "the certificate served has expired" is the finding, not a reason to stop. An
+    appliance that does not answer at all, or refuses our credentials, still stops (exit 4)."""
+    appliance: dict[str, Any] | None = None
+    appliance_error: dict[str, Any] | None = None
     settings: dict[str, Any] = {}
-    for name in RECORDED:
-        value = current.get(name)
-        if value is None and name in ECOSYSTEM_SETTINGS and name in current:
-            value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
-        settings[name] = describe(name, value) if name in current else None
+    unreadable = list(RECORDED)
+    try:
+        transport = ctx.transport()
+        info = transport.identify()
+        names = [n for n in RECORDED if transport.supports(n)]
+        current = transport.read_settings(names)
+    except TlsNotTrusted as exc:
+        if not tolerate_appliance:
+            raise
+        appliance_error = {"message": exc.message, "hint": exc.hint}
+    else:
+        appliance = {
+            "version": str(info.version),
+            "platform": info.platform,
+            "topology": info.topology,
+            "via": info.via,
+        }
+        for name in RECORDED:
+            value = current.get(name)
+            if value is None and name in ECOSYSTEM_SETTINGS and name in current:
+                value = "enabled"  # an unset ecosystem key reads as enabled (ghes-facts §2.2)
+            settings[name] = describe(name, value) if name in current else None
+        unreadable = [n for n in RECORDED if n not in current]
     probe = ctx.tls_served()
     hosts = probe_hosts(probe)
-    served = fingerprints(probe, hosts)
-    verdict = judge_hosts(probe, hosts)
     answer = ping(ctx.registry_ping())
-    document = {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "kind": KIND,
         "taken_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "taken_by": f"ghes-setup {__version__}",
         "hostname": ctx.site.hostname,
-        "appliance": {
-            "version": str(info.version),
-            "platform": info.platform,
-            "topology": info.topology,
-            "via": info.via,
-        },
+        "appliance": appliance,
         "settings": settings,
-        "unreadable": [n for n in RECORDED if n not in current],
-        "served": served,
+        "unreadable": unreadable,
+        "served": fingerprints(probe, hosts),
         "registry": {
             "ok": answer.ok,
             "answer": answer.short(),
@@ -126,7 +142,9 @@ def _readings(
             "service": answer.service,
         },
     }
-    return document, verdict
+    if appliance_error is not None:
+        document["appliance_error"] = appliance_error
+    return document, judge_hosts(probe, hosts)
 
 
 def write_snapshot(document: Mapping[str, Any], path: Path, *, force: bool = False) -> None:
@@ -176,14 +194,24 @@ def verify(ctx: PipelineContext, before: Mapping[str, Any], *, smoke: bool = Tru
             hint="use the snapshot and the site file of the same appliance",
         )
     try:
-        after, live = _readings(ctx)
-        results = [
-            _version(before, after),
-            _isolation(before, after),
-            _packages(before, after),
-            _served(before, after, live),
-            _registry(before, after),
-        ]
+        after, live = _readings(ctx, tolerate_appliance=True)
+        if after["appliance"] is None:
+            unread = after["appliance_error"]
+            results = [
+                _unread(check_id, area, unread)
+                for check_id, area in (
+                    ("appliance-version", "appliance"),
+                    ("subdomain-isolation", "appliance"),
+                    ("packages-enabled", "packages"),
+                )
+            ]
+        else:
+            results = [
+                _version(before, after),
+                _isolation(before, after),
+                _packages(before, after),
+            ]
+        results += [_served(before, after, live), _registry(before, after)]
         if smoke:
             results.extend(run_checks([adapt(registry_smoke, PipelineContext.smoke)], ctx))
     finally:
@@ -200,6 +228,18 @@ def differences(report: Report) -> list[dict[str, Any]]:
 
 def _result(check_id: str, area: str, outcome: Outcome) -> CheckResult:
     return CheckResult.from_outcome(check_id, area, outcome)
+
+
+def _unread(check_id: str, area: str, error: Mapping[str, Any]) -> CheckResult:
+    """A promise that could not be compared: the appliance could not be read after the upgrade."""
+    return _result(
+        check_id,
+        area,
+        Outcome.errored(
+            f"could not read the appliance: {error['message']}",
+            error.get("hint") or "check the connection to the appliance, then verify again",
+        ),
+    )
 
 
 def _diffs_outcome(

@@ -32,6 +32,19 @@ def judging_time(certs: tuple[x509.Certificate, ...], now: datetime) -> datetime
     return start + min(timedelta(minutes=1), (end - start) / 2)
 
 
+def _out_of_date(
+    certs: tuple[x509.Certificate, ...], at: datetime
+) -> tuple[x509.Certificate, str] | None:
+    """The first certificate not valid at `at`, with "expired on DATE" / "is not valid before
+    DATE"; None when every one is valid then."""
+    for cert in certs:
+        if cert.not_valid_after_utc < at:
+            return cert, f"expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+        if cert.not_valid_before_utc > at:
+            return cert, f"is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+    return None
+
+
 def ca_issuers_urls(cert: x509.Certificate) -> list[str]:
     try:
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
@@ -101,11 +114,24 @@ def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
                 ),
                 details=details,
             )
-    at = judging_time(tuple(chain), ctx.now)
+    # The anchor counts too: a --ca-file root outside its validity fails the path as surely.
+    dated = (*chain, anchor) if anchor is not None and anchor not in chain else tuple(chain)
+    at = judging_time(dated, ctx.now)
     if at != ctx.now:
         details["judged_at"] = at.isoformat()
     verified = verify_chain(leaf, [c for c in certs if c is not leaf], trust, at=at)
     if not verified.ok:
+        stale = _out_of_date(dated, at)
+        if stale is not None:
+            # No moment when every certificate is valid: the news is the date, not the trust
+            # (tls-expiry says the same about the bundle; this names the certificate).
+            cert, when = stale
+            return Outcome.failed(
+                f"the chain to {describe(anchor)} does not verify: {describe(cert)} {when}",
+                remedy="renew the expired certificate (or get the current chain from your CA), "
+                "then run ghes-setup tls check again",
+                details={**details, "expired": describe(cert)},
+            )
         return Outcome.failed(
             f"the chain to {describe(anchor)} does not verify: {verified.reason}",
             remedy="get a chain from your CA that current TLS clients accept",

@@ -45,13 +45,13 @@ def system_roots() -> tuple[x509.Certificate, ...]:
             data = Path(candidate).read_bytes()
         except OSError:
             continue
-        certs = _parse_store(data)
+        certs = parse_store(data)
         if certs:
             return certs
     return ()
 
 
-def _parse_store(data: bytes) -> tuple[x509.Certificate, ...]:
+def parse_store(data: bytes) -> tuple[x509.Certificate, ...]:
     """Every certificate of a PEM store that parses; skip (silently) the ones that do not.
 
     Distribution stores carry a few old roots that newer `cryptography` warns about (e.g. a

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.lab
 CHECK_IDS = [
     "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "tls-served",
     "status-endpoint", "appliance-reachable", "appliance-version", "appliance-config-apply",
-    "subdomain-isolation", "tls-enabled", "packages-enabled", "packages-storage", "registry-ping",
+    "appliance-pending", "subdomain-isolation", "tls-enabled", "packages-enabled",
+    "packages-storage", "registry-ping",
 ]  # fmt: skip
 
 

@@ -115,3 +115,30 @@ def test_verify_that_cannot_reach_the_appliance_still_writes_the_report(
     assert "Result: **could not run** (exit code 4)" in text
     assert "- Error: " in text
     assert_no_secret(registry_lab, text, result.output)
+
+
+def test_verify_after_the_certificate_expired_reports_it_instead_of_stopping(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    """The Manage API serves the same (now expired) certificate as the front door: with
+    `transport = auto` the run must not fall back to SSH, and verify still reports the finding
+    (tls-served fails) and says the appliance's settings could not be read, rather than exit 4."""
+    before = tmp_path / "before.json"
+    assert run_tool("snapshot", "--out", str(before)).exit_code == 0
+    registry_lab.fault("cert-expired")
+    try:
+        result = run_tool("verify", "--against", str(before), "--no-smoke", "--format", "json")
+    finally:
+        registry_lab.clear_faults()
+    assert result.exit_code == 1, result
+    doc = result.json()
+    assert_valid_report(doc)
+    got = {r["id"]: r for r in doc["results"]}
+    assert got["tls-served"]["status"] == "fail", got["tls-served"]
+    # the certificate changed (a difference), and the live verdict on it says why it fails
+    assert "expired" in got["tls-served"]["details"]["live"], got["tls-served"]
+    for check_id in ("appliance-version", "subdomain-isolation", "packages-enabled"):
+        assert got[check_id]["status"] == "error", got[check_id]
+        assert "could not read the appliance" in got[check_id]["summary"]
+        assert "renewed certificate" in (got[check_id]["remedy"] or "")
+    assert_no_secret(registry_lab, result.output)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from ghes_setup import exit_codes
 from ghes_setup.appliance import snapshot as snapshots
 from ghes_setup.appliance.apply import (
     ApplyOptions,
@@ -193,13 +194,41 @@ def test_failed_apply_exits_6_naming_the_step_and_the_snapshot_and_rollback_rest
 
 def test_a_refused_push_changes_nothing_and_says_so(tmp_path: Path) -> None:
     fake = FakeAppliance(settings={"subdomain_isolation": False})
-    fake.store["core.github-hostname"] = "other.example.com"
-    fake._validator = lambda name, text: "refused for the test" if name == "hostname" else None
+    fake._validator = lambda name, text: (
+        "refused for the test" if name == "subdomain_isolation" else None
+    )
     with pytest.raises(ApplyFailed) as info:
         apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
     assert info.value.step == "push" and info.value.rolled_back
     assert fake.value("subdomain_isolation") is False
-    assert fake.value("hostname") == "other.example.com"
+    # the record says the push failed: nothing is pending afterwards
+    _, plan = plan_site(fake, site_with(), state_dir=tmp_path / "snapshots")
+    assert plan.pending is None
+
+
+def test_a_hostname_change_is_refused_before_any_write_naming_both_names(tmp_path: Path) -> None:
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    fake.store["core.github-hostname"] = "other.example.com"
+    with pytest.raises(InputError, match=r"other\.example\.com.*ghe\.example\.com") as info:
+        apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
+    assert exit_codes.for_error(info.value) == 3
+    assert fake.writes == 0 and fake.value("subdomain_isolation") is False
+    assert not (tmp_path / "snapshots").exists()
+
+
+def test_an_unconfigured_appliance_takes_the_site_hostname(tmp_path: Path) -> None:
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    fake.store.pop("core.github-hostname", None)
+    apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
+    assert fake.value("hostname") == HOST
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_bad_timeout_is_refused_before_connecting(tmp_path: Path, timeout: float) -> None:
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    with pytest.raises(InputError, match="--timeout"):
+        apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path, timeout_s=timeout))
+    assert fake.writes == 0
 
 
 def test_replica_is_refused(tmp_path: Path) -> None:

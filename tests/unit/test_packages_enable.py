@@ -15,7 +15,7 @@ from ghes_setup.appliance.selector import RoutedTransport
 from ghes_setup.appliance.service import Connect
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.config.site import PackagesSettings, Site
-from ghes_setup.errors import InputError
+from ghes_setup.errors import ApplyFailed, InputError
 from ghes_setup.packages.desired import PACKAGES_SCOPE, desired_packages, read_storage_secrets
 from ghes_setup.packages.errors import PackagesNeedSsh, PrecheckFailed, StorageCheckFailed
 from ghes_setup.packages.service import enable_packages, packages_hooks, packages_status
@@ -230,11 +230,28 @@ def test_status_passes_after_enable_and_fails_before(
         "packages-storage-config": "warn",  # the site's MinIO URL is plain http
         "packages-enabled": "pass",
         "packages-storage": "pass",
+        "appliance-pending": "pass",
     }, after
     details = after.by_id("packages-enabled").details
     assert details["ecosystems"]["container"] == "enabled"
     assert details["credentials_set"] is True
     assert SECRET not in repr(after)
+
+
+def test_status_fails_while_the_packages_settings_are_stored_but_not_applied(
+    opened: list[ApplianceTransport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    fake = FakeAppliance(storage=GOOD)
+    opened[:] = [fake]
+    fake.fail_next_apply("Reloading application services")
+    with pytest.raises(ApplyFailed):
+        enable(fake, opened, tmp_path)
+    status = packages_status(Connect(site=the_site()))
+    pending = status.by_id("appliance-pending")
+    assert pending.status.value == "fail", status
+    assert "Reloading application services" in pending.summary
+    assert fake.run_order[-1] in pending.summary
 
 
 def test_hook_factory_for_the_config_apply_service_keeps_what_the_utilities_said(

@@ -51,6 +51,17 @@ def test_wheel_ships_every_doc_page_and_the_license(wheel: Path) -> None:
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 
+def test_wheel_ships_the_ansible_collection(wheel: Path) -> None:
+    """An admin who installed the wheel can build the collection from the installed package."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tracked = subprocess.run(
+        ["git", "ls-files", "playbooks"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "playbooks/galaxy.yml" in tracked
+    for path in tracked:
+        assert f"ghes_setup/{path}" in names, path
+
+
 def test_installed_wheel_explains_from_its_own_pages(wheel: Path, tmp_path: Path) -> None:
     """Unpacked outside the checkout, `explain` reads ghes_setup/docs/ inside the package."""
     site = tmp_path / "site"

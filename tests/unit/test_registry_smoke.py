@@ -272,3 +272,15 @@ def test_no_room_for_the_generated_layer_is_an_input_error(tmp_path: Path) -> No
     assert "cannot write the generated" in info.value.message
     assert "TMPDIR" in (info.value.hint or "")
     assert fake.requests("POST") == []  # nothing was pushed
+
+
+def test_a_502_from_the_registry_says_it_is_failing_not_check_package_permissions(
+    tmp_path: Path,
+) -> None:
+    fake = FakeRegistry()
+    fake.faults.append(Fault("PUT", "/manifests/", 502, times=100, code="UNKNOWN"))
+    result = smoke(fake, request(tmp_path))
+    assert result.status is Status.FAIL, result.summary
+    assert "502" in result.summary
+    assert "registry is failing" in (result.remedy or ""), result.remedy
+    assert "publish packages" not in (result.remedy or "")
