@@ -321,6 +321,17 @@ class ManageApiTransport(TransportBase):
         except ValueError:
             return None
 
+    def get_document(self, path: str) -> tuple[int, Any]:
+        """A read-only `GET /manage/v1{path}`: its status and JSON body (None when not JSON).
+        For `ghes-setup capture`, which records answers as they are; retried like every GET,
+        401/403 raise `AuthenticationFailed`."""
+        response = self._request("GET", path)
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        return response.status_code, body
+
     # ------------------------------------------------------------------ settings
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]

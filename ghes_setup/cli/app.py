@@ -28,6 +28,8 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "snapshot": ("ghes_setup.cli.pipeline", "snapshot_app"),
     "verify": ("ghes_setup.cli.pipeline", "verify_app"),
     "schedule": ("ghes_setup.cli.pipeline", "schedule_app"),
+    "capture": ("ghes_setup.cli.capture", "app"),
+    "facts": ("ghes_setup.cli.facts", "app"),
     "dns": ("ghes_setup.cli.dns", "app"),
     "tls": ("ghes_setup.cli.tls", "app"),
     "config": ("ghes_setup.cli.config_cmd", "app"),

@@ -40,6 +40,7 @@ from ghes_setup.cli.common import (
     state,
 )
 from ghes_setup.cli.common import abs_path as _abs
+from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -164,6 +165,7 @@ def apply_cmd(
     snapshot_dir: SnapshotDirOpt = None,
     site: SiteOpt = None,
     fmt: FormatOpt = None,
+    facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.service import ApplyOptions, config_apply
@@ -172,6 +174,7 @@ def apply_cmd(
     out = output_format(ctx, fmt, PLAIN_FORMATS)
     confirm = _confirmation(ctx, "config apply", yes=yes or dry_run, conn=conn)
     connect = connect_with(ctx, site, conn)
+    guard_facts(_abs(facts_from), connect.site, password_given=connect.password is not None)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir)
     )

@@ -113,6 +113,16 @@ def up(
             "server) or azure (its Azurite). Default: minio; an existing lab keeps its own.",
         ),
     ] = None,
+    from_capture: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-capture",
+            metavar="CAPTURE",
+            help="Start as the appliance of a capture (ghes-setup capture): version, hostname, "
+            "topology, settings; redacted secrets become fresh lab secrets (lab env).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the lab (idempotent): a running part is left alone, a dead one restarted.
 
@@ -122,9 +132,21 @@ def up(
     from ghes_setup.lab.service import UpOptions, admin_user
     from ghes_setup.lab.service import up as start
 
-    result = start(
-        UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds, storage)
-    )
+    extra: list[str] = []
+    if from_capture is not None:
+        if hostname or ghes_version:
+            raise typer.BadParameter(
+                "the capture gives the hostname and version", param_hint="--from-capture"
+            )
+        from ghes_setup.lab.from_capture import up_from_capture
+
+        made = up_from_capture(from_capture, _dir(directory), address, storage)
+        result = made.up
+        extra = [f"  from capture {from_capture}", *(f"  note: {n}" for n in made.notes)]
+    else:
+        result = start(
+            UpOptions(_dir(directory), hostname, ghes_version, address, apply_seconds, storage)
+        )
     c, lay = result.config, result.layout
     how = "created" if result.created else "existing lab"
     lines = [
@@ -143,6 +165,7 @@ def up(
         f"Azure {c.azure_blob_endpoint} (Azurite)",
         f"  site file    {lay.site}",
         *(f"  note: {note}" for note in result.notes),
+        *extra,
         f'Next: eval "$(ghes-setup lab env --dir {lay.root})"',
     ]
     typer.echo("\n".join(lines))

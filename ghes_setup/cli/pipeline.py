@@ -31,6 +31,7 @@ from ghes_setup.cli.common import (
     emit_report,
     output_format,
 )
+from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 from ghes_setup.cli.invocation import command_line
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ def up_cmd(
             callback=check_seconds,
         ),
     ] = 600.0,
+    facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
@@ -219,6 +221,7 @@ def up_cmd(
     pipeline = pipeline_context(
         ctx, site, conn, timeout=10.0, token_needed=not no_smoke and not dry_run
     )
+    guard_facts(abs_path(facts_from), pipeline.site, password_given=pipeline.password is not None)
     options = UpOptions(
         dry_run=dry_run,
         smoke=not no_smoke,

@@ -331,6 +331,7 @@ class Commands:
             state.write_maintenance(layout, state.Maintenance())
             state.write_topology(layout, state.Topology())  # back to SingleNode
             (layout.state / "ghe-config-unset").unlink(missing_ok=True)  # back to `empty`
+            (layout.state / "ghe-config-list").unlink(missing_ok=True)  # key=value, -z, secrets
             layout.authorized_keys.write_text(
                 (layout.identity.with_suffix(".pub")).read_text(encoding="utf-8"), encoding="utf-8"
             )

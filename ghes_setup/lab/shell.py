@@ -46,6 +46,8 @@ GHE_CONFIG = r"""#!/bin/bash
 #                             documents are silent): secrets ARE listed, since the admin shell may
 #                             read each of them anyway. Extra git-config flags pass through, so
 #                             `ghe-config -l -z` gives NUL-separated entries (multi-line PEM).
+#                             $LABDIR/state/ghe-config-list (`no-z`, `no-secrets`) imitates a
+#                             captured appliance that lists otherwise (lab up --from-capture).
 # Lab fault `ssh-drop`: after the first write of a session, the session's sshd is killed.
 set -u
 if [ -z "${LABDIR:-}" ]; then
@@ -100,7 +102,18 @@ case "${1:-}" in
   -h | --help) usage; exit 0 ;;
   -l | --list)
     shift
-    for f in "$conf" "$secrets"; do
+    # $LABDIR/state/ghe-config-list may imitate a captured appliance's listing (lab up
+    # --from-capture): `no-z` refuses -z, `no-secrets` leaves secrets.conf out.
+    style=" $(cat "$LABDIR/state/ghe-config-list" 2>/dev/null) "
+    files=("$conf")
+    case $style in *" no-secrets "*) ;; *) files+=("$secrets") ;; esac
+    case $style in
+      *" no-z "*)
+        for a in "$@"; do
+          if [ "$a" = -z ]; then echo "ghe-config: unknown option -z" >&2; usage >&2; exit 2; fi
+        done ;;
+    esac
+    for f in "${files[@]}"; do
       if [ -e "$f" ]; then "${git[@]}" -f "$f" --list "$@" || exit $?; fi
     done
     exit 0 ;;

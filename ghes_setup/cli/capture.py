@@ -1,0 +1,153 @@
+"""`ghes-setup capture`: record a read-only, redacted picture of the appliance.
+
+Parse options, call `ghes_setup.capture.service.capture`, write the file (0600, through
+`ghes_setup.files`), say what was recorded and where. Exit 0 when the file is written (failed
+probes are part of the record, listed on the way out), 3 for bad input, 74 when the file
+cannot be written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ghes_setup.cli.appliance_options import (
+    NO_OPTIONS,
+    ConnectionArgs,
+    connect_with,
+    with_connection,
+)
+from ghes_setup.cli.common import SiteOpt, abs_path, state
+
+CAPTURE_HELP = """\
+Record what the appliance says, read-only and redacted, as versioned JSON (mode 0600;
+`ghes-setup explain capture`): ghe-version, the Manage API's version, nodes, settings and last
+configuration run, the ghe-config -l listing and its format, the UNVERIFIED ghe-config keys,
+maintenance, ghe-packages-precheck --help, /status, the certificates served, the registry's
+/v2/ challenge, the REST API's version and the PAT's scope names, and DNS answers. Every
+secret becomes a `<redacted:KIND>` marker. Nothing is written to the appliance and no
+configuration run starts. A probe that fails is recorded and the others go on.
+
+\b
+Examples:
+  ghes-setup capture --site site.toml --out capture.json
+  ghes-setup facts verify capture.json
+"""
+
+app = typer.Typer(rich_markup_mode=None)
+
+
+@app.command("capture", help=CAPTURE_HELP)
+@with_connection
+def capture_cmd(
+    ctx: typer.Context,
+    out: Annotated[
+        Path,
+        typer.Option("--out", metavar="FILE", help="Where to write the capture (mode 0600)."),
+    ],
+    site: SiteOpt = None,
+    conn: ConnectionArgs = NO_OPTIONS,
+) -> None:
+    from ghes_setup import secrets
+    from ghes_setup.capture.service import CaptureRequest, capture, write_capture
+    from ghes_setup.cli.appliance_options import progress
+
+    target = abs_path(out)
+    assert target is not None
+    # Before any probe: a capture that cannot be written is not worth taking.
+    problem = (
+        f"the folder {target.parent} does not exist"
+        if not target.parent.is_dir()
+        else "is a folder"
+        if target.is_dir()
+        else "is a symbolic link"
+        if target.is_symlink()
+        else None
+    )
+    if problem is not None:
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            f"--out {target}: {problem}",
+            hint="give a file path in an existing folder, e.g. --out capture.json",
+        )
+    connect = connect_with(ctx, site, conn)
+    if conn.token_stdin and conn.token_file is not None:
+        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    token = secrets.from_env(
+        "GHES_SETUP_TOKEN",
+        file=abs_path(conn.token_file),
+        stdin=secrets.stdin_stream() if conn.token_stdin else None,
+        file_option="--token-file",
+        stdin_option="--token-stdin",
+    )
+    request = CaptureRequest(
+        site=connect.site,
+        resolver=connect.resolver,
+        password=connect.password,
+        token=token,
+        environ=connect.environ,
+        mode=conn.transport.value if conn.transport else None,
+    )
+    with progress(ctx, steps=False) as sink:
+        result = capture(request, progress=sink)
+    write_capture(target, result.document)
+    console = state(ctx).console
+    doc = result.document
+    probes = doc["probes"]
+    ok = sorted(n for n, p in probes.items() if p.get("ok") is True)
+    skipped = sorted(n for n, p in probes.items() if p.get("ok") is None)
+
+    def say(text: str) -> None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    version = doc["identity"].get("version") or "unknown version"
+    via = "+".join(doc["transports"]) or "no admin transport"
+    say(f"Captured {doc['hostname']} (GHES {version}, via {via}) to {target} (mode 0600).")
+    plural = "" if result.redacted == 1 else "s"
+    say(f"  {len(ok)} probes recorded, {result.redacted} secret value{plural} redacted:")
+    for line in recorded_lines(doc):
+        say(f"  - {line}")
+    for name in skipped:
+        say(f"  skipped {name}: {probes[name]['skipped']}")
+    for name in result.failed:
+        say(f"  FAILED {name}: {probes[name]['error']}")
+    say(f"Next: ghes-setup facts verify {target}")
+    raise typer.Exit(0)
+
+
+def recorded_lines(doc: dict[str, Any]) -> list[str]:
+    """One line per section of the capture that holds something."""
+    lines = []
+    ident = doc["identity"]
+    lines.append(
+        f"identity: GHES {ident.get('version') or '?'}, topology {ident.get('topology') or '?'}"
+    )
+    if doc.get("settings") is not None:
+        lines.append(f"Manage API settings: {len(doc['settings'])} fields")
+    gc = doc.get("ghe_config")
+    if gc is not None:
+        fmt = gc["format"]
+        lines.append(
+            f"ghe-config -l: {len(gc['entries'])} keys, lines {fmt['line_format']}, -z "
+            f"{'supported' if fmt['nul_separated'] else 'not supported'}, multi-line values "
+            f"{fmt['multiline_values']}"
+        )
+    keys = doc.get("unverified_keys")
+    if keys is not None:
+        present = sum(1 for v in keys.values() if v["present"])
+        lines.append(f"UNVERIFIED ghe-config keys: {present} of {len(keys)} set")
+    if doc.get("maintenance") is not None:
+        lines.append(f"maintenance mode: {doc['maintenance']['active']}")
+    door = doc["front_door"]
+    registry = door.get("registry") or {}
+    if registry:
+        lines.append(f"registry /v2/: HTTP {registry['http_status']}, realm {registry['realm']}")
+    served = [h for h, chain in (door.get("certificates") or {}).items() if chain]
+    if served:
+        lines.append(f"certificates served for: {', '.join(served)}")
+    answered = sum(1 for a in doc["dns"].values() if a.get("status") == "ok")
+    lines.append(f"DNS: {answered} of {len(doc['dns'])} names resolve")
+    return lines
