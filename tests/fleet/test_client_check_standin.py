@@ -106,9 +106,29 @@ def test_failing_runners_fail_and_the_recap_counts_every_runner(standin: Fleet) 
     assert_no_secret(result, standin)
 
 
-def test_a_runner_without_the_hostname_is_told_what_to_set(standin: Fleet) -> None:
-    write_runner_inventory(standin, {"runner-1": {}}, TOKEN, executable=standin.executable)
+def test_a_runner_without_hostname_or_site_is_told_what_to_set(standin: Fleet) -> None:
+    write_runner_inventory(
+        standin,
+        {"runner-1": {}, "runner-2": {"ghes_setup_client_site": "/srv/site.toml"}},
+        TOKEN,
+        executable=standin.executable,
+    )
     result = play(standin, "client-check.yml")
     assert result.returncode == 2, result
+    assert recap(result, "runner-1")["failed"] == 1
     assert "set ghes_setup_client_hostname" in result.stdout
-    assert runs(standin) == []
+    # The site file alone is enough (client check takes the hostname from it).
+    [run] = runs(standin)
+    assert run["argv"] == [
+        "client",
+        "check",
+        "--format",
+        "json",
+        "--site",
+        "/srv/site.toml",
+        "--token-stdin",
+    ]
+    assert recap(result, "runner-2")["failed"] == 0
+    # The recap still counts the runner that never ran the check.
+    assert '"runner-1: no result (unreachable, or it failed before the check)"' in result.stdout
+    assert "1 of 2 runners can use the registry of /srv/site.toml" in result.stdout
