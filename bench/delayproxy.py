@@ -1,6 +1,6 @@
 """A delaying TCP/UDP proxy: simulated network latency for benchmarks.
 
-This machine's kernel has no `netem` (docs/reference/lab-design.md §7), so latency is added in
+This machine's kernel has no `netem` (docs/reference/lab-findings.md §7), so latency is added in
 user space: every chunk (TCP) or datagram (UDP) is forwarded `delay_s` after it arrived, in
 each direction, so one round trip costs 2 x delay_s more. Chunks keep their order and are not
 delayed cumulatively (each carries its own due time), so a bulk transfer pays the delay once,

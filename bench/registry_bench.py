@@ -17,9 +17,9 @@ Per round, each tool moves a NEW image (marker layer + one random layer of --siz
   included.
 - skopeo: `skopeo copy oci:LAYOUT docker://...` (push) and `skopeo copy docker://... oci:DIR`
   (pull; skopeo checks digests too), timed as whole processes (its start-up is ~tens of ms)
-  inside `unshare -m` with the lab's hosts file bind-mounted (docs/reference/lab-design.md §2 D),
+  inside `unshare -m` with the lab's hosts file bind-mounted (docs/reference/lab-findings.md §2 D),
   the CA in --cert-dir, credentials in an auth file. Its blob-info cache is deleted before every run
-  (docs/reference/lab-design.md §1 pitfall: it would skip or mount blobs it remembers).
+  (docs/reference/lab-findings.md §1 pitfall: it would skip or mount blobs it remembers).
 Rounds alternate ours, skopeo, ours, skopeo... Medians and best runs are reported.
 Then one run of ours with a --big layer (1 GiB) for the memory target.
 

@@ -6,8 +6,8 @@ through a client built here, so that:
   `--ca-file` the admin gives for a private CA; never `verify=False`;
 - names resolve through the run's `AddressResolver` (`--resolve`, `--nameserver`, the site's
   `address`), while the URL, the Host header, SNI and the certificate check keep the real
-  name (docs/reference/lab-design.md §2 "transport that maps names"), so redirects, token realms and
-  upload `Location` URLs keep working;
+  name (docs/reference/lab-findings.md §2 "transport that maps names"), so redirects, token realms
+  and upload `Location` URLs keep working;
 - httpx exceptions become ours (`Unreachable`), with host, port and a hint;
 - `HTTPS_PROXY`/`NO_PROXY` are honoured as curl reads them (`env_proxy`, docs/proxies.md),
   per request, so one client can reach the appliance directly and blob storage through the

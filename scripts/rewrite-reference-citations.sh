@@ -5,8 +5,8 @@
 # name in front of the section sign changes; a second run finds nothing to do.
 #
 #   the GHES facts notes, section N.N       -> docs/reference/ghes-facts.md §N.N
-#   the lab trial notes, section N          -> docs/reference/lab-design.md §N
-#   the lab trial notes, "Simulated latency"-> docs/reference/lab-design.md §7
+#   the lab trial notes, section N          -> docs/reference/lab-findings.md §N
+#   the lab trial notes, "Simulated latency"-> docs/reference/lab-findings.md §7
 #   the design document, section N          -> docs/reference/architecture.md §N
 #   the house style, items 1 and 6          -> docs/reference/architecture.md §3 and §6
 #   the peers survey, Nagios conventions    -> docs/exit-codes.md
@@ -20,13 +20,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A name that is not itself the tail of a path or of a longer name (e.g. lab-design.md).
+# A name that is not itself the tail of a path or of a longer name (e.g. lab-findings.md).
 edge='(^|[^/[:alnum:]_.-])'
 sed_program=(
   -e 's#shared[/]reference/ghes-facts[.]md#docs/reference/ghes-facts.md#g'
   -e 's#ghes-facts[ ]§#docs/reference/ghes-facts.md §#g'
-  -e 's#lab[-]notes "Simulated latency"#docs/reference/lab-design.md §7#g'
-  -e 's#lab[-]notes[ ]§#docs/reference/lab-design.md §#g'
+  -e 's#lab[-]notes "Simulated latency"#docs/reference/lab-findings.md §7#g'
+  -e 's#lab[-]notes[ ]§#docs/reference/lab-findings.md §#g'
   -e "s#${edge}design[.]md[ ]§#\\1docs/reference/architecture.md §#g"
   -e 's#the project[^ ]s GHES facts,[ ]§7#docs/reference/ghes-facts.md §7#g'
   -e "s#${edge}style[.]md[ ]§1([^0-9]|\$)#\\1docs/reference/architecture.md §3\\2#g"

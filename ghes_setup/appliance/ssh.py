@@ -2,7 +2,7 @@
 
 The only module that imports paramiko (an import-linter contract says so). Its habits come
 from backup-utils' `ghe-ssh` (one entry point, batch mode, scripts piped to bash) and from the
-lab notes (docs/reference/lab-design.md §4):
+lab notes (docs/reference/lab-findings.md §4):
 
 - ONE connection per run, on a socket we create with TCP_NODELAY (without it every exec pays
   ~45 ms of Nagle + delayed ACK), with connect/banner/auth timeouts and keepalives.

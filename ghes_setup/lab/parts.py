@@ -177,8 +177,8 @@ def dns_argv(layout: Layout, config: LabConfig, wildcard: bool) -> list[str]:
         f"--port={config.ports.dns}",
         f"--pid-file={layout.run / 'dnsmasq.pid'}",
         "--log-facility=-",
-        # --local: NODATA (not REFUSED) for AAAA/MX under the zone (docs/reference/lab-design.md §3
-        # pitfall).
+        # --local: NODATA (not REFUSED) for AAAA/MX under the zone
+        # (docs/reference/lab-findings.md §3 pitfall).
         f"--local=/{config.hostname}/",
     ]
     if wildcard:

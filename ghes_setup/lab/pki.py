@@ -11,7 +11,7 @@ so this module builds the lab's PKI itself:
   wants, troubleshooting-tls-errors.md), key 0600;
 - an expired certificate for the `cert-expired` fault;
 - the registry token-signing key and its self-signed certificate (RSA: distribution's libtrust
-  rejects Ed25519 and PS256, docs/reference/lab-design.md §1).
+  rejects Ed25519 and PS256, docs/reference/lab-findings.md §1).
 
 `issue()` is public so that tests can make the bad material the apply must refuse (an EC key, a
 certificate without the wildcard, a key that does not match).
@@ -170,8 +170,8 @@ def self_signed(common_name: str, key: rsa.RSAPrivateKey, days: int = 3650) -> x
 
 def libtrust_kid(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
     """The key id distribution's token auth expects in the JWT header
-    (docs/reference/lab-design.md §1): base32(sha256(DER SubjectPublicKeyInfo)[:30]) in 4-character
-    groups joined by ':'."""
+    (docs/reference/lab-findings.md §1): base32(sha256(DER SubjectPublicKeyInfo)[:30]) in
+    4-character groups joined by ':'."""
     der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -200,7 +200,7 @@ def _check_traversable(root: Path) -> None:
 
 def ensure_admin_user() -> None:
     """Create the system user `admin` (the admin shell's user) if missing
-    (docs/reference/lab-design.md §4)."""
+    (docs/reference/lab-findings.md §4)."""
     if os.geteuid() != 0:
         return
     try:

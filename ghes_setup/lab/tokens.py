@@ -1,7 +1,7 @@
 """The registry token service: registry JWTs for lab PATs, by their scopes.
 
 Implements the Docker/CNCF token protocol (distribution.github.io/distribution/spec/auth/token)
-the way distribution 2.8 verifies it (docs/reference/lab-design.md §1): RS256 signed by the lab's
+the way distribution 2.8 verifies it (docs/reference/lab-findings.md §1): RS256 signed by the lab's
 token key, the header's `kid` is the libtrust fingerprint of that key (its certificate is the
 registry's `rootcertbundle`), `aud` a plain string equal to the service, `iss` the configured
 issuer.

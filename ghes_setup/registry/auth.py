@@ -8,7 +8,7 @@ No I/O here (the client in `client.py` does the requests), so every rule can be 
   header, token68 credentials. It never raises: garbage yields fewer (or no) challenges.
 - `Scope`/`ScopeSet` normalise `repository:org/img:push,pull` to a set keyed by resource and
   sorted actions. The token cache is keyed by that set, never by the challenge's text: the
-  registry writes the actions in varying order (docs/reference/lab-design.md §1, a real bug seen
+  registry writes the actions in varying order (docs/reference/lab-findings.md §1, a real bug seen
   there).
 - `TokenCache.find` returns a token whose granted scopes cover the request and which has not
   expired (with a safety margin), so one `pull,push` token also serves a `pull`.

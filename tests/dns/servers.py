@@ -1,6 +1,6 @@
 """Real DNS servers for the DNS integration tests.
 
-- `Dnsmasq`: Debian's dnsmasq, a private instance per scenario (docs/reference/lab-design.md §3):
+- `Dnsmasq`: Debian's dnsmasq, a private instance per scenario (docs/reference/lab-findings.md §3):
   always `--conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --local=/ZONE/`, its own
   127.53.x.y address and port, its own pid file (without one it writes /var/run/dnsmasq.pid),
   stopped by PID.

@@ -1,7 +1,7 @@
 """Running the playbooks with ansible-playbook against the lab, or a stand-in ghes-setup.
 
 `Fleet` writes a throw-away Ansible world under the test's folder: ANSIBLE_HOME, the local and
-remote temp folders and the SSH control path all inside it (docs/reference/lab-design.md §6:
+remote temp folders and the SSH control path all inside it (docs/reference/lab-findings.md §6:
 ANSIBLE_HOME alone does not move ~/.ansible/tmp), `ControlMaster=no` (ControlPersist's mux process
 keeps a piped stdout open for a minute), and `ansible_python_interpreter={{ ansible_playbook_python
 }}` (interpreter discovery picked a broken shim). The inventory is generated from the lab handle:

@@ -26,7 +26,7 @@ class Shell:
         self, command: str, stdin: str | None = None, timeout: float = 60
     ) -> tuple[int, str, str]:
         # Keep stdin referenced: dropping it closes the channel's write side
-        # (docs/reference/lab-design.md §4).
+        # (docs/reference/lab-findings.md §4).
         stdin_file, out, err = self.client.exec_command(command, timeout=timeout)
         if stdin is not None:
             stdin_file.write(stdin)
@@ -72,7 +72,7 @@ def shell(lab: LabHandle) -> Iterator[Shell]:
 
 class MappedTransport(httpx.HTTPTransport):
     """Connects lab names to the lab address; URL, Host, SNI and the certificate check keep the
-    name (docs/reference/lab-design.md §2 B). A test helper: the lab tests must not depend on the
+    name (docs/reference/lab-findings.md §2 B). A test helper: the lab tests must not depend on the
     tool's client."""
 
     def __init__(self, hostname: str, address: str, **kwargs: Any) -> None:

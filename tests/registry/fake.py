@@ -4,8 +4,8 @@ A fake, not a mock: it keeps state (blobs, uploads, manifests, tags, tokens, pac
 and implements the OCI distribution API the way CNCF distribution 2.8 does where it matters:
 - upload URLs carry a `_state` query that changes after every PATCH; a PATCH or PUT with a
   stale or missing `_state` is 404 BLOB_UPLOAD_UNKNOWN / BLOB_UPLOAD_INVALID (the
-  docs/reference/lab-design.md §1 trap); a PATCH whose Content-Range does not start at the upload's
-  size is 416;
+  docs/reference/lab-findings.md §1 trap); a PATCH whose Content-Range does not start at the
+  upload's size is 416;
 - token auth: `GET /v2/` -> 401 Bearer challenge; the token service grants what the PAT's
   scopes allow; a token without the action gets 401 `insufficient_scope` with the actions in
   the challenge written `push,pull` (the order distribution sometimes uses);

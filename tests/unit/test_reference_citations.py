@@ -153,7 +153,7 @@ def test_each_reference_page_is_cited_and_numbers_its_sections_once(
     texts: dict[str, str],
 ) -> None:
     cited = {c.page for where, text in texts.items() for c in citations(text, where)}
-    for page in ("ghes-facts.md", "lab-design.md", "architecture.md"):
+    for page in ("ghes-facts.md", "lab-findings.md", "architecture.md"):
         numbers = section_numbers(REFERENCE / page)
         assert numbers, f"docs/reference/{page} has no numbered headings"
         duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
@@ -164,7 +164,7 @@ def test_each_reference_page_is_cited_and_numbers_its_sections_once(
 def test_the_citation_finder_reads_lists_and_ignores_prose() -> None:
     text = (
         "x (docs/reference/ghes-facts.md §3.3/§3.4) and\n"
-        "docs/reference/architecture.md §6, §7; docs/reference/lab-design.md §2 B.\n"
+        "docs/reference/architecture.md §6, §7; docs/reference/lab-findings.md §2 B.\n"
         "a § alone, docs/reference/ghes-facts.md without a section\n"
     )
     assert [(c.where, c.page, c.section) for c in citations(text, "f")] == [
@@ -172,7 +172,7 @@ def test_the_citation_finder_reads_lists_and_ignores_prose() -> None:
         ("f:1", "ghes-facts.md", "3.4"),
         ("f:2", "architecture.md", "6"),
         ("f:2", "architecture.md", "7"),
-        ("f:2", "lab-design.md", "2"),
+        ("f:2", "lab-findings.md", "2"),
     ]
 
 
@@ -180,7 +180,7 @@ def test_outside_references_are_found_but_good_citations_are_not() -> None:
     # Assembled from pieces so that this file does not cite them itself.
     names = ["ghes-" + "facts §", "lab-" + "notes", "design" + ".md", "shared/" + "reference"]
     old = f"{names[0]}1.4, {names[1]} §2,\n({names[2]} §4), {names[3]}"
-    good = "docs/reference/lab-design.md §2 and docs/reference/ghes-facts.md §1.4"
+    good = "docs/reference/lab-findings.md §2 and docs/reference/ghes-facts.md §1.4"
     assert outside_references(old) == [(1, names[0]), (1, names[1]), (2, names[2]), (2, names[3])]
     assert outside_references(good) == []
 

@@ -103,16 +103,16 @@ def test_the_rewrite_script_rewrites_old_citations_once_and_never_itself(tmp_pat
     text = (repo / "m.py").read_text(encoding="utf-8")
     ast.parse(text)
     assert "docs/reference/ghes-facts.md §1.4" in text
-    assert "docs/reference/lab-design.md §2 B" in text
+    assert "docs/reference/lab-findings.md §2 B" in text
     assert "docs/reference/architecture.md §4, docs/reference/architecture.md §7" in " ".join(
         text.split()
     )
     assert "docs/reference/ghes-facts.md §3.3/§3.4" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     assert outside_references(text) == []
-    # lab-design.md was a name already: only the lab notes' citation changed in the Markdown.
+    # lab-findings.md was a name already: only the lab notes' citation changed in the Markdown.
     assert (repo / "n.md").read_text(encoding="utf-8") == (
-        f"See lab-{old['design']}1 (docs/reference/lab-design.md §4).\n"
+        f"See lab-{old['design']}1 (docs/reference/lab-findings.md §4).\n"
     )
     second = run("bash", str(script))
     assert second.returncode == 0 and "nothing to rewrite" in second.stdout
