@@ -60,10 +60,16 @@ def validated_clients(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Record
 
         make_client = wrap(httpclient.make_client)
         make_registry_http = wrap(registry_transport.make_registry_http)
-        for module in (httpclient, manage_api, check_ping):
-            monkeypatch.setattr(module, "make_client", make_client)
-        for module in (registry_transport, smoke):
-            monkeypatch.setattr(module, "make_registry_http", make_registry_http)
+        # The factories where they are defined (a lazy `from ... import` at call time reads
+        # these) and every module that imported them by name at load time. The assertions on
+        # the recorded exchanges below fail if a client escapes the wrapping.
+        for name, factory in (
+            ("make_client", make_client),
+            ("make_registry_http", make_registry_http),
+        ):
+            for module in (httpclient, registry_transport, manage_api, check_ping, smoke):
+                if hasattr(module, name):
+                    monkeypatch.setattr(module, name, factory)
         return recorder
 
     return activate
