@@ -19,7 +19,7 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
-from ghes_setup.cli.common import SiteOpt, abs_path, state
+from ghes_setup.cli.common import SiteOpt, abs_path, state, token_inputs
 
 CAPTURE_HELP = """\
 Record what the appliance says, read-only and redacted, as versioned JSON (mode 0600;
@@ -74,15 +74,7 @@ def capture_cmd(
             hint="give a file path in an existing folder, e.g. --out capture.json",
         )
     connect = connect_with(ctx, site, conn)
-    if conn.token_stdin and conn.token_file is not None:
-        raise typer.BadParameter("give --token-stdin or --token-file, not both")
-    token = secrets.from_env(
-        "GHES_SETUP_TOKEN",
-        file=abs_path(conn.token_file),
-        stdin=secrets.stdin_stream() if conn.token_stdin else None,
-        file_option="--token-file",
-        stdin_option="--token-stdin",
-    )
+    token = secrets.from_env("GHES_SETUP_TOKEN", **token_inputs(conn.token_stdin, conn.token_file))
     request = CaptureRequest(
         site=connect.site,
         resolver=connect.resolver,

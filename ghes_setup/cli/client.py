@@ -15,10 +15,10 @@ from ghes_setup.cli.common import (
     HostnameArg,
     SiteOpt,
     StrictOpt,
-    abs_path,
     emit_report,
     load_site_for,
     output_format,
+    token_inputs,
 )
 
 app = typer.Typer(
@@ -125,7 +125,6 @@ def check_cmd(
     fmt: FormatOpt = None,
     strict: StrictOpt = False,
 ) -> None:
-    from pathlib import Path
 
     from ghes_setup import secrets
     from ghes_setup.client.service import ClientCheckRequest, parse_ecosystems, run_client_check
@@ -133,8 +132,7 @@ def check_cmd(
     from ghes_setup.registry.image import parse_size
 
     out_format = output_format(ctx, fmt)
-    if token_stdin and token_file is not None:
-        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    tokens = token_inputs(token_stdin, token_file)
     size_bytes = None
     if size is not None:
         try:
@@ -145,11 +143,7 @@ def check_cmd(
         ctx, site, overrides={"hostname": hostname, "smoke.user": user, "smoke.size": size_bytes}
     )
     enabled = [name for name, state in site_obj.packages.ecosystems.items() if state != "disabled"]
-    token = secrets.from_env(
-        "GHES_SETUP_TOKEN",
-        file=abs_path(Path(token_file)) if token_file else None,
-        stdin=secrets.stdin_stream() if token_stdin else None,
-    )
+    token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)
     address = site_obj.connection.address
     servers = nameserver or list(site_obj.connection.nameservers)
     request = ClientCheckRequest(

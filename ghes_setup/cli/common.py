@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypedDict
 
 import typer
 
@@ -287,6 +287,30 @@ def parse_version(text: str | None) -> GhesVersion | None:
 def abs_path(path: Path | None) -> Path | None:
     """Flag paths are relative to the current folder (the site file's are to its folder)."""
     return path.expanduser().absolute() if path is not None else None
+
+
+class TokenInputs(TypedDict):
+    """Where the PAT may come from, as `secrets.from_env` / `secrets.require` take it."""
+
+    file: Path | None
+    stdin: TextIO | None
+    file_option: str
+    stdin_option: str
+
+
+def token_inputs(token_stdin: bool, token_file: Path | str | None) -> TokenInputs:
+    """The PAT's `--token-stdin` / `--token-file` options, for every command that takes them:
+    both at once is a usage error; a flag's path is from the current folder."""
+    if token_stdin and token_file is not None:
+        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    from ghes_setup import secrets
+
+    return TokenInputs(
+        file=abs_path(Path(token_file)) if token_file is not None else None,
+        stdin=secrets.stdin_stream() if token_stdin else None,
+        file_option="--token-file",
+        stdin_option="--token-stdin",
+    )
 
 
 def output_format(

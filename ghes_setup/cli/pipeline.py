@@ -30,6 +30,7 @@ from ghes_setup.cli.common import (
     check_seconds,
     emit_report,
     output_format,
+    token_inputs,
 )
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 from ghes_setup.cli.invocation import command_line
@@ -100,28 +101,14 @@ def pipeline_context(
     from ghes_setup.runbooks.context import PipelineContext
 
     connect = connect_with(ctx, site, conn)
-    if conn.token_stdin and conn.token_file is not None:
-        raise typer.BadParameter("give --token-stdin or --token-file, not both")
-    stdin = secrets.stdin_stream() if conn.token_stdin else None
-    file = abs_path(conn.token_file)
+    tokens = token_inputs(conn.token_stdin, conn.token_file)
     token: Secret | None
     if token_needed:
         token = secrets.require(
-            "GHES_SETUP_TOKEN",
-            file=file,
-            stdin=stdin,
-            purpose="the smoke test (registry-smoke)",
-            stdin_option="--token-stdin",
-            file_option="--token-file",
+            "GHES_SETUP_TOKEN", **tokens, purpose="the smoke test (registry-smoke)"
         )
     else:
-        token = secrets.from_env(
-            "GHES_SETUP_TOKEN",
-            file=file,
-            stdin=stdin,
-            file_option="--token-file",
-            stdin_option="--token-stdin",
-        )
+        token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)
     return PipelineContext(
         site=connect.site,
         resolver=connect.resolver or SystemResolver(),

@@ -45,6 +45,7 @@ from ghes_setup.cli.common import (
     make_resolver,
     output_format,
     state,
+    token_inputs,
 )
 
 if TYPE_CHECKING:
@@ -160,8 +161,7 @@ def smoke_cmd(
     from ghes_setup.secrets import scrub
 
     out_format = output_format(ctx, fmt)
-    if token_stdin and token_file is not None:
-        raise typer.BadParameter("give --token-stdin or --token-file, not both")
+    tokens = token_inputs(token_stdin, token_file)
     if manifest_format not in ("oci", "docker"):
         raise typer.BadParameter("oci or docker", param_hint="--manifest-format")
     size_bytes = _bytes(size, "--size")
@@ -180,11 +180,8 @@ def smoke_cmd(
     )
     token = secrets.require(
         "GHES_SETUP_TOKEN",
-        file=abs_path(token_file),
-        stdin=secrets.stdin_stream() if token_stdin else None,
+        **tokens,
         purpose="the registry smoke test (a classic personal access token with write:packages)",
-        stdin_option="--token-stdin",
-        file_option="--token-file",
     )
     request = SmokeRequest(
         hostname=site_obj.hostname,
