@@ -4,12 +4,11 @@ user's own (with the stand-in ghes-setup of tests/fleet/conftest.py on the runne
 
 from __future__ import annotations
 
-import subprocess
 import tarfile
 
-from tests.fleet.conftest import BIN, SECRETS, Fleet, play, recap, runs
+from tests.fleet.conftest import SECRETS, Fleet, play, recap, runs
 from tests.fleet.test_client_check_lab import write_runner_inventory
-from tests.fleet.test_collection import build
+from tests.fleet.test_collection import build, install
 
 
 def test_the_built_collection_carries_client_check(standin: Fleet) -> None:
@@ -20,23 +19,7 @@ def test_the_built_collection_carries_client_check(standin: Fleet) -> None:
         assert f"roles/client_check/{part}" in names, sorted(names)
     assert "client-check.yml" in names
     collections = standin.root / "collections"
-    installed = subprocess.run(
-        [
-            str(BIN / "ansible-galaxy"),
-            "collection",
-            "install",
-            "--offline",
-            str(tarball),
-            "-p",
-            str(collections),
-        ],
-        env=standin.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    install(tarball, collections, standin.env())
     users = standin.root / "site-playbooks" / "runners.yml"
     users.parent.mkdir()
     users.write_text(

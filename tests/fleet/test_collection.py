@@ -55,6 +55,20 @@ def build(out: Path, env: dict[str, str]) -> Path:
     return tarball
 
 
+def install(tarball: Path, collections: Path, env: dict[str, str]) -> None:
+    """`ansible-galaxy collection install --offline TARBALL -p COLLECTIONS`, which must work."""
+    galaxy_install = [str(BIN / "ansible-galaxy"), "collection", "install", "--offline"]
+    installed = subprocess.run(
+        [*galaxy_install, str(tarball), "-p", str(collections)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+
 def test_the_collection_builds_with_every_role_and_playbook(bare_fleet: Fleet) -> None:
     tarball = build(bare_fleet.root / "dist", bare_fleet.env())
     with tarfile.open(tarball) as tar:
@@ -74,23 +88,7 @@ def test_the_collection_builds_with_every_role_and_playbook(bare_fleet: Fleet) -
 def test_an_installed_collection_runs_its_role_by_full_name(standin: Fleet) -> None:
     collections = standin.root / "collections"
     tarball = build(standin.root / "dist", standin.env())
-    installed = subprocess.run(
-        [
-            str(BIN / "ansible-galaxy"),
-            "collection",
-            "install",
-            "--offline",
-            str(tarball),
-            "-p",
-            str(collections),
-        ],
-        env=standin.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    install(tarball, collections, standin.env())
     # The user's own playbook, outside this repository: only the installed collection's roles.
     users = standin.root / "site-playbooks" / "ghes.yml"
     users.parent.mkdir()
