@@ -111,6 +111,16 @@ class BlobUploader:
         location: str | None = None
         offset = 0
         counter = _Counter(progress)
+
+        def pushed() -> BlobPush:
+            return BlobPush(
+                desc,
+                skipped=False,
+                seconds=self._s.clock() - started,
+                bytes_sent=counter.total,
+                retries=state.failures,
+            )
+
         while True:
             try:
                 if location is None:
@@ -123,13 +133,7 @@ class BlobUploader:
                     self._close(repository, location, desc, None, counter)
                 else:
                     self._close(repository, location, desc, blob, counter)
-                return BlobPush(
-                    desc,
-                    skipped=False,
-                    seconds=self._s.clock() - started,
-                    bytes_sent=counter.total,
-                    retries=state.failures,
-                )
+                return pushed()
             except _Interrupted as exc:
                 delay = state.next_delay(exc.reason, exc.retry_after)
                 if delay is None:
@@ -144,13 +148,7 @@ class BlobUploader:
                 self._s.stats.retries += 1
                 self._s.sleep(delay)
                 if exc.closing and self._committed(repository, desc):
-                    return BlobPush(
-                        desc,
-                        skipped=False,
-                        seconds=self._s.clock() - started,
-                        bytes_sent=counter.total,
-                        retries=state.failures,
-                    )
+                    return pushed()
                 location, offset = self._recover(repository, exc)
                 counter.rewind(offset)
 
