@@ -16,20 +16,16 @@ everything else that means "the registry does not work" -> `registry.errors.*`.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Unpack
 
 import httpx
 
-from ghes_setup.registry.auth import Token
-from ghes_setup.registry.download import BlobDownloader, BlobPull, PulledManifest, Sink
+from ghes_setup.registry.download import BlobDownloader, BlobPull, PulledManifest
 from ghes_setup.registry.errors import AccessDenied, InsufficientScope
-from ghes_setup.registry.oci import MANIFEST_ACCEPT, BlobSource, Descriptor
-from ghes_setup.registry.retry import RetryPolicy
-from ghes_setup.registry.session import ClientStats, Ping, RegistrySession
+from ghes_setup.registry.session import ClientStats, Ping, RegistrySession, SessionOptions
 from ghes_setup.registry.token_auth import CLASSIC_PAT_HINT, Credentials
-from ghes_setup.registry.upload import BlobPush, BlobUploader, ProgressFn, upload_url_with_digest
+from ghes_setup.registry.upload import BlobPush, BlobUploader, upload_url_with_digest
 from ghes_setup.registry.wire import error_body, repository_scope, short_digest
 
 __all__ = [
@@ -54,32 +50,29 @@ class DeleteResult:
 
 
 class RegistryClient:
-    """One registry (`containers.HOSTNAME[:port]`), one set of credentials."""
+    """One registry (`containers.HOSTNAME[:port]`), one set of credentials.
+
+    The operations are the parts' own methods (their docstrings say what each does):
+    `ping`, `login`, `set_credentials` of the session; `blob_size`, `push_blob` and
+    `push_manifest` of the uploader; `get_manifest`, `pull_blob` and `list_tags` of the
+    downloader. Only `delete_manifest` is the client's own.
+    """
 
     def __init__(
-        self,
-        http: httpx.Client,
-        registry: str,
-        *,
-        credentials: Credentials | None = None,
-        retry: RetryPolicy | None = None,
-        scheme: str = "https",
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        on_event: Callable[[str], None] | None = None,
+        self, http: httpx.Client, registry: str, **options: Unpack[SessionOptions]
     ) -> None:
-        self._s = RegistrySession(
-            http,
-            registry,
-            credentials=credentials,
-            retry=retry,
-            scheme=scheme,
-            clock=clock,
-            sleep=sleep,
-            on_event=on_event,
-        )
-        self._up = BlobUploader(self._s)
-        self._down = BlobDownloader(self._s)
+        self._s = RegistrySession(http, registry, **options)
+        uploader = BlobUploader(self._s)
+        downloader = BlobDownloader(self._s)
+        self.ping = self._s.ping
+        self.login = self._s.login
+        self.set_credentials = self._s.set_credentials
+        self.blob_size = uploader.blob_size
+        self.push_blob = uploader.push
+        self.push_manifest = uploader.push_manifest
+        self.get_manifest = downloader.get_manifest
+        self.pull_blob = downloader.pull_blob
+        self.list_tags = downloader.list_tags
 
     @property
     def registry(self) -> str:
@@ -89,58 +82,6 @@ class RegistryClient:
     def stats(self) -> ClientStats:
         """What happened on the wire, for the smoke test's details."""
         return self._s.stats
-
-    def set_credentials(self, credentials: Credentials | None) -> None:
-        """Use these credentials from now on (cached tokens of other credentials are dropped)."""
-        self._s.set_credentials(credentials)
-
-    def ping(self) -> Ping:
-        """`GET /v2/`: 200 (open registry) or 401 with a challenge are both a working registry."""
-        return self._s.ping()
-
-    def login(self, repository: str, actions: tuple[str, ...] = ("pull", "push")) -> Token | None:
-        """Get (and cache) a token for `actions` on `repository`; None for an open registry."""
-        return self._s.login(repository, actions)
-
-    def blob_size(self, repository: str, digest: str) -> int | None:
-        """The size of a blob the repository has, or None when it has not got it."""
-        return self._up.blob_size(repository, digest)
-
-    def push_blob(
-        self,
-        repository: str,
-        blob: BlobSource,
-        *,
-        chunk_size: int | None = None,
-        progress: ProgressFn | None = None,
-    ) -> BlobPush:
-        """Upload a blob unless the repository has it; monolithic, or chunked by `chunk_size`."""
-        return self._up.push(repository, blob, chunk_size=chunk_size, progress=progress)
-
-    def push_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
-        """PUT a manifest by tag or digest; returns its digest, checked against the server's."""
-        return self._up.push_manifest(repository, reference, body, media_type)
-
-    def get_manifest(
-        self, repository: str, reference: str, *, accept: tuple[str, ...] = MANIFEST_ACCEPT
-    ) -> PulledManifest:
-        """GET a manifest by tag or digest; its sha256 must match what we asked for / were told."""
-        return self._down.get_manifest(repository, reference, accept=accept)
-
-    def pull_blob(
-        self,
-        repository: str,
-        descriptor: Descriptor,
-        sink: Sink | None = None,
-        *,
-        progress: ProgressFn | None = None,
-    ) -> BlobPull:
-        """Stream a blob into `sink`, verifying its sha256 and size while reading."""
-        return self._down.pull_blob(repository, descriptor, sink, progress=progress)
-
-    def list_tags(self, repository: str, *, page_size: int | None = None) -> list[str]:
-        """Every tag of the repository, following `Link: <...>; rel="next"` pages."""
-        return self._down.list_tags(repository, page_size=page_size)
 
     def delete_manifest(self, repository: str, digest: str) -> DeleteResult:
         """DELETE a manifest by digest. A registry that does not allow it gives a result."""

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import httpx
 
@@ -57,6 +58,17 @@ class ClientStats:
     uploads_restarted: int = 0
     pulls_resumed: int = 0
     events: list[str] = field(default_factory=list)
+
+
+class SessionOptions(TypedDict, total=False):
+    """`RegistrySession`'s keyword options, for the facades that pass them through."""
+
+    credentials: Credentials | None
+    retry: RetryPolicy | None
+    scheme: str
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    on_event: Callable[[str], None] | None
 
 
 class RegistrySession:
