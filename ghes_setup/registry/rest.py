@@ -23,9 +23,10 @@ from urllib.parse import quote
 import httpx
 
 from ghes_setup import facts
-from ghes_setup.errors import ApplianceResponseError, AuthenticationFailed, Unreachable
+from ghes_setup.errors import ApplianceResponseError, AuthenticationFailed
 from ghes_setup.httpclient import describe
 from ghes_setup.registry.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from ghes_setup.registry.wire import unreachable, untrusted
 from ghes_setup.secrets import Secret
 
 _MAX_PAGES: Final = 20
@@ -188,15 +189,12 @@ class RestApi:
             try:
                 response = self._http.request(method, url, headers=headers, params=params)
             except httpx.TransportError as exc:
-                trusted = "CERTIFICATE_VERIFY_FAILED" not in str(exc)
-                delay = state.next_delay(describe(exc)) if trusted else None
+                delay = None if untrusted(exc) else state.next_delay(describe(exc))
                 if delay is not None:
                     self._sleep(delay)
                     continue
-                hint = "check that HOSTNAME resolves and the appliance is up"
-                if not trusted:
-                    hint = "pass the appliance's CA with --ca-file (site: [connection] ca_file)"
-                raise Unreachable(f"{method} {url}: {describe(exc)}", hint=hint) from None
+                text = f"{method} {url}: {describe(exc)}"
+                raise unreachable(text, exc, name="HOSTNAME") from None
             if response.status_code in RETRYABLE_STATUS:
                 delay = state.next_delay(
                     f"HTTP {response.status_code}",

@@ -14,7 +14,6 @@ from typing import TypedDict
 
 import httpx
 
-from ghes_setup.errors import Unreachable
 from ghes_setup.httpclient import describe
 from ghes_setup.registry.auth import (
     Challenge,
@@ -32,7 +31,7 @@ from ghes_setup.registry.retry import (
     parse_retry_after,
 )
 from ghes_setup.registry.token_auth import Credentials, TokenAuth
-from ghes_setup.registry.wire import error_body
+from ghes_setup.registry.wire import error_body, unreachable, untrusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,17 +200,14 @@ class RegistrySession:
                 response = self.http.send(request, stream=stream, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 reason = f"{op}: {describe(exc)}"
-                trusted = "CERTIFICATE_VERIFY_FAILED" not in str(exc)
-                delay = retry.next_delay(reason) if retry is not None and trusted else None
+                delay = None if retry is None or untrusted(exc) else retry.next_delay(reason)
                 if delay is not None:
                     self.event(f"{reason}; retrying in {delay:.1f} s")
                     self.stats.retries += 1
                     self.sleep(delay)
                     continue
-                hint = "check that containers.HOSTNAME resolves and the appliance is up"
-                if not trusted:
-                    hint = "pass the appliance's CA with --ca-file (site: [connection] ca_file)"
-                raise Unreachable(f"{reason} ({self.registry})", hint=hint) from None
+                text = f"{reason} ({self.registry})"
+                raise unreachable(text, exc, name="containers.HOSTNAME") from None
             status = response.status_code
             if status == 401 and authenticate:
                 if stream:

@@ -56,6 +56,19 @@ def error_body(response: httpx.Response) -> tuple[tuple[str, ...], str]:
     return tuple(codes), message[:300]
 
 
+def untrusted(exc: httpx.TransportError) -> bool:
+    """The server's certificate failed verification: a retry cannot fix that, the CA can."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def unreachable(text: str, exc: httpx.TransportError, *, name: str) -> Unreachable:
+    """`Unreachable` for a transport error: the CA hint when TLS failed, else "is `name` up"."""
+    hint = f"check that {name} resolves and the appliance is up"
+    if untrusted(exc):
+        hint = "pass the appliance's CA with --ca-file (site: [connection] ca_file)"
+    return Unreachable(text, hint=hint)
+
+
 def iter_body(response: httpx.Response, op: str) -> Iterator[bytes]:
     try:
         yield from response.iter_bytes()
