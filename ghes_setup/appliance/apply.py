@@ -215,11 +215,7 @@ def apply_site(
     wanted = desired_scope(site, scope, desired)  # local files first: fail before connecting
     info = preflight(transport, needs=needs, writes=True, prefetch=wanted, progress=sink)
     sink.stage("plan", "reading current settings")
-    current = transport.read_settings(list(wanted))
-    state = pending_of(transport, site, options.snapshot_dir)
-    plan = make_plan(site.hostname, wanted, current, state.pending)
-    sink.finish(True, _plan_line(plan))
-    _refuse_hostname_change(plan)
+    plan, latest_run = _write_plan(transport, site, wanted, options, sink)
     if plan.touches(TLS_MATERIAL):
         _tls_gate(site, tls_gate, sink)
     return _execute(
@@ -235,9 +231,26 @@ def apply_site(
         before_push=before_push,
         after_apply=after_apply,
         appliance=appliance_of(site),
-        latest_run=state.latest.run_id,
+        latest_run=latest_run,
         site=site,
     )
+
+
+def _write_plan(
+    transport: ApplianceTransport,
+    site: Site,
+    wanted: Settings,
+    options: ApplyOptions,
+    sink: ProgressSink,
+) -> tuple[Plan, str | None]:
+    """The plan of a command that writes (`apply_site`, `rollback`), shown, with a hostname
+    change refused; and the latest run this tool made here (the new record points back to it)."""
+    current = transport.read_settings(list(wanted))
+    state = pending_of(transport, site, options.snapshot_dir)
+    plan = make_plan(site.hostname, wanted, current, state.pending)
+    sink.finish(True, _plan_line(plan))
+    _refuse_hostname_change(plan)
+    return plan, state.latest.run_id
 
 
 def _plan_line(plan: Plan) -> str:
@@ -307,11 +320,7 @@ def rollback(
     restore = _validated(snap.restorable, path)
     info = preflight(transport, writes=True, prefetch=restore, progress=sink)
     sink.stage("plan", f"restoring {path.name}")
-    current = transport.read_settings(list(restore))
-    state = pending_of(transport, site, options.snapshot_dir)
-    plan = make_plan(site.hostname, restore, current, state.pending)
-    sink.finish(True, _plan_line(plan))
-    _refuse_hostname_change(plan)
+    plan, latest_run = _write_plan(transport, site, restore, options, sink)
     return _execute(
         "config rollback",
         transport,
@@ -323,7 +332,7 @@ def rollback(
         clock=clock,
         reason=snapshots.PRE_ROLLBACK,
         appliance=appliance,
-        latest_run=state.latest.run_id,
+        latest_run=latest_run,
         site=site,
     )
 
