@@ -102,8 +102,9 @@ class TokenSigner:
         )
 
 
-class TokenHandler(JsonHandler):
-    """GET /token?service=&scope=... (Basic user:PAT), and the OAuth2 POST form."""
+class SigningHandler(JsonHandler):
+    """A handler that mints tokens: one `TokenSigner` per handler class, made on first use
+    (it reads the signing key)."""
 
     signer: TokenSigner | None = None
 
@@ -112,6 +113,10 @@ class TokenHandler(JsonHandler):
         if cls.signer is None:
             cls.signer = TokenSigner(self.ctx)
         return cls.signer
+
+
+class TokenHandler(SigningHandler):
+    """GET /token?service=&scope=... (Basic user:PAT), and the OAuth2 POST form."""
 
     def _unauthorized(self) -> None:
         self.send_json(

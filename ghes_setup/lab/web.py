@@ -33,10 +33,9 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ghes_setup.lab import state
-from ghes_setup.lab.http_common import JsonHandler
 from ghes_setup.lab.layout import Token
 from ghes_setup.lab.storage import registry_revisions
-from ghes_setup.lab.tokens import TokenSigner
+from ghes_setup.lab.tokens import SigningHandler
 
 _PACKAGE = re.compile(
     r"^/api/v3/(?:(?P<kind>orgs|users)/(?P<owner>[^/]+)|user)/packages/(?P<type>[^/]+)/"
@@ -50,15 +49,7 @@ def version_id(digest: str) -> int:
     return int(hashlib.sha256(digest.encode()).hexdigest()[:13], 16)
 
 
-class WebHandler(JsonHandler):
-    signer: TokenSigner | None = None
-
-    def _signer(self) -> TokenSigner:
-        cls = type(self)
-        if cls.signer is None:
-            cls.signer = TokenSigner(self.ctx)
-        return cls.signer
-
+class WebHandler(SigningHandler):
     @property
     def subdomain(self) -> str:
         return self.headers.get("X-Lab-Subdomain", "")
