@@ -24,27 +24,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import os
-from collections.abc import Iterator
 
-from ghes_setup.lab.layout import Layout
+from ghes_setup.lab.layout import Layout, flocked
 
 ONE_SHOT = ("ssh-drop", "api-503", "apply-fail", "apply-fail-node2", "registry-503")
 LASTING = ("dns-no-wildcard", "cert-expired", "storage-down", "storage-bad-credentials")
 NAMES = ONE_SHOT + LASTING
 
 
-@contextlib.contextmanager
-def _locked(layout: Layout) -> Iterator[None]:
-    lock = layout.faults / ".lock"
-    fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+def _locked(layout: Layout) -> contextlib.AbstractContextManager[None]:
+    return flocked(layout.faults / ".lock", flags=os.O_RDONLY, mode=0o644)
 
 
 def set_fault(layout: Layout, name: str, count: int = 1) -> None:

@@ -12,8 +12,11 @@ mode 0600 and read by every other part (the supervisor, the CLI, the test fixtur
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -375,6 +378,19 @@ def write_private(path: Path, text: str | bytes, mode: int = 0o600) -> None:
         fh.write(data)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def flocked(path: Path, *, flags: int, mode: int) -> Iterator[None]:
+    """An exclusive flock on `path` (created with `mode`) for the block: the lab's processes
+    and its shell scripts (`flock`) serialise on such files."""
+    fd = os.open(path, flags | os.O_CREAT, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def default_dir() -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import uuid as uuid_module
@@ -20,20 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ghes_setup.lab import settings as keys
-from ghes_setup.lab.layout import Layout, write_private
+from ghes_setup.lab.layout import Layout, flocked, write_private
 
 
 @contextlib.contextmanager
 def control_lock(layout: Layout) -> Iterator[None]:
     """Serialises everything that turns state into running services (apply, faults, up)."""
     layout.run.mkdir(parents=True, exist_ok=True)
-    fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(layout.lock, flags=os.O_RDWR, mode=0o600):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def read_applied(layout: Layout) -> dict[str, str]:
