@@ -172,6 +172,18 @@ class AddressResolver(Protocol):
     def addresses(self, host: str) -> tuple[str, ...]: ...
 
 
+def known_addresses(overrides: ResolveOverrides, host: str) -> tuple[str, ...] | None:
+    """What every resolver answers before asking anyone: the pinned addresses of `host`, or
+    `host` itself when it is an IP literal (brackets dropped). None: `host` needs resolving."""
+    pinned = overrides.lookup(host)
+    if pinned:
+        return pinned
+    try:
+        return (ipaddress.ip_address(host.strip("[]")).compressed,)
+    except ValueError:
+        return None
+
+
 class SystemResolver:
     """Overrides first, then the operating system's resolver (getaddrinfo)."""
 
@@ -183,14 +195,9 @@ class SystemResolver:
 
         from ghes_setup.errors import Unreachable
 
-        pinned = self.overrides.lookup(host)
-        if pinned:
-            return pinned
-        try:
-            ipaddress.ip_address(host)
-            return (host,)
-        except ValueError:
-            pass
+        known = known_addresses(self.overrides, host)
+        if known is not None:
+            return known
         from ghes_setup.trace import event
 
         event("dns", f"> {host} (system resolver, getaddrinfo)")

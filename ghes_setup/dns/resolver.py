@@ -42,6 +42,7 @@ from ghes_setup.net import (
     Nameserver,
     ResolveOverrides,
     SystemResolver,
+    known_addresses,
     pins_for,
     to_ascii,
 )
@@ -361,13 +362,9 @@ class DnsAddressResolver:
         self.overrides = overrides or ResolveOverrides()
 
     def addresses(self, host: str) -> tuple[str, ...]:
-        pinned = self.overrides.lookup(host)
-        if pinned:
-            return pinned
-        try:
-            return (ipaddress.ip_address(host.strip("[]")).compressed,)
-        except ValueError:
-            pass
+        known = known_addresses(self.overrides, host)
+        if known is not None:
+            return known
         result = self.dns.lookup(host)
         if result.ok:
             return result.addresses
