@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ghes_setup.lab.layout import Layout, write_private
+from ghes_setup.tls.issue import key_usage
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _DAY = dt.timedelta(days=1)
@@ -86,20 +87,7 @@ def make_ca(common_name: str, *, parent: Issued | None = None, days: int = 3650)
         .not_valid_before(now - _DAY)
         .not_valid_after(now + days * _DAY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None if not parent else 0), True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            True,
-        )
+        .add_extension(key_usage(ca=True), True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
     )
     if parent:
