@@ -67,6 +67,22 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: PrivateKey, start: dt.datetime, end: dt.datetime
+) -> x509.CertificateBuilder:
+    """What every lab certificate has: its names, `key`'s public half, a random serial, and
+    its validity."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
+
+
 def make_ca(common_name: str, *, parent: Issued | None = None, days: int = 3650) -> Issued:
     key = new_rsa_key()
     subject = x509.Name(
@@ -79,13 +95,7 @@ def make_ca(common_name: str, *, parent: Issued | None = None, days: int = 3650)
     signing_key = parent.key if parent else key
     now = _now()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _DAY)
-        .not_valid_after(now + days * _DAY)
+        _builder(subject, issuer_name, key, now - _DAY, now + days * _DAY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None if not parent else 0), True)
         .add_extension(key_usage(ca=True), True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
@@ -121,14 +131,9 @@ def issue(
             sans.append(x509.IPAddress(ipaddress.ip_address(name)))
         except ValueError:
             sans.append(x509.DNSName(name))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-        .issuer_name(ca.cert.subject)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _builder(subject, ca.cert.subject, leaf_key, start, end)
         .add_extension(x509.SubjectAlternativeName(sans), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
@@ -144,16 +149,7 @@ def issue(
 def self_signed(common_name: str, key: rsa.RSAPrivateKey, days: int = 3650) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _DAY)
-        .not_valid_after(now + days * _DAY)
-        .sign(key, hashes.SHA256())
-    )
+    return _builder(name, name, key, now - _DAY, now + days * _DAY).sign(key, hashes.SHA256())
 
 
 def libtrust_kid(public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> str:
