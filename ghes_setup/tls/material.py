@@ -129,6 +129,14 @@ def _read(path: Path, role: str) -> bytes | LoadFailure:
         )
 
 
+def _read_pem(path: Path, role: str) -> bytes | LoadFailure:
+    """The file's bytes, or why they cannot be PEM (`_read`, then `_empty_or_binary`)."""
+    data = _read(path, role)
+    if isinstance(data, LoadFailure):
+        return data
+    return _empty_or_binary(data, path, role) or data
+
+
 def _empty_or_binary(data: bytes, path: Path, role: str) -> LoadFailure | None:
     """Empty, too large, DER or plain garbage: everything before PEM parsing."""
     if len(data) > MAX_BYTES:
@@ -229,12 +237,9 @@ def _parse_error(exc: Exception) -> str:
 
 def load_bundle(path: Path) -> CertBundle | LoadFailure:
     """Read a PEM bundle: every CERTIFICATE block in file order. Never raises for content."""
-    data = _read(path, "certificate")
+    data = _read_pem(path, "certificate")
     if isinstance(data, LoadFailure):
         return data
-    failure = _empty_or_binary(data, path, "certificate")
-    if failure is not None:
-        return failure
     blocks = [(m.group(1), m.group(0)) for m in _BLOCK.finditer(data)]
     labels = [label for label, _ in blocks]
     certs: list[x509.Certificate] = []
@@ -297,12 +302,9 @@ def load_bundle(path: Path) -> CertBundle | LoadFailure:
 
 def load_key(path: Path) -> KeyFile | LoadFailure:
     """Read one unencrypted PEM private key. Never raises for content."""
-    data = _read(path, "key")
+    data = _read_pem(path, "key")
     if isinstance(data, LoadFailure):
         return data
-    failure = _empty_or_binary(data, path, "key")
-    if failure is not None:
-        return failure
     blocks = [(m.group(1), m.group(2), m.group(0)) for m in _BLOCK.finditer(data)]
     keys = [(label, body, block) for label, body, block in blocks if label in _KEY_LABELS]
     encrypted = [label for label, _, _ in blocks if label == _ENCRYPTED_LABEL] + [
