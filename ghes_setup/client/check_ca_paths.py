@@ -112,15 +112,7 @@ def locations(ctx: ClientContext, ca: x509.Certificate) -> list[Location]:
         out.append(Location(client, path, state, fix))
     node = env.get("NODE_EXTRA_CA_CERTS")
     if node:
-        ok = _holds_file(ctx, node, ca)
-        out.append(
-            Location(
-                "npm/node",
-                f"NODE_EXTRA_CA_CERTS={node}",
-                "installed" if ok else "missing",
-                None if ok else f"cat {ca_path_text(ctx)} >> {node}",
-            )
-        )
+        out.append(_named_bundle(ctx, ca, "npm/node", "NODE_EXTRA_CA_CERTS", node))
     elif ctx.which("node") or ctx.which("npm"):
         out.append(
             Location(
@@ -132,16 +124,22 @@ def locations(ctx: ClientContext, ca: x509.Certificate) -> list[Location]:
         )
     bundle = env.get("REQUESTS_CA_BUNDLE")  # replaces certifi for Python requests
     if bundle:
-        ok = _holds_file(ctx, bundle, ca)
-        out.append(
-            Location(
-                "python requests",
-                f"REQUESTS_CA_BUNDLE={bundle}",
-                "installed" if ok else "missing",
-                None if ok else f"cat {ca_path_text(ctx)} >> {bundle}",
-            )
-        )
+        out.append(_named_bundle(ctx, ca, "python requests", "REQUESTS_CA_BUNDLE", bundle))
     return out
+
+
+def _named_bundle(
+    ctx: ClientContext, ca: x509.Certificate, client: str, variable: str, path: str
+) -> Location:
+    """A bundle file an environment variable names: installed when it holds the CA, else the
+    command that appends it."""
+    ok = _holds_file(ctx, path, ca)
+    return Location(
+        client,
+        f"{variable}={path}",
+        "installed" if ok else "missing",
+        None if ok else f"cat {ca_path_text(ctx)} >> {path}",
+    )
 
 
 @check("client-ca-paths", area="client")
