@@ -85,7 +85,11 @@ class Interval:
         return cls(number * _UNIT_SECONDS[unit])
 
     def __str__(self) -> str:
-        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        return self._span(minute="m")
+
+    def _span(self, *, minute: str) -> str:
+        """The interval in its largest whole unit: `1d`, `2h`, `90s`, `5` + `minute`."""
+        for unit, size in (("d", 86400), ("h", 3600), (minute, 60)):
             if self.seconds % size == 0:
                 return f"{self.seconds // size}{unit}"
         return f"{self.seconds}s"
@@ -133,10 +137,7 @@ class Interval:
     @property
     def systemd_span(self) -> str:
         """The interval as a systemd time span (`5min`, `90s`, `2h`)."""
-        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-            if self.seconds % size == 0:
-                return f"{self.seconds // size}{unit}"
-        return f"{self.seconds}s"
+        return self._span(minute="min")
 
     @property
     def timeout_s(self) -> int:
