@@ -15,20 +15,18 @@ SIGTERM stops it; a run in progress is then recorded as failed at the next start
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from ghes_setup.lab import procs
 from ghes_setup.lab.apply import ApplyEngine
 from ghes_setup.lab.control import serve_control
 from ghes_setup.lab.faultproxy import FaultProxyHandler
 from ghes_setup.lab.http_common import LabContext, LabServer, serve
-from ghes_setup.lab.layout import Layout, load_config
+from ghes_setup.lab.layout import daemon_args
 from ghes_setup.lab.manage_api import ManageHandler
 from ghes_setup.lab.settings import SettingsStore
 from ghes_setup.lab.tokens import TokenHandler
@@ -36,11 +34,7 @@ from ghes_setup.lab.web import WebHandler
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="labd", description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", required=True, type=Path)
-    args = parser.parse_args(argv)
-    layout = Layout(args.dir)
-    config = load_config(layout)
+    layout, config = daemon_args("labd", __doc__, argv)
     store = SettingsStore(layout)
     engine = ApplyEngine(layout, config, store)
     ctx = LabContext(layout, config, store, engine)

@@ -368,6 +368,16 @@ def save_config(layout: Layout, config: LabConfig) -> None:
     write_private(layout.config, config.to_json())
 
 
+def daemon_args(prog: str, doc: str | None, argv: list[str] | None) -> tuple[Layout, LabConfig]:
+    """A lab daemon's command line (`PROG --dir DIR`): the lab's layout and configuration."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=(doc or "").splitlines()[0])
+    parser.add_argument("--dir", required=True, type=Path)
+    layout = Layout(parser.parse_args(argv).dir)
+    return layout, load_config(layout)
+
+
 def write_private(path: Path, text: str | bytes, mode: int = 0o600) -> None:
     """Write a file created with `mode` (never briefly world-readable), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,6 @@ moto keeps objects in memory: they are gone when this process stops (`lab down`,
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -35,7 +34,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ghes_setup.lab.layout import Layout, load_config, write_private
+from ghes_setup.lab.layout import Layout, daemon_args, load_config, write_private
 
 PACKAGES_USER = "ghes-packages"
 REGION = "us-east-1"
@@ -121,11 +120,7 @@ class _Moto:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="s3server", description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", required=True, type=Path)
-    args = parser.parse_args(argv)
-    layout = Layout(args.dir)
-    config = load_config(layout)
+    layout, config = daemon_args("s3server", __doc__, argv)
     host, port = config.address, config.internal.storage
     os.environ["MOTO_PORT"] = str(port)  # what moto_server sets: moto builds URLs with it
 
