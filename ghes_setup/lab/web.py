@@ -109,23 +109,8 @@ class WebHandler(SigningHandler):
             return
         self.send_text(404, "not found\n")
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
+    # BaseHTTPRequestHandler calls do_<METHOD>: every method goes through the one router.
+    do_GET = do_HEAD = do_DELETE = do_POST = do_PUT = do_PATCH = _handle
 
     # -- REST
     def _pat(self) -> tuple[Token | None, bool]:
