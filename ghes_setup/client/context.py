@@ -12,9 +12,7 @@ most once per run, whichever check asks first, and the others wait for it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from cryptography import x509
 
 from ghes_setup import facts
 from ghes_setup.dns.lookup import Lookup
+from ghes_setup.memo import SharedAnswers
 from ghes_setup.registry.smoke import HttpFactory, SmokeRequest
 from ghes_setup.secrets import Secret
 from ghes_setup.tls.probe import ProbeFailure, ServedChain
@@ -109,8 +108,7 @@ class ClientContext:
     probe_label: str = "ghes-setup-probe"
     smoke: SmokeRequest | None = None
     smoke_http: SmokeHttp | None = None
-    _memo: dict[str, Future[Any]] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _memo: SharedAnswers[str, Any] = field(default_factory=SharedAnswers, repr=False)
 
     # ------------------------------------------------------------------ names
     @property
@@ -143,17 +141,5 @@ class ClientContext:
     # ------------------------------------------------------------------ shared measurements
     def once(self, key: str, compute: Callable[[], T]) -> T:
         """`compute()` the first time `key` is asked for in this run; the same answer after."""
-        with self._lock:
-            future = self._memo.get(key)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._memo[key] = future
-        if owner:
-            try:
-                future.set_result(compute())
-            except BaseException as exc:
-                future.set_exception(exc)
-                raise
-        result: T = future.result()
+        result: T = self._memo.get(key, compute)
         return result

@@ -22,7 +22,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dns.exception
@@ -37,6 +37,7 @@ import dns.resolver
 from ghes_setup.config.site import Site
 from ghes_setup.dns.lookup import Lookup, Lookups, LookupStatus, sort_addresses
 from ghes_setup.errors import Unreachable
+from ghes_setup.memo import SharedAnswers
 from ghes_setup.net import (
     AddressResolver,
     Nameserver,
@@ -107,7 +108,7 @@ class DnsResolver:
         self._system = system
         self._system_servers: tuple[Nameserver, ...] | None = None
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str, str], Future[_Answer]] = {}
+        self._cache: SharedAnswers[tuple[str, str, str], _Answer] = SharedAnswers()
         self.queries_sent = 0  # for tests and the benchmark: proves the cache works
 
     # ------------------------------------------------------------------ public interface
@@ -167,19 +168,7 @@ class DnsResolver:
 
     def _cached(self, server: Nameserver, name: str, rdtype: str) -> _Answer:
         key = (str(server), _norm(name), rdtype)
-        with self._lock:
-            future = self._cache.get(key)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._cache[key] = future
-        if owner:
-            try:
-                future.set_result(self._resolve(server, _norm(name), rdtype))
-            except BaseException as exc:  # pragma: no cover - _resolve returns failures as data
-                future.set_exception(exc)
-                raise
-        return future.result()
+        return self._cache.get(key, lambda: self._resolve(server, _norm(name), rdtype))
 
     def _resolve(self, server: Nameserver, name: str, rdtype: str) -> _Answer:
         """One server, one record type: query, follow CNAMEs (re-asking for the chain's end
