@@ -270,7 +270,9 @@ def desired_scope(
     outside = sorted(set(extra) - set(names))
     if outside:
         raise ValueError(f"desired values outside the scope: {outside}")  # a wiring bug
-    base = desired_settings(site, scope=names)
+    # The site model gives the core settings here; the Packages ones are `desired` (built by
+    # packages.desired_packages with the storage backend, or nothing when Packages is off).
+    base = desired_settings(site, scope=[n for n in names if n in CORE_SCOPE])
     return base.merged({n: validate(n, v) for n, v in extra.items()})
 
 

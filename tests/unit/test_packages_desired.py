@@ -82,7 +82,8 @@ def test_secret_may_come_from_a_file(tmp_path: Path) -> None:
     path.write_text("from-a-file-secret\n")
     env = {"GHES_SETUP_S3_ACCESS_KEY": "AKIA1234", "GHES_SETUP_S3_SECRET_KEY_FILE": str(path)}
     secrets = read_storage_secrets(site(**MINIO), env)
-    assert secrets.secret_key is not None and secrets.secret_key.reveal() == "from-a-file-secret"
+    key = secrets.get("packages.s3_secret_key")
+    assert key is not None and key.reveal() == "from-a-file-secret"
 
 
 @pytest.mark.parametrize(
