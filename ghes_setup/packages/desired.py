@@ -128,7 +128,16 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     for name in backend.site_settings:
         if name not in desired:
             raise _missing(site, backend, name)
-    return desired
+    # The order a plan shows them in: Packages, the storage (its site keys, then its
+    # secrets), the ecosystems as the site lists them.
+    order = (
+        "packages.enabled",
+        "packages.storage_type",
+        *backend.site_settings,
+        *backend.secret_settings,
+        *(ecosystem_setting(name) for name in site.packages.ecosystems),
+    )
+    return Settings({name: desired[name] for name in order if name in desired})
 
 
 def _check_ecosystems(site: Site) -> None:

@@ -132,3 +132,22 @@ def test_a_semicolon_in_a_key_is_refused_before_it_breaks_the_connection_string(
     env = {**ENV, "GHES_SETUP_S3_SECRET_KEY": "abc;BucketName=other"}
     with pytest.raises(SiteFileError, match="contains ';'"):
         precheck_argv(the_site, read_storage_secrets(the_site, env))
+
+
+def test_desired_settings_keep_the_order_a_plan_shows() -> None:
+    """Packages, the storage's site keys, then its secrets, then the ecosystems as listed."""
+    the_site = site(
+        enabled=True,
+        storage="azure",
+        azure_container="pkgs",
+        ecosystems={"npm": "disabled", "container": "enabled"},
+    )
+    env = {"GHES_SETUP_AZURE_CONNECTION_STRING": "AccountName=a;AccountKey=k123"}
+    assert list(desired_packages(the_site, read_storage_secrets(the_site, env))) == [
+        "packages.enabled",
+        "packages.storage_type",
+        "packages.azure_container",
+        "packages.azure_connection_string",
+        "packages.ecosystems.npm",
+        "packages.ecosystems.container",
+    ]
