@@ -29,7 +29,7 @@ from typing import Final
 from ghes_setup import facts
 from ghes_setup.appliance.plan import desired_settings
 from ghes_setup.appliance.transport import Settings, SettingValue
-from ghes_setup.config.site import Site, env_name
+from ghes_setup.config.site import Site, env_name, storage_choices
 from ghes_setup.errors import SiteFileError
 from ghes_setup.facts import SettingKind
 from ghes_setup.packages import backends
@@ -75,10 +75,9 @@ def storage_type(site: Site) -> str:
     """The site's storage, required: a backend's name (SiteFileError otherwise)."""
     kind = site.packages.storage
     if kind is None:
-        choices = ", ".join(f'"{n}"' for n in backends.names())
         raise SiteFileError(
             f"{_label(site)}: [packages] storage is not set",
-            hint=f"set storage = {choices} and its keys (ghes-setup explain packages)",
+            hint=f"set storage = {storage_choices()} and its keys (ghes-setup explain packages)",
         )
     return kind
 
