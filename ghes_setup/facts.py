@@ -214,6 +214,13 @@ class SettingSpec:
     `api_field` is a dotted path into the `/manage/v1/config/settings` document, or None when
     the documented schema has no such field (then only SSH `ghe-config` can set it).
     `key_verified` is False when the ghe-config key comes only from unofficial sources.
+
+    The row also says where ghes-setup takes and keeps the value, so that no second table
+    repeats it: `site_key` is the dotted path in the site model the desired value comes from
+    (a PEM or SECRET path names a file, read at plan time), or None when the value is derived
+    (the storage type from the storage backend, the storage secrets from the environment,
+    `tls.enabled` from the presence of a certificate); `recorded` says the upgrade snapshot
+    records it (`runbooks/upgrade.py`; never a secret).
     """
 
     name: str
@@ -222,6 +229,8 @@ class SettingSpec:
     api_field: str | None
     key_verified: bool
     source: str
+    site_key: str | None = None
+    recorded: bool = False
 
 
 def _eco(name: str) -> SettingSpec:
@@ -232,6 +241,8 @@ def _eco(name: str) -> SettingSpec:
         api_field=None,
         key_verified=False,
         source="UNVERIFIED: only an unofficial copy of Enterprise::ConfigApply::Packages",
+        site_key=f"packages.ecosystems.{name}",
+        recorded=True,
     )
 
 
@@ -243,6 +254,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "github_hostname",
         True,
         "command-line-utilities.md (ghe-config example); manage-ghes settings schema",
+        site_key="hostname",
     ),
     SettingSpec(
         "subdomain_isolation",
@@ -251,6 +263,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "subdomain_isolation",
         False,
         "API field documented (manage-ghes); ghe-config key UNVERIFIED (unofficial source)",
+        site_key="subdomain_isolation",
+        recorded=True,
     ),
     SettingSpec(
         "tls.enabled",
@@ -259,6 +273,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "github_ssl.enabled",
         False,
         "API field documented; ghe-config key from an unofficial source",
+        recorded=True,
     ),
     SettingSpec(
         "tls.cert",
@@ -267,6 +282,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "github_ssl.cert",
         False,
         "API field documented; ghe-config key from a third-party script",
+        site_key="tls.cert",
+        recorded=True,
     ),
     SettingSpec(
         "tls.key",
@@ -275,6 +292,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         "github_ssl.key",
         False,
         "API field documented; ghe-config key UNVERIFIED (no source at all)",
+        site_key="tls.key",
     ),
     SettingSpec(
         "packages.enabled",
@@ -283,6 +301,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         None,
         True,
         "setting-up-a-staging-instance.md; backup-utils ghe-backup-secrets",
+        site_key="packages.enabled",
+        recorded=True,
     ),
     SettingSpec(
         "packages.storage_type",
@@ -291,6 +311,7 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         None,
         True,
         "staging-instance page; backup-utils (s3 or azure; MinIO uses s3)",
+        recorded=True,
     ),
     SettingSpec(
         "packages.service_url",
@@ -299,6 +320,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         None,
         True,
         "staging-instance page; backup-utils",
+        site_key="packages.service_url",
+        recorded=True,
     ),
     SettingSpec(
         "packages.bucket",
@@ -307,6 +330,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         None,
         True,
         "staging-instance page; backup-utils",
+        site_key="packages.bucket",
+        recorded=True,
     ),
     SettingSpec(
         "packages.s3_access_key",
@@ -339,6 +364,8 @@ SETTINGS: Final[tuple[SettingSpec, ...]] = (
         None,
         True,
         "staging-instance page; backup-utils",
+        site_key="packages.azure_container",
+        recorded=True,
     ),
     *(_eco(e) for e in ("container", "docker", "npm", "maven", "nuget", "rubygems")),
 )
@@ -348,8 +375,8 @@ SETTINGS_BY_NAME: Final = {s.name: s for s in SETTINGS}
 # ghe-config keys that are read to identify the appliance.
 PACKAGE_VERSION_KEY: Final = "core.package-version"  # backup-utils bin/ghe-restore
 
-# Packages storage provider names as ghe-packages-precheck spells them (command-line-utilities.md)
-PRECHECK_PROVIDERS: Final = {"s3": "S3", "minio": "MinIO", "azure": "Azure"}
+# The provider names ghe-packages-precheck takes (S3, MinIO, Azure; command-line-utilities.md)
+# are the `precheck_provider` of each row of ghes_setup/packages/backends.py.
 # Success line of ghe-check-blob-connection (command-line-utilities.md).
 BLOB_CHECK_SUCCESS: Final = "All Storage tests passed"
 # `ghe-packages-precheck -cs` for S3/MinIO: the docs give no format for Packages. This is the

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ghes_setup import facts
-from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.pending import PendingState, read_pending
 from ghes_setup.appliance.plan import (
     CORE_SCOPE,
@@ -136,7 +136,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 def appliance_of(site: Site) -> str:
     """The key run records of this appliance are filed under (hostname and address)."""
-    return snapshots.appliance_key(site.hostname, site.connect_host)
+    return checkpoints.appliance_key(site.hostname, site.connect_host)
 
 
 def check_options(options: ApplyOptions) -> None:
@@ -185,7 +185,7 @@ def pending_of(transport: ApplianceTransport, site: Site, state_dir: Path | None
     return read_pending(
         transport,
         appliance=appliance_of(site),
-        directory=state_dir or snapshots.default_dir(),
+        directory=state_dir or checkpoints.default_dir(),
     )
 
 
@@ -283,7 +283,9 @@ def desired_scope(
     outside = sorted(set(extra) - set(names))
     if outside:
         raise ValueError(f"desired values outside the scope: {outside}")  # a wiring bug
-    base = desired_settings(site, scope=names)
+    # The site model gives the core settings here; the Packages ones are `desired` (built by
+    # packages.desired_packages with the storage backend, or nothing when Packages is off).
+    base = desired_settings(site, scope=[n for n in names if n in CORE_SCOPE])
     return base.merged({n: validate(n, v) for n, v in extra.items()})
 
 
@@ -303,15 +305,15 @@ def rollback(
     exactly those before the confirmation."""
     sink = progress or NullProgress()
     check_options(options)
-    folder = options.snapshot_dir or snapshots.default_dir()
+    folder = options.snapshot_dir or checkpoints.default_dir()
     appliance = appliance_of(site)
-    path = snapshot_path or snapshots.latest(site.hostname, folder, appliance)
+    path = snapshot_path or checkpoints.latest(site.hostname, folder, appliance)
     if path is None:
         raise MaterialError(
             f"no snapshot of {appliance} in {folder}",
             hint="name one: ghes-setup config rollback PATH",
         )
-    snap = snapshots.load(path)
+    snap = checkpoints.load(path)
     if snap.host != site.hostname:
         raise InputError(
             f"snapshot {path} is of {snap.host}, not of {site.hostname}",
@@ -330,7 +332,7 @@ def rollback(
         confirm=confirm,
         sink=sink,
         clock=clock,
-        reason=snapshots.PRE_ROLLBACK,
+        reason=checkpoints.PRE_ROLLBACK,
         appliance=appliance,
         latest_run=latest_run,
         site=site,
@@ -418,14 +420,14 @@ def _execute(
         raise Interrupted(f"{command} cancelled at the prompt; nothing was changed")
 
     run_id = new_run_id()
-    record: snapshots.Snapshot | None = None
+    record: checkpoints.Checkpoint | None = None
     if plan.changes:
         sink.stage("snapshot", "saving the current settings")
-        record = snapshots.save(
+        record = checkpoints.save(
             plan.current,
             host=plan.host,
             via=transport.name,
-            directory=options.snapshot_dir or snapshots.default_dir(),
+            directory=options.snapshot_dir or checkpoints.default_dir(),
             reason=reason,
             ghes_version=str(info.version),
             appliance=appliance,
@@ -440,7 +442,7 @@ def _execute(
         path = plan.pending.snapshot if plan.pending is not None else None
         if path is not None:
             try:
-                record = snapshots.load(path)
+                record = checkpoints.load(path)
             except MaterialError:
                 record = None
     rollback_hint = _rollback_hint(path, site)
@@ -451,7 +453,7 @@ def _execute(
             transport.write_settings(plan.target())
         except GhesSetupError as exc:
             sink.finish(False, "nothing was changed")
-            _mark(record, snapshots.PUSH_FAILED, "push")
+            _mark(record, checkpoints.PUSH_FAILED, "push")
             raise ApplyFailed(
                 f"{command} failed at step 'push': {exc.message}",
                 hint=exc.hint or "fix the cause and run the command again",
@@ -459,7 +461,7 @@ def _execute(
                 snapshot=str(path),
                 rolled_back=True,
             ) from None
-        record = _mark(record, snapshots.WRITTEN, "push")
+        record = _mark(record, checkpoints.WRITTEN, "push")
         sink.finish(True, "written")
 
     what = "starting" if plan.changes else "applying the pending settings in"
@@ -468,7 +470,7 @@ def _execute(
         run = transport.start_apply(run_id)
     except ApplianceError as exc:
         sink.finish(False, exc.message)
-        _mark(record, snapshots.WRITTEN if plan.changes else record_state(record), "start")
+        _mark(record, checkpoints.WRITTEN if plan.changes else record_state(record), "start")
         raise ApplyFailed(
             f"{command} failed at step 'start config apply': {exc.message}; the settings are "
             "written but not applied (pending: the next ghes-setup config apply or up applies "
@@ -478,7 +480,7 @@ def _execute(
             snapshot=str(path) if path else None,
         ) from None
     if plan.changes:
-        record = _mark(record, snapshots.STARTED, "config apply")
+        record = _mark(record, checkpoints.STARTED, "config apply")
     if not options.wait:
         sink.finish(True, f"run {run.run_id} started (not waiting)")
         verified = _verify(transport, plan, path, sink)
@@ -489,7 +491,7 @@ def _execute(
         detail = status.detail or "no reason given"
         sink.finish(False, detail)
         if plan.changes:
-            _mark(record, snapshots.FAILED, scrub(detail))
+            _mark(record, checkpoints.FAILED, scrub(detail))
         raise ApplyFailed(
             f"{command} failed at step 'config apply': configuration run {run.run_id} "
             f"failed: {scrub(detail)}; the settings are stored but not applied",
@@ -498,7 +500,7 @@ def _execute(
             snapshot=str(path) if path else None,
         )
     sink.finish(True, f"run {run.run_id} succeeded")
-    _mark(record, snapshots.SUCCEEDED, None)
+    _mark(record, checkpoints.SUCCEEDED, None)
     verified = _verify(transport, plan, path, sink)
     outcome = ApplyOutcome(
         command,
@@ -514,14 +516,14 @@ def _execute(
     return outcome
 
 
-def record_state(record: snapshots.Snapshot | None) -> str:
-    return record.state if record is not None else snapshots.WRITTEN
+def record_state(record: checkpoints.Checkpoint | None) -> str:
+    return record.state if record is not None else checkpoints.WRITTEN
 
 
 def _mark(
-    record: snapshots.Snapshot | None, state: str, step: str | None
-) -> snapshots.Snapshot | None:
-    return snapshots.mark(record, state, step) if record is not None else None
+    record: checkpoints.Checkpoint | None, state: str, step: str | None
+) -> checkpoints.Checkpoint | None:
+    return checkpoints.mark(record, state, step) if record is not None else None
 
 
 def _rollback_hint(path: Path | None, site: Site | None) -> str:

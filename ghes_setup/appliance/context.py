@@ -24,7 +24,7 @@ class ApplianceContext:
     # Settings to read in identify's round trip (SSH) for the checks that come next: the
     # cron `check` passes every setting its appliance and Packages checks read.
     prefetch: tuple[str, ...] = CHECKED_SETTINGS
-    # The run records `appliance-pending` reads (`snapshot.appliance_key`, the snapshot
+    # The run records `appliance-pending` reads (`checkpoint.appliance_key`, the checkpoint
     # folder); without them only the appliance's own run records count.
     appliance: str | None = None
     state_dir: Path | None = None

@@ -13,7 +13,7 @@ What it reads:
   the Manage API; over SSH, the run records ghes-setup keeps under ~/.ghes-setup/runs on the
   appliance, see `ssh.py`): a run that failed leaves whatever it was to apply pending, a run in
   progress is not finished;
-- the tool's own run record for this appliance (`snapshot.py`, the snapshot taken before the
+- the tool's own run record for this appliance (`checkpoint.py`, the checkpoint taken before the
   write): a write whose run never started (an API 503 at "start config apply", Ctrl-C right
   after "push: written") or never finished, with no successful run of the appliance after it,
   is pending if the written values are still there (their digests match).
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.transport import ApplianceTransport, ApplyStatus
 from ghes_setup.errors import GhesSetupError
 
@@ -100,7 +100,7 @@ def read_pending(
                 snapshot=record.path if record else None,
             ),
         )
-    if record is not None and record.state not in snapshots.SETTLED:
+    if record is not None and record.state not in checkpoints.SETTLED:
         pending = _from_record(transport, record, latest)
         if pending is not None:
             return PendingState(latest, pending)
@@ -117,18 +117,18 @@ def read_pending(
     return PendingState(latest, None)
 
 
-def _record(directory: Path | None, appliance: str | None) -> snapshots.Snapshot | None:
+def _record(directory: Path | None, appliance: str | None) -> checkpoints.Checkpoint | None:
     if directory is None or appliance is None:
         return None
-    return snapshots.latest_record(directory, appliance)
+    return checkpoints.latest_record(directory, appliance)
 
 
-def _same_run(record: snapshots.Snapshot, status: ApplyStatus) -> bool:
+def _same_run(record: checkpoints.Checkpoint, status: ApplyStatus) -> bool:
     return record.run_id is not None and record.run_id == status.run_id
 
 
 def _from_record(
-    transport: ApplianceTransport, record: snapshots.Snapshot, latest: ApplyStatus
+    transport: ApplianceTransport, record: checkpoints.Checkpoint, latest: ApplyStatus
 ) -> Pending | None:
     """The tool's last write to this appliance did not end in a successful run: pending if
     no successful run came after it and the written values are still stored."""
@@ -139,14 +139,14 @@ def _from_record(
     if not names or not targets:
         return None
     current = transport.read_settings(names)
-    landed = tuple(n for n in names if snapshots.digest(n, current[n]) == targets.get(n))
+    landed = tuple(n for n in names if checkpoints.digest(n, current[n]) == targets.get(n))
     if not landed:
         return None  # the write never happened (or was undone): nothing of ours is pending
     why = {
-        snapshots.SAVED: "the run was interrupted during the push",
-        snapshots.WRITTEN: f"run {record.run_id} never started",
-        snapshots.STARTED: f"run {record.run_id} did not finish",
-        snapshots.FAILED: f"run {record.run_id} failed at {record.step or 'config apply'}",
+        checkpoints.SAVED: "the run was interrupted during the push",
+        checkpoints.WRITTEN: f"run {record.run_id} never started",
+        checkpoints.STARTED: f"run {record.run_id} did not finish",
+        checkpoints.FAILED: f"run {record.run_id} failed at {record.step or 'config apply'}",
     }.get(record.state, f"run {record.run_id} did not succeed")
     return Pending(
         f"stored, not applied: {', '.join(landed)} written, {why}",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ghes_setup import facts
 from ghes_setup.appliance.pending import Pending
 from ghes_setup.appliance.transport import (
     Settings,
@@ -32,7 +33,7 @@ from ghes_setup.appliance.transport import (
 )
 from ghes_setup.config.site import Site
 from ghes_setup.errors import MaterialError
-from ghes_setup.facts import SettingKind
+from ghes_setup.facts import SettingKind, SettingSpec
 from ghes_setup.secrets import REDACTED, Secret
 
 CORE_SCOPE: Final = ("hostname", "subdomain_isolation", "tls.enabled", "tls.cert", "tls.key")
@@ -47,18 +48,57 @@ _HOSTNAME_NOTE: Final = (
 )
 
 
-def desired_settings(site: Site, *, scope: Iterable[str] = CORE_SCOPE) -> Settings:
-    """What the site file asks for, limited to `scope`. Reads the TLS files (MaterialError)."""
+def desired_settings(
+    site: Site,
+    *,
+    scope: Iterable[str] = CORE_SCOPE,
+    given: Mapping[str, SettingValue] | None = None,
+) -> Settings:
+    """What the site file asks for, limited to `scope`: one pass over `facts.SETTINGS`.
+
+    Each row in scope takes `given[name]` when the caller derives it (the Packages storage type
+    and secrets, `packages.desired`), else the site model's value at the row's `site_key` (a
+    PEM or SECRET there names a file, read here: MaterialError). A row with neither, or whose
+    site value is not set, is left out: ghes-setup leaves what the site does not mention.
+    `tls.enabled` is derived: true when the site gives a certificate and key to install."""
     wanted = set(scope)
-    desired: dict[str, SettingValue] = {
-        "hostname": site.hostname,
-        "subdomain_isolation": site.subdomain_isolation,
-    }
-    if site.tls.cert is not None and site.tls.key is not None and wanted & TLS_MATERIAL:
-        desired["tls.enabled"] = True
-        desired["tls.cert"] = _read(site.tls.cert, "[tls] cert")
-        desired["tls.key"] = Secret(_read(site.tls.key, "[tls] key"), f"file {site.tls.key}")
-    return Settings({n: validate(n, v) for n, v in desired.items() if n in wanted})
+    values = dict(given or {})
+    # The certificate and its key go together (configuring-tls.md): both, or neither.
+    material = (
+        site.tls.cert is not None and site.tls.key is not None and bool(wanted & TLS_MATERIAL)
+    )
+    if material:
+        values.setdefault("tls.enabled", True)
+    desired: dict[str, SettingValue] = {}
+    for row in facts.SETTINGS:
+        if row.name not in wanted:
+            continue
+        if row.name in values:
+            value = values[row.name]
+        elif row.site_key is not None and (material or row.name not in TLS_MATERIAL):
+            value = _site_value(site, row)
+        else:
+            continue
+        if value is not None:
+            desired[row.name] = validate(row.name, value)
+    return Settings(desired)
+
+
+def _site_value(site: Site, row: SettingSpec) -> SettingValue:
+    """The site model's value at `row.site_key` (`packages.ecosystems.npm`: a table's entry);
+    a path for a PEM or SECRET setting is read (the file's text; a Secret for a SECRET)."""
+    assert row.site_key is not None
+    value: object = site
+    for part in row.site_key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else getattr(value, part)
+        if value is None:
+            return None
+    if isinstance(value, Path):
+        section, _, key = row.site_key.rpartition(".")
+        text = _read(value, f"[{section}] {key}" if section else key)
+        return Secret(text, f"file {value}") if row.kind is SettingKind.SECRET else text
+    assert isinstance(value, bool | str)
+    return value
 
 
 def _read(path: Path, what: str) -> str:

@@ -25,7 +25,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 
@@ -193,7 +192,9 @@ def appliance_values(
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Site values and section notes from what the appliance reported (no secret: a secret
     setting is only ever said to be set or not)."""
+    from ghes_setup import facts
     from ghes_setup.appliance.plan import describe
+    from ghes_setup.packages import backends
 
     values: dict[str, Any] = {"ghes_version": f"{info.version.major}.{info.version.minor}"}
     notes: dict[str, list[str]] = {
@@ -212,24 +213,22 @@ def appliance_values(
     kind = settings.get("packages.storage_type")
     url = settings.get("packages.service_url")
     packages: list[str] = []
-    if kind == "azure":
-        values["packages.storage"] = "azure"
-        packages.append("Storage secret: GHES_SETUP_AZURE_CONNECTION_STRING.")
-    elif kind == "s3":
-        host = (urlsplit(str(url)).hostname or "") if url else ""
-        aws = host == "amazonaws.com" or host.endswith(".amazonaws.com")
-        values["packages.storage"] = "s3" if aws else "minio"
-        packages.append(
-            'The appliance stores "s3" for S3 and MinIO alike; '
-            + ("the endpoint is AWS." if aws else 'the endpoint is not AWS, so "minio".')
-        )
-        packages.append("Storage secrets: GHES_SETUP_S3_ACCESS_KEY, GHES_SETUP_S3_SECRET_KEY.")
-    for setting, key in (
-        ("packages.service_url", "packages.service_url"),
-        ("packages.bucket", "packages.bucket"),
-        ("packages.azure_container", "packages.azure_container"),
-    ):
-        if settings.get(setting):
+    # Which backend the stored type (and URL) is: the storage backend table says.
+    backend = backends.stored(kind, str(url) if url else None) if isinstance(kind, str) else None
+    if backend is not None:
+        values["packages.storage"] = backend.name
+        alike = backends.storing(backend.storage_type)
+        if len(alike) > 1:
+            labels = " and ".join(b.label for b in alike)
+            packages.append(
+                f'The appliance stores "{backend.storage_type}" for {labels} alike; '
+                + backend.recognised
+            )
+        envs = ", ".join(s.env for s in backend.secrets)
+        packages.append(f"Storage secret{'s' if len(backend.secrets) > 1 else ''}: {envs}.")
+    for setting in backends.every_storage_setting():
+        key = facts.SETTINGS_BY_NAME[setting].site_key
+        if key is not None and settings.get(setting):
             values[key] = str(settings[setting])
     if packages:
         notes["packages"] = packages

@@ -51,7 +51,22 @@ NON_SITE_ENV = frozenset(
 _SECRETISH = re.compile(r"(password|secret|token|access_key|connection_string)$")
 
 Transport = Literal["auto", "ssh", "api"]
+# The Packages storage backends a site file may name, and the [packages] keys each needs.
+# Each backend's other decisions (settings, secrets, precheck, lint) are its row in
+# ghes_setup/packages/backends.py; tests/unit/test_storage_backends.py holds the three to
+# the same names and keys.
 StorageType = Literal["s3", "minio", "azure"]
+STORAGE_NEEDS: Mapping[str, tuple[str, ...]] = types.MappingProxyType(
+    {
+        "s3": ("bucket", "service_url"),
+        "minio": ("bucket", "service_url"),
+        "azure": ("azure_container",),
+    }
+)
+# Shown when a storage's key is missing.
+_NEED_HINTS: Mapping[str, str] = {
+    "service_url": "the S3 endpoint, e.g. https://s3.us-west-2.amazonaws.com, or MinIO's URL",
+}
 EcosystemState = Literal["enabled", "read-only", "disabled"]
 
 
@@ -421,17 +436,20 @@ def _validate(site: Site, where: _Origins) -> None:
     pk = site.packages
     if pk.enabled and pk.storage is None:
         raise SiteFileError(
-            f'{label}: [packages] enabled = true needs storage = "s3", "minio" or "azure"'
+            f"{label}: [packages] enabled = true needs storage = {storage_choices()}"
         )
-    if pk.storage in ("s3", "minio") and pk.enabled and not pk.bucket:
-        raise SiteFileError(f"{label}: [packages] storage {pk.storage!r} needs bucket")
-    if pk.storage in ("s3", "minio") and pk.enabled and not pk.service_url:
-        raise SiteFileError(
-            f"{label}: [packages] storage {pk.storage!r} needs service_url",
-            hint="the S3 endpoint, e.g. https://s3.us-west-2.amazonaws.com, or MinIO's URL",
-        )
-    if pk.storage == "azure" and pk.enabled and not pk.azure_container:
-        raise SiteFileError(f'{label}: [packages] storage "azure" needs azure_container')
+    for key in STORAGE_NEEDS.get(pk.storage or "", ()) if pk.enabled else ():
+        if not getattr(pk, key):
+            raise SiteFileError(
+                f"{label}: [packages] storage {pk.storage!r} needs {key}",
+                hint=_NEED_HINTS.get(key),
+            )
+
+
+def storage_choices() -> str:
+    """`"s3", "minio" or "azure"`: the storage values a site file may give."""
+    quoted = [f'"{name}"' for name in get_args(StorageType)]
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
 
 
 def _ip_address(text: str, where: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ghes_setup.config.site import Site, env_name
+from ghes_setup.config.site import Site, env_name, storage_choices
 from ghes_setup.facts import GhesVersion
 
 # section ("" for the top level) -> the dataclass holding its keys (Site's own fields that
@@ -92,7 +92,7 @@ KEY_HELP: Final[dict[str, tuple[str, Any]]] = {
         "desired state of GitHub Packages. Default: unset (leave it as it is)",
         True,
     ),
-    "packages.storage": ('blob storage: "s3", "minio" or "azure"', "minio"),
+    "packages.storage": (f"blob storage: {storage_choices()}", "minio"),
     "packages.service_url": ("S3 or MinIO endpoint", "https://minio.example.com:9000"),
     "packages.bucket": ("S3/MinIO bucket", "ghes-packages"),
     "packages.azure_container": ("Azure container", "ghes-packages"),

@@ -8,7 +8,8 @@ of `ghe-config` is `git config -f .../secrets.conf` for keys matching `secrets.*
 nothing else. Writes go through `git config` run as the `admin` user, so the files keep one
 owner whichever side wrote last.
 
-This module also maps the files to and from the Manage API settings document
+The keys, and which Manage API field each one is, are `facts.SETTINGS`'s (no second map
+here). This module also maps the files to and from the Manage API settings document
 (`GET/PUT /manage/v1/config/settings`, docs/reference/ghes-facts.md §3.4).
 """
 
@@ -26,38 +27,54 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ghes_setup import facts
+from ghes_setup.facts import SettingKind
 from ghes_setup.lab.layout import ADMIN_USER, LabConfig, Layout
 
 SECRETS_PREFIX = "secrets."
 
-# ghe-config keys the lab uses. Where a key is UNVERIFIED for real GHES
-# (docs/reference/ghes-facts.md §2), the lab still needs *some* key; it uses the most likely one and
-# says so here.
-HOSTNAME = "core.github-hostname"  # command-line-utilities.md example
-PACKAGE_VERSION = "core.package-version"  # backup-utils bin/ghe-restore
-ISOLATION = "core.subdomain-isolation"  # UNVERIFIED key path (unofficial config-apply source)
-SSL_ENABLED = "github-ssl.enabled"  # unofficial config-apply source
-SSL_CERT = "github-ssl.cert"  # third-party cert-renewal script
-SSL_KEY = "github-ssl.key"  # UNVERIFIED: no source; the API field github_ssl.key is documented
-PACKAGES_ENABLED = "app.packages.enabled"  # setting-up-a-staging-instance.md
-STORAGE_TYPE = "secrets.packages.blob-storage-type"  # staging-instance page; backup-utils
-SERVICE_URL = "secrets.packages.service-url"
-BUCKET = "secrets.packages.s3-bucket"
-ACCESS_KEY = "secrets.packages.aws-access-key"
-SECRET_KEY = "secrets.packages.aws-secret-key"
-AZURE_CONNECTION = "secrets.packages.azure-connection-string"
-AZURE_CONTAINER = "secrets.packages.azure-container-name"
+# ghe-config keys the lab uses: the `ghe_config_key` of each facts.SETTINGS row (one table:
+# a key corrected there is corrected here). Where a key is UNVERIFIED for real GHES
+# (docs/reference/ghes-facts.md §2), the row says so; the lab still needs *some* key and
+# uses the row's.
+
+
+def _key(setting: str) -> str:
+    return facts.SETTINGS_BY_NAME[setting].ghe_config_key
+
+
+HOSTNAME = _key("hostname")
+PACKAGE_VERSION = facts.PACKAGE_VERSION_KEY
+ISOLATION = _key("subdomain_isolation")
+SSL_ENABLED = _key("tls.enabled")
+SSL_CERT = _key("tls.cert")
+SSL_KEY = _key("tls.key")
+PACKAGES_ENABLED = _key("packages.enabled")
+STORAGE_TYPE = _key("packages.storage_type")
+SERVICE_URL = _key("packages.service_url")
+BUCKET = _key("packages.bucket")
+ACCESS_KEY = _key("packages.s3_access_key")
+SECRET_KEY = _key("packages.s3_secret_key")
+AZURE_CONNECTION = _key("packages.azure_connection_string")
+AZURE_CONTAINER = _key("packages.azure_container")
 # UNVERIFIED (unofficial Enterprise::ConfigApply::Packages): unset = enabled, "false" =
 # disabled, "readonly" = read-only; falls back to secrets.packages.<eco>-enabled.
-CONTAINER_ECOSYSTEM = "app.packages.container-enabled"
+CONTAINER_ECOSYSTEM = _key("packages.ecosystems.container")
 
-# Manage API fields stored under their own ghe-config key: (path in the document, key, type).
-MAPPED_FIELDS: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("github_hostname",), HOSTNAME, "string"),
-    (("subdomain_isolation",), ISOLATION, "bool"),
-    (("github_ssl", "enabled"), SSL_ENABLED, "bool"),
-    (("github_ssl", "cert"), SSL_CERT, "pem"),
-    (("github_ssl", "key"), SSL_KEY, "pem"),
+# How the lab stores and checks a Manage API field of each kind (a secret there is the TLS
+# key, a PEM).
+_FIELD_KINDS: Mapping[SettingKind, str] = {
+    SettingKind.BOOL: "bool",
+    SettingKind.STRING: "string",
+    SettingKind.PEM: "pem",
+    SettingKind.SECRET: "pem",
+}
+# Manage API fields stored under their own ghe-config key: (path in the document, key, type),
+# every facts.SETTINGS row with an `api_field`.
+MAPPED_FIELDS: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
+    (tuple(s.api_field.split(".")), s.ghe_config_key, _FIELD_KINDS[s.kind])
+    for s in facts.SETTINGS
+    if s.api_field is not None
 )
 # Every other field of the document is stored as JSON under `manage-api.<field>.json`
 # (a git-config subsection keeps the field name exactly, underscores included). Lab choice:

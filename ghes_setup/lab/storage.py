@@ -28,12 +28,14 @@ import datetime as dt
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ghes_setup.lab import settings as keys
 from ghes_setup.lab.layout import LabConfig, Layout
+from ghes_setup.packages import backends
 
 SUCCESS = "All Storage tests passed"
 TEST_PREFIX = ".ghes-storage-test"
@@ -63,12 +65,14 @@ class StorageTarget:
 
 
 def from_settings(values: dict[str, str]) -> StorageTarget | None:
-    """The configured storage. GHES stores MinIO as `s3` (its URL is not AWS's): such a URL
-    is reached path-style, as GHES does for MinIO."""
+    """The configured storage. GHES stores MinIO as `s3` (its URL is not AWS's): the backend
+    table (`packages.backends.stored`) says which backend a stored type and URL are, and such
+    a URL is reached path-style, as GHES does for MinIO."""
     kind = values.get(keys.STORAGE_TYPE, "").strip().lower()
     if not kind:
         return None
     url = values.get(keys.SERVICE_URL, "")
+    backend = backends.stored(kind, url) or backends.find(kind)
     return StorageTarget(
         provider=kind,
         service_url=url,
@@ -77,7 +81,7 @@ def from_settings(values: dict[str, str]) -> StorageTarget | None:
         secret_key=values.get(keys.SECRET_KEY, ""),
         azure_connection=values.get(keys.AZURE_CONNECTION, ""),
         azure_container=values.get(keys.AZURE_CONTAINER, ""),
-        path_style=kind == "minio" or (kind == "s3" and not _is_aws(url)),
+        path_style=backend is not None and backend.path_style,
     )
 
 
@@ -95,21 +99,39 @@ def from_connection_string(provider: str, text: str, container: str = "") -> Sto
         if sep:
             fields[name.strip().lower()] = value.strip()
     kind = provider.strip().lower()
-    if kind == "azure":
-        return StorageTarget("azure", azure_connection=text, azure_container=container)
+    backend = backends.by_provider(kind)
+    protocol = backend.storage_type if backend is not None else kind
+    return _PARSERS.get(protocol, _parse_s3)(kind, text, fields, container, backend)
+
+
+def _parse_s3(
+    kind: str,
+    text: str,
+    fields: dict[str, str],
+    container: str,
+    backend: backends.StorageBackend | None,
+) -> StorageTarget:
+    del text, container
     return StorageTarget(
         provider=kind,
         service_url=fields.get("serviceurl", ""),
         bucket=fields.get("bucketname", ""),
         access_key=fields.get("accesskeyid", ""),
         secret_key=fields.get("secretaccesskey", ""),
-        path_style=kind == "minio" or fields.get("forcepathstyle", "").lower() == "true",
+        path_style=(backend is not None and backend.path_style)
+        or fields.get("forcepathstyle", "").lower() == "true",
     )
 
 
-def _is_aws(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host == "s3.amazonaws.com" or host.endswith(".amazonaws.com")
+def _parse_azure(
+    kind: str,
+    text: str,
+    fields: dict[str, str],
+    container: str,
+    backend: backends.StorageBackend | None,
+) -> StorageTarget:
+    del fields, backend
+    return StorageTarget(kind, azure_connection=text, azure_container=container)
 
 
 def region_of(url: str) -> str:
@@ -125,13 +147,12 @@ def verify(layout: Layout, config: LabConfig, target: StorageTarget) -> list[str
     The appliance trusts the lab CA (on GHES: ghe-ssl-ca-certificate-install), so an https
     storage with a lab certificate verifies; any other certificate does not."""
     del config  # the servers answer for themselves
-    if target.provider == "azure":
-        return _verify_azure(target)
-    if target.provider in ("s3", "minio"):
-        return _verify_s3(target, _trust(layout))
-    raise StorageFailure(
-        [f"Error: unknown storage provider {target.provider!r} (S3, MinIO, Azure)"]
-    )
+    backend = backends.find(target.provider) or backends.stored(target.provider)
+    verifier = _VERIFIERS.get(backend.storage_type) if backend is not None else None
+    if verifier is None:
+        known = ", ".join(b.precheck_provider for b in backends.backends())
+        raise StorageFailure([f"Error: unknown storage provider {target.provider!r} ({known})"])
+    return verifier(target, _trust(layout))
 
 
 def _test_object() -> tuple[str, bytes]:
@@ -248,7 +269,8 @@ def _azure_reason(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _verify_azure(target: StorageTarget) -> list[str]:
+def _verify_azure(target: StorageTarget, trust: str | bool = True) -> list[str]:
+    del trust  # Azurite is plain http on loopback; a real account's https verifies by default
     if not target.azure_connection or not target.azure_container:
         what = "connection string" if not target.azure_connection else "container name"
         raise StorageFailure([f"Error: incomplete storage configuration: no {what}"])
@@ -382,8 +404,10 @@ def registry_revisions(
     if ".." in repository.split("/"):
         return None
     kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
-    if kind in ("s3", "minio"):
-        return _s3_revisions(layout, config, applied, repository)
+    backend = backends.stored(kind) or backends.find(kind)
+    reader = _REVISION_READERS.get(backend.storage_type) if backend is not None else None
+    if reader is not None:
+        return reader(layout, config, applied, repository)
     from ghes_setup.lab.parts import registry_root
 
     repo_dir = registry_root(layout, config, applied) / _REPOSITORIES / repository
@@ -453,3 +477,24 @@ def _s3_revisions(
         ManifestRevision(digest, when, tuple(sorted(tags.get(digest, []))))
         for digest, when in revisions
     ]
+
+
+# --------------------------------------------------------------------------- per protocol
+# The lab's servers speak one protocol per stored storage type (`StorageBackend.storage_type`):
+# moto's S3 server for s3 and minio, Azurite for azure. A backend with a new protocol adds its
+# connection-string parser, its storage test and (if the registry keeps blobs there) its
+# revision reader here, and its server in lab/parts.py.
+
+_PARSERS: Final[
+    dict[
+        str,
+        Callable[[str, str, dict[str, str], str, backends.StorageBackend | None], StorageTarget],
+    ]
+] = {"s3": _parse_s3, "azure": _parse_azure}
+_VERIFIERS: Final[dict[str, Callable[[StorageTarget, str | bool], list[str]]]] = {
+    "s3": _verify_s3,
+    "azure": _verify_azure,
+}
+_REVISION_READERS: Final[
+    dict[str, Callable[[Layout, LabConfig, dict[str, str], str], list[ManifestRevision] | None]]
+] = {"s3": _s3_revisions}

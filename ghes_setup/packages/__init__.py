@@ -1,5 +1,6 @@
 """packages area: GitHub Packages and its blob storage (issue 4 §4).
 
+- `backends`: the `StorageBackend` table (s3, minio, azure): everything decided per backend.
 - `desired`: the site's `[packages]` as settings (`PACKAGES_SCOPE`, `desired_packages`), the
   storage secrets from the environment, the precheck's arguments.
 - `storage`: the appliance's storage utilities over SSH (ghe-packages-precheck,

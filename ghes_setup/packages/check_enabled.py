@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ghes_setup.checks import Outcome, check
+from ghes_setup.packages import backends
 from ghes_setup.packages.context import PackagesContext
 from ghes_setup.packages.desired import CONTAINER, ECOSYSTEMS, ecosystem_setting
 
@@ -35,15 +36,12 @@ def packages_enabled(ctx: PackagesContext) -> Outcome:
         "ecosystems": ecosystems,
         "ecosystems_unset": [n for n in ECOSYSTEMS if s[ecosystem_setting(n)] is None],
     }
-    if storage in ("s3", None):
-        details["service_url"] = s["packages.service_url"]
-        details["bucket"] = s["packages.bucket"]
-        details["credentials_set"] = bool(
-            s["packages.s3_access_key"] and s["packages.s3_secret_key"]
-        )
-    if storage == "azure":
-        details["azure_container"] = s["packages.azure_container"]
-        details["credentials_set"] = bool(s["packages.azure_connection_string"])
+    # The stored type's settings (an appliance without one: the first backend's, S3's).
+    shown = backends.storing(str(storage)) if storage else backends.backends()[:1]
+    if shown:
+        for name in shown[0].site_settings:
+            details[shown[0].site_key(name)] = s[name]
+        details["credentials_set"] = all(s[name] for name in shown[0].secret_settings)
 
     if s["packages.enabled"] is not True:
         return Outcome.failed("GitHub Packages is not enabled", ENABLE_REMEDY, details=details)
@@ -63,7 +61,7 @@ def packages_enabled(ctx: PackagesContext) -> Outcome:
             ENABLE_REMEDY,
             details=details,
         )
-    where = details.get("bucket") or details.get("azure_container")
+    where = details.get(shown[0].site_key(shown[0].location)) if shown else None
     return Outcome.passed(
         f"GitHub Packages is enabled with {storage} storage"
         + (f" ({where})" if where else "")
@@ -79,14 +77,12 @@ def _storage_problems(ctx: PackagesContext, storage: object, details: dict[str, 
         problems.append(f"the {storage} storage credentials are not set")
     if pk.storage is None:
         return problems
-    want = "s3" if pk.storage == "minio" else pk.storage
-    if storage != want:
+    backend = backends.backend(pk.storage)
+    if storage != backend.storage_type:
         return [*problems, f"storage is {storage} (site file: {pk.storage})"]
-    for key, value in (
-        ("service_url", pk.service_url),
-        ("bucket", pk.bucket),
-        ("azure_container", pk.azure_container),
-    ):
+    for name in backend.site_settings:
+        key = backend.site_key(name)
+        value = getattr(pk, key)
         if value is not None and key in details and details[key] != value:
             problems.append(f"{key} is {details[key]!r} (site file: {value!r})")
     return problems

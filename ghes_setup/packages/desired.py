@@ -4,13 +4,17 @@ GitHub Packages is set with `ghe-config` over the admin SSH shell: the Manage AP
 document has no Packages fields (docs/reference/ghes-facts.md §3.4), so every name in
 `PACKAGES_SCOPE` has `api_field=None` in `facts.SETTINGS` and routes to SSH.
 
-- `read_storage_secrets(site)`: the storage credentials from the environment (never the site
-  file): `GHES_SETUP_S3_ACCESS_KEY` / `GHES_SETUP_S3_SECRET_KEY` for s3 and minio,
-  `GHES_SETUP_AZURE_CONNECTION_STRING` for azure, or their `_FILE` variants.
-- `desired_packages(site, secrets)`: the settings, by ghes-setup name. MinIO is written as
-  blob-storage-type `s3` with its service URL (enabling-github-packages-with-minio.md: "enter
-  MinIO in the S3 fields"; docs/reference/ghes-facts.md §2.2).
-- `precheck_argv(site, secrets)`: `ghe-packages-precheck -p {S3,MinIO,Azure} -cs CONN
+Every per-backend decision is the storage backend's row (`packages.backends`):
+
+- `read_storage_secrets(site)`: the secrets the backend's row lists, from the environment
+  (never the site file): `GHES_SETUP_S3_ACCESS_KEY` / `GHES_SETUP_S3_SECRET_KEY` for s3 and
+  minio, `GHES_SETUP_AZURE_CONNECTION_STRING` for azure, or their `_FILE` variants.
+- `desired_packages(site, secrets)`: the settings, by ghes-setup name, built by the one pass
+  over `facts.SETTINGS` (`appliance.plan.desired_settings`): the storage type the row stores
+  (MinIO is written as blob-storage-type `s3` with its service URL,
+  enabling-github-packages-with-minio.md: "enter MinIO in the S3 fields"), its site settings
+  (required), its secrets and the ecosystems the site lists.
+- `precheck_argv(site, secrets)`: `ghe-packages-precheck -p PROVIDER -cs CONN
   [-cn CONTAINER]` (command-line-utilities.md). The connection string is a `Secret`.
 
 This module reads nothing over the network; errors are `SiteFileError`/`SecretMissing` (exit 3).
@@ -19,14 +23,18 @@ This module reads nothing over the network; errors are `SiteFileError`/`SecretMi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from ghes_setup import facts
-from ghes_setup.appliance.transport import Settings, SettingValue, validate
-from ghes_setup.config.site import Site, env_name
+from ghes_setup.appliance.plan import desired_settings
+from ghes_setup.appliance.transport import Settings, SettingValue
+from ghes_setup.config.site import Site, env_name, storage_choices
 from ghes_setup.errors import SiteFileError
 from ghes_setup.facts import SettingKind
+from ghes_setup.packages import backends
+from ghes_setup.packages.backends import StorageBackend
+from ghes_setup.packages.storage import PRECHECK
 from ghes_setup.secrets import Secret, require
 
 # Every Packages setting ghes-setup manages, in facts.SETTINGS order.
@@ -42,9 +50,10 @@ CONTAINER_SETTING: Final = f"{ECOSYSTEM_PREFIX}{CONTAINER}"
 # What config apply's storage step reads: a change to one of these is what the precheck checks.
 STORAGE_SETTINGS: Final = frozenset(n for n in PACKAGES_SCOPE if not n.startswith(ECOSYSTEM_PREFIX))
 
-S3_ACCESS_KEY_ENV: Final = "GHES_SETUP_S3_ACCESS_KEY"
-S3_SECRET_KEY_ENV: Final = "GHES_SETUP_S3_SECRET_KEY"  # noqa: S105 - a variable name
-AZURE_CONNECTION_ENV: Final = "GHES_SETUP_AZURE_CONNECTION_STRING"
+# The variables the built-in backends read (their rows in `packages.backends`).
+S3_ACCESS_KEY_ENV: Final = backends.S3_ACCESS_KEY_ENV
+S3_SECRET_KEY_ENV: Final = backends.S3_SECRET_KEY_ENV
+AZURE_CONNECTION_ENV: Final = backends.AZURE_CONNECTION_ENV
 
 
 def ecosystem_setting(name: str) -> str:
@@ -53,24 +62,29 @@ def ecosystem_setting(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StorageSecrets:
-    """The storage credentials; each None when the site's storage does not use it."""
+    """The storage credentials read for the site's backend, by setting name (empty when
+    Packages is off)."""
 
-    access_key: Secret | None = None
-    secret_key: Secret | None = None
-    azure_connection_string: Secret | None = None
+    values: Mapping[str, Secret] = field(default_factory=dict)
+
+    def get(self, setting: str) -> Secret | None:
+        return self.values.get(setting)
 
 
 def storage_type(site: Site) -> str:
-    """The site's storage, required: "s3", "minio" or "azure" (SiteFileError otherwise)."""
+    """The site's storage, required: a backend's name (SiteFileError otherwise)."""
     kind = site.packages.storage
     if kind is None:
         raise SiteFileError(
             f"{_label(site)}: [packages] storage is not set",
-            hint=(
-                'set storage = "s3", "minio" or "azure" and its keys (ghes-setup explain packages)'
-            ),
+            hint=f"set storage = {storage_choices()} and its keys (ghes-setup explain packages)",
         )
     return kind
+
+
+def storage_backend(site: Site) -> StorageBackend:
+    """The row of the site's storage (SiteFileError when it is not set)."""
+    return backends.backend(storage_type(site))
 
 
 def read_storage_secrets(site: Site, environ: Mapping[str, str] | None = None) -> StorageSecrets:
@@ -79,19 +93,13 @@ def read_storage_secrets(site: Site, environ: Mapping[str, str] | None = None) -
     Nothing is read when the site turns Packages off."""
     if site.packages.enabled is False:
         return StorageSecrets()
-    kind = storage_type(site)
-    if kind == "azure":
-        return StorageSecrets(
-            azure_connection_string=require(
-                AZURE_CONNECTION_ENV,
-                environ,
-                purpose="GitHub Packages with Azure Blob storage (the connection string)",
-            )
-        )
-    purpose = f"GitHub Packages with {'MinIO' if kind == 'minio' else 'S3'} storage"
+    backend = storage_backend(site)
+    purpose = f"GitHub Packages with {backend.product} storage"
     return StorageSecrets(
-        access_key=require(S3_ACCESS_KEY_ENV, environ, purpose=f"{purpose} (the access key)"),
-        secret_key=require(S3_SECRET_KEY_ENV, environ, purpose=f"{purpose} (the secret key)"),
+        {
+            s.setting: require(s.env, environ, purpose=f"{purpose} ({s.what})")
+            for s in backend.secrets
+        }
     )
 
 
@@ -102,78 +110,71 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     given: enabling is what was asked) Packages on, the storage, its credentials and the
     ecosystems the site lists. Settings the site does not mention are left as they are.
     """
-    pk = site.packages
-    if pk.enabled is False:
+    if site.packages.enabled is False:
         return Settings({"packages.enabled": False})
-    kind = storage_type(site)
-    desired: dict[str, SettingValue] = {"packages.enabled": True}
-    if kind in ("s3", "minio"):
-        # MinIO goes in the S3 fields (docs/reference/ghes-facts.md §2.2)
-        desired["packages.storage_type"] = "s3"
-        desired["packages.service_url"] = _need(site, pk.service_url, "service_url", kind)
-        desired["packages.bucket"] = _need(site, pk.bucket, "bucket", kind)
-        desired["packages.s3_access_key"] = _secret(secrets.access_key, S3_ACCESS_KEY_ENV)
-        desired["packages.s3_secret_key"] = _secret(secrets.secret_key, S3_SECRET_KEY_ENV)
-    else:
-        desired["packages.storage_type"] = "azure"
-        desired["packages.azure_container"] = _need(
-            site, pk.azure_container, "azure_container", kind
-        )
-        desired["packages.azure_connection_string"] = _secret(
-            secrets.azure_connection_string, AZURE_CONNECTION_ENV
-        )
-    desired.update(desired_ecosystems(site))
-    return Settings({n: validate(n, v) for n, v in desired.items()})
+    backend = storage_backend(site)
+    _check_ecosystems(site)
+    given: dict[str, SettingValue] = {
+        "packages.enabled": True,
+        "packages.storage_type": backend.storage_type,
+    }
+    for s in backend.secrets:
+        given[s.setting] = _secret(secrets.get(s.setting), s.env)
+    # Only this backend's storage settings: another backend's keys in the file are ignored.
+    others = set(backends.every_storage_setting()) - set(backend.settings)
+    scope = [n for n in PACKAGES_SCOPE if n not in others]
+    desired = desired_settings(site, scope=scope, given=given)
+    for name in backend.site_settings:
+        if name not in desired:
+            raise _missing(site, backend, name)
+    # The order a plan shows them in: Packages, the storage (its site keys, then its
+    # secrets), the ecosystems as the site lists them.
+    order = (
+        "packages.enabled",
+        "packages.storage_type",
+        *backend.site_settings,
+        *backend.secret_settings,
+        *(ecosystem_setting(name) for name in site.packages.ecosystems),
+    )
+    return Settings({name: desired[name] for name in order if name in desired})
 
 
-def desired_ecosystems(site: Site) -> dict[str, SettingValue]:
-    """The ecosystems the site lists, by setting name (SiteFileError for an unknown one)."""
-    out: dict[str, SettingValue] = {}
-    for name, state in site.packages.ecosystems.items():
+def _check_ecosystems(site: Site) -> None:
+    """SiteFileError for an ecosystem the site lists that GHES has no setting for."""
+    for name in site.packages.ecosystems:
         if name not in ECOSYSTEMS:
             raise SiteFileError(
                 f"{_label(site)}: [packages] ecosystems: unknown ecosystem {name!r}",
                 hint=f"known: {', '.join(ECOSYSTEMS)} (Gradle uses maven)",
             )
-        out[ecosystem_setting(name)] = state
-    return out
+
+
+def desired_ecosystems(site: Site) -> dict[str, SettingValue]:
+    """The ecosystems the site lists, by setting name (SiteFileError for an unknown one)."""
+    _check_ecosystems(site)
+    return {ecosystem_setting(name): state for name, state in site.packages.ecosystems.items()}
 
 
 def precheck_argv(site: Site, secrets: StorageSecrets) -> list[str | Secret]:
     """`ghe-packages-precheck -p PROVIDER -cs CONN [-cn CONTAINER]`; CONN is a `Secret`."""
-    kind = storage_type(site)
-    provider = facts.PRECHECK_PROVIDERS[kind]
-    if kind == "azure":
-        conn = _secret(secrets.azure_connection_string, AZURE_CONNECTION_ENV)
-        container = _need(site, site.packages.azure_container, "azure_container", kind)
-        return ["ghe-packages-precheck", "-p", provider, "-cs", conn, "-cn", container]
-    fields = {
-        "bucket": _need(site, site.packages.bucket, "bucket", kind),
-        "service_url": _need(site, site.packages.service_url, "service_url", kind),
-        "access_key": _secret(secrets.access_key, S3_ACCESS_KEY_ENV).reveal(),
-        "secret_key": _secret(secrets.secret_key, S3_SECRET_KEY_ENV).reveal(),
-    }
-    for name, value in fields.items():
-        if ";" in value:  # the connection string's separator
-            raise SiteFileError(
-                f"the storage {name.replace('_', ' ')} contains ';', which the precheck's "
-                "connection string cannot carry",
-                hint="check the value (S3 keys and bucket names have no ';')",
-            )
-    template = str(facts.PRECHECK_S3_CONNECTION.value)
-    if kind == "minio":
-        template += str(facts.PRECHECK_MINIO_EXTRA.value)
-    conn = Secret(template.format(**fields), "storage connection string")
-    return ["ghe-packages-precheck", "-p", provider, "-cs", conn]
+    backend = storage_backend(site)
+    values: dict[str, str | Secret] = {}
+    for name in backend.site_settings:
+        value = getattr(site.packages, backend.site_key(name))
+        if not value:
+            raise _missing(site, backend, name)
+        values[name] = value
+    for s in backend.secrets:
+        values[s.setting] = _secret(secrets.get(s.setting), s.env)
+    return [PRECHECK, "-p", backend.precheck_provider, *backend.precheck(backend, values)]
 
 
-def _need(site: Site, value: str | None, key: str, kind: str) -> str:
-    if not value:
-        raise SiteFileError(
-            f"{_label(site)}: [packages] storage {kind!r} needs {key}",
-            hint=f"set [packages] {key} in the site file (or {env_name('packages.' + key)})",
-        )
-    return value
+def _missing(site: Site, backend: StorageBackend, setting: str) -> SiteFileError:
+    key = backend.site_key(setting)
+    return SiteFileError(
+        f"{_label(site)}: [packages] storage {backend.name!r} needs {key}",
+        hint=f"set [packages] {key} in the site file (or {env_name('packages.' + key)})",
+    )
 
 
 def _secret(value: Secret | None, env: str) -> Secret:

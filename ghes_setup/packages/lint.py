@@ -17,8 +17,10 @@ works badly, before a single setting is written):
 - MinIO over plain http: warning: the access keys' signatures and every package blob cross the
   network unencrypted (enabling-github-packages-with-minio.md uses an https URL).
 
-Errors stop `packages enable` and `up` before anything is read or written (exit 3); both, and
-`packages status`, show the findings as the check `packages-storage-config`.
+Which rules apply to which backend is its row in `packages.backends` (`lint`), which also
+runs them: `backends.lint_storage`, `backends.refuse_bad_storage`. Errors stop `packages
+enable` and `up` before anything is read or written (exit 3); both, and `packages status`,
+show the findings as the check `packages-storage-config`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,6 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import urlsplit
-
-from ghes_setup.config.site import Site
-from ghes_setup.errors import SiteFileError
 
 CHECK_ID: Final = "packages-storage-config"
 _REGIONAL = re.compile(r"^s3\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.amazonaws\.com$")
@@ -98,59 +97,35 @@ def aws_region_hint(url: str) -> str | None:
     return host
 
 
-def lint_service_url(kind: str, url: str) -> list[StorageFinding]:
-    found: list[StorageFinding] = []
-    parts = urlsplit(url.strip())
-    if kind == "s3":
-        host = aws_region_hint(url)
-        if host is not None:
-            found.append(
-                StorageFinding(
-                    "warning",
-                    "aws-endpoint-not-regional",
-                    f"service_url {url} is not a regional AWS endpoint "
-                    "(https://s3.<region>.amazonaws.com): requests to it are signed for "
-                    "us-east-1, and a bucket in any other region answers "
-                    "\"AuthorizationHeaderMalformed: ... the region 'us-east-1' is wrong; "
-                    "expecting '<region>'\"",
-                    "use the bucket's regional endpoint, e.g. https://s3.eu-west-1.amazonaws.com",
-                )
-            )
-    if kind == "minio" and parts.scheme.lower() == "http":
-        found.append(
-            StorageFinding(
-                "warning",
-                "minio-no-tls",
-                f"service_url {url} is plain http: the access key's signatures and every "
-                "package blob cross the network unencrypted",
-                "serve MinIO over https (MinIO's TLS certificates) and use an https:// service_url",
-            )
-        )
-    return found
-
-
-def lint_storage(site: Site, azure_connection_string: str | None = None) -> list[StorageFinding]:
-    """Every finding for the site's Packages storage (nothing when Packages is off or the
-    storage is not set). The connection string is linted when it is given."""
-    pk = site.packages
-    if pk.enabled is False or pk.storage is None:
+def lint_aws_endpoint(url: str) -> list[StorageFinding]:
+    """S3: a service URL that is AWS but not a regional endpoint (signed for us-east-1)."""
+    host = aws_region_hint(url)
+    if host is None:
         return []
-    if pk.storage == "azure":
-        if azure_connection_string is None:
-            return []
-        return lint_azure_connection_string(azure_connection_string)
-    return lint_service_url(pk.storage, pk.service_url or "")
-
-
-def refuse_bad_storage(site: Site, azure_connection_string: str | None) -> list[StorageFinding]:
-    """Raise SiteFileError (exit 3) for an error finding; return the warnings."""
-    findings = lint_storage(site, azure_connection_string)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        raise SiteFileError(
-            "GitHub Packages storage: "
-            + "; ".join(f.message for f in errors)
-            + "; nothing was written",
-            hint=errors[0].hint,
+    return [
+        StorageFinding(
+            "warning",
+            "aws-endpoint-not-regional",
+            f"service_url {url} is not a regional AWS endpoint "
+            "(https://s3.<region>.amazonaws.com): requests to it are signed for "
+            "us-east-1, and a bucket in any other region answers "
+            "\"AuthorizationHeaderMalformed: ... the region 'us-east-1' is wrong; "
+            "expecting '<region>'\"",
+            "use the bucket's regional endpoint, e.g. https://s3.eu-west-1.amazonaws.com",
         )
-    return findings
+    ]
+
+
+def lint_plain_http(url: str) -> list[StorageFinding]:
+    """MinIO: a plain-http service URL (keys' signatures and blobs in clear)."""
+    if urlsplit(url.strip()).scheme.lower() != "http":
+        return []
+    return [
+        StorageFinding(
+            "warning",
+            "minio-no-tls",
+            f"service_url {url} is plain http: the access key's signatures and every "
+            "package blob cross the network unencrypted",
+            "serve MinIO over https (MinIO's TLS certificates) and use an https:// service_url",
+        )
+    ]

@@ -49,6 +49,7 @@ from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport
 from ghes_setup.checks import Report
 from ghes_setup.config.site import Site
 from ghes_setup.errors import ApplianceResponseError, InputError, UnsupportedVersion
+from ghes_setup.packages.backends import refuse_bad_storage
 from ghes_setup.packages.desired import (
     PACKAGES_SCOPE,
     STORAGE_SETTINGS,
@@ -56,9 +57,10 @@ from ghes_setup.packages.desired import (
     desired_packages,
     precheck_argv,
     read_storage_secrets,
+    storage_backend,
 )
 from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
-from ghes_setup.packages.lint import StorageFinding, refuse_bad_storage
+from ghes_setup.packages.lint import StorageFinding
 from ghes_setup.packages.status import check_packages
 from ghes_setup.packages.storage import (
     BLOB_CHECK,
@@ -170,8 +172,11 @@ class PackagesHooks:
 def lint_secrets(site: Site, secrets: StorageSecrets) -> list[StorageFinding]:
     """The storage lint on the site and the secrets read for it: SiteFileError (exit 3) for
     what GHES refuses, before anything is read or written; the warnings otherwise."""
-    conn = secrets.azure_connection_string
-    return refuse_bad_storage(site, conn.reveal() if conn is not None else None)
+    if site.packages.enabled is False or site.packages.storage is None:
+        return []
+    read = storage_backend(site).lint_secret
+    value = secrets.get(read.setting) if read is not None else None
+    return refuse_bad_storage(site, value.reveal() if value is not None else None)
 
 
 def _enables_storage(plan: Plan) -> bool:

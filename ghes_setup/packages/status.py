@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.apply import appliance_of
 from ghes_setup.appliance.check_pending import appliance_pending
 from ghes_setup.appliance.context import ApplianceContext
@@ -38,7 +38,7 @@ def check_packages(
     pending = run_checks(
         (appliance_pending,),
         ApplianceContext(
-            transport, (), appliance=appliance_of(site), state_dir=snapshots.default_dir()
+            transport, (), appliance=appliance_of(site), state_dir=checkpoints.default_dir()
         ),
     )
     return Report(command, results + pending, target)

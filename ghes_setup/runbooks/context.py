@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar
 
-from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.apply import appliance_of
 from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
 from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
@@ -125,7 +125,7 @@ class PipelineContext:
                 self.transport(),
                 prefetch,
                 appliance=appliance_of(self.site),
-                state_dir=snapshots.default_dir(),
+                state_dir=checkpoints.default_dir(),
             ),
         )
 

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from ghes_setup import __version__
+from ghes_setup import __version__, facts
 from ghes_setup.appliance.plan import describe
 from ghes_setup.appliance.transport import TlsNotTrusted
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
@@ -45,17 +45,11 @@ from ghes_setup.tls.check_served import fingerprints, judge_hosts, probe_hosts
 
 KIND: Final = "ghes-setup upgrade snapshot"
 SCHEMA_VERSION: Final = 1
-TLS_SETTINGS: Final = ("subdomain_isolation", "tls.enabled", "tls.cert")
-PACKAGES_SETTINGS: Final = (
-    "packages.enabled",
-    "packages.storage_type",
-    "packages.service_url",
-    "packages.bucket",
-    "packages.azure_container",
-    *(ecosystem_setting(e) for e in ECOSYSTEMS),
-)
+# The settings a snapshot records: the `recorded` rows of facts.SETTINGS (never a secret).
+RECORDED: Final = tuple(s.name for s in facts.SETTINGS if s.recorded)
+PACKAGES_SETTINGS: Final = tuple(n for n in RECORDED if n.startswith("packages."))
+TLS_SETTINGS: Final = tuple(n for n in RECORDED if n not in PACKAGES_SETTINGS)
 ECOSYSTEM_SETTINGS: Final = frozenset(ecosystem_setting(e) for e in ECOSYSTEMS)
-RECORDED: Final = TLS_SETTINGS + PACKAGES_SETTINGS
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,10 @@ from ghes_setup.appliance.service import Connect
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.config.site import PackagesSettings, Site
 from ghes_setup.errors import SiteFileError
+from ghes_setup.packages.backends import lint_storage
 from ghes_setup.packages.check_storage_config import packages_storage_config
 from ghes_setup.packages.context import PackagesContext
-from ghes_setup.packages.lint import (
-    lint_azure_connection_string,
-    lint_service_url,
-    lint_storage,
-)
+from ghes_setup.packages.lint import StorageFinding, lint_azure_connection_string
 from ghes_setup.packages.service import enable_packages
 
 ACCOUNT_KEY = "bGFiLWtleS1ub3QtcmVhbA=="
@@ -47,6 +44,11 @@ def site(storage: str, **packages: object) -> Site:
         base.update(service_url="https://s3.eu-west-1.amazonaws.com", bucket="pkgs")
     base.update(packages)
     return Site(hostname="ghe.example.com", packages=PackagesSettings(**base))  # type: ignore[arg-type]
+
+
+def lint_service_url(storage: str, url: str) -> list[StorageFinding]:
+    """The lint of a site with this storage and service URL (the backend's row picks the rules)."""
+    return lint_storage(site(storage, service_url=url))
 
 
 def codes(findings: list[object]) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from ghes_setup import exit_codes
-from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.apply import (
     ApplyOptions,
     Clock,
@@ -189,7 +189,7 @@ def test_failed_apply_exits_6_naming_the_step_and_the_snapshot_and_rollback_rest
     pre = [p.name for p in (tmp_path / "snapshots").iterdir() if "pre-rollback" in p.name]
     assert len(pre) == 1
     # the default snapshot is still the one taken before the apply, not the pre-rollback one
-    assert snapshots.latest(HOST, tmp_path / "snapshots") == Path(err.snapshot)
+    assert checkpoints.latest(HOST, tmp_path / "snapshots") == Path(err.snapshot)
 
 
 def test_a_refused_push_changes_nothing_and_says_so(tmp_path: Path) -> None:
@@ -259,7 +259,7 @@ def test_no_wait_starts_the_run_and_returns(tmp_path: Path) -> None:
 
 
 def test_rollback_refuses_a_snapshot_of_another_host(tmp_path: Path) -> None:
-    snap = snapshots.save(
+    snap = checkpoints.save(
         FakeAppliance().read_settings(["subdomain_isolation"]),
         host="other.example.com",
         via="fake",

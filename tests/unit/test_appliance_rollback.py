@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.appliance import snapshot as snapshots
+from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.apply import ApplyOptions, Clock, apply_site, rollback
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.config.site import Connection, Site
@@ -48,9 +48,9 @@ def test_snapshots_are_named_by_the_appliance_and_the_run(tmp_path: Path) -> Non
     assert re.fullmatch(
         r"ghe\.example\.com@10\.0\.0\.5-ghes-setup-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}\.json", path.name
     ), path.name
-    record = snapshots.load(path)
+    record = checkpoints.load(path)
     assert record.run_id and record.run_id in path.name and record.run_id == fake.run_order[-1]
-    assert record.changed == ("subdomain_isolation",) and record.state == snapshots.FAILED
+    assert record.changed == ("subdomain_isolation",) and record.state == checkpoints.FAILED
 
 
 def test_rollback_without_a_path_takes_the_last_run_against_this_appliance(
@@ -65,7 +65,7 @@ def test_rollback_without_a_path_takes_the_last_run_against_this_appliance(
     assert outcome.plan.changed_names == ("subdomain_isolation",)
     assert first.value("subdomain_isolation") is False
     assert other.value("subdomain_isolation") is True  # untouched
-    assert snapshots.latest(HOST, tmp_path / "snapshots", f"{HOST}@10.0.0.5") == mine
+    assert checkpoints.latest(HOST, tmp_path / "snapshots", f"{HOST}@10.0.0.5") == mine
 
 
 def test_rollback_restores_only_what_its_run_changed(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_rollback_restores_only_what_its_run_changed(tmp_path: Path) -> None:
     (tests/e2e/test_pending.py shows a certificate installed meanwhile surviving it)."""
     fake = FakeAppliance(settings={"subdomain_isolation": False})
     path = failed_apply(fake, tmp_path)
-    record = snapshots.load(path)
+    record = checkpoints.load(path)
     assert set(record.settings) == {"hostname", "subdomain_isolation"}
     assert dict(record.restorable) == {"subdomain_isolation": False}
     outcome = rollback(fake, site(), path, options=options(tmp_path), clock=fast())

@@ -96,7 +96,7 @@ def test_missing_folder_is_an_input_error_before_writing(tmp_path: Path) -> None
 def test_report_textfile_snapshot_and_keys_go_through_the_safe_writer(
     tmp_path: Path, umask: int
 ) -> None:
-    from ghes_setup.appliance import snapshot
+    from ghes_setup.appliance import checkpoint
     from ghes_setup.reporting.prometheus import write_textfile
     from ghes_setup.runbooks.upgrade import write_snapshot
     from ghes_setup.tls.issue import write_atomic
@@ -107,7 +107,7 @@ def test_report_textfile_snapshot_and_keys_go_through_the_safe_writer(
     assert _mode(tmp_path / "before.json") == 0o600
     write_atomic(tmp_path / "k.pem", b"KEY", mode=0o600, overwrite=False)
     assert _mode(tmp_path / "k.pem") == 0o600
-    snap = snapshot.save(
+    snap = checkpoint.save(
         {"hostname": "ghe.example.com"},
         host="ghe.example.com",
         via="fake",

@@ -82,7 +82,8 @@ def test_secret_may_come_from_a_file(tmp_path: Path) -> None:
     path.write_text("from-a-file-secret\n")
     env = {"GHES_SETUP_S3_ACCESS_KEY": "AKIA1234", "GHES_SETUP_S3_SECRET_KEY_FILE": str(path)}
     secrets = read_storage_secrets(site(**MINIO), env)
-    assert secrets.secret_key is not None and secrets.secret_key.reveal() == "from-a-file-secret"
+    key = secrets.get("packages.s3_secret_key")
+    assert key is not None and key.reveal() == "from-a-file-secret"
 
 
 @pytest.mark.parametrize(
@@ -131,3 +132,22 @@ def test_a_semicolon_in_a_key_is_refused_before_it_breaks_the_connection_string(
     env = {**ENV, "GHES_SETUP_S3_SECRET_KEY": "abc;BucketName=other"}
     with pytest.raises(SiteFileError, match="contains ';'"):
         precheck_argv(the_site, read_storage_secrets(the_site, env))
+
+
+def test_desired_settings_keep_the_order_a_plan_shows() -> None:
+    """Packages, the storage's site keys, then its secrets, then the ecosystems as listed."""
+    the_site = site(
+        enabled=True,
+        storage="azure",
+        azure_container="pkgs",
+        ecosystems={"npm": "disabled", "container": "enabled"},
+    )
+    env = {"GHES_SETUP_AZURE_CONNECTION_STRING": "AccountName=a;AccountKey=k123"}
+    assert list(desired_packages(the_site, read_storage_secrets(the_site, env))) == [
+        "packages.enabled",
+        "packages.storage_type",
+        "packages.azure_container",
+        "packages.azure_connection_string",
+        "packages.ecosystems.npm",
+        "packages.ecosystems.container",
+    ]

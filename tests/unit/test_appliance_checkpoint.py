@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.appliance import snapshot
+from ghes_setup.appliance import checkpoint
 from ghes_setup.appliance.transport import Settings
 from ghes_setup.errors import MaterialError
 from ghes_setup.secrets import Secret
@@ -25,11 +25,11 @@ SETTINGS = Settings(
 
 def test_a_snapshot_is_0600_in_a_0700_folder_and_round_trips_secrets(tmp_path: Path) -> None:
     folder = tmp_path / "snaps"
-    saved = snapshot.save(SETTINGS, host="ghe.example.com", via="ssh", directory=folder)
+    saved = checkpoint.save(SETTINGS, host="ghe.example.com", via="ssh", directory=folder)
     assert saved.path is not None
     assert stat.S_IMODE(saved.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    loaded = snapshot.load(saved.path)
+    loaded = checkpoint.load(saved.path)
     assert loaded.host == "ghe.example.com" and loaded.reason == "apply"
     assert loaded.settings == SETTINGS
     key = loaded.settings["tls.key"]
@@ -40,23 +40,23 @@ def test_a_loose_folder_is_tightened(tmp_path: Path) -> None:
     folder = tmp_path / "snaps"
     folder.mkdir()
     os.chmod(folder, 0o750)  # noqa: S103 - looser on purpose: save() must tighten it
-    snapshot.save(SETTINGS, host="ghe.example.com", via="ssh", directory=folder)
+    checkpoint.save(SETTINGS, host="ghe.example.com", via="ssh", directory=folder)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 def test_a_snapshot_readable_by_others_is_refused(tmp_path: Path) -> None:
-    saved = snapshot.save(SETTINGS, host="ghe.example.com", via="ssh", directory=tmp_path)
+    saved = checkpoint.save(SETTINGS, host="ghe.example.com", via="ssh", directory=tmp_path)
     assert saved.path is not None
     saved.path.chmod(0o644)
     with pytest.raises(MaterialError, match="readable by others"):
-        snapshot.load(saved.path)
+        checkpoint.load(saved.path)
 
 
 def test_latest_is_the_newest_apply_snapshot_of_that_host(tmp_path: Path) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
     def save(host: str, minutes: int, reason: str = "apply") -> Path:
-        snap = snapshot.save(
+        snap = checkpoint.save(
             SETTINGS,
             host=host,
             via="api",
@@ -69,11 +69,11 @@ def test_latest_is_the_newest_apply_snapshot_of_that_host(tmp_path: Path) -> Non
 
     save("ghe.example.com", 1)
     newest = save("ghe.example.com", 2)
-    save("ghe.example.com", 3, reason=snapshot.PRE_ROLLBACK)
+    save("ghe.example.com", 3, reason=checkpoint.PRE_ROLLBACK)
     save("other.example.com", 4)
     save("ghe.example.com.evil.test", 5)
-    assert snapshot.latest("ghe.example.com", tmp_path) == newest
-    assert snapshot.latest("none.example.com", tmp_path) is None
+    assert checkpoint.latest("ghe.example.com", tmp_path) == newest
+    assert checkpoint.latest("none.example.com", tmp_path) is None
 
 
 def test_garbage_is_a_material_error(tmp_path: Path) -> None:
@@ -81,6 +81,6 @@ def test_garbage_is_a_material_error(tmp_path: Path) -> None:
     path.write_text("{not json")
     path.chmod(0o600)
     with pytest.raises(MaterialError, match="not JSON"):
-        snapshot.load(path)
+        checkpoint.load(path)
     with pytest.raises(MaterialError, match="does not exist"):
-        snapshot.load(tmp_path / "missing.json")
+        checkpoint.load(tmp_path / "missing.json")

@@ -1,6 +1,12 @@
-"""Snapshots: the settings before a change, kept locally so that a rollback can restore them.
+"""Checkpoints: the settings before a change, kept locally so that a rollback can restore them.
 
-A snapshot is a JSON file holding the current value of every setting a change touches (and
+`Checkpoint` is the code's name; users know the file as the apply *snapshot* (`--snapshot-dir`,
+`config rollback SNAPSHOT`, the "snapshot" key of apply documents and error details), and the
+messages below keep that word. It is not the upgrade snapshot (`runbooks/upgrade.py`, the
+readings `ghes-setup snapshot` takes before an upgrade), which holds no secret and restores
+nothing.
+
+A checkpoint is a JSON file holding the current value of every setting a change touches (and
 the rest of its scope), *including secrets* (the TLS private key, storage keys): a rollback
 must be able to write them back. Hence:
 
@@ -46,7 +52,7 @@ from ghes_setup.facts import SettingKind
 from ghes_setup.files import private_dir, write_file
 from ghes_setup.secrets import Secret
 
-SNAPSHOT_SCHEMA_VERSION: Final = 1
+CHECKPOINT_SCHEMA_VERSION: Final = 1
 PRE_ROLLBACK: Final = "pre-rollback"
 
 # Run record states (see the module docstring).
@@ -61,7 +67,7 @@ SETTLED: Final = frozenset({SUCCEEDED, PUSH_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class Checkpoint:
     host: str
     created: str  # ISO 8601 UTC
     via: str  # the transport that read the values
@@ -149,7 +155,7 @@ def save(
     run_id: str | None = None,
     changed: Mapping[str, SettingValue] | None = None,
     previous_run: str | None = None,
-) -> Snapshot:
+) -> Checkpoint:
     """Write a new snapshot file (0600 in a 0700 folder) and return it with its path.
 
     `changed` is what the run is about to write (names and new values): the record keeps the
@@ -160,7 +166,7 @@ def save(
     stamp = when.strftime("%Y%m%dT%H%M%S.%fZ")
     suffix = f"-{PRE_ROLLBACK}" if reason == PRE_ROLLBACK else ""
     document = {
-        "schema_version": SNAPSHOT_SCHEMA_VERSION,
+        "schema_version": CHECKPOINT_SCHEMA_VERSION,
         "host": host,
         "created": created,
         "via": via,
@@ -186,7 +192,7 @@ def save(
             continue
         # 0600 whatever the umask, atomic, never through a symlink (ghes_setup.files).
         write_file(path, data, overwrite=False, what="snapshot")
-        return Snapshot(
+        return Checkpoint(
             host,
             created,
             via,
@@ -203,7 +209,7 @@ def save(
     raise MaterialError(f"cannot find a free snapshot name in {folder}")  # pragma: no cover
 
 
-def load(path: Path) -> Snapshot:
+def load(path: Path) -> Checkpoint:
     where = str(path)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -221,7 +227,7 @@ def load(path: Path) -> Snapshot:
             f"snapshot {path} is readable by others (mode {mode:o}); it holds secrets",
             hint=f"chmod 600 {path}, and consider rotating the secrets it holds",
         )
-    if not isinstance(raw, dict) or raw.get("schema_version") != SNAPSHOT_SCHEMA_VERSION:
+    if not isinstance(raw, dict) or raw.get("schema_version") != CHECKPOINT_SCHEMA_VERSION:
         raise MaterialError(f"snapshot {path}: unknown format (schema_version)")
     values = raw.get("settings")
     if not isinstance(values, dict) or not isinstance(raw.get("host"), str):
@@ -241,7 +247,7 @@ def load(path: Path) -> Snapshot:
         raise MaterialError(f"snapshot {path}: 'changed' names settings it does not hold")
     if targets is not None and not isinstance(targets, dict):
         raise MaterialError(f"snapshot {path}: 'targets' is not a table")
-    return Snapshot(
+    return Checkpoint(
         host=raw["host"],
         created=str(raw.get("created", "")),
         via=str(raw.get("via", "")),
@@ -263,7 +269,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def mark(snap: Snapshot, state: str, step: str | None = None) -> Snapshot:
+def mark(snap: Checkpoint, state: str, step: str | None = None) -> Checkpoint:
     """Record how far the run got: rewrite the file atomically (a temporary 0600 file in the
     same folder, fsync, rename), so that a crash leaves the old state or the new, never half.
     Best effort: a run never fails because its record could not be updated."""
@@ -294,7 +300,7 @@ def _is_run(path: Path, appliance: str) -> bool:
     return rest.startswith("ghes-setup-") or rest[:1].isdigit()
 
 
-def latest_record(directory: Path, appliance: str) -> Snapshot | None:
+def latest_record(directory: Path, appliance: str) -> Checkpoint | None:
     """The record of the last run this tool made against `appliance` (rollbacks included)."""
     for path in reversed(records(directory, appliance)):
         try:
