@@ -3,8 +3,8 @@
 `config apply`, `packages enable/status` and `registry start` take the same connection options
 (transport, host key, known_hosts, identity, CA, name resolution, admin password); they are
 defined once here, with `connect()` turning them into an `appliance.service.Connect`, plus the
-pieces around an apply: the progress display, the confirmation prompt, the plan table and the
-TLS gate (`tls check` before a certificate is pushed).
+pieces around an apply: the progress display and the confirmation prompt. The plan table and
+the apply's JSON document are presenters of `ghes_setup.reporting.appliance`.
 """
 
 from __future__ import annotations
@@ -32,12 +32,22 @@ from ghes_setup.cli.common import (
     state,
 )
 
-if TYPE_CHECKING:
-    from rich.console import Console
+# The presenters of an apply, once here for the commands that import them from this module
+# (packages enable, registry start, the pipelines); they live in `reporting.appliance`.
+from ghes_setup.reporting.appliance import (
+    apply_document,
+    info_document,
+    plan_human,
+)
+from ghes_setup.reporting.appliance import outcome_human as render_outcome
+from ghes_setup.reporting.appliance import plan_human as render_plan
+from ghes_setup.reporting.jsondoc import write as write_json
 
+__all__ = ["apply_document", "info_document", "render_outcome", "render_plan", "write_json"]
+
+if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
-    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
-    from ghes_setup.appliance.transport import ApplianceInfo
+    from ghes_setup.appliance.service import Confirm, Connect
     from ghes_setup.cli.progress_display import ConsoleProgress
 
 
@@ -180,68 +190,6 @@ def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
     return ConsoleProgress(state(ctx).err, steps=steps, journal=run_journal())
 
 
-def write_json(document: dict[str, Any]) -> None:
-    from ghes_setup.reporting.json_report import dumps
-
-    sys.stdout.write(dumps(document))
-
-
-def info_document(info: ApplianceInfo) -> dict[str, Any]:
-    return {
-        "ghes_version": str(info.version),
-        "via": info.via,
-        "platform": info.platform,
-        "topology": info.topology,
-        "is_replica": info.is_replica,
-        # Why the run is not on the safe default path (SSH instead of the Manage API, or
-        # the API over plain HTTP); None when it is.
-        "transport_note": info.transport_note,
-    }
-
-
-def apply_document(outcome: ApplyOutcome, command: str | None = None) -> dict[str, Any]:
-    """An apply's JSON document: the plan, the appliance, what ran (never a secret value)."""
-    from ghes_setup.appliance.plan import plan_document
-
-    return {
-        "schema_version": 1,
-        "command": command or outcome.command,
-        **plan_document(outcome.plan),
-        **info_document(outcome.info),
-        "dry_run": outcome.dry_run,
-        "changed": outcome.changed,
-        "snapshot": str(outcome.snapshot) if outcome.snapshot else None,
-        "run_id": outcome.run.run_id if outcome.run else None,
-        "run_successful": outcome.status.successful if outcome.status else None,
-        "verified": list(outcome.verified),
-    }
-
-
-def render_outcome(console: Console, outcome: ApplyOutcome) -> None:
-    """An apply for humans: the plan, then what happened."""
-
-    def say(text: str) -> None:
-        console.print(text, highlight=False, soft_wrap=True)
-
-    render_plan(console, outcome.plan)
-    if outcome.plan.empty:
-        say("Nothing to change; no configuration run started.")
-    elif outcome.dry_run:
-        say("Dry run: nothing was changed.")
-    elif not outcome.plan.needs_run:
-        say("No configuration run started: the state above could not be settled from here.")
-    else:
-        if outcome.plan.changes:
-            say(f"Snapshot: {outcome.snapshot}")
-        if outcome.run and outcome.status is None:
-            say(f"Configuration run {outcome.run.run_id} started (not waiting for it).")
-        elif outcome.run:
-            say(
-                f"Configuration run {outcome.run.run_id} succeeded; verified "
-                f"{len(outcome.verified)} setting(s)."
-            )
-
-
 def confirmation(
     ctx: typer.Context, command: str, *, yes: bool, conn: ConnectionArgs
 ) -> Confirm | None:
@@ -264,40 +212,11 @@ def confirmation(
 
     def ask(plan: Plan) -> bool:
         err = make_console(stderr=True)  # the plan is what is confirmed: even with --quiet
-        render_plan(err, plan)
+        plan_human(err, plan)
         what = f"{len(plan.changes)} change(s)" if plan.changes else "the pending settings"
         return typer.confirm(f"Apply {what} to {plan.host}?", default=False, err=True)
 
     return ask
-
-
-def render_plan(console: Console, plan: Plan) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    if plan.empty:
-        console.print(
-            f"No changes: {plan.host} matches the site file.", highlight=False, soft_wrap=True
-        )
-        return
-    if plan.pending is not None:
-        console.print(
-            Text(f"pending: {plan.pending.summary}", style="yellow"),
-            highlight=False,
-            soft_wrap=True,
-        )
-    if not plan.changes:
-        return
-    table = Table(title=f"Plan for {plan.host}", title_justify="left")
-    table.add_column("setting", no_wrap=True)
-    table.add_column("current", overflow="fold")
-    table.add_column("desired", overflow="fold")
-    for change in plan.changes:
-        desired = Text(change.new_text, style="green")
-        if change.note:
-            desired.append(f"\n! {change.note}", style="yellow")
-        table.add_row(change.setting, Text(change.old_text, style="red"), desired)
-    console.print(table)
 
 
 # ---------------------------------------------------------------------------- option bundle

@@ -1,6 +1,7 @@
 """`ghes-setup config`: show, plan, apply and roll back appliance settings.
 
-Parse options, call one `ghes_setup.appliance.service` function, render, exit. Service modules
+Parse options, call one `ghes_setup.appliance.service` function, hand the result to its
+presenter (`ghes_setup.reporting.appliance`), exit. Service modules
 are imported inside the commands so that `--help` stays fast. The TLS gate handed to
 `config apply` is `ghes_setup.tls.service.run_tls_check` (the appliance area may not import the
 TLS area; the CLI wires them). The connection options and these apply helpers are shared with
@@ -10,7 +11,7 @@ TLS area; the CLI wires them). The connection options and these apply helpers ar
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,16 +22,11 @@ from ghes_setup.cli.appliance_options import (
     SnapshotDirOpt,
     TimeoutOpt,
     YesOpt,
-    apply_document,
     connect_with,
-    render_outcome,
     with_connection,
 )
 from ghes_setup.cli.appliance_options import confirmation as _confirmation
-from ghes_setup.cli.appliance_options import info_document as _info_document
 from ghes_setup.cli.appliance_options import progress as _progress
-from ghes_setup.cli.appliance_options import render_plan as _render_plan
-from ghes_setup.cli.appliance_options import write_json as _write_json
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
     FormatOpt,
@@ -41,12 +37,10 @@ from ghes_setup.cli.common import (
 )
 from ghes_setup.cli.common import abs_path as _abs
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
+from ghes_setup.reporting.jsondoc import emit
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ghes_setup.appliance.service import ApplyOutcome
-    from ghes_setup.appliance.transport import ApplianceInfo
+    from ghes_setup.appliance.service import ApplyOutcome, Connect
 
 app = typer.Typer(
     help=(
@@ -101,25 +95,13 @@ def show_cmd(
     fmt: FormatOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.plan import settings_document
     from ghes_setup.appliance.service import config_show
+    from ghes_setup.reporting.appliance import ShowResult, show_document, show_human
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    connect = connect_with(ctx, site, conn)
+    out, connect = _begin(ctx, fmt, site, conn)
     with _progress(ctx, steps=False) as progress:
-        info, settings = config_show(connect, progress=progress)
-    if out is OutputFormat.json:
-        _write_json(
-            {
-                "schema_version": 1,
-                "command": "config show",
-                "host": connect.site.hostname,
-                **_info_document(info),
-                "settings": settings_document(settings),
-            }
-        )
-    else:
-        _render_show(state(ctx).console, connect.site.hostname, info, settings)
+        result = ShowResult(connect.site.hostname, *config_show(connect, progress=progress))
+    emit(out is OutputFormat.json, state(ctx).console, result, show_human, show_document)
     raise typer.Exit(0)
 
 
@@ -131,24 +113,19 @@ def plan_cmd(
     fmt: FormatOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.plan import plan_document
     from ghes_setup.appliance.service import config_plan
+    from ghes_setup.reporting.appliance import PlanResult, plan_result_document, plan_result_human
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    connect = connect_with(ctx, site, conn)
+    out, connect = _begin(ctx, fmt, site, conn)
     with _progress(ctx, steps=False) as progress:
-        info, plan = config_plan(connect, progress=progress)
-    if out is OutputFormat.json:
-        _write_json(
-            {
-                "schema_version": 1,
-                "command": "config plan",
-                **plan_document(plan),
-                **_info_document(info),
-            }
-        )
-    else:
-        _render_plan(state(ctx).console, plan)
+        result = PlanResult(*config_plan(connect, progress=progress))
+    emit(
+        out is OutputFormat.json,
+        state(ctx).console,
+        result,
+        plan_result_human,
+        plan_result_document,
+    )
     raise typer.Exit(0)
 
 
@@ -218,24 +195,18 @@ def rollback_cmd(
     raise typer.Exit(0)
 
 
-# ---------------------------------------------------------------------------- rendering
+# ---------------------------------------------------------------------------- helpers
 
 
-def _render_show(console: Console, host: str, info: ApplianceInfo, settings: Any) -> None:
-    from rich.table import Table
-
-    from ghes_setup.appliance.plan import describe
-
-    table = Table(title=f"{host} — GHES {info.version} via {info.via}", title_justify="left")
-    table.add_column("setting", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    for name, value in settings.items():
-        table.add_row(name, describe(name, value))
-    console.print(table)
+def _begin(
+    ctx: typer.Context, fmt: OutputFormat | None, site: Path | None, conn: ConnectionArgs
+) -> tuple[OutputFormat, Connect]:
+    """The output format (checked first: a bad --format is refused before connecting) and
+    the connection of a read-only command."""
+    return output_format(ctx, fmt, PLAIN_FORMATS), connect_with(ctx, site, conn)
 
 
 def _emit_outcome(ctx: typer.Context, fmt: OutputFormat, outcome: ApplyOutcome) -> None:
-    if fmt is OutputFormat.json:
-        _write_json(apply_document(outcome))
-        return
-    render_outcome(state(ctx).console, outcome)
+    from ghes_setup.reporting.appliance import apply_document, outcome_human
+
+    emit(fmt is OutputFormat.json, state(ctx).console, outcome, outcome_human, apply_document)
