@@ -1,6 +1,7 @@
 """`ghes-setup tls`: create, validate and probe the TLS certificate GHES needs.
 
-Parse options, call `ghes_setup.tls.service` / `ghes_setup.tls.issue`, render, exit. Service
+Parse options, call `ghes_setup.tls.service` / `ghes_setup.tls.issue`, hand the result to its
+presenter (`ghes_setup.reporting.tls`, or the check report's), exit. Service
 modules are imported inside the commands so that `--help` stays fast.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -31,9 +32,7 @@ from ghes_setup.cli.common import (
     output_format,
     parse_version,
 )
-
-if TYPE_CHECKING:
-    from ghes_setup.tls.issue import WrittenFile
+from ghes_setup.reporting.jsondoc import emit
 
 app = typer.Typer(
     help="Create, validate and probe the TLS certificate GHES needs.",
@@ -133,25 +132,12 @@ def ca_create_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
+    from ghes_setup.reporting.tls import ca_document, ca_human
     from ghes_setup.tls.issue import create_ca
 
-    mode = output_format(ctx, fmt, allowed=PLAIN)
+    as_json = _as_json(ctx, fmt)
     result = create_ca(out, name=name, days=days, force=force)
-    if mode is OutputFormat.json:
-        _json(
-            {
-                "subject": result.subject,
-                "not_after": result.not_after.isoformat(),
-                "files": _files(result.files),
-            }
-        )
-    else:
-        _lines(
-            f"Created CA {result.subject} (valid until {result.not_after:%Y-%m-%d}).",
-            f"  {result.cert}  CA certificate: clients and --ca-file use it",
-            f"  {result.key}  CA private key (mode 0600): keep it private, ideally offline",
-            f"Next: ghes-setup tls issue HOSTNAME --ca {out} --out DIR",
-        )
+    emit(as_json, sys.stdout, result, ca_human, ca_document)
     raise typer.Exit(0)
 
 
@@ -165,33 +151,12 @@ def issue_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.reporting.tls import Issued, issue_document, issue_human
     from ghes_setup.tls.issue import issue
 
-    mode = output_format(ctx, fmt, allowed=PLAIN)
-    host = validate_hostname(hostname)
-    result = issue(host, ca, out, days=days, force=force)
-    if mode is OutputFormat.json:
-        _json(
-            {
-                "hostname": result.hostname,
-                "names": list(result.names),
-                "issuer": result.issuer,
-                "not_after": result.not_after.isoformat(),
-                "files": _files(result.files),
-            }
-        )
-    else:
-        _lines(
-            f"Issued a certificate for {', '.join(result.names)} by {result.issuer} "
-            f"(valid until {result.not_after:%Y-%m-%d}).",
-            f"  {result.key}  private key (mode 0600): upload as the key",
-            f"  {result.cert}  server certificate",
-            f"  {result.chain}  bundle, leaf first: upload as the certificate",
-            "Check it: ghes-setup tls check "
-            f"--cert {result.chain} --key {result.key} --hostname {result.hostname} "
-            f"--ca-file {ca / 'ca.pem'}",
-        )
+    as_json, host = _as_json(ctx, fmt), _hostname(hostname)
+    issued = Issued(issue(host, ca, out, days=days, force=force), ca_file=ca / "ca.pem")
+    emit(as_json, sys.stdout, issued, issue_human, issue_document)
     raise typer.Exit(0)
 
 
@@ -203,36 +168,12 @@ def csr_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.reporting.tls import csr_document, csr_human
     from ghes_setup.tls.issue import make_csr
 
-    mode = output_format(ctx, fmt, allowed=PLAIN)
-    host = validate_hostname(hostname)
+    as_json, host = _as_json(ctx, fmt), _hostname(hostname)
     result = make_csr(host, out, force=force)
-    csr_text = result.csr.read_text(encoding="ascii")
-    if mode is OutputFormat.json:
-        _json(
-            {
-                "hostname": result.hostname,
-                "names": list(result.names),
-                "csr": csr_text,
-                "files": _files(result.files),
-            }
-        )
-    else:
-        _lines(
-            f"  {result.key}  private key (mode 0600): keep it; GHES needs it with the certificate",
-            f"  {result.csr}  certificate signing request",
-            "",
-            f"Send {result.csr} to your CA. Ask for a server certificate (serverAuth, "
-            f"SHA-256) with the subject alternative names {' and '.join(result.names)}, "
-            "and for the full chain (your certificate first, then the intermediates).",
-            "",
-            csr_text.rstrip("\n"),
-            "",
-            "When it arrives: ghes-setup tls check --cert BUNDLE.pem "
-            f"--key {result.key} --hostname {result.hostname}",
-        )
+    emit(as_json, sys.stdout, result, csr_human, csr_document)
     raise typer.Exit(0)
 
 
@@ -392,15 +333,12 @@ def probe_cmd(
 # ------------------------------------------------------------------ helpers
 
 
-def _files(files: tuple[WrittenFile, ...]) -> list[dict[str, Any]]:
-    return [{"path": str(f.path), "kind": f.kind, "secret": f.secret} for f in files]
+def _as_json(ctx: typer.Context, fmt: OutputFormat | None) -> bool:
+    """True for --format json (the commands that write files have no report formats)."""
+    return output_format(ctx, fmt, allowed=PLAIN) is OutputFormat.json
 
 
-def _json(document: object) -> None:
-    from ghes_setup.reporting.json_report import dumps
+def _hostname(given: str) -> str:
+    from ghes_setup.config.site import validate_hostname
 
-    sys.stdout.write(dumps(document))
-
-
-def _lines(*lines: str) -> None:
-    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return validate_hostname(given)
