@@ -1,6 +1,7 @@
 """`ghes-setup dns`: check the DNS records subdomain isolation needs; print the records to create.
 
-Parse options, call `ghes_setup.dns.service`, render, exit. Service modules are imported inside
+Parse options, call `ghes_setup.dns.service`, hand the result to its presenter
+(`ghes_setup.reporting.dns`, or the check report's), exit. Service modules are imported inside
 the commands so that `--help` stays fast.
 """
 
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
     FormatOpt,
     HostnameArg,
     NameserverOpt,
@@ -28,9 +30,7 @@ from ghes_setup.cli.common import (
     output_format,
     parse_version,
 )
-
-if TYPE_CHECKING:
-    pass
+from ghes_setup.reporting.jsondoc import emit
 
 app = typer.Typer(
     help="Check the DNS records subdomain isolation needs; print the records to create.",
@@ -140,55 +140,19 @@ def records_cmd(
     ] = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup import __version__, facts
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.dns.service import hosts_for, records_for
-    from ghes_setup.render import render
+    from ghes_setup.reporting.dns import DnsRecords, document, human
 
-    out = output_format(ctx, fmt, allowed=(OutputFormat.human, OutputFormat.json))
+    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
     host = validate_hostname(hostname, where="HOSTNAME")
     version = parse_version(ghes_version)
-    shown_version = version or facts.DEFAULT_GHES_VERSION
-    common = {
-        "hostname": host,
-        "version": str(shown_version),
-        "tool_version": __version__,
-        "subdomains": facts.isolation_subdomains(version),
-    }
     if style is RecordStyle.hosts:
-        entries = hosts_for(host, address, version)
-        if out is OutputFormat.json:
-            _write_json(
-                {
-                    **common,
-                    "style": "hosts",
-                    "entries": [{"address": e.address, "names": e.names} for e in entries],
-                }
-            )
-        else:
-            sys.stdout.write(render("dns/hosts.j2", entries=entries, **common))
+        result = DnsRecords(
+            host, version, "hosts", entries=tuple(hosts_for(host, address, version))
+        )
     else:
         recs = records_for(host, address, version, ttl, all_subdomains=all_subdomains)
-        if out is OutputFormat.json:
-            _write_json(
-                {
-                    **common,
-                    "style": "bind",
-                    "records": [
-                        {"name": r.name, "type": r.rtype, "value": r.value, "ttl": r.ttl}
-                        for r in recs
-                    ],
-                }
-            )
-        else:
-            text = render(
-                "dns/records.zone.j2", records=recs, all_subdomains=all_subdomains, **common
-            )
-            sys.stdout.write(text)
+        result = DnsRecords(host, version, "bind", tuple(recs), all_subdomains=all_subdomains)
+    emit(as_json, sys.stdout, result, human, document)
     raise typer.Exit(0)
-
-
-def _write_json(document: object) -> None:
-    from ghes_setup.reporting.json_report import dumps
-
-    sys.stdout.write(dumps(document))

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
     CaFileOpt,
     FormatOpt,
     HostnameArg,
@@ -45,8 +46,6 @@ ca_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(ca_app, name="ca")
-
-PLAIN = (OutputFormat.human, OutputFormat.json)
 
 OutDirOpt = Annotated[
     Path,
@@ -335,7 +334,7 @@ def probe_cmd(
 
 def _as_json(ctx: typer.Context, fmt: OutputFormat | None) -> bool:
     """True for --format json (the commands that write files have no report formats)."""
-    return output_format(ctx, fmt, allowed=PLAIN) is OutputFormat.json
+    return output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
 
 
 def _hostname(given: str) -> str:
