@@ -9,23 +9,21 @@ the apply's JSON document are presenters of `ghes_setup.reporting.appliance`.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, get_type_hints, overload
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, overload
 
 import typer
 
+from ghes_setup.cli.bundles import bundle, option, seconds
 from ghes_setup.cli.common import (
     CaFileOpt,
     NameserverOpt,
     ResolveOpt,
     abs_path,
-    check_seconds,
     load_site_for,
     make_console,
     make_resolver,
@@ -59,29 +57,22 @@ class TransportChoice(StrEnum):
 
 TransportOpt = Annotated[
     TransportChoice | None,
-    typer.Option(
+    option(
         "--transport",
         help="auto (API for its fields, SSH for the rest), ssh, or api. Default: the site's.",
-        show_default=False,
     ),
 ]
 HostKeyOpt = Annotated[
     str | None,
-    typer.Option(
+    option(
         "--host-key",
         metavar="SHA256:...",
         help="Trust only this SSH host key fingerprint (instead of known_hosts).",
-        show_default=False,
     ),
 ]
+_KNOWN_HOSTS_HELP = "known_hosts file to verify the SSH host key (default ~/.ssh/known_hosts)."
 KnownHostsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--known-hosts",
-        metavar="FILE",
-        help="known_hosts file to verify the SSH host key (default ~/.ssh/known_hosts).",
-        show_default=False,
-    ),
+    Path | None, option("--known-hosts", metavar="FILE", help=_KNOWN_HOSTS_HELP)
 ]
 AcceptNewOpt = Annotated[
     bool,
@@ -90,15 +81,9 @@ AcceptNewOpt = Annotated[
         help="Trust an UNKNOWN host key and add it to known_hosts (never a changed one).",
     ),
 ]
+_IDENTITY_HELP = "SSH private key for the admin shell (default: ssh-agent)."
 IdentityOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--identity",
-        "-i",
-        metavar="FILE",
-        help="SSH private key for the admin shell (default: ssh-agent).",
-        show_default=False,
-    ),
+    Path | None, option("--identity", "-i", metavar="FILE", help=_IDENTITY_HELP)
 ]
 PasswordStdinOpt = Annotated[
     bool,
@@ -107,36 +92,18 @@ PasswordStdinOpt = Annotated[
         help="Read the admin password (Manage API) from standard input.",
     ),
 ]
+_ADMIN_FILE_HELP = "Read the admin password from FILE (default: $GHES_SETUP_ADMIN_PASSWORD)."
 PasswordFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--password-file",
-        metavar="FILE",
-        help="Read the admin password from FILE (default: $GHES_SETUP_ADMIN_PASSWORD).",
-        show_default=False,
-    ),
+    Path | None, option("--password-file", metavar="FILE", help=_ADMIN_FILE_HELP)
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 NoWaitOpt = Annotated[
     bool, typer.Option("--no-wait", help="Start the configuration run; do not follow it.")
 ]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout",
-        metavar="S",
-        help="Seconds to wait for the configuration run.",
-        callback=check_seconds,
-    ),
-]
+TimeoutOpt = Annotated[float, seconds("Seconds to wait for the configuration run.")]
+_SNAPSHOT_DIR_HELP = "Where snapshots go (default ~/.local/state/ghes-setup/snapshots)."
 SnapshotDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--snapshot-dir",
-        metavar="DIR",
-        help="Where snapshots go (default ~/.local/state/ghes-setup/snapshots).",
-        show_default=False,
-    ),
+    Path | None, option("--snapshot-dir", metavar="DIR", help=_SNAPSHOT_DIR_HELP)
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")]
 
@@ -226,11 +193,8 @@ TokenStdinOpt = Annotated[
 ]
 TokenFileOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--token-file",
-        metavar="FILE",
-        help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN).",
-        show_default=False,
+    option(
+        "--token-file", metavar="FILE", help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN)."
     ),
 ]
 
@@ -291,32 +255,7 @@ def with_connection(
     `conn`) is a `ConnectionArgs`, so they are declared once, not pasted into every signature.
     `tokens=False` leaves out --token-stdin/--token-file (commands that push no image)."""
     params = tuple(p for p in _CONNECTION_PARAMS if tokens or not p[0].startswith("token_"))
-
-    def decorate(fn: F) -> F:
-        hints = get_type_hints(fn, include_extras=True)
-        signature = inspect.signature(fn)
-        own = [
-            p.replace(annotation=hints.get(p.name, p.annotation))
-            for p in signature.parameters.values()
-            if p.name != name
-        ]
-        extra = [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
-            for n, hint, default in params
-        ]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {n: kwargs.pop(n) for n, _, _ in params}
-            return fn(*args, **{name: ConnectionArgs(**values)}, **kwargs)
-
-        wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {
-            **{p.name: p.annotation for p in own},
-            **{n: hint for n, hint, _ in params},
-        }
-        return wrapper  # type: ignore[return-value]
-
+    decorate: Callable[[F], F] = bundle(ConnectionArgs, params, name)
     return decorate(fn) if fn is not None else decorate
 
 

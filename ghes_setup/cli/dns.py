@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
     FormatOpt,
@@ -21,11 +22,7 @@ from ghes_setup.cli.common import (
     OutputFormat,
     ResolveOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     VersionOpt,
-    check_seconds,
-    emit_report,
     load_site_for,
     output_format,
     parse_version,
@@ -65,39 +62,29 @@ Example: ghes-setup dns records ghe.example.com --address 10.0.0.5 --address 200
 
 
 @app.command("check", help=CHECK_HELP, no_args_is_help=False)
+@with_report
 def check_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
     expect: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--expect",
             metavar="IP",
             help="HOSTNAME must resolve to exactly these addresses (repeatable).",
-            show_default=False,
         ),
     ] = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
     ghes_version: VersionOpt = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds to wait for each answer.",
-            callback=check_seconds,
-        ),
-    ] = 3.0,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    timeout: Annotated[float, seconds("Seconds to wait for each answer.")] = 3.0,
+    output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.dns.service import request_for_site, run_dns_check
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     given = validate_hostname(hostname, where="HOSTNAME") if hostname else None
     spec = load_site_for(ctx, site, require_hostname=False)
     request = request_for_site(
@@ -109,8 +96,7 @@ def check_cmd(
         ghes_version=parse_version(ghes_version),
         timeout=timeout,
     )
-    report = run_dns_check(request)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_dns_check(request))
 
 
 @app.command("records", help=RECORDS_HELP)
@@ -119,11 +105,10 @@ def records_cmd(
     hostname: Annotated[str, typer.Argument(metavar="HOSTNAME", help="The appliance's hostname.")],
     address: Annotated[
         list[str],
-        typer.Option(
+        option(
             "--address",
             metavar="IP",
             help="The appliance's (or load balancer's) IPv4 or IPv6 address (repeatable).",
-            show_default=False,
         ),
     ],
     style: Annotated[

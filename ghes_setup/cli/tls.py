@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
     CaFileOpt,
@@ -22,12 +23,8 @@ from ghes_setup.cli.common import (
     OutputFormat,
     ResolveOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     VersionOpt,
     abs_path,
-    check_seconds,
-    emit_report,
     load_site_for,
     make_resolver,
     output_format,
@@ -54,23 +51,12 @@ OutDirOpt = Annotated[
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Replace existing files instead of refusing.")
 ]
+_DAYS = "the chain expires within N days (default: the site's, else"
 WarnDaysOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--warn-days",
-        metavar="N",
-        help="Warn when the chain expires within N days (default: the site's, else 30).",
-        show_default=False,
-    ),
+    int | None, option("--warn-days", metavar="N", help=f"Warn when {_DAYS} 30).")
 ]
 CritDaysOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--crit-days",
-        metavar="N",
-        help="Fail when the chain expires within N days (default: the site's, else 7).",
-        show_default=False,
-    ),
+    int | None, option("--crit-days", metavar="N", help=f"Fail when {_DAYS} 7).")
 ]
 CA_CREATE_HELP = """\
 Create a private CA (RSA 3072, SHA-256): DIR/ca.pem and DIR/ca.key (mode 0600). Use it to
@@ -180,42 +166,34 @@ def csr_cmd(
 
 
 @app.command("check", help=CHECK_HELP)
+@with_report
 def check_cmd(
     ctx: typer.Context,
     cert: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--cert",
             metavar="FILE",
             help="PEM bundle: the server certificate first, then the intermediates.",
-            show_default=False,
         ),
     ] = None,
     key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key", metavar="FILE", help="The unencrypted PEM private key.", show_default=False
-        ),
+        Path | None, option("--key", metavar="FILE", help="The unencrypted PEM private key.")
     ] = None,
     ca_file: CaFileOpt = None,
     hostname: Annotated[
-        str | None,
-        typer.Option(
-            "--hostname", metavar="H", help="The appliance's hostname.", show_default=False
-        ),
+        str | None, option("--hostname", metavar="H", help="The appliance's hostname.")
     ] = None,
     warn_days: WarnDaysOpt = None,
     crit_days: CritDaysOpt = None,
     ghes_version: VersionOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     spec = load_site_for(
         ctx,
         site,
@@ -230,34 +208,26 @@ def check_cmd(
         require_hostname=False,
     )
     request = TlsCheckRequest.from_site(spec, ghes_version=parse_version(ghes_version))
-    report = run_tls_check(request)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_tls_check(request))
 
 
 # ------------------------------------------------------------------ probe
 
 
 @app.command("probe", help=PROBE_HELP, no_args_is_help=False)
+@with_report
 def probe_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
     address: Annotated[
         str | None,
-        typer.Option(
-            "--address",
-            metavar="IP",
-            help="Connect to IP for HOSTNAME and every name under it.",
-            show_default=False,
+        option(
+            "--address", metavar="IP", help="Connect to IP for HOSTNAME and every name under it."
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(
-            "--port",
-            metavar="N",
-            help="HTTPS port (default: the site's, else 443).",
-            show_default=False,
-        ),
+        option("--port", metavar="N", help="HTTPS port (default: the site's, else 443)."),
     ] = None,
     ca_file: CaFileOpt = None,
     subdomains: Annotated[
@@ -269,25 +239,15 @@ def probe_cmd(
     resolve: ResolveOpt = None,
     warn_days: WarnDaysOpt = None,
     crit_days: CritDaysOpt = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds per connection and handshake.",
-            callback=check_seconds,
-        ),
-    ] = 5.0,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    timeout: Annotated[float, seconds("Seconds per connection and handshake.")] = 5.0,
+    output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.errors import InputError
     from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     given = validate_hostname(hostname) if hostname else None
     spec = load_site_for(
         ctx,
@@ -325,8 +285,7 @@ def probe_cmd(
         crit_days=spec.tls.crit_days,
         timeout=timeout,
     )
-    report = run_tls_probe(request)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_tls_probe(request))
 
 
 # ------------------------------------------------------------------ helpers
