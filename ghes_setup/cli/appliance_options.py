@@ -45,7 +45,7 @@ __all__ = ["apply_document", "info_document", "render_outcome", "render_plan", "
 
 if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
-    from ghes_setup.appliance.service import Confirm, Connect
+    from ghes_setup.appliance.service import ApplyOptions, Confirm, Connect
     from ghes_setup.cli.progress_display import ConsoleProgress
 
 
@@ -257,6 +257,44 @@ def with_connection(
     params = tuple(p for p in _CONNECTION_PARAMS if tokens or not p[0].startswith("token_"))
     decorate: Callable[[F], F] = bundle(ConnectionArgs, params, name)
     return decorate(fn) if fn is not None else decorate
+
+
+# ---------------------------------------------------------------------------- apply bundle
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """--yes, --no-wait, --timeout and --snapshot-dir of a command that applies settings."""
+
+    yes: bool = False
+    no_wait: bool = False
+    timeout: float = 1800.0
+    snapshot_dir: Path | None = None
+
+    def options(self, *, dry_run: bool = False) -> ApplyOptions:
+        from ghes_setup.appliance.service import ApplyOptions
+
+        return ApplyOptions(
+            dry_run=dry_run,
+            wait=not self.no_wait,
+            timeout_s=self.timeout,
+            snapshot_dir=abs_path(self.snapshot_dir),
+        )
+
+
+NO_RUN_ARGS: Final = RunArgs()  # the default `with_run` replaces
+_RUN_PARAMS: tuple[tuple[str, Any, Any], ...] = (
+    ("yes", YesOpt, False),
+    ("no_wait", NoWaitOpt, False),
+    ("timeout", TimeoutOpt, 1800.0),
+    ("snapshot_dir", SnapshotDirOpt, None),
+)
+
+
+def with_run(fn: F) -> F:
+    """Add --yes/--no-wait/--timeout/--snapshot-dir in the place of the command's
+    `run: RunArgs`."""
+    return bundle(RunArgs, _RUN_PARAMS, "run")(fn)
 
 
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:

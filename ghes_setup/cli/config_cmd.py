@@ -11,19 +11,18 @@ TLS area; the CLI wires them). The connection options and these apply helpers ar
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    NO_RUN_ARGS,
     ConnectionArgs,
-    NoWaitOpt,
-    SnapshotDirOpt,
-    TimeoutOpt,
-    YesOpt,
+    RunArgs,
     connect_with,
     with_connection,
+    with_run,
 )
 from ghes_setup.cli.appliance_options import confirmation as _confirmation
 from ghes_setup.cli.appliance_options import progress as _progress
@@ -40,7 +39,10 @@ from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 from ghes_setup.reporting.jsondoc import emit
 
 if TYPE_CHECKING:
-    from ghes_setup.appliance.service import ApplyOutcome, Connect
+    from collections.abc import Callable
+
+    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
+    from ghes_setup.cli.progress_display import ConsoleProgress
 
 app = typer.Typer(
     help=(
@@ -131,40 +133,44 @@ def plan_cmd(
 
 @app.command("apply", help=APPLY_HELP)
 @with_connection(tokens=False)
+@with_run
 def apply_cmd(
     ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")
     ] = False,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = 1800.0,
-    snapshot_dir: SnapshotDirOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.service import ApplyOptions, config_apply
+    from ghes_setup.appliance.service import config_apply
     from ghes_setup.runbooks.gates import tls_gate
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config apply", yes=yes or dry_run, conn=conn)
-    connect = connect_with(ctx, site, conn)
-    guard_facts(_abs(facts_from), connect.site, password_given=connect.password is not None)
-    options = ApplyOptions(
-        dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir)
+    def guard(connect: Connect) -> None:
+        guard_facts(_abs(facts_from), connect.site, password_given=connect.password is not None)
+
+    _change(
+        ctx,
+        fmt,
+        site,
+        conn,
+        ("config apply", run.yes or dry_run),
+        lambda connect, confirm, progress: config_apply(
+            connect,
+            tls_gate=tls_gate,
+            options=run.options(dry_run=dry_run),
+            confirm=confirm,
+            progress=progress,
+        ),
+        guard,
     )
-    with _progress(ctx) as progress:
-        outcome = config_apply(
-            connect, tls_gate=tls_gate, options=options, confirm=confirm, progress=progress
-        )
-    _emit_outcome(ctx, out, outcome)
-    raise typer.Exit(0)
 
 
 @app.command("rollback", help=ROLLBACK_HELP)
 @with_connection(tokens=False)
+@with_run
 def rollback_cmd(
     ctx: typer.Context,
     snapshot: Annotated[
@@ -173,26 +179,23 @@ def rollback_cmd(
             help="Snapshot file (default: the latest for the host).", show_default=False
         ),
     ] = None,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = 1800.0,
-    snapshot_dir: SnapshotDirOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.service import ApplyOptions, config_rollback
+    from ghes_setup.appliance.service import config_rollback
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config rollback", yes=yes, conn=conn)
-    connect = connect_with(ctx, site, conn)
-    options = ApplyOptions(wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir))
-    with _progress(ctx) as progress:
-        outcome = config_rollback(
-            connect, _abs(snapshot), options=options, confirm=confirm, progress=progress
-        )
-    _emit_outcome(ctx, out, outcome)
-    raise typer.Exit(0)
+    _change(
+        ctx,
+        fmt,
+        site,
+        conn,
+        ("config rollback", run.yes),
+        lambda connect, confirm, progress: config_rollback(
+            connect, _abs(snapshot), options=run.options(), confirm=confirm, progress=progress
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -206,7 +209,27 @@ def _begin(
     return output_format(ctx, fmt, PLAIN_FORMATS), connect_with(ctx, site, conn)
 
 
-def _emit_outcome(ctx: typer.Context, fmt: OutputFormat, outcome: ApplyOutcome) -> None:
+def _change(
+    ctx: typer.Context,
+    fmt: OutputFormat | None,
+    site: Path | None,
+    conn: ConnectionArgs,
+    confirming: tuple[str, bool],
+    change: Callable[[Connect, Confirm | None, ConsoleProgress], ApplyOutcome],
+    guard: Callable[[Connect], None] | None = None,
+) -> NoReturn:
+    """A command that changes the appliance: refuse a bad --format and an unconfirmable run
+    (`confirming`: the command's name, and --yes) before connecting, `guard` the connection
+    before anything is read, run `change` with the progress display, present the outcome."""
     from ghes_setup.reporting.appliance import apply_document, outcome_human
 
-    emit(fmt is OutputFormat.json, state(ctx).console, outcome, outcome_human, apply_document)
+    out = output_format(ctx, fmt, PLAIN_FORMATS)
+    command, yes = confirming
+    confirm = _confirmation(ctx, command, yes=yes, conn=conn)
+    connect = connect_with(ctx, site, conn)
+    if guard is not None:
+        guard(connect)
+    with _progress(ctx) as progress:
+        outcome = change(connect, confirm, progress)
+    emit(out is OutputFormat.json, state(ctx).console, outcome, outcome_human, apply_document)
+    raise typer.Exit(0)
