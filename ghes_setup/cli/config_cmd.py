@@ -10,8 +10,9 @@ TLS area; the CLI wires them). The connection options and these apply helpers ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -36,13 +37,11 @@ from ghes_setup.cli.common import (
 )
 from ghes_setup.cli.common import abs_path as _abs
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
-from ghes_setup.reporting.jsondoc import emit
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
     from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.reporting.appliance import PlanResult, ShowResult
 
 app = typer.Typer(
     help=(
@@ -89,46 +88,46 @@ Example: ghes-setup config rollback --site site.toml --yes
 # ---------------------------------------------------------------------------- commands
 
 
-@app.command("show", help=SHOW_HELP)
-@with_connection(tokens=False)
-def show_cmd(
-    ctx: typer.Context,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
-    conn: ConnectionArgs = NO_OPTIONS,
-) -> None:
+def _read_only(name: str, help_text: str, read: Callable[[Connect, Any], Any]) -> Any:
+    """`config show` and `config plan`: connect, `read(connect, progress)` the appliance,
+    present the result. Nothing is written."""
+
+    @app.command(name, help=help_text)
+    @with_connection(tokens=False)
+    def command(
+        ctx: typer.Context,
+        site: SiteOpt = None,
+        fmt: FormatOpt = None,
+        conn: ConnectionArgs = NO_OPTIONS,
+    ) -> None:
+        from ghes_setup.reporting.appliance import present
+
+        out = output_format(ctx, fmt, PLAIN_FORMATS)  # refused before connecting
+        connect = connect_with(ctx, site, conn)
+        with _progress(ctx, steps=False) as progress:
+            result = read(connect, progress)
+        present(out is OutputFormat.json, state(ctx).console, result)
+        raise typer.Exit(0)
+
+    return command
+
+
+def _show(connect: Connect, progress: Any) -> ShowResult:
     from ghes_setup.appliance.service import config_show
-    from ghes_setup.reporting.appliance import ShowResult, show_document, show_human
+    from ghes_setup.reporting.appliance import ShowResult
 
-    out, connect = _begin(ctx, fmt, site, conn)
-    with _progress(ctx, steps=False) as progress:
-        result = ShowResult(connect.site.hostname, *config_show(connect, progress=progress))
-    emit(out is OutputFormat.json, state(ctx).console, result, show_human, show_document)
-    raise typer.Exit(0)
+    return ShowResult(connect.site.hostname, *config_show(connect, progress=progress))
 
 
-@app.command("plan", help=PLAN_HELP)
-@with_connection(tokens=False)
-def plan_cmd(
-    ctx: typer.Context,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
-    conn: ConnectionArgs = NO_OPTIONS,
-) -> None:
+def _plan(connect: Connect, progress: Any) -> PlanResult:
     from ghes_setup.appliance.service import config_plan
-    from ghes_setup.reporting.appliance import PlanResult, plan_result_document, plan_result_human
+    from ghes_setup.reporting.appliance import PlanResult
 
-    out, connect = _begin(ctx, fmt, site, conn)
-    with _progress(ctx, steps=False) as progress:
-        result = PlanResult(*config_plan(connect, progress=progress))
-    emit(
-        out is OutputFormat.json,
-        state(ctx).console,
-        result,
-        plan_result_human,
-        plan_result_document,
-    )
-    raise typer.Exit(0)
+    return PlanResult(*config_plan(connect, progress=progress))
+
+
+show_cmd = _read_only("show", SHOW_HELP, _show)
+plan_cmd = _read_only("plan", PLAN_HELP, _plan)
 
 
 @app.command("apply", help=APPLY_HELP)
@@ -201,14 +200,6 @@ def rollback_cmd(
 # ---------------------------------------------------------------------------- helpers
 
 
-def _begin(
-    ctx: typer.Context, fmt: OutputFormat | None, site: Path | None, conn: ConnectionArgs
-) -> tuple[OutputFormat, Connect]:
-    """The output format (checked first: a bad --format is refused before connecting) and
-    the connection of a read-only command."""
-    return output_format(ctx, fmt, PLAIN_FORMATS), connect_with(ctx, site, conn)
-
-
 def _change(
     ctx: typer.Context,
     fmt: OutputFormat | None,
@@ -221,7 +212,7 @@ def _change(
     """A command that changes the appliance: refuse a bad --format and an unconfirmable run
     (`confirming`: the command's name, and --yes) before connecting, `guard` the connection
     before anything is read, run `change` with the progress display, present the outcome."""
-    from ghes_setup.reporting.appliance import apply_document, outcome_human
+    from ghes_setup.reporting.appliance import present
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
     command, yes = confirming
@@ -231,5 +222,5 @@ def _change(
         guard(connect)
     with _progress(ctx) as progress:
         outcome = change(connect, confirm, progress)
-    emit(out is OutputFormat.json, state(ctx).console, outcome, outcome_human, apply_document)
+    present(out is OutputFormat.json, state(ctx).console, outcome)
     raise typer.Exit(0)
