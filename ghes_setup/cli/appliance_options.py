@@ -203,36 +203,21 @@ TokenFileOpt = Annotated[
 class ConnectionArgs:
     """The connection and secret options docs/reference/architecture.md §4 gives every command that
     talks to the appliance; `with_connection` adds them to a command and hands them over as one
-    value."""
+    value. Each field's annotation is its option (`bundles.bundle` reads them)."""
 
-    transport: TransportChoice | None = None
-    host_key: str | None = None
-    known_hosts: Path | None = None
-    accept_new_host_key: bool = False
-    identity: Path | None = None
-    ca_file: Path | None = None
-    nameserver: list[str] | None = None
-    resolve: list[str] | None = None
-    password_stdin: bool = False
-    password_file: Path | None = None
-    token_stdin: bool = False
-    token_file: Path | None = None
+    transport: TransportOpt = None
+    host_key: HostKeyOpt = None
+    known_hosts: KnownHostsOpt = None
+    accept_new_host_key: AcceptNewOpt = False
+    identity: IdentityOpt = None
+    ca_file: CaFileOpt = None
+    nameserver: NameserverOpt = None
+    resolve: ResolveOpt = None
+    password_stdin: PasswordStdinOpt = False
+    password_file: PasswordFileOpt = None
+    token_stdin: TokenStdinOpt = False
+    token_file: TokenFileOpt = None
 
-
-_CONNECTION_PARAMS: tuple[tuple[str, Any, Any], ...] = (
-    ("transport", TransportOpt, None),
-    ("host_key", HostKeyOpt, None),
-    ("known_hosts", KnownHostsOpt, None),
-    ("accept_new_host_key", AcceptNewOpt, False),
-    ("identity", IdentityOpt, None),
-    ("ca_file", CaFileOpt, None),
-    ("nameserver", NameserverOpt, None),
-    ("resolve", ResolveOpt, None),
-    ("password_stdin", PasswordStdinOpt, False),
-    ("password_file", PasswordFileOpt, None),
-    ("token_stdin", TokenStdinOpt, False),
-    ("token_file", TokenFileOpt, None),
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -254,8 +239,9 @@ def with_connection(
     """Add the `ConnectionArgs` options to a Typer command whose parameter `name` (default
     `conn`) is a `ConnectionArgs`, so they are declared once, not pasted into every signature.
     `tokens=False` leaves out --token-stdin/--token-file (commands that push no image)."""
-    params = tuple(p for p in _CONNECTION_PARAMS if tokens or not p[0].startswith("token_"))
-    decorate: Callable[[F], F] = bundle(ConnectionArgs, params, name)
+    decorate: Callable[[F], F] = bundle(
+        ConnectionArgs, name, keep=lambda option: tokens or not option.startswith("token_")
+    )
     return decorate(fn) if fn is not None else decorate
 
 
@@ -266,10 +252,10 @@ def with_connection(
 class RunArgs:
     """--yes, --no-wait, --timeout and --snapshot-dir of a command that applies settings."""
 
-    yes: bool = False
-    no_wait: bool = False
-    timeout: float = 1800.0
-    snapshot_dir: Path | None = None
+    yes: YesOpt = False
+    no_wait: NoWaitOpt = False
+    timeout: TimeoutOpt = 1800.0
+    snapshot_dir: SnapshotDirOpt = None
 
     def options(self, *, dry_run: bool = False) -> ApplyOptions:
         from ghes_setup.appliance.service import ApplyOptions
@@ -283,18 +269,12 @@ class RunArgs:
 
 
 NO_RUN_ARGS: Final = RunArgs()  # the default `with_run` replaces
-_RUN_PARAMS: tuple[tuple[str, Any, Any], ...] = (
-    ("yes", YesOpt, False),
-    ("no_wait", NoWaitOpt, False),
-    ("timeout", TimeoutOpt, 1800.0),
-    ("snapshot_dir", SnapshotDirOpt, None),
-)
 
 
 def with_run(fn: F) -> F:
     """Add --yes/--no-wait/--timeout/--snapshot-dir in the place of the command's
     `run: RunArgs`."""
-    return bundle(RunArgs, _RUN_PARAMS, "run")(fn)
+    return bundle(RunArgs, "run")(fn)
 
 
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:
