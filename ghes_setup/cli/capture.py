@@ -19,6 +19,7 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
+from ghes_setup.cli.bundles import option
 from ghes_setup.cli.common import SiteOpt, abs_path, state, token_inputs
 
 CAPTURE_HELP = """\
@@ -44,8 +45,7 @@ app = typer.Typer(rich_markup_mode=None)
 def capture_cmd(
     ctx: typer.Context,
     out: Annotated[
-        Path,
-        typer.Option("--out", metavar="FILE", help="Where to write the capture (mode 0600)."),
+        Path, option("--out", metavar="FILE", help="Where to write the capture (mode 0600).")
     ],
     site: SiteOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,

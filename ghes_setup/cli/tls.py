@@ -8,8 +8,9 @@ modules are imported inside the commands so that `--help` stays fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 
@@ -31,6 +32,8 @@ from ghes_setup.cli.common import (
     parse_version,
 )
 from ghes_setup.reporting.jsondoc import emit
+
+R = TypeVar("R")
 
 app = typer.Typer(
     help="Create, validate and probe the TLS certificate GHES needs.",
@@ -120,10 +123,9 @@ def ca_create_cmd(
     from ghes_setup.reporting.tls import ca_document, ca_human
     from ghes_setup.tls.issue import create_ca
 
-    as_json = _as_json(ctx, fmt)
-    result = create_ca(out, name=name, days=days, force=force)
-    emit(as_json, sys.stdout, result, ca_human, ca_document)
-    raise typer.Exit(0)
+    _written(
+        ctx, fmt, lambda: create_ca(out, name=name, days=days, force=force), ca_human, ca_document
+    )
 
 
 @app.command("issue", help=ISSUE_HELP)
@@ -139,10 +141,11 @@ def issue_cmd(
     from ghes_setup.reporting.tls import Issued, issue_document, issue_human
     from ghes_setup.tls.issue import issue
 
-    as_json, host = _as_json(ctx, fmt), _hostname(hostname)
-    issued = Issued(issue(host, ca, out, days=days, force=force), ca_file=ca / "ca.pem")
-    emit(as_json, sys.stdout, issued, issue_human, issue_document)
-    raise typer.Exit(0)
+    def make() -> Issued:
+        result = issue(_hostname(hostname), ca, out, days=days, force=force)
+        return Issued(result, ca_file=ca / "ca.pem")
+
+    _written(ctx, fmt, make, issue_human, issue_document)
 
 
 @app.command("csr", help=CSR_HELP)
@@ -156,10 +159,9 @@ def csr_cmd(
     from ghes_setup.reporting.tls import csr_document, csr_human
     from ghes_setup.tls.issue import make_csr
 
-    as_json, host = _as_json(ctx, fmt), _hostname(hostname)
-    result = make_csr(host, out, force=force)
-    emit(as_json, sys.stdout, result, csr_human, csr_document)
-    raise typer.Exit(0)
+    _written(
+        ctx, fmt, lambda: make_csr(_hostname(hostname), out, force=force), csr_human, csr_document
+    )
 
 
 # ------------------------------------------------------------------ check
@@ -291,9 +293,18 @@ def probe_cmd(
 # ------------------------------------------------------------------ helpers
 
 
-def _as_json(ctx: typer.Context, fmt: OutputFormat | None) -> bool:
-    """True for --format json (the commands that write files have no report formats)."""
-    return output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
+def _written(
+    ctx: typer.Context,
+    fmt: OutputFormat | None,
+    make: Callable[[], R],
+    human: Callable[[TextIO, R], None],
+    document: Callable[[R], dict[str, Any]],
+) -> NoReturn:
+    """A command that writes files: its --format first (human or json: no report formats),
+    then `make()` them, present what was written on standard output, exit 0."""
+    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
+    emit(as_json, sys.stdout, make(), human, document)
+    raise typer.Exit(0)
 
 
 def _hostname(given: str) -> str:
