@@ -3,41 +3,49 @@
 `config apply`, `packages enable/status` and `registry start` take the same connection options
 (transport, host key, known_hosts, identity, CA, name resolution, admin password); they are
 defined once here, with `connect()` turning them into an `appliance.service.Connect`, plus the
-pieces around an apply: the progress display, the confirmation prompt, the plan table and the
-TLS gate (`tls check` before a certificate is pushed).
+pieces around an apply: the progress display and the confirmation prompt. The plan table and
+the apply's JSON document are presenters of `ghes_setup.reporting.appliance`.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, get_type_hints, overload
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, overload
 
 import typer
 
+from ghes_setup.cli.bundles import bundle, option, seconds
 from ghes_setup.cli.common import (
     CaFileOpt,
     NameserverOpt,
     ResolveOpt,
     abs_path,
-    check_seconds,
     load_site_for,
     make_console,
     make_resolver,
     state,
 )
 
-if TYPE_CHECKING:
-    from rich.console import Console
+# The presenters of an apply, once here for the commands that import them from this module
+# (packages enable, registry start, the pipelines); they live in `reporting.appliance`.
+from ghes_setup.reporting.appliance import (
+    apply_document,
+    info_document,
+    plan_human,
+)
+from ghes_setup.reporting.appliance import outcome_human as render_outcome
+from ghes_setup.reporting.appliance import plan_human as render_plan
+from ghes_setup.reporting.jsondoc import write as write_json
 
+__all__ = ["apply_document", "info_document", "render_outcome", "render_plan", "write_json"]
+
+if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
-    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
-    from ghes_setup.appliance.transport import ApplianceInfo
+    from ghes_setup.appliance.service import ApplyOptions, Confirm, Connect
     from ghes_setup.cli.progress_display import ConsoleProgress
 
 
@@ -49,29 +57,22 @@ class TransportChoice(StrEnum):
 
 TransportOpt = Annotated[
     TransportChoice | None,
-    typer.Option(
+    option(
         "--transport",
         help="auto (API for its fields, SSH for the rest), ssh, or api. Default: the site's.",
-        show_default=False,
     ),
 ]
 HostKeyOpt = Annotated[
     str | None,
-    typer.Option(
+    option(
         "--host-key",
         metavar="SHA256:...",
         help="Trust only this SSH host key fingerprint (instead of known_hosts).",
-        show_default=False,
     ),
 ]
+_KNOWN_HOSTS_HELP = "known_hosts file to verify the SSH host key (default ~/.ssh/known_hosts)."
 KnownHostsOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--known-hosts",
-        metavar="FILE",
-        help="known_hosts file to verify the SSH host key (default ~/.ssh/known_hosts).",
-        show_default=False,
-    ),
+    Path | None, option("--known-hosts", metavar="FILE", help=_KNOWN_HOSTS_HELP)
 ]
 AcceptNewOpt = Annotated[
     bool,
@@ -80,15 +81,9 @@ AcceptNewOpt = Annotated[
         help="Trust an UNKNOWN host key and add it to known_hosts (never a changed one).",
     ),
 ]
+_IDENTITY_HELP = "SSH private key for the admin shell (default: ssh-agent)."
 IdentityOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--identity",
-        "-i",
-        metavar="FILE",
-        help="SSH private key for the admin shell (default: ssh-agent).",
-        show_default=False,
-    ),
+    Path | None, option("--identity", "-i", metavar="FILE", help=_IDENTITY_HELP)
 ]
 PasswordStdinOpt = Annotated[
     bool,
@@ -97,36 +92,18 @@ PasswordStdinOpt = Annotated[
         help="Read the admin password (Manage API) from standard input.",
     ),
 ]
+_ADMIN_FILE_HELP = "Read the admin password from FILE (default: $GHES_SETUP_ADMIN_PASSWORD)."
 PasswordFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--password-file",
-        metavar="FILE",
-        help="Read the admin password from FILE (default: $GHES_SETUP_ADMIN_PASSWORD).",
-        show_default=False,
-    ),
+    Path | None, option("--password-file", metavar="FILE", help=_ADMIN_FILE_HELP)
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 NoWaitOpt = Annotated[
     bool, typer.Option("--no-wait", help="Start the configuration run; do not follow it.")
 ]
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout",
-        metavar="S",
-        help="Seconds to wait for the configuration run.",
-        callback=check_seconds,
-    ),
-]
+TimeoutOpt = Annotated[float, seconds("Seconds to wait for the configuration run.")]
+_SNAPSHOT_DIR_HELP = "Where snapshots go (default ~/.local/state/ghes-setup/snapshots)."
 SnapshotDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--snapshot-dir",
-        metavar="DIR",
-        help="Where snapshots go (default ~/.local/state/ghes-setup/snapshots).",
-        show_default=False,
-    ),
+    Path | None, option("--snapshot-dir", metavar="DIR", help=_SNAPSHOT_DIR_HELP)
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")]
 
@@ -180,68 +157,6 @@ def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
     return ConsoleProgress(state(ctx).err, steps=steps, journal=run_journal())
 
 
-def write_json(document: dict[str, Any]) -> None:
-    from ghes_setup.reporting.json_report import dumps
-
-    sys.stdout.write(dumps(document))
-
-
-def info_document(info: ApplianceInfo) -> dict[str, Any]:
-    return {
-        "ghes_version": str(info.version),
-        "via": info.via,
-        "platform": info.platform,
-        "topology": info.topology,
-        "is_replica": info.is_replica,
-        # Why the run is not on the safe default path (SSH instead of the Manage API, or
-        # the API over plain HTTP); None when it is.
-        "transport_note": info.transport_note,
-    }
-
-
-def apply_document(outcome: ApplyOutcome, command: str | None = None) -> dict[str, Any]:
-    """An apply's JSON document: the plan, the appliance, what ran (never a secret value)."""
-    from ghes_setup.appliance.plan import plan_document
-
-    return {
-        "schema_version": 1,
-        "command": command or outcome.command,
-        **plan_document(outcome.plan),
-        **info_document(outcome.info),
-        "dry_run": outcome.dry_run,
-        "changed": outcome.changed,
-        "snapshot": str(outcome.snapshot) if outcome.snapshot else None,
-        "run_id": outcome.run.run_id if outcome.run else None,
-        "run_successful": outcome.status.successful if outcome.status else None,
-        "verified": list(outcome.verified),
-    }
-
-
-def render_outcome(console: Console, outcome: ApplyOutcome) -> None:
-    """An apply for humans: the plan, then what happened."""
-
-    def say(text: str) -> None:
-        console.print(text, highlight=False, soft_wrap=True)
-
-    render_plan(console, outcome.plan)
-    if outcome.plan.empty:
-        say("Nothing to change; no configuration run started.")
-    elif outcome.dry_run:
-        say("Dry run: nothing was changed.")
-    elif not outcome.plan.needs_run:
-        say("No configuration run started: the state above could not be settled from here.")
-    else:
-        if outcome.plan.changes:
-            say(f"Snapshot: {outcome.snapshot}")
-        if outcome.run and outcome.status is None:
-            say(f"Configuration run {outcome.run.run_id} started (not waiting for it).")
-        elif outcome.run:
-            say(
-                f"Configuration run {outcome.run.run_id} succeeded; verified "
-                f"{len(outcome.verified)} setting(s)."
-            )
-
-
 def confirmation(
     ctx: typer.Context, command: str, *, yes: bool, conn: ConnectionArgs
 ) -> Confirm | None:
@@ -264,40 +179,11 @@ def confirmation(
 
     def ask(plan: Plan) -> bool:
         err = make_console(stderr=True)  # the plan is what is confirmed: even with --quiet
-        render_plan(err, plan)
+        plan_human(err, plan)
         what = f"{len(plan.changes)} change(s)" if plan.changes else "the pending settings"
         return typer.confirm(f"Apply {what} to {plan.host}?", default=False, err=True)
 
     return ask
-
-
-def render_plan(console: Console, plan: Plan) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    if plan.empty:
-        console.print(
-            f"No changes: {plan.host} matches the site file.", highlight=False, soft_wrap=True
-        )
-        return
-    if plan.pending is not None:
-        console.print(
-            Text(f"pending: {plan.pending.summary}", style="yellow"),
-            highlight=False,
-            soft_wrap=True,
-        )
-    if not plan.changes:
-        return
-    table = Table(title=f"Plan for {plan.host}", title_justify="left")
-    table.add_column("setting", no_wrap=True)
-    table.add_column("current", overflow="fold")
-    table.add_column("desired", overflow="fold")
-    for change in plan.changes:
-        desired = Text(change.new_text, style="green")
-        if change.note:
-            desired.append(f"\n! {change.note}", style="yellow")
-        table.add_row(change.setting, Text(change.old_text, style="red"), desired)
-    console.print(table)
 
 
 # ---------------------------------------------------------------------------- option bundle
@@ -307,11 +193,8 @@ TokenStdinOpt = Annotated[
 ]
 TokenFileOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--token-file",
-        metavar="FILE",
-        help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN).",
-        show_default=False,
+    option(
+        "--token-file", metavar="FILE", help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN)."
     ),
 ]
 
@@ -320,36 +203,21 @@ TokenFileOpt = Annotated[
 class ConnectionArgs:
     """The connection and secret options docs/reference/architecture.md §4 gives every command that
     talks to the appliance; `with_connection` adds them to a command and hands them over as one
-    value."""
+    value. Each field's annotation is its option (`bundles.bundle` reads them)."""
 
-    transport: TransportChoice | None = None
-    host_key: str | None = None
-    known_hosts: Path | None = None
-    accept_new_host_key: bool = False
-    identity: Path | None = None
-    ca_file: Path | None = None
-    nameserver: list[str] | None = None
-    resolve: list[str] | None = None
-    password_stdin: bool = False
-    password_file: Path | None = None
-    token_stdin: bool = False
-    token_file: Path | None = None
+    transport: TransportOpt = None
+    host_key: HostKeyOpt = None
+    known_hosts: KnownHostsOpt = None
+    accept_new_host_key: AcceptNewOpt = False
+    identity: IdentityOpt = None
+    ca_file: CaFileOpt = None
+    nameserver: NameserverOpt = None
+    resolve: ResolveOpt = None
+    password_stdin: PasswordStdinOpt = False
+    password_file: PasswordFileOpt = None
+    token_stdin: TokenStdinOpt = False
+    token_file: TokenFileOpt = None
 
-
-_CONNECTION_PARAMS: tuple[tuple[str, Any, Any], ...] = (
-    ("transport", TransportOpt, None),
-    ("host_key", HostKeyOpt, None),
-    ("known_hosts", KnownHostsOpt, None),
-    ("accept_new_host_key", AcceptNewOpt, False),
-    ("identity", IdentityOpt, None),
-    ("ca_file", CaFileOpt, None),
-    ("nameserver", NameserverOpt, None),
-    ("resolve", ResolveOpt, None),
-    ("password_stdin", PasswordStdinOpt, False),
-    ("password_file", PasswordFileOpt, None),
-    ("token_stdin", TokenStdinOpt, False),
-    ("token_file", TokenFileOpt, None),
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -371,34 +239,42 @@ def with_connection(
     """Add the `ConnectionArgs` options to a Typer command whose parameter `name` (default
     `conn`) is a `ConnectionArgs`, so they are declared once, not pasted into every signature.
     `tokens=False` leaves out --token-stdin/--token-file (commands that push no image)."""
-    params = tuple(p for p in _CONNECTION_PARAMS if tokens or not p[0].startswith("token_"))
-
-    def decorate(fn: F) -> F:
-        hints = get_type_hints(fn, include_extras=True)
-        signature = inspect.signature(fn)
-        own = [
-            p.replace(annotation=hints.get(p.name, p.annotation))
-            for p in signature.parameters.values()
-            if p.name != name
-        ]
-        extra = [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
-            for n, hint, default in params
-        ]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {n: kwargs.pop(n) for n, _, _ in params}
-            return fn(*args, **{name: ConnectionArgs(**values)}, **kwargs)
-
-        wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {
-            **{p.name: p.annotation for p in own},
-            **{n: hint for n, hint, _ in params},
-        }
-        return wrapper  # type: ignore[return-value]
-
+    decorate: Callable[[F], F] = bundle(
+        ConnectionArgs, name, keep=lambda option: tokens or not option.startswith("token_")
+    )
     return decorate(fn) if fn is not None else decorate
+
+
+# ---------------------------------------------------------------------------- apply bundle
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """--yes, --no-wait, --timeout and --snapshot-dir of a command that applies settings."""
+
+    yes: YesOpt = False
+    no_wait: NoWaitOpt = False
+    timeout: TimeoutOpt = 1800.0
+    snapshot_dir: SnapshotDirOpt = None
+
+    def options(self, *, dry_run: bool = False) -> ApplyOptions:
+        from ghes_setup.appliance.service import ApplyOptions
+
+        return ApplyOptions(
+            dry_run=dry_run,
+            wait=not self.no_wait,
+            timeout_s=self.timeout,
+            snapshot_dir=abs_path(self.snapshot_dir),
+        )
+
+
+NO_RUN_ARGS: Final = RunArgs()  # the default `with_run` replaces
+
+
+def with_run(fn: F) -> F:
+    """Add --yes/--no-wait/--timeout/--snapshot-dir in the place of the command's
+    `run: RunArgs`."""
+    return bundle(RunArgs, "run")(fn)
 
 
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:

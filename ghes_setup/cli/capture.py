@@ -1,15 +1,15 @@
 """`ghes-setup capture`: record a read-only, redacted picture of the appliance.
 
 Parse options, call `ghes_setup.capture.service.capture`, write the file (0600, through
-`ghes_setup.files`), say what was recorded and where. Exit 0 when the file is written (failed
-probes are part of the record, listed on the way out), 3 for bad input, 74 when the file
-cannot be written.
+`ghes_setup.files`), say what was recorded and where (`ghes_setup.reporting.capture`). Exit 0
+when the file is written (failed probes are part of the record, listed on the way out), 3 for
+bad input, 74 when the file cannot be written.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -19,6 +19,7 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
+from ghes_setup.cli.bundles import option
 from ghes_setup.cli.common import SiteOpt, abs_path, state, token_inputs
 
 CAPTURE_HELP = """\
@@ -44,8 +45,7 @@ app = typer.Typer(rich_markup_mode=None)
 def capture_cmd(
     ctx: typer.Context,
     out: Annotated[
-        Path,
-        typer.Option("--out", metavar="FILE", help="Where to write the capture (mode 0600)."),
+        Path, option("--out", metavar="FILE", help="Where to write the capture (mode 0600).")
     ],
     site: SiteOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
@@ -53,6 +53,7 @@ def capture_cmd(
     from ghes_setup import secrets
     from ghes_setup.capture.service import CaptureRequest, capture, write_capture
     from ghes_setup.cli.appliance_options import progress
+    from ghes_setup.reporting.capture import CaptureWritten, human
 
     target = abs_path(out)
     assert target is not None
@@ -86,60 +87,5 @@ def capture_cmd(
     with progress(ctx, steps=False) as sink:
         result = capture(request, progress=sink)
     write_capture(target, result.document)
-    console = state(ctx).console
-    doc = result.document
-    probes = doc["probes"]
-    ok = sorted(n for n, p in probes.items() if p.get("ok") is True)
-    skipped = sorted(n for n, p in probes.items() if p.get("ok") is None)
-
-    def say(text: str) -> None:
-        console.print(text, highlight=False, markup=False, soft_wrap=True)
-
-    version = doc["identity"].get("version") or "unknown version"
-    via = "+".join(doc["transports"]) or "no admin transport"
-    say(f"Captured {doc['hostname']} (GHES {version}, via {via}) to {target} (mode 0600).")
-    plural = "" if result.redacted == 1 else "s"
-    say(f"  {len(ok)} probes recorded, {result.redacted} secret value{plural} redacted:")
-    for line in recorded_lines(doc):
-        say(f"  - {line}")
-    for name in skipped:
-        say(f"  skipped {name}: {probes[name]['skipped']}")
-    for name in result.failed:
-        say(f"  FAILED {name}: {probes[name]['error']}")
-    say(f"Next: ghes-setup facts verify {target}")
+    human(state(ctx).console, CaptureWritten(result, target))
     raise typer.Exit(0)
-
-
-def recorded_lines(doc: dict[str, Any]) -> list[str]:
-    """One line per section of the capture that holds something."""
-    lines = []
-    ident = doc["identity"]
-    lines.append(
-        f"identity: GHES {ident.get('version') or '?'}, topology {ident.get('topology') or '?'}"
-    )
-    if doc.get("settings") is not None:
-        lines.append(f"Manage API settings: {len(doc['settings'])} fields")
-    gc = doc.get("ghe_config")
-    if gc is not None:
-        fmt = gc["format"]
-        lines.append(
-            f"ghe-config -l: {len(gc['entries'])} keys, lines {fmt['line_format']}, -z "
-            f"{'supported' if fmt['nul_separated'] else 'not supported'}, multi-line values "
-            f"{fmt['multiline_values']}"
-        )
-    keys = doc.get("unverified_keys")
-    if keys is not None:
-        present = sum(1 for v in keys.values() if v["present"])
-        lines.append(f"UNVERIFIED ghe-config keys: {present} of {len(keys)} set")
-    if doc.get("maintenance") is not None:
-        lines.append(f"maintenance mode: {doc['maintenance']['active']}")
-    door = doc["front_door"]
-    registry = door.get("registry") or {}
-    if registry:
-        lines.append(f"registry /v2/: HTTP {registry['http_status']}, realm {registry['realm']}")
-    served = [h for h, chain in (door.get("certificates") or {}).items() if chain]
-    if served:
-        lines.append(f"certificates served for: {', '.join(served)}")
-    answered = sum(1 for a in doc["dns"].values() if a.get("status") == "ok")
-    lines.append(f"DNS: {answered} of {len(doc['dns'])} names resolve")
-    return lines

@@ -1,6 +1,7 @@
 """`ghes-setup config`: show, plan, apply and roll back appliance settings.
 
-Parse options, call one `ghes_setup.appliance.service` function, render, exit. Service modules
+Parse options, call one `ghes_setup.appliance.service` function, hand the result to its
+presenter (`ghes_setup.reporting.appliance`), exit. Service modules
 are imported inside the commands so that `--help` stays fast. The TLS gate handed to
 `config apply` is `ghes_setup.tls.service.run_tls_check` (the appliance area may not import the
 TLS area; the CLI wires them). The connection options and these apply helpers are shared with
@@ -9,28 +10,23 @@ TLS area; the CLI wires them). The connection options and these apply helpers ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    NO_RUN_ARGS,
     ConnectionArgs,
-    NoWaitOpt,
-    SnapshotDirOpt,
-    TimeoutOpt,
-    YesOpt,
-    apply_document,
+    RunArgs,
     connect_with,
-    render_outcome,
     with_connection,
+    with_run,
 )
 from ghes_setup.cli.appliance_options import confirmation as _confirmation
-from ghes_setup.cli.appliance_options import info_document as _info_document
 from ghes_setup.cli.appliance_options import progress as _progress
-from ghes_setup.cli.appliance_options import render_plan as _render_plan
-from ghes_setup.cli.appliance_options import write_json as _write_json
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
     FormatOpt,
@@ -43,10 +39,9 @@ from ghes_setup.cli.common import abs_path as _abs
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ghes_setup.appliance.service import ApplyOutcome
-    from ghes_setup.appliance.transport import ApplianceInfo
+    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
+    from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.reporting.appliance import PlanResult, ShowResult
 
 app = typer.Typer(
     help=(
@@ -93,101 +88,88 @@ Example: ghes-setup config rollback --site site.toml --yes
 # ---------------------------------------------------------------------------- commands
 
 
-@app.command("show", help=SHOW_HELP)
-@with_connection(tokens=False)
-def show_cmd(
-    ctx: typer.Context,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
-    conn: ConnectionArgs = NO_OPTIONS,
-) -> None:
-    from ghes_setup.appliance.plan import settings_document
+def _read_only(name: str, help_text: str, read: Callable[[Connect, Any], Any]) -> Any:
+    """`config show` and `config plan`: connect, `read(connect, progress)` the appliance,
+    present the result. Nothing is written."""
+
+    @app.command(name, help=help_text)
+    @with_connection(tokens=False)
+    def command(
+        ctx: typer.Context,
+        site: SiteOpt = None,
+        fmt: FormatOpt = None,
+        conn: ConnectionArgs = NO_OPTIONS,
+    ) -> None:
+        from ghes_setup.reporting.appliance import present
+
+        out = output_format(ctx, fmt, PLAIN_FORMATS)  # refused before connecting
+        connect = connect_with(ctx, site, conn)
+        with _progress(ctx, steps=False) as progress:
+            result = read(connect, progress)
+        present(out is OutputFormat.json, state(ctx).console, result)
+        raise typer.Exit(0)
+
+    return command
+
+
+def _show(connect: Connect, progress: Any) -> ShowResult:
     from ghes_setup.appliance.service import config_show
+    from ghes_setup.reporting.appliance import ShowResult
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    connect = connect_with(ctx, site, conn)
-    with _progress(ctx, steps=False) as progress:
-        info, settings = config_show(connect, progress=progress)
-    if out is OutputFormat.json:
-        _write_json(
-            {
-                "schema_version": 1,
-                "command": "config show",
-                "host": connect.site.hostname,
-                **_info_document(info),
-                "settings": settings_document(settings),
-            }
-        )
-    else:
-        _render_show(state(ctx).console, connect.site.hostname, info, settings)
-    raise typer.Exit(0)
+    return ShowResult(connect.site.hostname, *config_show(connect, progress=progress))
 
 
-@app.command("plan", help=PLAN_HELP)
-@with_connection(tokens=False)
-def plan_cmd(
-    ctx: typer.Context,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
-    conn: ConnectionArgs = NO_OPTIONS,
-) -> None:
-    from ghes_setup.appliance.plan import plan_document
+def _plan(connect: Connect, progress: Any) -> PlanResult:
     from ghes_setup.appliance.service import config_plan
+    from ghes_setup.reporting.appliance import PlanResult
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    connect = connect_with(ctx, site, conn)
-    with _progress(ctx, steps=False) as progress:
-        info, plan = config_plan(connect, progress=progress)
-    if out is OutputFormat.json:
-        _write_json(
-            {
-                "schema_version": 1,
-                "command": "config plan",
-                **plan_document(plan),
-                **_info_document(info),
-            }
-        )
-    else:
-        _render_plan(state(ctx).console, plan)
-    raise typer.Exit(0)
+    return PlanResult(*config_plan(connect, progress=progress))
+
+
+show_cmd = _read_only("show", SHOW_HELP, _show)
+plan_cmd = _read_only("plan", PLAN_HELP, _plan)
 
 
 @app.command("apply", help=APPLY_HELP)
 @with_connection(tokens=False)
+@with_run
 def apply_cmd(
     ctx: typer.Context,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")
     ] = False,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = 1800.0,
-    snapshot_dir: SnapshotDirOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.service import ApplyOptions, config_apply
+    from ghes_setup.appliance.service import config_apply
     from ghes_setup.runbooks.gates import tls_gate
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config apply", yes=yes or dry_run, conn=conn)
-    connect = connect_with(ctx, site, conn)
-    guard_facts(_abs(facts_from), connect.site, password_given=connect.password is not None)
-    options = ApplyOptions(
-        dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir)
+    def guard(connect: Connect) -> None:
+        guard_facts(_abs(facts_from), connect.site, password_given=connect.password is not None)
+
+    _change(
+        ctx,
+        fmt,
+        site,
+        conn,
+        ("config apply", run.yes or dry_run),
+        lambda connect, confirm, progress: config_apply(
+            connect,
+            tls_gate=tls_gate,
+            options=run.options(dry_run=dry_run),
+            confirm=confirm,
+            progress=progress,
+        ),
+        guard,
     )
-    with _progress(ctx) as progress:
-        outcome = config_apply(
-            connect, tls_gate=tls_gate, options=options, confirm=confirm, progress=progress
-        )
-    _emit_outcome(ctx, out, outcome)
-    raise typer.Exit(0)
 
 
 @app.command("rollback", help=ROLLBACK_HELP)
 @with_connection(tokens=False)
+@with_run
 def rollback_cmd(
     ctx: typer.Context,
     snapshot: Annotated[
@@ -196,46 +178,49 @@ def rollback_cmd(
             help="Snapshot file (default: the latest for the host).", show_default=False
         ),
     ] = None,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = 1800.0,
-    snapshot_dir: SnapshotDirOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.service import ApplyOptions, config_rollback
+    from ghes_setup.appliance.service import config_rollback
+
+    _change(
+        ctx,
+        fmt,
+        site,
+        conn,
+        ("config rollback", run.yes),
+        lambda connect, confirm, progress: config_rollback(
+            connect, _abs(snapshot), options=run.options(), confirm=confirm, progress=progress
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _change(
+    ctx: typer.Context,
+    fmt: OutputFormat | None,
+    site: Path | None,
+    conn: ConnectionArgs,
+    confirming: tuple[str, bool],
+    change: Callable[[Connect, Confirm | None, ConsoleProgress], ApplyOutcome],
+    guard: Callable[[Connect], None] | None = None,
+) -> NoReturn:
+    """A command that changes the appliance: refuse a bad --format and an unconfirmable run
+    (`confirming`: the command's name, and --yes) before connecting, `guard` the connection
+    before anything is read, run `change` with the progress display, present the outcome."""
+    from ghes_setup.reporting.appliance import present
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = _confirmation(ctx, "config rollback", yes=yes, conn=conn)
+    command, yes = confirming
+    confirm = _confirmation(ctx, command, yes=yes, conn=conn)
     connect = connect_with(ctx, site, conn)
-    options = ApplyOptions(wait=not no_wait, timeout_s=timeout, snapshot_dir=_abs(snapshot_dir))
+    if guard is not None:
+        guard(connect)
     with _progress(ctx) as progress:
-        outcome = config_rollback(
-            connect, _abs(snapshot), options=options, confirm=confirm, progress=progress
-        )
-    _emit_outcome(ctx, out, outcome)
+        outcome = change(connect, confirm, progress)
+    present(out is OutputFormat.json, state(ctx).console, outcome)
     raise typer.Exit(0)
-
-
-# ---------------------------------------------------------------------------- rendering
-
-
-def _render_show(console: Console, host: str, info: ApplianceInfo, settings: Any) -> None:
-    from rich.table import Table
-
-    from ghes_setup.appliance.plan import describe
-
-    table = Table(title=f"{host} — GHES {info.version} via {info.via}", title_justify="left")
-    table.add_column("setting", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    for name, value in settings.items():
-        table.add_row(name, describe(name, value))
-    console.print(table)
-
-
-def _emit_outcome(ctx: typer.Context, fmt: OutputFormat, outcome: ApplyOutcome) -> None:
-    if fmt is OutputFormat.json:
-        _write_json(apply_document(outcome))
-        return
-    render_outcome(state(ctx).console, outcome)

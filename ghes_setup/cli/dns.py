@@ -1,6 +1,7 @@
 """`ghes-setup dns`: check the DNS records subdomain isolation needs; print the records to create.
 
-Parse options, call `ghes_setup.dns.service`, render, exit. Service modules are imported inside
+Parse options, call `ghes_setup.dns.service`, hand the result to its presenter
+(`ghes_setup.reporting.dns`, or the check report's), exit. Service modules are imported inside
 the commands so that `--help` stays fast.
 """
 
@@ -8,29 +9,25 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
 from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
     FormatOpt,
     HostnameArg,
     NameserverOpt,
     OutputFormat,
     ResolveOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     VersionOpt,
-    check_seconds,
-    emit_report,
     load_site_for,
     output_format,
     parse_version,
 )
-
-if TYPE_CHECKING:
-    pass
+from ghes_setup.reporting.jsondoc import emit
 
 app = typer.Typer(
     help="Check the DNS records subdomain isolation needs; print the records to create.",
@@ -65,39 +62,29 @@ Example: ghes-setup dns records ghe.example.com --address 10.0.0.5 --address 200
 
 
 @app.command("check", help=CHECK_HELP, no_args_is_help=False)
+@with_report
 def check_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
     expect: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--expect",
             metavar="IP",
             help="HOSTNAME must resolve to exactly these addresses (repeatable).",
-            show_default=False,
         ),
     ] = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
     ghes_version: VersionOpt = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds to wait for each answer.",
-            callback=check_seconds,
-        ),
-    ] = 3.0,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    timeout: Annotated[float, seconds("Seconds to wait for each answer.")] = 3.0,
+    output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.dns.service import request_for_site, run_dns_check
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     given = validate_hostname(hostname, where="HOSTNAME") if hostname else None
     spec = load_site_for(ctx, site, require_hostname=False)
     request = request_for_site(
@@ -109,8 +96,7 @@ def check_cmd(
         ghes_version=parse_version(ghes_version),
         timeout=timeout,
     )
-    report = run_dns_check(request)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_dns_check(request))
 
 
 @app.command("records", help=RECORDS_HELP)
@@ -119,11 +105,10 @@ def records_cmd(
     hostname: Annotated[str, typer.Argument(metavar="HOSTNAME", help="The appliance's hostname.")],
     address: Annotated[
         list[str],
-        typer.Option(
+        option(
             "--address",
             metavar="IP",
             help="The appliance's (or load balancer's) IPv4 or IPv6 address (repeatable).",
-            show_default=False,
         ),
     ],
     style: Annotated[
@@ -140,55 +125,19 @@ def records_cmd(
     ] = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup import __version__, facts
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.dns.service import hosts_for, records_for
-    from ghes_setup.render import render
+    from ghes_setup.reporting.dns import DnsRecords, document, human
 
-    out = output_format(ctx, fmt, allowed=(OutputFormat.human, OutputFormat.json))
+    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
     host = validate_hostname(hostname, where="HOSTNAME")
     version = parse_version(ghes_version)
-    shown_version = version or facts.DEFAULT_GHES_VERSION
-    common = {
-        "hostname": host,
-        "version": str(shown_version),
-        "tool_version": __version__,
-        "subdomains": facts.isolation_subdomains(version),
-    }
     if style is RecordStyle.hosts:
-        entries = hosts_for(host, address, version)
-        if out is OutputFormat.json:
-            _write_json(
-                {
-                    **common,
-                    "style": "hosts",
-                    "entries": [{"address": e.address, "names": e.names} for e in entries],
-                }
-            )
-        else:
-            sys.stdout.write(render("dns/hosts.j2", entries=entries, **common))
+        result = DnsRecords(
+            host, version, "hosts", entries=tuple(hosts_for(host, address, version))
+        )
     else:
         recs = records_for(host, address, version, ttl, all_subdomains=all_subdomains)
-        if out is OutputFormat.json:
-            _write_json(
-                {
-                    **common,
-                    "style": "bind",
-                    "records": [
-                        {"name": r.name, "type": r.rtype, "value": r.value, "ttl": r.ttl}
-                        for r in recs
-                    ],
-                }
-            )
-        else:
-            text = render(
-                "dns/records.zone.j2", records=recs, all_subdomains=all_subdomains, **common
-            )
-            sys.stdout.write(text)
+        result = DnsRecords(host, version, "bind", tuple(recs), all_subdomains=all_subdomains)
+    emit(as_json, sys.stdout, result, human, document)
     raise typer.Exit(0)
-
-
-def _write_json(document: object) -> None:
-    from ghes_setup.reporting.json_report import dumps
-
-    sys.stdout.write(dumps(document))

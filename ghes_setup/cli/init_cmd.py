@@ -95,10 +95,9 @@ def init_cmd(
     text = render(name, values, notes=notes, header=header)
     write_file(target, text, overwrite=force, what="site file")
     if not state(ctx).quiet:
-        sys.stdout.write(
-            f"Wrote {out} (0600). Next: put the secrets in the environment (see the file's "
-            f"header), then: ghes-setup check --site {out}\n"
-        )
+        from ghes_setup.reporting.init import human
+
+        human(sys.stdout, out)
     raise typer.Exit(0)
 
 

@@ -10,7 +10,6 @@ them (exit 3, an incomplete environment), instead of an ImportError from deep in
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -190,39 +189,17 @@ def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) 
     Example: ghes-setup lab status --format json
     """
     require_lab_extra()
-    from ghes_setup.lab.service import status as lab_status
+    import sys
 
-    chosen = output_format(ctx, fmt, PLAIN_FORMATS)
+    from ghes_setup.lab.service import status as lab_status
+    from ghes_setup.reporting.jsondoc import emit
+    from ghes_setup.reporting.lab import LabStatus, document, human
+
+    as_json = output_format(ctx, fmt, PLAIN_FORMATS) is OutputFormat.json
     config, found = lab_status(_dir(directory))
-    healthy = all(p.running and p.answering for p in found if p.expected)
-    if chosen is OutputFormat.json:
-        doc = {
-            "hostname": config.hostname,
-            "address": config.address,
-            "healthy": healthy,
-            "parts": [
-                {
-                    "name": p.name,
-                    "running": p.running,
-                    "pid": p.pid,
-                    "endpoint": p.endpoint,
-                    "answering": p.answering,
-                    "detail": p.detail,
-                    "expected": p.expected,
-                }
-                for p in found
-            ],
-        }
-        typer.echo(json.dumps(doc, indent=2))
-    else:
-        typer.echo(f"lab {config.hostname} on {config.address}")
-        for p in found:
-            state = "running" if p.running else "stopped"
-            answer = "answering" if p.answering else "not answering"
-            pid = f"pid {p.pid}" if p.pid else "no pid"
-            extra = f"  ({p.detail})" if p.detail else ""
-            typer.echo(f"  {p.name:<9} {state:<8} {pid:<10} {p.endpoint:<40} {answer}{extra}")
-    raise typer.Exit(0 if healthy else 1)
+    result = LabStatus(config.hostname, config.address, found)
+    emit(as_json, sys.stdout, result, human, document)
+    raise typer.Exit(0 if result.healthy else 1)
 
 
 @app.command("down")

@@ -1,18 +1,22 @@
 """`ghes-setup tls`: create, validate and probe the TLS certificate GHES needs.
 
-Parse options, call `ghes_setup.tls.service` / `ghes_setup.tls.issue`, render, exit. Service
+Parse options, call `ghes_setup.tls.service` / `ghes_setup.tls.issue`, hand the result to its
+presenter (`ghes_setup.reporting.tls`, or the check report's), exit. Service
 modules are imported inside the commands so that `--help` stays fast.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, NoReturn, TextIO, TypeVar
 
 import typer
 
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
 from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
     CaFileOpt,
     FormatOpt,
     HostnameArg,
@@ -20,20 +24,16 @@ from ghes_setup.cli.common import (
     OutputFormat,
     ResolveOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     VersionOpt,
     abs_path,
-    check_seconds,
-    emit_report,
     load_site_for,
     make_resolver,
     output_format,
     parse_version,
 )
+from ghes_setup.reporting.jsondoc import emit
 
-if TYPE_CHECKING:
-    from ghes_setup.tls.issue import WrittenFile
+R = TypeVar("R")
 
 app = typer.Typer(
     help="Create, validate and probe the TLS certificate GHES needs.",
@@ -47,8 +47,6 @@ ca_app = typer.Typer(
 )
 app.add_typer(ca_app, name="ca")
 
-PLAIN = (OutputFormat.human, OutputFormat.json)
-
 OutDirOpt = Annotated[
     Path,
     typer.Option("--out", metavar="DIR", help="Folder to write the files to (created if needed)."),
@@ -56,23 +54,12 @@ OutDirOpt = Annotated[
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Replace existing files instead of refusing.")
 ]
+_DAYS = "the chain expires within N days (default: the site's, else"
 WarnDaysOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--warn-days",
-        metavar="N",
-        help="Warn when the chain expires within N days (default: the site's, else 30).",
-        show_default=False,
-    ),
+    int | None, option("--warn-days", metavar="N", help=f"Warn when {_DAYS} 30).")
 ]
 CritDaysOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--crit-days",
-        metavar="N",
-        help="Fail when the chain expires within N days (default: the site's, else 7).",
-        show_default=False,
-    ),
+    int | None, option("--crit-days", metavar="N", help=f"Fail when {_DAYS} 7).")
 ]
 CA_CREATE_HELP = """\
 Create a private CA (RSA 3072, SHA-256): DIR/ca.pem and DIR/ca.key (mode 0600). Use it to
@@ -133,26 +120,12 @@ def ca_create_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
+    from ghes_setup.reporting.tls import ca_document, ca_human
     from ghes_setup.tls.issue import create_ca
 
-    mode = output_format(ctx, fmt, allowed=PLAIN)
-    result = create_ca(out, name=name, days=days, force=force)
-    if mode is OutputFormat.json:
-        _json(
-            {
-                "subject": result.subject,
-                "not_after": result.not_after.isoformat(),
-                "files": _files(result.files),
-            }
-        )
-    else:
-        _lines(
-            f"Created CA {result.subject} (valid until {result.not_after:%Y-%m-%d}).",
-            f"  {result.cert}  CA certificate: clients and --ca-file use it",
-            f"  {result.key}  CA private key (mode 0600): keep it private, ideally offline",
-            f"Next: ghes-setup tls issue HOSTNAME --ca {out} --out DIR",
-        )
-    raise typer.Exit(0)
+    _written(
+        ctx, fmt, lambda: create_ca(out, name=name, days=days, force=force), ca_human, ca_document
+    )
 
 
 @app.command("issue", help=ISSUE_HELP)
@@ -165,34 +138,14 @@ def issue_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.reporting.tls import Issued, issue_document, issue_human
     from ghes_setup.tls.issue import issue
 
-    mode = output_format(ctx, fmt, allowed=PLAIN)
-    host = validate_hostname(hostname)
-    result = issue(host, ca, out, days=days, force=force)
-    if mode is OutputFormat.json:
-        _json(
-            {
-                "hostname": result.hostname,
-                "names": list(result.names),
-                "issuer": result.issuer,
-                "not_after": result.not_after.isoformat(),
-                "files": _files(result.files),
-            }
-        )
-    else:
-        _lines(
-            f"Issued a certificate for {', '.join(result.names)} by {result.issuer} "
-            f"(valid until {result.not_after:%Y-%m-%d}).",
-            f"  {result.key}  private key (mode 0600): upload as the key",
-            f"  {result.cert}  server certificate",
-            f"  {result.chain}  bundle, leaf first: upload as the certificate",
-            "Check it: ghes-setup tls check "
-            f"--cert {result.chain} --key {result.key} --hostname {result.hostname} "
-            f"--ca-file {ca / 'ca.pem'}",
-        )
-    raise typer.Exit(0)
+    def make() -> Issued:
+        result = issue(_hostname(hostname), ca, out, days=days, force=force)
+        return Issued(result, ca_file=ca / "ca.pem")
+
+    _written(ctx, fmt, make, issue_human, issue_document)
 
 
 @app.command("csr", help=CSR_HELP)
@@ -203,79 +156,46 @@ def csr_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.reporting.tls import csr_document, csr_human
     from ghes_setup.tls.issue import make_csr
 
-    mode = output_format(ctx, fmt, allowed=PLAIN)
-    host = validate_hostname(hostname)
-    result = make_csr(host, out, force=force)
-    csr_text = result.csr.read_text(encoding="ascii")
-    if mode is OutputFormat.json:
-        _json(
-            {
-                "hostname": result.hostname,
-                "names": list(result.names),
-                "csr": csr_text,
-                "files": _files(result.files),
-            }
-        )
-    else:
-        _lines(
-            f"  {result.key}  private key (mode 0600): keep it; GHES needs it with the certificate",
-            f"  {result.csr}  certificate signing request",
-            "",
-            f"Send {result.csr} to your CA. Ask for a server certificate (serverAuth, "
-            f"SHA-256) with the subject alternative names {' and '.join(result.names)}, "
-            "and for the full chain (your certificate first, then the intermediates).",
-            "",
-            csr_text.rstrip("\n"),
-            "",
-            "When it arrives: ghes-setup tls check --cert BUNDLE.pem "
-            f"--key {result.key} --hostname {result.hostname}",
-        )
-    raise typer.Exit(0)
+    _written(
+        ctx, fmt, lambda: make_csr(_hostname(hostname), out, force=force), csr_human, csr_document
+    )
 
 
 # ------------------------------------------------------------------ check
 
 
 @app.command("check", help=CHECK_HELP)
+@with_report
 def check_cmd(
     ctx: typer.Context,
     cert: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--cert",
             metavar="FILE",
             help="PEM bundle: the server certificate first, then the intermediates.",
-            show_default=False,
         ),
     ] = None,
     key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key", metavar="FILE", help="The unencrypted PEM private key.", show_default=False
-        ),
+        Path | None, option("--key", metavar="FILE", help="The unencrypted PEM private key.")
     ] = None,
     ca_file: CaFileOpt = None,
     hostname: Annotated[
-        str | None,
-        typer.Option(
-            "--hostname", metavar="H", help="The appliance's hostname.", show_default=False
-        ),
+        str | None, option("--hostname", metavar="H", help="The appliance's hostname.")
     ] = None,
     warn_days: WarnDaysOpt = None,
     crit_days: CritDaysOpt = None,
     ghes_version: VersionOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     spec = load_site_for(
         ctx,
         site,
@@ -290,34 +210,26 @@ def check_cmd(
         require_hostname=False,
     )
     request = TlsCheckRequest.from_site(spec, ghes_version=parse_version(ghes_version))
-    report = run_tls_check(request)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_tls_check(request))
 
 
 # ------------------------------------------------------------------ probe
 
 
 @app.command("probe", help=PROBE_HELP, no_args_is_help=False)
+@with_report
 def probe_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
     address: Annotated[
         str | None,
-        typer.Option(
-            "--address",
-            metavar="IP",
-            help="Connect to IP for HOSTNAME and every name under it.",
-            show_default=False,
+        option(
+            "--address", metavar="IP", help="Connect to IP for HOSTNAME and every name under it."
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(
-            "--port",
-            metavar="N",
-            help="HTTPS port (default: the site's, else 443).",
-            show_default=False,
-        ),
+        option("--port", metavar="N", help="HTTPS port (default: the site's, else 443)."),
     ] = None,
     ca_file: CaFileOpt = None,
     subdomains: Annotated[
@@ -329,25 +241,15 @@ def probe_cmd(
     resolve: ResolveOpt = None,
     warn_days: WarnDaysOpt = None,
     crit_days: CritDaysOpt = None,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds per connection and handshake.",
-            callback=check_seconds,
-        ),
-    ] = 5.0,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    timeout: Annotated[float, seconds("Seconds per connection and handshake.")] = 5.0,
+    output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
     from ghes_setup.errors import InputError
     from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     given = validate_hostname(hostname) if hostname else None
     spec = load_site_for(
         ctx,
@@ -385,22 +287,27 @@ def probe_cmd(
         crit_days=spec.tls.crit_days,
         timeout=timeout,
     )
-    report = run_tls_probe(request)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_tls_probe(request))
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _files(files: tuple[WrittenFile, ...]) -> list[dict[str, Any]]:
-    return [{"path": str(f.path), "kind": f.kind, "secret": f.secret} for f in files]
+def _written(
+    ctx: typer.Context,
+    fmt: OutputFormat | None,
+    make: Callable[[], R],
+    human: Callable[[TextIO, R], None],
+    document: Callable[[R], dict[str, Any]],
+) -> NoReturn:
+    """A command that writes files: its --format first (human or json: no report formats),
+    then `make()` them, present what was written on standard output, exit 0."""
+    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
+    emit(as_json, sys.stdout, make(), human, document)
+    raise typer.Exit(0)
 
 
-def _json(document: object) -> None:
-    from ghes_setup.reporting.json_report import dumps
+def _hostname(given: str) -> str:
+    from ghes_setup.config.site import validate_hostname
 
-    sys.stdout.write(dumps(document))
-
-
-def _lines(*lines: str) -> None:
-    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return validate_hostname(given)
