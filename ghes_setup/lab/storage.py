@@ -383,6 +383,22 @@ def reset_azure(config: LabConfig) -> None:
 # --------------------------------------------------------------------------- registry storage
 
 
+def applied_protocol(applied: dict[str, str]) -> str | None:
+    """The protocol (`StorageBackend.storage_type`) of the applied `packages.storage_type`:
+    the backend table says which backend a stored value is (the lab also takes a backend's
+    name, as `minio`), or None for none or one it does not know."""
+    kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
+    backend = backends.stored(kind) or backends.find(kind)
+    return backend.storage_type if backend is not None else None
+
+
+def registry_in_storage(applied: dict[str, str]) -> bool:
+    """The registry keeps its blobs in the storage server (its driver speaks the applied
+    protocol: S3 and MinIO), else on the filesystem (Azure, or no storage): the protocols with
+    a revision reader below."""
+    return applied_protocol(applied) in _REVISION_READERS
+
+
 @dataclass(frozen=True)
 class ManifestRevision:
     """A manifest the registry keeps for a repository, and the tags pointing at it."""
@@ -403,9 +419,7 @@ def registry_revisions(
     them: the S3 server when Packages uses S3 or MinIO, else the filesystem."""
     if ".." in repository.split("/"):
         return None
-    kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
-    backend = backends.stored(kind) or backends.find(kind)
-    reader = _REVISION_READERS.get(backend.storage_type) if backend is not None else None
+    reader = _REVISION_READERS.get(applied_protocol(applied) or "")
     if reader is not None:
         return reader(layout, config, applied, repository)
     from ghes_setup.lab.parts import registry_root
