@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ghes_setup import facts
+
 # The admin shell user of GHES (accessing-the-administrative-shell-ssh.md).
 ADMIN_USER = "admin"
 DEFAULT_ADDRESS = "127.77.0.1"
@@ -142,7 +144,7 @@ class LabConfig:
 
     def https_authority(self, host: str) -> str:
         """`host` or `host:port` for URLs on the front door's HTTPS port."""
-        return host if self.ports.https == 443 else f"{host}:{self.ports.https}"
+        return facts.https_authority(host, self.ports.https)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

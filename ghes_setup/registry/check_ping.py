@@ -89,8 +89,8 @@ class PingRequest:
 
     @property
     def registry_host(self) -> str:
-        port = "" if self.https_port == facts.HTTPS_PORT else f":{self.https_port}"
-        return f"{facts.CONTAINER_REGISTRY_LABEL}.{self.hostname}{port}"
+        host = f"{facts.CONTAINER_REGISTRY_LABEL}.{self.hostname}"
+        return facts.https_authority(host, self.https_port)
 
     @property
     def url(self) -> str:
