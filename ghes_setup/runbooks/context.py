@@ -137,14 +137,7 @@ class PipelineContext:
             except GhesSetupError:
                 return None
 
-        return PingRequest(
-            hostname=self.site.hostname,
-            https_port=self.site.connection.https_port,
-            ca_file=self.site.connection.ca_file,
-            resolver=self.resolver,
-            timeout=self.timeout,
-            maintenance=maintenance,
-        )
+        return PingRequest.for_site(self.site, self.resolver, self.timeout, maintenance=maintenance)
 
     def smoke(self) -> SmokeRequest:
         def build() -> SmokeRequest:
