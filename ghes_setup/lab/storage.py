@@ -101,19 +101,24 @@ def from_connection_string(provider: str, text: str, container: str = "") -> Sto
     kind = provider.strip().lower()
     backend = backends.by_provider(kind)
     protocol = backend.storage_type if backend is not None else kind
-    return _PARSERS.get(protocol, _parse_s3)(kind, text, fields, container, backend)
+    return _PARSERS.get(protocol, _parse_s3)(_Given(kind, text, fields, container, backend))
 
 
-def _parse_s3(
-    kind: str,
-    text: str,
-    fields: dict[str, str],
-    container: str,
-    backend: backends.StorageBackend | None,
-) -> StorageTarget:
-    del text, container
+@dataclass(frozen=True)
+class _Given:
+    """What ghe-packages-precheck was given, for a protocol's parser."""
+
+    kind: str  # -p, lower case
+    text: str  # -cs as given
+    fields: dict[str, str]  # -cs's NAME=VALUE pairs, names lower case
+    container: str  # -cn
+    backend: backends.StorageBackend | None  # the row -p names, if any
+
+
+def _parse_s3(given: _Given) -> StorageTarget:
+    fields, backend = given.fields, given.backend
     return StorageTarget(
-        provider=kind,
+        provider=given.kind,
         service_url=fields.get("serviceurl", ""),
         bucket=fields.get("bucketname", ""),
         access_key=fields.get("accesskeyid", ""),
@@ -123,15 +128,8 @@ def _parse_s3(
     )
 
 
-def _parse_azure(
-    kind: str,
-    text: str,
-    fields: dict[str, str],
-    container: str,
-    backend: backends.StorageBackend | None,
-) -> StorageTarget:
-    del fields, backend
-    return StorageTarget(kind, azure_connection=text, azure_container=container)
+def _parse_azure(given: _Given) -> StorageTarget:
+    return StorageTarget(given.kind, azure_connection=given.text, azure_container=given.container)
 
 
 def region_of(url: str) -> str:
@@ -499,12 +497,10 @@ def _s3_revisions(
 # connection-string parser, its storage test and (if the registry keeps blobs there) its
 # revision reader here, and its server in lab/parts.py.
 
-_PARSERS: Final[
-    dict[
-        str,
-        Callable[[str, str, dict[str, str], str, backends.StorageBackend | None], StorageTarget],
-    ]
-] = {"s3": _parse_s3, "azure": _parse_azure}
+_PARSERS: Final[dict[str, Callable[[_Given], StorageTarget]]] = {
+    "s3": _parse_s3,
+    "azure": _parse_azure,
+}
 _VERIFIERS: Final[dict[str, Callable[[StorageTarget, str | bool], list[str]]]] = {
     "s3": _verify_s3,
     "azure": _verify_azure,
