@@ -80,6 +80,13 @@ MANAGE_API_HTTP_PORT: Final = 8080
 HTTPS_PORT: Final = 443
 DNS_PORT: Final = 53
 
+
+def https_authority(host: str, port: int) -> str:
+    """`host`, or `host:port` off the default HTTPS port: the authority of an https:// URL
+    (RFC 3986 §3.2.3: a scheme's default port is left out)."""
+    return host if port == HTTPS_PORT else f"{host}:{port}"
+
+
 # --------------------------------------------------------------------------- version gates
 # Container registry at containers.HOSTNAME: `ifversion ghes > 3.4`
 # (container-registry-hostname.md).

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from ghes_setup import facts
 from ghes_setup.appliance import checkpoint as checkpoints
+from ghes_setup.appliance.checkpoint import RunState
 from ghes_setup.appliance.pending import PendingState, read_pending
 from ghes_setup.appliance.plan import (
     CORE_SCOPE,
@@ -453,7 +454,7 @@ def _execute(
             transport.write_settings(plan.target())
         except GhesSetupError as exc:
             sink.finish(False, "nothing was changed")
-            _mark(record, checkpoints.PUSH_FAILED, "push")
+            _mark(record, RunState.PUSH_FAILED, "push")
             raise ApplyFailed(
                 f"{command} failed at step 'push': {exc.message}",
                 hint=exc.hint or "fix the cause and run the command again",
@@ -461,7 +462,7 @@ def _execute(
                 snapshot=str(path),
                 rolled_back=True,
             ) from None
-        record = _mark(record, checkpoints.WRITTEN, "push")
+        record = _mark(record, RunState.WRITTEN, "push")
         sink.finish(True, "written")
 
     what = "starting" if plan.changes else "applying the pending settings in"
@@ -470,7 +471,7 @@ def _execute(
         run = transport.start_apply(run_id)
     except ApplianceError as exc:
         sink.finish(False, exc.message)
-        _mark(record, checkpoints.WRITTEN if plan.changes else record_state(record), "start")
+        _mark(record, RunState.WRITTEN if plan.changes else record_state(record), "start")
         raise ApplyFailed(
             f"{command} failed at step 'start config apply': {exc.message}; the settings are "
             "written but not applied (pending: the next ghes-setup config apply or up applies "
@@ -480,7 +481,7 @@ def _execute(
             snapshot=str(path) if path else None,
         ) from None
     if plan.changes:
-        record = _mark(record, checkpoints.STARTED, "config apply")
+        record = _mark(record, RunState.STARTED, "config apply")
     if not options.wait:
         sink.finish(True, f"run {run.run_id} started (not waiting)")
         verified = _verify(transport, plan, path, sink)
@@ -491,7 +492,7 @@ def _execute(
         detail = status.detail or "no reason given"
         sink.finish(False, detail)
         if plan.changes:
-            _mark(record, checkpoints.FAILED, scrub(detail))
+            _mark(record, RunState.FAILED, scrub(detail))
         raise ApplyFailed(
             f"{command} failed at step 'config apply': configuration run {run.run_id} "
             f"failed: {scrub(detail)}; the settings are stored but not applied",
@@ -500,7 +501,7 @@ def _execute(
             snapshot=str(path) if path else None,
         )
     sink.finish(True, f"run {run.run_id} succeeded")
-    _mark(record, checkpoints.SUCCEEDED, None)
+    _mark(record, RunState.SUCCEEDED, None)
     verified = _verify(transport, plan, path, sink)
     outcome = ApplyOutcome(
         command,
@@ -517,7 +518,7 @@ def _execute(
 
 
 def record_state(record: checkpoints.Checkpoint | None) -> str:
-    return record.state if record is not None else checkpoints.WRITTEN
+    return record.state if record is not None else RunState.WRITTEN
 
 
 def _mark(

@@ -43,6 +43,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
@@ -55,15 +56,23 @@ from ghes_setup.secrets import Secret
 CHECKPOINT_SCHEMA_VERSION: Final = 1
 PRE_ROLLBACK: Final = "pre-rollback"
 
-# Run record states (see the module docstring).
-SAVED: Final = "snapshot"
-WRITTEN: Final = "written"
-STARTED: Final = "started"
-SUCCEEDED: Final = "succeeded"
-FAILED: Final = "failed"
-PUSH_FAILED: Final = "push-failed"
+
+class RunState(StrEnum):
+    """How far a run got (see the module docstring): the `state` of its snapshot file,
+    written as these exact strings."""
+
+    SAVED = "snapshot"
+    WRITTEN = "written"
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PUSH_FAILED = "push-failed"
+
+
+# The module-level names callers used before the enum, in its order.
+SAVED, WRITTEN, STARTED, SUCCEEDED, FAILED, PUSH_FAILED = RunState
 # States after which nothing the run wrote can be pending.
-SETTLED: Final = frozenset({SUCCEEDED, PUSH_FAILED})
+SETTLED: Final = frozenset({RunState.SUCCEEDED, RunState.PUSH_FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +89,7 @@ class Checkpoint:
     changed: tuple[str, ...] | None = None  # None: an old snapshot, every setting counts
     targets: Mapping[str, str] | None = None  # setting -> digest of the value written
     previous_run: str | None = None  # the appliance's latest run before the write
-    state: str = SAVED
+    state: str = RunState.SAVED  # a RunState value (a file may hold one we do not know)
     step: str | None = None  # where a failed run stopped
 
     @property
@@ -179,7 +188,7 @@ def save(
         "changed": sorted(changed) if changed is not None else None,
         "targets": None,  # below
         "previous_run": previous_run,
-        "state": SAVED,
+        "state": RunState.SAVED.value,
         "step": None,
     }
     targets = {n: digest(n, v) for n, v in changed.items()} if changed is not None else None
@@ -260,7 +269,7 @@ def load(path: Path) -> Checkpoint:
         changed=tuple(changed) if changed is not None else None,
         targets={str(k): str(v) for k, v in targets.items()} if targets is not None else None,
         previous_run=_text(raw.get("previous_run")),
-        state=str(raw.get("state") or SAVED),
+        state=str(raw.get("state") or RunState.SAVED.value),
         step=_text(raw.get("step")),
     )
 

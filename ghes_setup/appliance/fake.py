@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from ghes_setup import facts
 from ghes_setup.appliance.transport import (
@@ -282,61 +283,26 @@ class FakeAppliance(TransportBase):
         if "-cs" not in opts:
             return 1, "ghe-packages-precheck: -cs is required\n"
         provider = opts["-p"].lower()
-        if provider == "azure":
-            return self._storage_test("azure", azure=opts["-cs"], container=opts.get("-cn", ""))
-        fields = {}
-        for part in opts["-cs"].split(";"):
-            name, _, value = part.partition("=")
-            fields[name.strip().lower()] = value.strip()
-        return self._storage_test(
-            "s3",
-            url=fields.get("serviceurl", ""),
-            bucket=fields.get("bucketname", ""),
-            access=fields.get("accesskeyid", ""),
-            secret=fields.get("secretaccesskey", ""),
-        )
+        kind = next((k for k, p in _PROTOCOLS.items() if provider in p.providers), _S3)
+        return self._storage_test(kind, _PROTOCOLS[kind].precheck(opts))
 
     def _blob_check(self) -> tuple[int, str]:
-        def get(name: str) -> str:
-            return self.store.get(spec(name).ghe_config_key, "")
-
-        kind = get("packages.storage_type")
+        kind = self.store.get(spec("packages.storage_type").ghe_config_key, "")
         if not kind:
             return 1, "Error: GitHub Packages blob storage is not configured\n"
-        return self._storage_test(
-            kind,
-            url=get("packages.service_url"),
-            bucket=get("packages.bucket"),
-            access=get("packages.s3_access_key"),
-            secret=get("packages.s3_secret_key"),
-            azure=get("packages.azure_connection_string"),
-            container=get("packages.azure_container"),
-        )
+        stored = {
+            name: self.store.get(spec(setting).ghe_config_key, "")
+            for name, setting in _STORED_FIELDS.items()
+        }
+        return self._storage_test(kind, stored)
 
-    def _storage_test(
-        self,
-        kind: str,
-        *,
-        url: str = "",
-        bucket: str = "",
-        access: str = "",
-        secret: str = "",
-        azure: str = "",
-        container: str = "",
-    ) -> tuple[int, str]:
+    def _storage_test(self, kind: str, fields: Mapping[str, str]) -> tuple[int, str]:
         good = self.storage
         if good is None or good.provider != kind:
             return 1, f"Error: Could not connect to the {kind} storage\n"
-        if kind == "azure":
-            ok = _same(azure, good.azure_connection_string) and container == good.azure_container
-            head = "Testing connection to Azure Blob Storage...\n"
-        else:
-            if url.rstrip("/") != good.service_url.rstrip("/"):
-                return 1, f'Error: Could not connect to the endpoint URL: "{url}"\n'
-            ok = _same(access, good.access_key) and _same(secret, good.secret_key)
-            head = f"Testing connection to {url}...\n"
-            if ok and bucket != good.bucket:
-                return 1, f"{head}Error: NoSuchBucket: The specified bucket does not exist\n"
+        ok, head, failure = _PROTOCOLS.get(kind, _PROTOCOLS[_S3]).test(good, fields)
+        if failure is not None:
+            return 1, failure
         if not ok:
             return 1, f"{head}Error: Access Denied (Service: {kind}, Status Code: 403)\n"
         return 0, f"{head}Testing PUT object...\n{facts.BLOB_CHECK_SUCCESS}\n"
@@ -352,3 +318,79 @@ class FakeAppliance(TransportBase):
 
 def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+# ---------------------------------------------------------------------------- storage protocols
+# What the fake's storage utilities speak, by the stored `packages.storage_type`: GHES stores
+# `s3` (MinIO too) or `azure` (enabling-github-packages-with-minio.md), and its
+# `ghe-packages-precheck -p` takes S3, MinIO or Azure (command-line-utilities.md). The fake
+# models the appliance's utilities, which know their protocols; it cannot read ghes-setup's
+# backend table (packages/backends.py: packages builds on appliance, not the reverse). A
+# `-p` no protocol lists is tested as S3, as before. The storage test's fields: url, bucket,
+# access, secret (S3); azure, container (Azure).
+
+# A stored setting each field of the storage test reads (`ghe-check-blob-connection`).
+_STORED_FIELDS: Final = {
+    "url": "packages.service_url",
+    "bucket": "packages.bucket",
+    "access": "packages.s3_access_key",
+    "secret": "packages.s3_secret_key",
+    "azure": "packages.azure_connection_string",
+    "container": "packages.azure_container",
+}
+# (access granted, the output's first line, an earlier failure's whole output)
+_Outcome = tuple[bool, str, str | None]
+
+
+def _s3_precheck(opts: Mapping[str, str]) -> dict[str, str]:
+    """`-cs BucketName=...;AccessKeyId=...;SecretAccessKey=...;ServiceUrl=...`."""
+    cs: dict[str, str] = {}
+    for part in opts["-cs"].split(";"):
+        name, _, value = part.partition("=")
+        cs[name.strip().lower()] = value.strip()
+    return {
+        "url": cs.get("serviceurl", ""),
+        "bucket": cs.get("bucketname", ""),
+        "access": cs.get("accesskeyid", ""),
+        "secret": cs.get("secretaccesskey", ""),
+    }
+
+
+def _s3_test(good: FakeStorage, fields: Mapping[str, str]) -> _Outcome:
+    url = fields.get("url", "")
+    if url.rstrip("/") != good.service_url.rstrip("/"):
+        return False, "", f'Error: Could not connect to the endpoint URL: "{url}"\n'
+    ok = _same(fields.get("access", ""), good.access_key) and _same(
+        fields.get("secret", ""), good.secret_key
+    )
+    head = f"Testing connection to {url}...\n"
+    if ok and fields.get("bucket", "") != good.bucket:
+        return ok, head, f"{head}Error: NoSuchBucket: The specified bucket does not exist\n"
+    return ok, head, None
+
+
+def _azure_precheck(opts: Mapping[str, str]) -> dict[str, str]:
+    """`-cs CONNECTION_STRING -cn CONTAINER`."""
+    return {"azure": opts["-cs"], "container": opts.get("-cn", "")}
+
+
+def _azure_test(good: FakeStorage, fields: Mapping[str, str]) -> _Outcome:
+    ok = (
+        _same(fields.get("azure", ""), good.azure_connection_string)
+        and fields.get("container", "") == good.azure_container
+    )
+    return ok, "Testing connection to Azure Blob Storage...\n", None
+
+
+@dataclass(frozen=True)
+class _Protocol:
+    providers: tuple[str, ...]  # the `ghe-packages-precheck -p` names, lower case
+    precheck: Callable[[Mapping[str, str]], dict[str, str]]  # -cs/-cn: the test's fields
+    test: Callable[[FakeStorage, Mapping[str, str]], _Outcome]
+
+
+_S3: Final = "s3"
+_PROTOCOLS: Final[dict[str, _Protocol]] = {
+    _S3: _Protocol(("s3", "minio"), _s3_precheck, _s3_test),
+    "azure": _Protocol(("azure",), _azure_precheck, _azure_test),
+}

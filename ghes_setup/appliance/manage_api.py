@@ -140,17 +140,6 @@ class ManageApiTransport(TransportBase):
         self._client.close()
 
     # ------------------------------------------------------------------ HTTP plumbing
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        self.requests += 1
-        return self._client.request(method, path, json=json, params=params, auth=self._auth)
-
     def _request(
         self,
         method: str,
@@ -167,7 +156,10 @@ class ManageApiTransport(TransportBase):
         operation = f"{method} {self.options.base_url}{path}"
         for attempt in range(1, attempts + 1):
             try:
-                response = self._send(method, path, json=json, params=params)
+                self.requests += 1
+                response = self._client.request(
+                    method, path, json=json, params=params, auth=self._auth
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing was sent: safe to try again, even for a POST.
                 if attempt < attempts:

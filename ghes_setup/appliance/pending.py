@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ghes_setup.appliance import checkpoint as checkpoints
+from ghes_setup.appliance.checkpoint import RunState
 from ghes_setup.appliance.transport import ApplianceTransport, ApplyStatus
 from ghes_setup.errors import GhesSetupError
 
@@ -142,12 +143,13 @@ def _from_record(
     landed = tuple(n for n in names if checkpoints.digest(n, current[n]) == targets.get(n))
     if not landed:
         return None  # the write never happened (or was undone): nothing of ours is pending
-    why = {
-        checkpoints.SAVED: "the run was interrupted during the push",
-        checkpoints.WRITTEN: f"run {record.run_id} never started",
-        checkpoints.STARTED: f"run {record.run_id} did not finish",
-        checkpoints.FAILED: f"run {record.run_id} failed at {record.step or 'config apply'}",
-    }.get(record.state, f"run {record.run_id} did not succeed")
+    whys: dict[str, str] = {
+        RunState.SAVED: "the run was interrupted during the push",
+        RunState.WRITTEN: f"run {record.run_id} never started",
+        RunState.STARTED: f"run {record.run_id} did not finish",
+        RunState.FAILED: f"run {record.run_id} failed at {record.step or 'config apply'}",
+    }
+    why = whys.get(record.state, f"run {record.run_id} did not succeed")
     return Pending(
         f"stored, not applied: {', '.join(landed)} written, {why}",
         run_id=record.run_id,

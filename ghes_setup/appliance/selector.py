@@ -248,6 +248,28 @@ def has_ssh_key(site: Site, environ: Mapping[str, str] | None = None) -> bool:
     return site.connection.ssh_identity is not None or bool(env.get("SSH_AUTH_SOCK"))
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Connect:
+    """How to reach the appliance: what `open_transport` needs, in one value."""
+
+    site: Site
+    resolver: AddressResolver | None = None
+    password: Secret | None = None
+    mode: Mode | None = None  # default: the site's [connection] transport
+    environ: Mapping[str, str] | None = None  # for SSH_AUTH_SOCK (tests pass their own)
+
+    def open(self, progress: ProgressSink | None = None) -> RoutedTransport:
+        """`open_transport` for this connection (nothing connects until first use)."""
+        return open_transport(
+            self.site,
+            resolver=self.resolver,
+            password=self.password,
+            mode=self.mode,
+            environ=self.environ,
+            progress=progress,
+        )
+
+
 def open_transport(
     site: Site,
     *,

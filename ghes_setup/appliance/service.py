@@ -14,17 +14,17 @@ from pathlib import Path
 from ghes_setup.appliance import apply as _apply
 from ghes_setup.appliance.plan import CORE_SCOPE, Plan
 from ghes_setup.appliance.preflight import Need
-from ghes_setup.appliance.selector import Mode, open_transport
+
+# `Connect` is defined by the selector (capture and the runbooks open transports with it too)
+# and is this module's to callers, as it always was.
+from ghes_setup.appliance.selector import Connect as Connect
 from ghes_setup.appliance.transport import (
     ApplianceInfo,
     ApplianceTransport,
     Settings,
     SettingValue,
 )
-from ghes_setup.config.site import Site
-from ghes_setup.net import AddressResolver
 from ghes_setup.progress import ProgressSink
-from ghes_setup.secrets import Secret
 
 ApplyOptions = _apply.ApplyOptions
 ApplyOutcome = _apply.ApplyOutcome
@@ -47,25 +47,9 @@ class ApplyHooks:
 HookFactory = Callable[[ApplianceTransport], ApplyHooks]
 
 
-@dataclass(frozen=True, slots=True)
-class Connect:
-    site: Site
-    resolver: AddressResolver | None = None
-    password: Secret | None = None
-    mode: Mode | None = None  # default: the site's [connection] transport
-    environ: Mapping[str, str] | None = None  # for SSH_AUTH_SOCK (tests pass their own)
-
-
 def open_appliance(connect: Connect, progress: ProgressSink | None = None) -> ApplianceTransport:
     """The transport(s) for `connect` (nothing connects until first use); close it after."""
-    return open_transport(
-        connect.site,
-        resolver=connect.resolver,
-        password=connect.password,
-        mode=connect.mode,
-        environ=connect.environ,
-        progress=progress,
-    )
+    return connect.open(progress)
 
 
 def config_show(

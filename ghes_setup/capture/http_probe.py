@@ -38,8 +38,7 @@ class FrontDoor:
     timeout: float = 10.0
 
     def url(self, host: str, path: str) -> str:
-        port = "" if self.https_port == facts.HTTPS_PORT else f":{self.https_port}"
-        return f"https://{host}{port}{path}"
+        return f"https://{facts.https_authority(host, self.https_port)}{path}"
 
 
 def _get(door: FrontDoor, url: str, token: Secret | None = None) -> httpx.Response:

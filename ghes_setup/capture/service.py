@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ghes_setup import __version__, facts
-from ghes_setup.appliance.selector import Mode, open_transport
+from ghes_setup.appliance.selector import Connect, Mode
 from ghes_setup.capture import http_probe
 from ghes_setup.capture.parsers import ConfigListing, parse_config_list, parse_config_list_z
 from ghes_setup.capture.redact import (
@@ -150,16 +150,9 @@ def capture(request: CaptureRequest, progress: ProgressSink | None = None) -> Ca
 def _admin(
     rec: _Recorder, doc: dict[str, Any], request: CaptureRequest, sink: ProgressSink
 ) -> None:
+    r = request
     transport = rec.run(
-        "connect",
-        lambda: open_transport(
-            request.site,
-            resolver=request.resolver,
-            password=request.password,
-            mode=request.mode,
-            environ=request.environ,
-            progress=sink,
-        ),
+        "connect", lambda: Connect(r.site, r.resolver, r.password, r.mode, r.environ).open(sink)
     )
     if transport is None:
         return

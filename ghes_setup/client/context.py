@@ -118,9 +118,7 @@ class ClientContext:
     @property
     def registry_authority(self) -> str:
         """What `docker login` and certs.d use: the host, with `:PORT` when not 443."""
-        if self.https_port == facts.HTTPS_PORT:
-            return self.registry_host
-        return f"{self.registry_host}:{self.https_port}"
+        return facts.https_authority(self.registry_host, self.https_port)
 
     @property
     def hosts(self) -> tuple[str, ...]:

@@ -137,8 +137,7 @@ def user_probe(
     hostname: str, https_port: int, timeout: float, token: Secret
 ) -> tuple[int, Mapping[str, str], str | None]:
     """GET https://HOSTNAME/api/v3/user with the token: this machine's resolver and store."""
-    authority = hostname if https_port == facts.HTTPS_PORT else f"{hostname}:{https_port}"
-    url = f"https://{authority}{facts.REST_API_PREFIX}/user"
+    url = f"https://{facts.https_authority(hostname, https_port)}{facts.REST_API_PREFIX}/user"
     with (
         translated(f"GET {url}"),
         make_client(timeout=timeout, env_proxies=False) as http,

@@ -465,6 +465,13 @@ def _ip_address(text: str, where: str) -> None:
         ) from None
 
 
+# A number's type: what the file or variable may give for it (never a bool), its word.
+_NUMBERS: dict[type, tuple[tuple[type, ...], str]] = {
+    int: ((int, str), "an integer"),
+    float: ((int, float, str), "a number"),
+}
+
+
 def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
     """Turn a TOML value, a flag value or environment text into the field's type; `where`
     names the value's source in errors."""
@@ -489,20 +496,15 @@ def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
         if from_env and value.lower() in ("0", "false", "no", "off"):
             return False
         raise SiteFileError(f"{where}: expected true or false, got {value!r}")
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise SiteFileError(f"{where}: expected an integer, got {value!r}")
+    if hint is int or hint is float:
+        accepted, what = _NUMBERS[hint]
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise SiteFileError(f"{where}: expected {what}, got {value!r}")
+        number: Any = hint
         try:
-            return int(value)
+            return number(value)
         except ValueError:
-            raise SiteFileError(f"{where}: expected an integer, got {value!r}") from None
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise SiteFileError(f"{where}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except ValueError:
-            raise SiteFileError(f"{where}: expected a number, got {value!r}") from None
+            raise SiteFileError(f"{where}: expected {what}, got {value!r}") from None
     if hint is str:
         if not isinstance(value, str):
             raise SiteFileError(f"{where}: expected a string, got {value!r}")

@@ -49,6 +49,7 @@ from ghes_setup.lab.storage import (
     reset_azure,
     verify,
 )
+from ghes_setup.packages import backends
 
 Out = Callable[[str, str], None]  # (stream, text)
 
@@ -251,7 +252,7 @@ class Commands:
         if "-cs" not in opts:
             self.out("stderr", f"ghe-packages-precheck: -cs is required\n{usage}")
             return 1
-        if opts["-p"].lower() not in ("s3", "minio", "azure"):
+        if backends.by_provider(opts["-p"]) is None:
             self.out(
                 "stderr",
                 f"ghe-packages-precheck: unknown provider {opts['-p']} (S3, MinIO, Azure)\n",

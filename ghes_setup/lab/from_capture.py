@@ -32,9 +32,10 @@ from ghes_setup.capture.verify import load_capture
 from ghes_setup.errors import InputError
 from ghes_setup.lab import client, state
 from ghes_setup.lab import settings as keys
-from ghes_setup.lab.layout import LabConfig, Layout
+from ghes_setup.lab.layout import DEFAULT_STORAGE, LabConfig, Layout
 from ghes_setup.lab.service import UpOptions, UpResult, up
 from ghes_setup.lab.settings import SettingsStore, fresh_settings
+from ghes_setup.packages import backends
 
 
 @dataclass
@@ -150,11 +151,15 @@ def lab_settings(
 
 
 def captured_storage(capture: dict[str, Any]) -> str | None:
-    """The lab storage that stands in for the captured one: `azure` (Azurite) for an Azure
-    appliance, else the lab's default (its S3 server, as `minio`)."""
+    """The lab storage that stands in for the captured one: the backend stored as the
+    captured type when the lab's default (its S3 server, as `minio`) is not stored so
+    (`azure`, Azurite, for an Azure appliance), else the default (None)."""
     entries = (capture.get("ghe_config") or {}).get("entries") or {}
     kind = entries.get(keys.STORAGE_TYPE) if isinstance(entries, dict) else None
-    return "azure" if kind == "azure" else None
+    stored_so = backends.storing(kind) if isinstance(kind, str) else ()
+    if not stored_so or backends.backend(DEFAULT_STORAGE) in stored_so:
+        return None
+    return stored_so[0].name
 
 
 def up_from_capture(

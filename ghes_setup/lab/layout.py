@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ghes_setup import facts
+
 # The admin shell user of GHES (accessing-the-administrative-shell-ssh.md).
 ADMIN_USER = "admin"
 DEFAULT_ADDRESS = "127.77.0.1"
@@ -142,7 +144,7 @@ class LabConfig:
 
     def https_authority(self, host: str) -> str:
         """`host` or `host:port` for URLs on the front door's HTTPS port."""
-        return host if self.ports.https == 443 else f"{host}:{self.ports.https}"
+        return facts.https_authority(host, self.ports.https)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -160,6 +162,19 @@ class LabConfig:
         return cls(**raw)
 
 
+class _At:
+    """A path of the lab: `name` under the folder another attribute names (the lab's root by
+    default), e.g. `ca_file = _At("ca.pem", under="pki")` is `layout.pki / "ca.pem"`."""
+
+    def __init__(self, name: str, *, under: str = "root") -> None:
+        self.rel = name
+        self.under = under
+
+    def __get__(self, layout: Layout, owner: type | None = None) -> Path:
+        parent: Path = getattr(layout, self.under)
+        return parent / self.rel
+
+
 class Layout:
     """Every path of one lab, relative to its folder."""
 
@@ -167,143 +182,49 @@ class Layout:
         self.root = root.resolve() if root.exists() else root.absolute()
 
     # -- top level
-    @property
-    def config(self) -> Path:
-        return self.root / "lab.json"
-
-    @property
-    def site(self) -> Path:
-        return self.root / "site.toml"
-
-    @property
-    def env(self) -> Path:
-        return self.root / "env"
-
-    @property
-    def known_hosts(self) -> Path:
-        return self.root / "known_hosts"
-
-    @property
-    def identity(self) -> Path:
-        return self.root / "id_ed25519"
-
-    @property
-    def hosts_file(self) -> Path:
-        """An /etc/hosts replacement naming the lab hosts (for `unshare -m` + bind mount)."""
-        return self.root / "hosts"
+    config = _At("lab.json")
+    site = _At("site.toml")
+    env = _At("env")
+    known_hosts = _At("known_hosts")
+    identity = _At("id_ed25519")
+    hosts_file = _At("hosts")  # an /etc/hosts naming the lab hosts (`unshare -m` + bind mount)
 
     # -- pki
-    @property
-    def pki(self) -> Path:
-        return self.root / "pki"
-
-    @property
-    def ca_file(self) -> Path:
-        return self.pki / "ca.pem"
-
-    @property
-    def cert_dir(self) -> Path:
-        """A folder holding the lab CA as ca.crt (skopeo --cert-dir)."""
-        return self.pki / "certs.d"
-
-    @property
-    def site_certs(self) -> Path:
-        return self.root / "site-certs"
-
-    @property
-    def site_cert(self) -> Path:
-        return self.site_certs / "ghe-chain.pem"
-
-    @property
-    def site_key(self) -> Path:
-        return self.site_certs / "ghe.key"
+    pki = _At("pki")
+    ca_file = _At("ca.pem", under="pki")
+    cert_dir = _At("certs.d", under="pki")  # the lab CA as ca.crt (skopeo --cert-dir)
+    site_certs = _At("site-certs")
+    site_cert = _At("ghe-chain.pem", under="site_certs")
+    site_key = _At("ghe.key", under="site_certs")
 
     # -- admin shell
-    @property
-    def ssh(self) -> Path:
-        return self.root / "ssh"
-
-    @property
-    def bin(self) -> Path:
-        return self.ssh / "bin"
-
-    @property
-    def sshd_config(self) -> Path:
-        return self.ssh / "sshd_config"
-
-    @property
-    def host_key(self) -> Path:
-        return self.ssh / "ssh_host_ed25519_key"
-
-    @property
-    def authorized_keys(self) -> Path:
-        return self.ssh / "authorized_keys"
-
-    @property
-    def home(self) -> Path:
-        """The admin user's HOME inside this lab."""
-        return self.root / "home"
-
-    @property
-    def tool_state(self) -> Path:
-        """What ghes-setup keeps in the admin's HOME: its SSH configuration runs' output and
-        exit codes (`~/.ghes-setup/runs`, docs/appliance.md). Not the appliance's own state."""
-        return self.home / ".ghes-setup"
+    ssh = _At("ssh")
+    bin = _At("bin", under="ssh")
+    sshd_config = _At("sshd_config", under="ssh")
+    host_key = _At("ssh_host_ed25519_key", under="ssh")
+    authorized_keys = _At("authorized_keys", under="ssh")
+    home = _At("home")  # the admin user's HOME inside this lab
+    # What ghes-setup keeps in the admin's HOME: its SSH configuration runs' output and exit
+    # codes (`~/.ghes-setup/runs`, docs/appliance.md). Not the appliance's own state.
+    tool_state = _At(".ghes-setup", under="home")
 
     # -- appliance data (/data/user/common on a real appliance)
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def github_conf(self) -> Path:
-        return self.data / "github.conf"
-
-    @property
-    def secrets_conf(self) -> Path:
-        return self.data / "secrets.conf"
-
-    @property
-    def config_log(self) -> Path:
-        return self.data / "ghe-config.log"
-
-    @property
-    def runs(self) -> Path:
-        return self.data / "config-apply"
-
-    @property
-    def applied(self) -> Path:
-        """The settings of the last successful config apply (what the services run with)."""
-        return self.root / "state" / "applied.json"
-
-    @property
-    def maintenance(self) -> Path:
-        return self.root / "state" / "maintenance.json"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "state"
+    data = _At("data")
+    github_conf = _At("github.conf", under="data")
+    secrets_conf = _At("secrets.conf", under="data")
+    config_log = _At("ghe-config.log", under="data")
+    runs = _At("config-apply", under="data")
+    state = _At("state")
+    # The settings of the last successful config apply (what the services run with).
+    applied = _At("applied.json", under="state")
+    maintenance = _At("maintenance.json", under="state")
 
     # -- faults, processes
-    @property
-    def faults(self) -> Path:
-        return self.root / "faults"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def lock(self) -> Path:
-        return self.run / "control.lock"
-
-    @property
-    def control_socket(self) -> Path:
-        return self.run / "labd.sock"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
+    faults = _At("faults")
+    run = _At("run")
+    lock = _At("control.lock", under="run")
+    control_socket = _At("labd.sock", under="run")
+    logs = _At("logs")
 
     def pid_file(self, part: str) -> Path:
         return self.run / f"{part}.pid"
@@ -312,52 +233,22 @@ class Layout:
         return self.logs / f"{part}.log"
 
     # -- front door, registry, dns, storage
-    @property
-    def nginx(self) -> Path:
-        return self.root / "nginx"
-
-    @property
-    def nginx_conf(self) -> Path:
-        return self.nginx / "nginx.conf"
-
-    @property
-    def registry(self) -> Path:
-        return self.root / "registry"
-
-    @property
-    def registry_conf(self) -> Path:
-        return self.registry / "config.yml"
-
-    @property
-    def storage_cert(self) -> Path:
-        """The S3 server's certificate chain (the lab address as IP SAN, from the lab CA)."""
-        return self.pki / "storage.pem"
-
-    @property
-    def storage_key(self) -> Path:
-        return self.pki / "storage.key"
-
-    @property
-    def token_key(self) -> Path:
-        return self.pki / "token.key"
-
-    @property
-    def token_cert(self) -> Path:
-        return self.pki / "token.pem"
-
-    @property
-    def storage(self) -> Path:
-        return self.root / "storage"
+    nginx = _At("nginx")
+    nginx_conf = _At("nginx.conf", under="nginx")
+    registry = _At("registry")
+    registry_conf = _At("config.yml", under="registry")
+    # The S3 server's certificate chain (the lab address as IP SAN, from the lab CA).
+    storage_cert = _At("storage.pem", under="pki")
+    storage_key = _At("storage.key", under="pki")
+    token_key = _At("token.key", under="pki")
+    token_cert = _At("token.pem", under="pki")
+    storage = _At("storage")
+    azurite = _At("azurite", under="storage")  # Azurite's workspace (survives a restart)
 
     def bucket(self, name: str) -> Path:
         """The registry's filesystem root when Packages uses Azure (distribution 2.8 as Debian
         builds it has no Azure driver) or no storage at all."""
         return self.storage / name
-
-    @property
-    def azurite(self) -> Path:
-        """Azurite's workspace (its blob data and metadata survive a restart)."""
-        return self.storage / "azurite"
 
 
 def load_config(layout: Layout) -> LabConfig:

@@ -36,8 +36,10 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from ghes_setup.lab import faults, procs
 from ghes_setup.lab import settings as keys
@@ -61,7 +63,24 @@ BINARIES = {
 }
 
 PARTS = ("labd", "dns", "sshd", "nginx", "s3", "azure", "registry")
-STORAGE_PARTS = ("s3", "azure")
+
+
+@dataclass(frozen=True)
+class StorageServer:
+    """A storage server the lab runs, one per protocol: the part is named as the protocol
+    (`StorageBackend.storage_type`) it serves to every backend stored as that type."""
+
+    server: str  # what it is, in `lab status`
+    port: Callable[[LabConfig], int]
+    # Under the storage-down fault: runs without listening (moto), or is stopped (Azurite).
+    runs_when_down: bool
+
+
+STORAGE_SERVERS: Final = {
+    "s3": StorageServer("moto S3", lambda c: c.internal.storage, runs_when_down=True),
+    "azure": StorageServer("Azurite blob", lambda c: c.internal.azure, runs_when_down=False),
+}
+STORAGE_PARTS = tuple(STORAGE_SERVERS)
 AZURITE_ENV = "GHES_SETUP_LAB_AZURITE"
 # The checkout's .lab-node (scripts/install-lab-node.sh), for a source or editable install.
 _REPO = Path(__file__).resolve().parents[2]
@@ -544,7 +563,10 @@ def _wait_reloaded(
 
 
 def registry_uses_s3(applied: dict[str, str]) -> bool:
-    return applied.get(keys.STORAGE_TYPE, "").strip().lower() in ("s3", "minio")
+    """The registry's `s3` driver serves the applied storage (lab/storage.py says which)."""
+    from ghes_setup.lab.storage import registry_in_storage
+
+    return registry_in_storage(applied)
 
 
 def registry_root(layout: Layout, config: LabConfig, applied: dict[str, str]) -> Path:

@@ -25,6 +25,7 @@ import string
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,6 +54,7 @@ from ghes_setup.lab.layout import (
     write_private,
 )
 from ghes_setup.lab.settings import SettingsStore, fresh_settings
+from ghes_setup.packages import backends
 
 LAB_USER = "lab-admin"
 LAB_ORG = "lab-org"
@@ -272,12 +274,21 @@ namespace = "{c.namespace}"
     write_private(layout.site, text, 0o644)
 
 
+# The lab's value of each site setting a backend needs (`StorageBackend.site_settings`).
+_LAB_SITE_VALUES: dict[str, Callable[[LabConfig], str]] = {
+    "packages.service_url": lambda c: c.service_url,
+    "packages.bucket": lambda c: c.bucket,
+    "packages.azure_container": lambda c: c.azure_container,
+}
+
+
 def _site_storage(c: LabConfig) -> str:
-    """The site file's storage keys for the lab's backend (`lab up --storage`)."""
-    if c.storage == "azure":
-        # The connection string is a secret: GHES_SETUP_AZURE_CONNECTION_STRING (`lab env`).
-        return f'storage = "azure"\nazure_container = "{c.azure_container}"'
-    return f'storage = "{c.storage}"\nservice_url = "{c.service_url}"\nbucket = "{c.bucket}"'
+    """The site file's storage keys for the lab's backend (`lab up --storage`): the keys its
+    row needs, with the lab's values. Its secrets are not here: `lab env` exports them."""
+    backend = backends.backend(c.storage)
+    lines = [f'storage = "{c.storage}"']
+    lines += [f'{backend.site_key(s)} = "{_LAB_SITE_VALUES[s](c)}"' for s in backend.site_settings]
+    return "\n".join(lines)
 
 
 def env_vars(layout: Layout, config: LabConfig) -> dict[str, str]:
@@ -565,17 +576,19 @@ def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
                 uses_s3 = parts.registry_uses_s3(applied)
                 detail = "blobs in the S3 server" if uses_s3 else "blobs on the filesystem"
         else:
-            port = config.internal.storage if part == "s3" else config.internal.azure
+            server = parts.STORAGE_SERVERS[part]
+            port = server.port(config)
             endpoint = f"{a}:{port}"
             answering = pid is not None and procs.tcp_answers(a, port)
-            detail = "moto S3 (s3, minio)" if part == "s3" else "Azurite blob (azure)"
+            served = ", ".join(b.name for b in backends.storing(part))
+            detail = f"{server.server} ({served})"
             if faults.is_active(layout, "storage-down"):
                 detail += "; fault storage-down"
             if faults.is_active(layout, "storage-bad-credentials"):
                 detail += "; fault storage-bad-credentials"
         expected = part != "registry" or state.registry_wanted(applied)
-        if part in parts.STORAGE_PARTS and faults.is_active(layout, "storage-down"):
-            expected = part == "s3"  # moto runs but does not listen; Azurite is stopped
+        if part in parts.STORAGE_SERVERS and faults.is_active(layout, "storage-down"):
+            expected = parts.STORAGE_SERVERS[part].runs_when_down
         found.append(
             parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail, expected)
         )

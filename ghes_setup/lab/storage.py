@@ -101,19 +101,24 @@ def from_connection_string(provider: str, text: str, container: str = "") -> Sto
     kind = provider.strip().lower()
     backend = backends.by_provider(kind)
     protocol = backend.storage_type if backend is not None else kind
-    return _PARSERS.get(protocol, _parse_s3)(kind, text, fields, container, backend)
+    return _PARSERS.get(protocol, _parse_s3)(_Given(kind, text, fields, container, backend))
 
 
-def _parse_s3(
-    kind: str,
-    text: str,
-    fields: dict[str, str],
-    container: str,
-    backend: backends.StorageBackend | None,
-) -> StorageTarget:
-    del text, container
+@dataclass(frozen=True)
+class _Given:
+    """What ghe-packages-precheck was given, for a protocol's parser."""
+
+    kind: str  # -p, lower case
+    text: str  # -cs as given
+    fields: dict[str, str]  # -cs's NAME=VALUE pairs, names lower case
+    container: str  # -cn
+    backend: backends.StorageBackend | None  # the row -p names, if any
+
+
+def _parse_s3(given: _Given) -> StorageTarget:
+    fields, backend = given.fields, given.backend
     return StorageTarget(
-        provider=kind,
+        provider=given.kind,
         service_url=fields.get("serviceurl", ""),
         bucket=fields.get("bucketname", ""),
         access_key=fields.get("accesskeyid", ""),
@@ -123,15 +128,8 @@ def _parse_s3(
     )
 
 
-def _parse_azure(
-    kind: str,
-    text: str,
-    fields: dict[str, str],
-    container: str,
-    backend: backends.StorageBackend | None,
-) -> StorageTarget:
-    del fields, backend
-    return StorageTarget(kind, azure_connection=text, azure_container=container)
+def _parse_azure(given: _Given) -> StorageTarget:
+    return StorageTarget(given.kind, azure_connection=given.text, azure_container=given.container)
 
 
 def region_of(url: str) -> str:
@@ -383,6 +381,22 @@ def reset_azure(config: LabConfig) -> None:
 # --------------------------------------------------------------------------- registry storage
 
 
+def applied_protocol(applied: dict[str, str]) -> str | None:
+    """The protocol (`StorageBackend.storage_type`) of the applied `packages.storage_type`:
+    the backend table says which backend a stored value is (the lab also takes a backend's
+    name, as `minio`), or None for none or one it does not know."""
+    kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
+    backend = backends.stored(kind) or backends.find(kind)
+    return backend.storage_type if backend is not None else None
+
+
+def registry_in_storage(applied: dict[str, str]) -> bool:
+    """The registry keeps its blobs in the storage server (its driver speaks the applied
+    protocol: S3 and MinIO), else on the filesystem (Azure, or no storage): the protocols with
+    a revision reader below."""
+    return applied_protocol(applied) in _REVISION_READERS
+
+
 @dataclass(frozen=True)
 class ManifestRevision:
     """A manifest the registry keeps for a repository, and the tags pointing at it."""
@@ -403,9 +417,7 @@ def registry_revisions(
     them: the S3 server when Packages uses S3 or MinIO, else the filesystem."""
     if ".." in repository.split("/"):
         return None
-    kind = applied.get(keys.STORAGE_TYPE, "").strip().lower()
-    backend = backends.stored(kind) or backends.find(kind)
-    reader = _REVISION_READERS.get(backend.storage_type) if backend is not None else None
+    reader = _REVISION_READERS.get(applied_protocol(applied) or "")
     if reader is not None:
         return reader(layout, config, applied, repository)
     from ghes_setup.lab.parts import registry_root
@@ -485,12 +497,10 @@ def _s3_revisions(
 # connection-string parser, its storage test and (if the registry keeps blobs there) its
 # revision reader here, and its server in lab/parts.py.
 
-_PARSERS: Final[
-    dict[
-        str,
-        Callable[[str, str, dict[str, str], str, backends.StorageBackend | None], StorageTarget],
-    ]
-] = {"s3": _parse_s3, "azure": _parse_azure}
+_PARSERS: Final[dict[str, Callable[[_Given], StorageTarget]]] = {
+    "s3": _parse_s3,
+    "azure": _parse_azure,
+}
 _VERIFIERS: Final[dict[str, Callable[[StorageTarget, str | bool], list[str]]]] = {
     "s3": _verify_s3,
     "azure": _verify_azure,

@@ -38,6 +38,16 @@ _SPACE: Final = " \t"
 DEFAULT_TOKEN_LIFETIME_S: Final = 60.0
 
 
+class _Param:
+    """A challenge parameter read as an attribute: `challenge.realm` is `challenge.get("realm")`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, challenge: Challenge, owner: type | None = None) -> str | None:
+        return challenge.get(self.name)
+
+
 @dataclass(frozen=True, slots=True)
 class Challenge:
     """One challenge of a WWW-Authenticate header. `scheme` and parameter names are lower case."""
@@ -46,24 +56,14 @@ class Challenge:
     params: Mapping[str, str] = field(default_factory=dict)
     token68: str | None = None
 
+    # The parameters the token flow reads (distribution's token spec; RFC 6750 §3 for error).
+    realm = _Param()
+    service = _Param()
+    scope = _Param()
+    error = _Param()
+
     def get(self, name: str) -> str | None:
         return self.params.get(name.lower())
-
-    @property
-    def realm(self) -> str | None:
-        return self.get("realm")
-
-    @property
-    def service(self) -> str | None:
-        return self.get("service")
-
-    @property
-    def scope(self) -> str | None:
-        return self.get("scope")
-
-    @property
-    def error(self) -> str | None:
-        return self.get("error")
 
 
 def parse_www_authenticate(values: str | Iterable[str]) -> list[Challenge]:

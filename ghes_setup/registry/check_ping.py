@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import httpx
 
@@ -38,6 +38,9 @@ from ghes_setup.checks import Outcome, check
 from ghes_setup.errors import GhesSetupError, Unreachable
 from ghes_setup.httpclient import describe, make_client
 from ghes_setup.net import AddressResolver
+
+if TYPE_CHECKING:
+    from ghes_setup.config.site import Site
 from ghes_setup.registry.auth import parse_www_authenticate
 
 CHECK_ID: Final = "registry-ping"
@@ -87,10 +90,25 @@ class PingRequest:
     # Asked only when /v2/ answers 503: is the appliance in maintenance mode? (None: unknown.)
     maintenance: Callable[[], bool | None] | None = field(default=None, compare=False, repr=False)
 
+    @classmethod
+    def for_site(
+        cls,
+        site: Site,
+        resolver: AddressResolver | None,
+        timeout: float,
+        http_factory: HttpFactory | None = None,
+        maintenance: Callable[[], bool | None] | None = None,
+    ) -> PingRequest:
+        """The registry of `site`: its hostname, HTTPS port and CA file."""
+        c = site.connection
+        return cls(
+            site.hostname, c.https_port, c.ca_file, resolver, timeout, http_factory, maintenance
+        )
+
     @property
     def registry_host(self) -> str:
-        port = "" if self.https_port == facts.HTTPS_PORT else f":{self.https_port}"
-        return f"{facts.CONTAINER_REGISTRY_LABEL}.{self.hostname}{port}"
+        host = f"{facts.CONTAINER_REGISTRY_LABEL}.{self.hostname}"
+        return facts.https_authority(host, self.https_port)
 
     @property
     def url(self) -> str:

@@ -91,8 +91,7 @@ class SmokeRequest:
 
     @property
     def web_host(self) -> str:
-        port = "" if self.https_port == facts.HTTPS_PORT else f":{self.https_port}"
-        return f"{self.hostname}{port}"
+        return facts.https_authority(self.hostname, self.https_port)
 
     @property
     def registry_host(self) -> str:

@@ -20,7 +20,7 @@ from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.apply import appliance_of
 from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
 from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
-from ghes_setup.appliance.selector import Mode, RoutedTransport, open_transport
+from ghes_setup.appliance.selector import Connect, Mode, RoutedTransport
 from ghes_setup.config.site import Site
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.service import prepare as prepare_dns
@@ -105,13 +105,8 @@ class PipelineContext:
         """The run's one appliance transport (thread-safe: calls are serialised inside)."""
 
         def build() -> RoutedTransport:
-            self._transport = open_transport(
-                self.site,
-                resolver=self.resolver,
-                password=self.password,
-                mode=self.mode,
-                environ=self.environ,
-            )
+            connect = Connect(self.site, self.resolver, self.password, self.mode, self.environ)
+            self._transport = connect.open()
             return self._transport
 
         return self._once("transport", build)
@@ -142,14 +137,7 @@ class PipelineContext:
             except GhesSetupError:
                 return None
 
-        return PingRequest(
-            hostname=self.site.hostname,
-            https_port=self.site.connection.https_port,
-            ca_file=self.site.connection.ca_file,
-            resolver=self.resolver,
-            timeout=self.timeout,
-            maintenance=maintenance,
-        )
+        return PingRequest.for_site(self.site, self.resolver, self.timeout, maintenance=maintenance)
 
     def smoke(self) -> SmokeRequest:
         def build() -> SmokeRequest:

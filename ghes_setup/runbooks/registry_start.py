@@ -105,15 +105,7 @@ def registry_desired(site: Site, secrets: StorageSecrets) -> Settings:
 
 
 def ping_request(site: Site, connect: Connect, http_factory: HttpFactory | None) -> PingRequest:
-    c = site.connection
-    return PingRequest(
-        hostname=site.hostname,
-        https_port=c.https_port,
-        ca_file=c.ca_file,
-        resolver=connect.resolver,
-        timeout=c.timeout,
-        http_factory=http_factory,
-    )
+    return PingRequest.for_site(site, connect.resolver, site.connection.timeout, http_factory)
 
 
 def start_registry(

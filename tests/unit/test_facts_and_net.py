@@ -100,3 +100,12 @@ def test_system_resolver_uses_pins_and_passes_ip_literals_through() -> None:
     r = SystemResolver(ResolveOverrides.parse([".lab.test:127.0.0.9"]))
     assert r.addresses("ghe.lab.test") == ("127.0.0.9",)
     assert r.addresses("127.0.0.1") == ("127.0.0.1",)
+
+
+def test_an_https_authority_leaves_out_the_default_port() -> None:
+    # The one formatter of the registry ping, the smoke test, the capture probe and the client.
+    assert facts.https_authority("ghe.example.com", 443) == "ghe.example.com"
+    assert facts.https_authority("containers.ghe.example.com", 8443) == (
+        "containers.ghe.example.com:8443"
+    )
+    assert facts.https_authority("127.0.0.1", 4443) == "127.0.0.1:4443"

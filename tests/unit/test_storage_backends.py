@@ -93,15 +93,16 @@ def test_a_name_is_registered_once() -> None:
 
 def test_no_backend_branches_left_in_the_areas_the_table_serves() -> None:
     """`kind == "azure"` and the like: only the table itself (and the site literal) name a
-    backend. The lab's process parts and the fake appliance are outside this refactoring."""
+    backend. The lab (its servers are per protocol: lab/parts.py `STORAGE_SERVERS`) and the
+    fake appliance (its storage utilities' protocols) keep tables, not branches."""
     root = Path(backends.__file__).parents[1]
     served = [
         *sorted((root / "packages").glob("*.py")),
+        *sorted((root / "lab").glob("*.py")),
         root / "appliance" / "plan.py",
+        root / "appliance" / "fake.py",
         root / "config" / "site.py",
         root / "config" / "template.py",
-        root / "lab" / "settings.py",
-        root / "lab" / "storage.py",
         root / "runbooks" / "upgrade.py",
         root / "cli" / "init_cmd.py",
     ]
@@ -268,3 +269,54 @@ def test_a_fourth_backend_is_read_back_from_the_appliance() -> None:
     assert "(pkgs)" in result.summary
     found = backends.stored("testblob")
     assert found is not None and found.name == "testblob"
+
+
+# ---------------------------------------------------------------------------- the lab and the fake
+
+
+@pytest.mark.parametrize(
+    ("storage", "keys"),
+    [
+        ("minio", ["storage", "service_url", "bucket"]),
+        ("s3", ["storage", "service_url", "bucket"]),
+        ("azure", ["storage", "azure_container"]),
+    ],
+)
+def test_the_labs_site_file_has_the_keys_its_backends_row_needs(
+    tmp_path: Path, storage: str, keys: list[str]
+) -> None:
+    from ghes_setup.lab.service import UpOptions, _site_storage, new_config
+
+    config = new_config(UpOptions(dir=tmp_path, storage=storage))
+    lines = _site_storage(config).splitlines()
+    assert [line.split(" = ")[0] for line in lines] == keys
+    assert lines[0] == f'storage = "{storage}"'
+    assert "connection" not in "".join(lines)  # the Azure secret comes from `lab env`
+
+
+@pytest.mark.parametrize(
+    ("stored", "lab"),
+    [("azure", "azure"), ("s3", None), ("AZURE", None), ("gcs", None), (None, None), (3, None)],
+)
+def test_a_captured_storage_type_picks_the_labs_server(stored: object, lab: str | None) -> None:
+    from ghes_setup.lab.from_capture import captured_storage
+
+    entries = {} if stored is None else {lab_settings.STORAGE_TYPE: stored}
+    assert captured_storage({"ghe_config": {"entries": entries}}) == lab
+
+
+def test_the_fake_precheck_tests_each_provider_with_its_protocol() -> None:
+    from ghes_setup.appliance.fake import FakeStorage
+
+    url = "https://minio.corp:9000"
+    s3 = FakeAppliance(storage=FakeStorage("s3", url, "pkgs", "AK", "SK"))
+    cs = f"BucketName=pkgs;AccessKeyId=AK;SecretAccessKey=SK;ServiceUrl={url}"
+    for provider in ("S3", "MinIO", "Unknown"):
+        code, out = s3.run_utility(["ghe-packages-precheck", "-p", provider, "-cs", cs])
+        assert code == 0 and out.startswith(f"Testing connection to {url}"), provider
+    code, out = s3.run_utility(["ghe-packages-precheck", "-p", "Azure", "-cs", cs, "-cn", "c"])
+    assert (code, out) == (1, "Error: Could not connect to the azure storage\n")
+    azure = FakeAppliance(storage=FakeStorage("azure", azure_connection_string="AC=1"))
+    argv = ["ghe-packages-precheck", "-p", "Azure", "-cs", "AC=1", "-cn", ""]
+    code, out = azure.run_utility(argv)
+    assert code == 0 and out.startswith("Testing connection to Azure Blob Storage...")
