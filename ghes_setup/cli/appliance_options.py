@@ -148,16 +148,17 @@ def connect(
 ) -> Connect:
     """The connection options (flags > env > site file) as a `Connect`."""
     from ghes_setup.appliance.service import Connect
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.secrets import from_env, stdin_stream
 
-    overrides: dict[str, Any] = {
-        "connection.transport": transport.value if transport else None,
-        "connection.host_key": host_key,
-        "connection.known_hosts": abs_path(known_hosts),
-        "connection.accept_new_host_key": True if accept_new_host_key else None,
-        "connection.ssh_identity": abs_path(identity),
-        "connection.ca_file": abs_path(ca_file),
-    }
+    overrides = SiteOverrides(
+        transport=transport.value if transport else None,
+        host_key=host_key,
+        known_hosts=abs_path(known_hosts),
+        accept_new_host_key=True if accept_new_host_key else None,
+        ssh_identity=abs_path(identity),
+        ca_file=abs_path(ca_file),
+    )
     spec = load_site_for(ctx, site, overrides=overrides)
     if password_stdin and password_file:
         raise typer.BadParameter(

@@ -128,6 +128,7 @@ def check_cmd(
 
     from ghes_setup import secrets
     from ghes_setup.client.service import ClientCheckRequest, parse_ecosystems, run_client_check
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.net import Nameserver
     from ghes_setup.registry.image import parse_size
 
@@ -140,7 +141,9 @@ def check_cmd(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--size") from None
     site_obj = load_site_for(
-        ctx, site, overrides={"hostname": hostname, "smoke.user": user, "smoke.size": size_bytes}
+        ctx,
+        site,
+        overrides=SiteOverrides(hostname=hostname, smoke_user=user, smoke_size=size_bytes),
     )
     enabled = [name for name, state in site_obj.packages.ecosystems.items() if state != "disabled"]
     token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ghes_setup.checks.model import Report
-    from ghes_setup.config.site import Site
+    from ghes_setup.config.site import Site, SiteOverrides
     from ghes_setup.facts import GhesVersion
     from ghes_setup.net import AddressResolver
     from ghes_setup.progress import RecordingProgress
@@ -338,24 +338,24 @@ def check_seconds(
     return positive_seconds(value, name)
 
 
-# Which flag sets which site key, so that a bad value is blamed on the flag (config/site.py).
+# Which flag sets which override, so that a bad value is blamed on the flag (config/site.py).
 FLAG_NAMES: dict[str, str] = {
     "hostname": "HOSTNAME",
-    "connection.transport": "--transport",
-    "connection.host_key": "--host-key",
-    "connection.known_hosts": "--known-hosts",
-    "connection.accept_new_host_key": "--accept-new-host-key",
-    "connection.ssh_identity": "--identity",
-    "connection.ca_file": "--ca-file",
-    "connection.https_port": "--port",
-    "tls.cert": "--cert",
-    "tls.key": "--key",
-    "tls.warn_days": "--warn-days",
-    "tls.crit_days": "--crit-days",
-    "smoke.user": "--user",
-    "smoke.namespace": "--namespace",
-    "smoke.image": "--image",
-    "smoke.size": "--size",
+    "transport": "--transport",
+    "host_key": "--host-key",
+    "known_hosts": "--known-hosts",
+    "accept_new_host_key": "--accept-new-host-key",
+    "ssh_identity": "--identity",
+    "ca_file": "--ca-file",
+    "https_port": "--port",
+    "tls_cert": "--cert",
+    "tls_key": "--key",
+    "warn_days": "--warn-days",
+    "crit_days": "--crit-days",
+    "smoke_user": "--user",
+    "smoke_namespace": "--namespace",
+    "smoke_image": "--image",
+    "smoke_size": "--size",
 }
 
 
@@ -367,14 +367,14 @@ def load_site_for(
     ctx: typer.Context,
     given: Path | None,
     *,
-    overrides: dict[str, Any] | None = None,
+    overrides: SiteOverrides | None = None,
     require_hostname: bool = True,
 ) -> Site:
-    from ghes_setup.config.site import load_site
+    from ghes_setup.config.site import NO_OVERRIDES, load_site
 
     return load_site(
         site_path(ctx, given),
-        overrides=overrides or {},
+        overrides=overrides or NO_OVERRIDES,
         require_hostname=require_hostname,
         flag_names=FLAG_NAMES,
     )

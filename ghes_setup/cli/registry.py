@@ -155,7 +155,7 @@ def smoke_cmd(
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import CheckResult, Report, Status
-    from ghes_setup.cli.common import abs_path
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.errors import ApplianceError
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
     from ghes_setup.secrets import scrub
@@ -169,14 +169,14 @@ def smoke_cmd(
     site_obj = load_site_for(
         ctx,
         site,
-        overrides={
-            "hostname": hostname,
-            "smoke.user": user,
-            "smoke.namespace": namespace,
-            "smoke.image": image,
-            "smoke.size": size_bytes,
-            "connection.ca_file": abs_path(ca_file),  # a flag's path is from the current folder
-        },
+        overrides=SiteOverrides(
+            hostname=hostname,
+            smoke_user=user,
+            smoke_namespace=namespace,
+            smoke_image=image,
+            smoke_size=size_bytes,
+            ca_file=abs_path(ca_file),  # a flag's path is from the current folder
+        ),
     )
     token = secrets.require(
         "GHES_SETUP_TOKEN",
@@ -365,11 +365,12 @@ def status_cmd(
     textfile: TextfileOpt = None,
     strict: StrictOpt = False,
 ) -> None:
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.registry.status import PingRequest, run_registry_status
 
     out_format = output_format(ctx, fmt)
     site_obj = load_site_for(
-        ctx, site, overrides={"hostname": hostname, "connection.ca_file": abs_path(ca_file)}
+        ctx, site, overrides=SiteOverrides(hostname=hostname, ca_file=abs_path(ca_file))
     )
     request = PingRequest(
         hostname=site_obj.hostname,
