@@ -27,18 +27,17 @@ from ghes_setup.cli.common import (
     abs_path,
     check_seconds,
     load_site_for,
-    make_console,
     make_resolver,
     state,
 )
+from ghes_setup.reporting.console import make_console
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ghes_setup.appliance.plan import Plan
     from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
     from ghes_setup.appliance.transport import ApplianceInfo
-    from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.reporting.console import Console
+    from ghes_setup.reporting.progress_display import ConsoleProgress
 
 
 class TransportChoice(StrEnum):
@@ -176,7 +175,7 @@ def connect(
 
 def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
     from ghes_setup.cli.common import run_journal
-    from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.reporting.progress_display import ConsoleProgress
 
     return ConsoleProgress(state(ctx).err, steps=steps, journal=run_journal())
 

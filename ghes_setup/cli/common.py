@@ -1,10 +1,8 @@
 """What every command shares: global state, common options, the console, report output.
 
-The console is made per run (never at import time, so tests and terminal width behave) and
-writes human output to standard output; progress and diagnostics go to standard error.
-Off a terminal (cron mail, Ansible, CI, a pipe) the console is plain: no colour, tables
-without box drawing, no wrapping at a guessed width, no trailing blanks; the human report
-is `reporting.human.plain`. `--quiet` silences progress and notes (standard error's
+The consoles (`reporting.console`) are made when first used: human output goes to standard
+output; progress and diagnostics go to standard error. Off a terminal the human report is
+`reporting.human.plain`. `--quiet` silences progress and notes (standard error's
 console) and keeps only the failed checks; errors still print (cli.main writes them).
 `--debug`/`--log-file` start the debug trace (`ghes_setup.trace`, docs/debug.md).
 """
@@ -12,9 +10,6 @@ console) and keeps only the failed checks; errors still print (cli.main writes t
 from __future__ import annotations
 
 import contextlib
-import errno
-import io
-import os
 import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,13 +19,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypedDict
 import typer
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ghes_setup.checks.model import Report
     from ghes_setup.config.site import Site, SiteOverrides
     from ghes_setup.facts import GhesVersion
     from ghes_setup.net import AddressResolver
     from ghes_setup.progress import RecordingProgress
+    from ghes_setup.reporting.console import Console
 
 
 class OutputFormat(StrEnum):
@@ -57,6 +51,8 @@ class AppState:
     @property
     def console(self) -> Console:
         if self._console is None:
+            from ghes_setup.reporting.console import make_console
+
             self._console = make_console(stderr=False)
         return self._console
 
@@ -64,95 +60,11 @@ class AppState:
     def err(self) -> Console:
         """Progress and notes; silent with --quiet (errors do not go through it)."""
         if self._err is None:
+            from ghes_setup.reporting.console import make_console
+
             self._err = make_console(stderr=True)
             self._err.quiet = self.quiet
         return self._err
-
-
-# Off a terminal a table may be as wide as its content: no line is wrapped at a guess.
-PLAIN_WIDTH = 10_000
-
-
-def is_terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty()) if isatty is not None else False
-    except (OSError, ValueError):
-        return False
-
-
-class _RstripLines(io.TextIOBase):
-    """Writes through to the real stream (looked up at each write, so tests that swap
-    sys.stdout see the text) without the blanks rich pads table cells with."""
-
-    def __init__(self, stderr: bool) -> None:
-        self._stderr = stderr
-
-    def _stream(self) -> Any:
-        return sys.stderr if self._stderr else sys.stdout
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        cleaned = "\n".join(line.rstrip(" ") for line in text.split("\n"))
-        self._stream().write(cleaned)
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream().flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self._stream(), "encoding", None) or "utf-8")
-
-
-def make_console(*, stderr: bool) -> Console:
-    from rich.console import Console, Group
-    from rich.table import Table
-
-    plain = not is_terminal(sys.stderr if stderr else sys.stdout)
-
-    def unboxed(item: Any) -> Any:
-        if isinstance(item, Table):
-            item.box = None
-            item.show_edge = False
-            item.pad_edge = False
-        elif isinstance(item, Group):
-            for inner in item.renderables:
-                unboxed(inner)
-        return item
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:
-            """rich's default points fd 1 at /dev/null and exits 1 without a word; cli.main
-            must see the EPIPE to end with its one line and exit 74 (docs/exit-codes.md).
-            Progress on a dead standard error is dropped, the run goes on."""
-            self.quiet = True
-            if not stderr:
-                raise BrokenPipeError(errno.EPIPE, "standard output was closed")
-
-        def print(self, *objects: Any, **kwargs: Any) -> None:
-            if plain:
-                objects = tuple(unboxed(o) for o in objects)
-            super().print(*objects, **kwargs)
-
-    if plain:
-        return _Console(
-            file=_RstripLines(stderr),  # type: ignore[arg-type]
-            width=PLAIN_WIDTH,
-            highlight=False,
-            soft_wrap=False,
-            color_system=None,
-            force_terminal=False,
-            safe_box=True,
-            emoji=False,
-        )
-    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return _Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 
 _TRACE_FILES: list[Any] = []
@@ -424,10 +336,7 @@ def print_human(ctx: typer.Context, report: Report) -> None:
     from ghes_setup.reporting import human
 
     st = state(ctx)
-    if is_terminal(sys.stdout):
-        st.console.print(human.render(report, verbose=st.verbose, quiet=st.quiet))
-    else:
-        sys.stdout.write(human.plain(report, verbose=st.verbose, quiet=st.quiet))
+    human.write(report, console=lambda: st.console, verbose=st.verbose, quiet=st.quiet)
 
 
 def make_resolver(

@@ -7,7 +7,7 @@ self-contained: `smoke` below; `status` and `start` live beside it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated
 
 import typer
 
@@ -48,10 +48,6 @@ from ghes_setup.cli.common import (
     token_inputs,
 )
 
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress, TaskID
-
 app = typer.Typer(
     help="The Container registry at containers.HOSTNAME: status, start, smoke test.",
     no_args_is_help=True,
@@ -75,9 +71,6 @@ unreachable or the token refused (401).
 Example: GHES_SETUP_TOKEN_FILE=~/.ghes-pat ghes-setup registry smoke ghe.example.com
 --namespace octo-org --size 256MiB
 """
-
-# Below this a transfer is over before a bar could be read.
-BAR_MIN_BYTES: Final = 8 * 1024 * 1024
 
 
 @app.command("smoke", help=SMOKE_HELP)
@@ -158,6 +151,7 @@ def smoke_cmd(
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.errors import ApplianceError
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
+    from ghes_setup.reporting.transfer_progress import TransferProgress
     from ghes_setup.secrets import scrub
 
     out_format = output_format(ctx, fmt)
@@ -241,81 +235,6 @@ def _bytes(text: str | None, option: str) -> int | None:
         return parse_size(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
-class TransferProgress:
-    """A `ProgressSink` for transfers: step lines and a byte bar on standard error.
-
-    On a terminal: each step, retries and a bar (bytes, speed, time left) for transfers of
-    `BAR_MIN_BYTES` or more. Elsewhere (cron) it stays silent unless --verbose, so that the
-    only output is the report.
-    """
-
-    def __init__(self, console: Console, *, verbose: bool = False) -> None:
-        self.console = console
-        self.lines = console.is_terminal or verbose
-        self.bar = console.is_terminal
-        self._stage = ""
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def stage(self, name: str, detail: str = "") -> None:
-        self._stop()
-        self._stage = name
-        if self.lines:
-            self._print(f"> {name}" + (f": {detail}" if detail else ""))
-
-    def advance(self, done: float, total: float | None = None, detail: str = "") -> None:
-        if not self.bar or total is None or total < BAR_MIN_BYTES:
-            return
-        if self._progress is None:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("  {task.description}"),
-                BarColumn(),
-                DownloadColumn(binary_units=True),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(self._stage, total=total)
-        if self._task is not None:
-            self._progress.update(self._task, completed=done, total=total)
-
-    def log(self, message: str) -> None:
-        if self.lines:
-            self._print(f"  {message}")
-
-    def finish(self, ok: bool, detail: str = "") -> None:
-        self._stop()
-        if self.lines:
-            self._print(
-                f"  {'ok' if ok else 'FAILED'} {self._stage}" + (f": {detail}" if detail else "")
-            )
-
-    def close(self) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
-
-    def _print(self, text: str) -> None:
-        from ghes_setup.secrets import scrub
-
-        self.console.print(scrub(text), highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- status, start
