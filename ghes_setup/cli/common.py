@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypedDict, TypeVar
 
 import typer
 
@@ -329,6 +330,27 @@ def emit_report(
     else:
         print_human(ctx, report)
     return code
+
+
+R = TypeVar("R")
+
+
+def present(
+    ctx: typer.Context,
+    fmt: OutputFormat,
+    result: R,
+    human: Callable[[Console, R], None],
+    document: Callable[[R], dict[str, Any]],
+) -> None:
+    """Hand a command's typed result to its presenters (`reporting/<topic>.py`): the JSON
+    document with --format json, else the human one on standard output's console (made only
+    then, so the JSON path never loads rich)."""
+    if fmt is OutputFormat.json:
+        from ghes_setup.reporting.jsondoc import write
+
+        write(document(result))
+    else:
+        human(state(ctx).console, result)
 
 
 def print_human(ctx: typer.Context, report: Report) -> None:

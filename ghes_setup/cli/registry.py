@@ -19,13 +19,10 @@ from ghes_setup.cli.appliance_options import (
     TokenFileOpt,
     TokenStdinOpt,
     YesOpt,
-    apply_document,
     confirmation,
     connect_with,
     progress,
-    render_outcome,
     with_connection,
-    write_json,
 )
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
@@ -44,6 +41,7 @@ from ghes_setup.cli.common import (
     load_site_for,
     make_resolver,
     output_format,
+    present,
     state,
     token_inputs,
 )
@@ -323,6 +321,7 @@ def start_cmd(
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
+    from ghes_setup.reporting import registry as presenter
     from ghes_setup.runbooks.gates import tls_gate
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
@@ -337,26 +336,5 @@ def start_cmd(
         result = start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
         )
-    ping = result.wait.result if result.wait else None
-    if out_format is OutputFormat.json:
-        write_json(
-            {
-                **apply_document(result.apply, "registry start"),
-                "precheck": result.precheck.document() if result.precheck else None,
-                "blob_check": result.blob_check.document() if result.blob_check else None,
-                "registry": None
-                if ping is None
-                else {
-                    "status": ping.status.value,
-                    "summary": ping.summary,
-                    "details": dict(ping.details),
-                    "waited_s": round(result.wait.waited_s, 3) if result.wait else None,
-                },
-            }
-        )
-    else:
-        console = state(ctx).console
-        render_outcome(console, result.apply)
-        if ping is not None:
-            console.print(f"Container registry: {ping.summary}", highlight=False, soft_wrap=True)
+    present(ctx, out_format, result, presenter.human, presenter.document)
     raise typer.Exit(0)
