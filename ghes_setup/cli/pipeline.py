@@ -9,6 +9,7 @@ storage keys) or their `_FILE` variants.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -196,8 +197,8 @@ def up_cmd(
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.cli.appliance_options import confirmation, progress
-    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, print_human, state
-    from ghes_setup.reporting import json_report
+    from ghes_setup.cli.common import PLAIN_FORMATS, present, state
+    from ghes_setup.reporting import up as presenter
     from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.up import UpOptions, run_up
 
@@ -223,18 +224,9 @@ def up_cmd(
 
         write_report(result, report, clock.finish())
     st = state(ctx)
-    if out is OutputFormat.json:
-        import sys
-
-        sys.stdout.write(json_report.render(result.report))
-    else:
-        # (A confirmation prompt already showed the plan on standard error.)
-        if result.apply is not None and not result.apply.plan.empty and confirm is None:
-            from ghes_setup.cli.appliance_options import render_plan
-
-            render_plan(st.console, result.apply.plan)
-        print_human(ctx, result.report)
-        st.console.print(result.verdict(), highlight=False, markup=False, soft_wrap=True)
+    # (A confirmation prompt already showed the plan on standard error.)
+    human = partial(presenter.human, show_plan=confirm is None, verbose=st.verbose, quiet=st.quiet)
+    present(ctx, out, result, human, presenter.document)
     raise typer.Exit(result.exit_code)
 
 
@@ -271,7 +263,8 @@ def snapshot_cmd(
     timeout: TimeoutOpt = 10.0,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
+    from ghes_setup.cli.common import PLAIN_FORMATS, present
+    from ghes_setup.reporting import upgrade as presenter
     from ghes_setup.runbooks.upgrade import take_snapshot, write_snapshot
 
     output = output_format(ctx, fmt, PLAIN_FORMATS)
@@ -281,25 +274,8 @@ def snapshot_cmd(
     finally:
         pipeline.close()
     write_snapshot(document, out, force=force)
-    if output is OutputFormat.json:
-        from ghes_setup.reporting.json_report import dumps
-
-        typer.echo(dumps(document), nl=False)
-    else:
-        settings = document["settings"]
-        hosts = document["served"]
-        state(ctx).console.print(
-            f"Snapshot of {document['hostname']} (GHES {document['appliance']['version']}) "
-            f"written to {out} (mode 0600):\n"
-            f"  subdomain isolation {settings.get('subdomain_isolation')}, Packages "
-            f"{settings.get('packages.enabled')} (storage {settings.get('packages.storage_type')}),"
-            f"\n  certificates served for {sum(1 for v in hosts.values() if v)} of {len(hosts)} "
-            f"host(s), registry: {document['registry']['answer']}\n"
-            f"After the upgrade: ghes-setup verify --against {out}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+    taken = presenter.SnapshotTaken(out, document)
+    present(ctx, output, taken, presenter.snapshot_human, presenter.snapshot_document)
     raise typer.Exit(0)
 
 
@@ -322,6 +298,7 @@ def verify_cmd(
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
     from ghes_setup.errors import GhesSetupError
+    from ghes_setup.reporting.upgrade import VerifyDifferences, differences_human
     from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
@@ -353,15 +330,7 @@ def verify_cmd(
             report, before, against, differences, report_file, clock.finish(), exit_code=code
         )
     if out is OutputFormat.human:
-        console = state(ctx).console
-        if differences:
-            console.print(f"{len(differences)} difference(s) since {against}:", highlight=False)
-            for d in differences:
-                console.print(
-                    f"  {d['what']}: {d['before']} -> {d['after']}", highlight=False, markup=False
-                )
-        else:
-            console.print(f"No difference since {against}.", highlight=False)
+        differences_human(state(ctx).console, VerifyDifferences(against, tuple(differences)))
     raise typer.Exit(code)
 
 
