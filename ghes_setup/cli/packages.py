@@ -11,27 +11,25 @@ import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    ApplyArgs,
     ConnectionArgs,
     DryRunOpt,
     NoWaitOpt,
     SnapshotDirOpt,
     TimeoutOpt,
     YesOpt,
-    confirmation,
     connect_with,
     progress,
+    run_apply,
     with_connection,
 )
 from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
+    NO_CHECK_OUTPUT,
+    CheckOutput,
     FormatOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     abs_path,
-    emit_report,
-    output_format,
-    present,
+    with_check_output,
 )
 
 app = typer.Typer(
@@ -96,32 +94,33 @@ def enable_cmd(
     from ghes_setup.packages.service import enable_packages
     from ghes_setup.reporting import packages as presenter
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, "packages enable", yes=yes or dry_run, conn=conn_args)
-    conn = connect_with(ctx, site, conn_args)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)
     )
-    with progress(ctx) as display:
-        result = enable_packages(conn, options=options, confirm=confirm, progress=display)
-    present(ctx, out, result, presenter.human, presenter.document)
-    raise typer.Exit(0)
+    run_apply(
+        ctx,
+        "packages enable",
+        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        lambda conn, confirm, display: enable_packages(
+            conn, options=options, confirm=confirm, progress=display
+        ),
+        presenter.human,
+        presenter.document,
+    )
 
 
 @app.command("status", help=STATUS_HELP)
 @with_connection(tokens=False, name="conn_args")
+@with_check_output
 def status_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    out: CheckOutput = NO_CHECK_OUTPUT,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.packages.service import packages_status
 
-    out = output_format(ctx, fmt)
     conn = connect_with(ctx, site, conn_args)
     with progress(ctx, steps=False) as display:
         report = packages_status(conn, progress=display)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
+    out.exit(ctx, report)

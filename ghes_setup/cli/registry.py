@@ -13,37 +13,34 @@ import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    ApplyArgs,
     ConnectionArgs,
     DryRunOpt,
     SnapshotDirOpt,
     TokenFileOpt,
     TokenStdinOpt,
     YesOpt,
-    confirmation,
-    connect_with,
-    progress,
+    run_apply,
     with_connection,
 )
 from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
+    NO_CHECK_OUTPUT,
     CaFileOpt,
+    CheckOutput,
     FormatOpt,
     HostnameArg,
     NameserverOpt,
     OutputFormat,
     ResolveOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     abs_path,
     check_seconds,
     emit_report,
     load_site_for,
     make_resolver,
-    output_format,
-    present,
     state,
     token_inputs,
+    with_check_output,
 )
 
 app = typer.Typer(
@@ -72,6 +69,7 @@ Example: GHES_SETUP_TOKEN_FILE=~/.ghes-pat ghes-setup registry smoke ghe.example
 
 
 @app.command("smoke", help=SMOKE_HELP)
+@with_check_output
 def smoke_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -140,9 +138,7 @@ def smoke_cmd(
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    out: CheckOutput = NO_CHECK_OUTPUT,
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import CheckResult, Report, Status
@@ -152,7 +148,7 @@ def smoke_cmd(
     from ghes_setup.reporting.transfer_progress import TransferProgress
     from ghes_setup.secrets import scrub
 
-    out_format = output_format(ctx, fmt)
+    out_format = out.format(ctx)
     tokens = token_inputs(token_stdin, token_file)
     if manifest_format not in ("oci", "docker"):
         raise typer.BadParameter("oci or docker", param_hint="--manifest-format")
@@ -208,7 +204,7 @@ def smoke_cmd(
     finally:
         progress.close()
     report = Report("registry smoke", (result,), target=site_obj.hostname)
-    code = emit_report(ctx, report, out_format, textfile=textfile, strict=strict)
+    code = emit_report(ctx, report, out_format, textfile=out.textfile, strict=out.strict)
     if error is not None and out_format is not OutputFormat.nagios:
         from ghes_setup.exit_codes import for_error
 
@@ -271,6 +267,7 @@ Example: ghes-setup registry start --site site.toml --yes --timeout 300
 
 
 @app.command("status", help=STATUS_HELP)
+@with_check_output
 def status_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -278,14 +275,11 @@ def status_cmd(
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    out: CheckOutput = NO_CHECK_OUTPUT,
 ) -> None:
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.registry.status import PingRequest, run_registry_status
 
-    out_format = output_format(ctx, fmt)
     site_obj = load_site_for(
         ctx, site, overrides=SiteOverrides(hostname=hostname, ca_file=abs_path(ca_file))
     )
@@ -296,8 +290,7 @@ def status_cmd(
         resolver=make_resolver(nameserver, resolve, site_obj),
         timeout=site_obj.connection.timeout,
     )
-    report = run_registry_status(request)
-    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile, strict=strict))
+    out.exit(ctx, run_registry_status(request))
 
 
 @app.command("start", help=START_HELP)
@@ -325,16 +318,17 @@ def start_cmd(
     from ghes_setup.runbooks.gates import tls_gate
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
-    out_format = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, "registry start", yes=yes or dry_run, conn=conn_args)
-    conn = connect_with(ctx, site, conn_args)
     options = StartOptions(
         apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
         wait_s=timeout,
     )
-    with progress(ctx) as display:
-        result = start_registry(
+    run_apply(
+        ctx,
+        "registry start",
+        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        lambda conn, confirm, display: start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
-        )
-    present(ctx, out_format, result, presenter.human, presenter.document)
-    raise typer.Exit(0)
+        ),
+        presenter.human,
+        presenter.document,
+    )
