@@ -238,6 +238,18 @@ def token_inputs(token_stdin: bool, token_file: Path | str | None) -> TokenInput
     )
 
 
+def byte_size(text: str | None, option: str) -> int | None:
+    """A size option's value (`268435456`, `256MiB`); a bad one is a usage error naming it."""
+    if text is None:
+        return None
+    from ghes_setup.registry.image import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
 def output_format(
     ctx: typer.Context,
     given: OutputFormat | None,
@@ -261,6 +273,11 @@ def check_seconds(
         return value
     name = param.opts[0] if param.opts else f"--{param.name}"
     return positive_seconds(value, name)
+
+
+def seconds_option(name: str, help: str) -> Any:
+    """A `--timeout`-like option: seconds, checked by `check_seconds`."""
+    return typer.Option(name, metavar="S", help=help, callback=check_seconds)
 
 
 # Which flag sets which override, so that a bad value is blamed on the flag (config/site.py).

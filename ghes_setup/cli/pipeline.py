@@ -22,15 +22,16 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
+from ghes_setup.cli.appliance_options import TimeoutOpt as ApplyTimeoutOpt
 from ghes_setup.cli.common import (
     FormatOpt,
     SiteOpt,
     StrictOpt,
     TextfileOpt,
     abs_path,
-    check_seconds,
     emit_report,
     output_format,
+    seconds_option,
     token_inputs,
 )
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
@@ -41,13 +42,7 @@ if TYPE_CHECKING:
     from ghes_setup.secrets import Secret
 
 TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout",
-        metavar="S",
-        help="Network timeout per operation, seconds.",
-        callback=check_seconds,
-    ),
+    float, seconds_option("--timeout", "Network timeout per operation, seconds.")
 ]
 
 ReportOpt = Annotated[
@@ -174,23 +169,9 @@ def up_cmd(
     fmt: FormatOpt = None,
     report: ReportOpt = None,
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds to wait for the configuration run.",
-            callback=check_seconds,
-        ),
-    ] = 1800.0,
+    timeout: ApplyTimeoutOpt = 1800.0,
     registry_timeout: Annotated[
-        float,
-        typer.Option(
-            "--registry-timeout",
-            metavar="S",
-            help="Seconds to wait for /v2/ to answer.",
-            callback=check_seconds,
-        ),
+        float, seconds_option("--registry-timeout", "Seconds to wait for /v2/ to answer.")
     ] = 600.0,
     facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,

@@ -34,10 +34,11 @@ from ghes_setup.cli.common import (
     ResolveOpt,
     SiteOpt,
     abs_path,
-    check_seconds,
+    byte_size,
     emit_report,
     load_site_for,
     make_resolver,
+    seconds_option,
     state,
     token_inputs,
     with_check_output,
@@ -152,8 +153,8 @@ def smoke_cmd(
     tokens = token_inputs(token_stdin, token_file)
     if manifest_format not in ("oci", "docker"):
         raise typer.BadParameter("oci or docker", param_hint="--manifest-format")
-    size_bytes = _bytes(size, "--size")
-    chunk_bytes = _bytes(chunk_size, "--chunk-size")
+    size_bytes = byte_size(size, "--size")
+    chunk_bytes = byte_size(chunk_size, "--chunk-size")
     site_obj = load_site_for(
         ctx,
         site,
@@ -218,17 +219,6 @@ def smoke_cmd(
             )
         code = int(for_error(error))
     raise typer.Exit(code)
-
-
-def _bytes(text: str | None, option: str) -> int | None:
-    if text is None:
-        return None
-    from ghes_setup.registry.image import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 # ---------------------------------------------------------------------------- status, start
@@ -299,11 +289,8 @@ def start_cmd(
     ctx: typer.Context,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds to wait for the configuration run, then for /v2/ to answer.",
-            callback=check_seconds,
+        seconds_option(
+            "--timeout", "Seconds to wait for the configuration run, then for /v2/ to answer."
         ),
     ] = 600.0,
     dry_run: DryRunOpt = False,
