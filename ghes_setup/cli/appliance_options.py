@@ -9,12 +9,14 @@ TLS gate (`tls check` before a certificate is pushed).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, get_type_hints, overload
 
 import typer
 
@@ -23,7 +25,6 @@ from ghes_setup.cli.common import (
     NameserverOpt,
     ResolveOpt,
     abs_path,
-    bundle_options,
     check_seconds,
     load_site_for,
     make_resolver,
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
     from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
     from ghes_setup.appliance.transport import ApplianceInfo
-    from ghes_setup.cli.common import OutputFormat
-    from ghes_setup.progress import ProgressSink
     from ghes_setup.reporting.console import Console
     from ghes_setup.reporting.progress_display import ConsoleProgress
 
@@ -373,7 +372,32 @@ def with_connection(
     `conn`) is a `ConnectionArgs`, so they are declared once, not pasted into every signature.
     `tokens=False` leaves out --token-stdin/--token-file (commands that push no image)."""
     params = tuple(p for p in _CONNECTION_PARAMS if tokens or not p[0].startswith("token_"))
-    decorate: Callable[[F], F] = bundle_options(name, ConnectionArgs, params)
+
+    def decorate(fn: F) -> F:
+        hints = get_type_hints(fn, include_extras=True)
+        signature = inspect.signature(fn)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in signature.parameters.values()
+            if p.name != name
+        ]
+        extra = [
+            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+            for n, hint, default in params
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {n: kwargs.pop(n) for n, _, _ in params}
+            return fn(*args, **{name: ConnectionArgs(**values)}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{p.name: p.annotation for p in own},
+            **{n: hint for n, hint, _ in params},
+        }
+        return wrapper  # type: ignore[return-value]
+
     return decorate(fn) if fn is not None else decorate
 
 
@@ -398,40 +422,3 @@ def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) ->
         password_stdin=conn.password_stdin,
         password_file=conn.password_file,
     )
-
-
-R = TypeVar("R")
-
-
-def run_apply(
-    ctx: typer.Context,
-    command: str,
-    args: ApplyArgs,
-    apply: Callable[[Connect, Confirm | None, ProgressSink], R],
-    human: Callable[[Console, R], None],
-    document: Callable[[R], dict[str, Any]],
-) -> NoReturn:
-    """What every command that changes the appliance does around its service call: refuse a
-    --format it has no document for, ask before changing (unless --yes or --dry-run; never
-    without a terminal), connect, run with the progress display, hand the result to its
-    presenters, exit 0 (failures are exceptions: cli.main turns them into exit codes)."""
-    from ghes_setup.cli.common import PLAIN_FORMATS, output_format, present
-
-    out = output_format(ctx, args.fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, command, yes=args.yes or args.dry_run, conn=args.conn)
-    conn = connect_with(ctx, args.site, args.conn)
-    with progress(ctx) as display:
-        result = apply(conn, confirm, display)
-    present(ctx, out, result, human, document)
-    raise typer.Exit(0)
-
-
-@dataclass(frozen=True)
-class ApplyArgs:
-    """The options of an apply command that `run_apply` reads."""
-
-    site: Path | None
-    fmt: OutputFormat | None
-    conn: ConnectionArgs
-    yes: bool = False
-    dry_run: bool = False

@@ -10,10 +10,8 @@ console) and keeps only the failed checks; errors still print (cli.main writes t
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -21,12 +19,9 @@ from typing import (
     TYPE_CHECKING,
     Annotated,
     Any,
-    Final,
-    NoReturn,
     TextIO,
     TypedDict,
     TypeVar,
-    get_type_hints,
 )
 
 import typer
@@ -275,11 +270,6 @@ def check_seconds(
     return positive_seconds(value, name)
 
 
-def seconds_option(name: str, help: str) -> Any:
-    """A `--timeout`-like option: seconds, checked by `check_seconds`."""
-    return typer.Option(name, metavar="S", help=help, callback=check_seconds)
-
-
 # Which flag sets which override, so that a bad value is blamed on the flag (config/site.py).
 FLAG_NAMES: dict[str, str] = {
     "hostname": "HOSTNAME",
@@ -399,77 +389,3 @@ def make_resolver(
     from ghes_setup.dns.resolver import for_site
 
     return for_site(site, nameservers or (), resolve or ())
-
-
-# ---------------------------------------------------------------- option bundles
-
-F = TypeVar("F", bound=Callable[..., Any])
-OptionSpec = tuple[str, Any, Any]  # (parameter name, its Annotated option type, its default)
-
-
-def bundle_options(
-    name: str, build: Callable[..., Any], params: Sequence[OptionSpec], *, in_place: bool = False
-) -> Callable[[F], F]:
-    """Declare a group of options once: the Typer command's parameter `name` is replaced by the
-    options `params`, and the command gets `build(**their values)` under `name`. With
-    `in_place` the options take that parameter's place in --help; else they come last."""
-
-    def decorate(fn: F) -> F:
-        hints = get_type_hints(fn, include_extras=True)
-        signature = inspect.signature(fn)
-        kind = (
-            inspect.Parameter.POSITIONAL_OR_KEYWORD if in_place else inspect.Parameter.KEYWORD_ONLY
-        )
-        extra = [inspect.Parameter(n, kind, default=d, annotation=h) for n, h, d in params]
-        own: list[inspect.Parameter] = []
-        for p in signature.parameters.values():
-            if p.name == name:
-                own += extra if in_place else []
-            else:
-                own.append(p.replace(annotation=hints.get(p.name, p.annotation)))
-        if not in_place:
-            own += extra
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {n: kwargs.pop(n) for n, _, _ in params}
-            return fn(*args, **{name: build(**values)}, **kwargs)
-
-        wrapper.__signature__ = signature.replace(parameters=own)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in own}
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-@dataclass(frozen=True)
-class CheckOutput:
-    """--format, --textfile and --strict of a check command (`with_check_output`)."""
-
-    fmt: OutputFormat | None = None
-    textfile: Path | None = None
-    strict: bool = False
-
-    def format(self, ctx: typer.Context) -> OutputFormat:
-        return output_format(ctx, self.fmt)
-
-    def exit(self, ctx: typer.Context, report: Report) -> NoReturn:
-        """Write the report in its format and end with its exit code."""
-        code = emit_report(
-            ctx, report, self.format(ctx), textfile=self.textfile, strict=self.strict
-        )
-        raise typer.Exit(code)
-
-
-NO_CHECK_OUTPUT: Final = CheckOutput()  # the default `with_check_output` replaces
-_CHECK_OUTPUT_PARAMS: tuple[OptionSpec, ...] = (
-    ("fmt", FormatOpt, None),
-    ("textfile", TextfileOpt, None),
-    ("strict", StrictOpt, False),
-)
-
-
-def with_check_output(fn: F) -> F:
-    """Give a check command --format, --textfile and --strict where its parameter `out: CheckOutput`
-    stands, handed over as one `CheckOutput`."""
-    return bundle_options("out", CheckOutput, _CHECK_OUTPUT_PARAMS, in_place=True)(fn)

@@ -11,7 +11,6 @@ import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
-    ApplyArgs,
     ConnectionArgs,
     DryRunOpt,
     NoWaitOpt,
@@ -20,16 +19,14 @@ from ghes_setup.cli.appliance_options import (
     YesOpt,
     connect_with,
     progress,
-    run_apply,
     with_connection,
 )
+from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, with_report
 from ghes_setup.cli.common import (
-    NO_CHECK_OUTPUT,
-    CheckOutput,
     FormatOpt,
     SiteOpt,
     abs_path,
-    with_check_output,
 )
 
 app = typer.Typer(
@@ -111,16 +108,17 @@ def enable_cmd(
 
 @app.command("status", help=STATUS_HELP)
 @with_connection(tokens=False, name="conn_args")
-@with_check_output
+@with_report
 def status_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
-    out: CheckOutput = NO_CHECK_OUTPUT,
+    output: ReportArgs = NO_REPORT_ARGS,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.packages.service import packages_status
 
+    out = output.format(ctx)
     conn = connect_with(ctx, site, conn_args)
     with progress(ctx, steps=False) as display:
         report = packages_status(conn, progress=display)
-    out.exit(ctx, report)
+    output.exit(ctx, out, report)

@@ -23,6 +23,7 @@ from ghes_setup.cli.appliance_options import (
     with_connection,
 )
 from ghes_setup.cli.appliance_options import TimeoutOpt as ApplyTimeoutOpt
+from ghes_setup.cli.bundles import seconds
 from ghes_setup.cli.common import (
     FormatOpt,
     SiteOpt,
@@ -31,7 +32,6 @@ from ghes_setup.cli.common import (
     abs_path,
     emit_report,
     output_format,
-    seconds_option,
     token_inputs,
 )
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
@@ -41,9 +41,7 @@ if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
     from ghes_setup.secrets import Secret
 
-TimeoutOpt = Annotated[
-    float, seconds_option("--timeout", "Network timeout per operation, seconds.")
-]
+TimeoutOpt = Annotated[float, seconds("Network timeout per operation, seconds.")]
 
 ReportOpt = Annotated[
     Path | None,
@@ -171,7 +169,7 @@ def up_cmd(
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
     timeout: ApplyTimeoutOpt = 1800.0,
     registry_timeout: Annotated[
-        float, seconds_option("--registry-timeout", "Seconds to wait for /v2/ to answer.")
+        float, seconds("Seconds to wait for /v2/ to answer.", "--registry-timeout")
     ] = 600.0,
     facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,

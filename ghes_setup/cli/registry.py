@@ -13,20 +13,18 @@ import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
-    ApplyArgs,
     ConnectionArgs,
     DryRunOpt,
     SnapshotDirOpt,
     TokenFileOpt,
     TokenStdinOpt,
     YesOpt,
-    run_apply,
     with_connection,
 )
+from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, seconds, with_report
 from ghes_setup.cli.common import (
-    NO_CHECK_OUTPUT,
     CaFileOpt,
-    CheckOutput,
     FormatOpt,
     HostnameArg,
     NameserverOpt,
@@ -38,10 +36,8 @@ from ghes_setup.cli.common import (
     emit_report,
     load_site_for,
     make_resolver,
-    seconds_option,
     state,
     token_inputs,
-    with_check_output,
 )
 
 app = typer.Typer(
@@ -70,7 +66,7 @@ Example: GHES_SETUP_TOKEN_FILE=~/.ghes-pat ghes-setup registry smoke ghe.example
 
 
 @app.command("smoke", help=SMOKE_HELP)
-@with_check_output
+@with_report
 def smoke_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -139,7 +135,7 @@ def smoke_cmd(
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
-    out: CheckOutput = NO_CHECK_OUTPUT,
+    output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import CheckResult, Report, Status
@@ -149,7 +145,7 @@ def smoke_cmd(
     from ghes_setup.reporting.transfer_progress import TransferProgress
     from ghes_setup.secrets import scrub
 
-    out_format = out.format(ctx)
+    out_format = output.format(ctx)
     tokens = token_inputs(token_stdin, token_file)
     if manifest_format not in ("oci", "docker"):
         raise typer.BadParameter("oci or docker", param_hint="--manifest-format")
@@ -205,7 +201,7 @@ def smoke_cmd(
     finally:
         progress.close()
     report = Report("registry smoke", (result,), target=site_obj.hostname)
-    code = emit_report(ctx, report, out_format, textfile=out.textfile, strict=out.strict)
+    code = emit_report(ctx, report, out_format, textfile=output.textfile, strict=output.strict)
     if error is not None and out_format is not OutputFormat.nagios:
         from ghes_setup.exit_codes import for_error
 
@@ -257,7 +253,7 @@ Example: ghes-setup registry start --site site.toml --yes --timeout 300
 
 
 @app.command("status", help=STATUS_HELP)
-@with_check_output
+@with_report
 def status_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -265,11 +261,12 @@ def status_cmd(
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
-    out: CheckOutput = NO_CHECK_OUTPUT,
+    output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.registry.status import PingRequest, run_registry_status
 
+    out = output.format(ctx)
     site_obj = load_site_for(
         ctx, site, overrides=SiteOverrides(hostname=hostname, ca_file=abs_path(ca_file))
     )
@@ -280,7 +277,7 @@ def status_cmd(
         resolver=make_resolver(nameserver, resolve, site_obj),
         timeout=site_obj.connection.timeout,
     )
-    out.exit(ctx, run_registry_status(request))
+    output.exit(ctx, out, run_registry_status(request))
 
 
 @app.command("start", help=START_HELP)
@@ -289,9 +286,7 @@ def start_cmd(
     ctx: typer.Context,
     timeout: Annotated[
         float,
-        seconds_option(
-            "--timeout", "Seconds to wait for the configuration run, then for /v2/ to answer."
-        ),
+        seconds("Seconds to wait for the configuration run, then for /v2/ to answer."),
     ] = 600.0,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,

@@ -97,6 +97,13 @@ def test_packages_enable_json_matches_its_schema_changed_and_not(
     validate(document, "packages-enable-v1")
     assert document["changes"] and document["run_successful"] is True
     assert document["precheck"]["passed"] and document["blob_check"]["passed"]
+    for broken in (
+        {**document, "password": "x"},  # nothing beyond the schema, a secret least of all
+        {k: v for k, v in document.items() if k != "run_id"},  # an apply part is required
+        {**document, "precheck": {**document["precheck"], "passed": "yes"}},
+    ):
+        with pytest.raises(AssertionError):
+            validate(broken, "packages-enable-v1")
     again = run("packages", "enable", "--format", "json")
     assert again.exit_code == 0, again
     validate(again.json(), "packages-enable-v1")

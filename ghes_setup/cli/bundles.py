@@ -1,0 +1,107 @@
+"""Options declared once and handed to a command as one value.
+
+`bundle()` adds a group of Typer options to a command in the place of one parameter (a frozen
+dataclass of them), so `--help` lists them where that parameter stands and no command pastes
+the same dozen lines. `appliance_options.with_connection` is the connection bundle;
+`with_report` is the one of every check-type command (--format, --textfile, --strict).
+`option()` and `seconds()` are the metadata of the single options many commands repeat.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_type_hints
+
+import typer
+
+from ghes_setup.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    StrictOpt,
+    TextfileOpt,
+    check_seconds,
+    emit_report,
+    output_format,
+)
+
+if TYPE_CHECKING:
+    from ghes_setup.checks.model import Report
+
+F = TypeVar("F", bound=Callable[..., Any])
+Param = tuple[str, Any, Any]  # (name, Annotated option type, default)
+
+
+def option(*flags: str, help: str, metavar: str | None = None) -> Any:
+    """An option whose default the help text states (so Typer shows none)."""
+    return typer.Option(*flags, metavar=metavar, help=help, show_default=False)
+
+
+def seconds(help: str, flag: str = "--timeout") -> Any:
+    """A duration in seconds: positive and finite (`check_seconds`), its default shown."""
+    return typer.Option(flag, metavar="S", help=help, callback=check_seconds)
+
+
+def bundle(cls: Callable[..., Any], params: Sequence[Param], name: str) -> Callable[[F], F]:
+    """Replace the parameter `name` of a Typer command (annotated `cls`) by the options
+    `params`, in its place; the command receives them as one `cls(**values)`."""
+
+    def decorate(fn: F) -> F:
+        hints = get_type_hints(fn, include_extras=True)
+        signature = inspect.signature(fn)
+        shown: list[inspect.Parameter] = []
+        for p in signature.parameters.values():
+            if p.name == name:  # the options take its place and its kind
+                shown.extend(
+                    inspect.Parameter(n, p.kind, default=default, annotation=hint)
+                    for n, hint, default in params
+                )
+            else:
+                shown.append(p.replace(annotation=hints.get(p.name, p.annotation)))
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {n: kwargs.pop(n) for n, _, _ in params}
+            return fn(*args, **{name: cls(**values)}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=shown)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in shown}
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# ------------------------------------------------------------------ check-type commands
+
+
+@dataclass(frozen=True)
+class ReportArgs:
+    """--format, --textfile and --strict of a command that prints a check report."""
+
+    fmt: OutputFormat | None = None
+    textfile: Path | None = None
+    strict: bool = False
+
+    def format(self, ctx: typer.Context) -> OutputFormat:
+        """The output format; first thing a command does (a bad one is refused at once)."""
+        return output_format(ctx, self.fmt)
+
+    def exit(self, ctx: typer.Context, out: OutputFormat, report: Report) -> NoReturn:
+        """Print the report in `out` (and the textfile) and exit with its code."""
+        raise typer.Exit(emit_report(ctx, report, out, textfile=self.textfile, strict=self.strict))
+
+
+NO_REPORT_ARGS: Final = ReportArgs()  # the default `with_report` replaces
+_REPORT_PARAMS: tuple[Param, ...] = (
+    ("fmt", FormatOpt, None),
+    ("textfile", TextfileOpt, None),
+    ("strict", StrictOpt, False),
+)
+
+
+def with_report(fn: F) -> F:
+    """Add --format/--textfile/--strict in the place of the command's `output: ReportArgs`."""
+    return bundle(ReportArgs, _REPORT_PARAMS, "output")(fn)
