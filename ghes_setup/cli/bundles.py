@@ -9,11 +9,11 @@ the same dozen lines. `appliance_options.with_connection` is the connection bund
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_type_hints
 
 import typer
@@ -45,9 +45,21 @@ def seconds(help: str, flag: str = "--timeout") -> Any:
     return typer.Option(flag, metavar="S", help=help, callback=check_seconds)
 
 
-def bundle(cls: Callable[..., Any], params: Sequence[Param], name: str) -> Callable[[F], F]:
-    """Replace the parameter `name` of a Typer command (annotated `cls`) by the options
-    `params`, in its place; the command receives them as one `cls(**values)`."""
+@functools.cache
+def options_of(cls: type) -> tuple[Param, ...]:
+    """A bundle's options: each field of the dataclass `cls`, its annotation (an Annotated
+    Typer option) and its default."""
+    hints = get_type_hints(cls, include_extras=True)
+    return tuple((f.name, hints[f.name], f.default) for f in dataclasses.fields(cls))
+
+
+def bundle(
+    cls: type, name: str, *, keep: Callable[[str], bool] = lambda option: True
+) -> Callable[[F], F]:
+    """Replace the parameter `name` of a Typer command (annotated `cls`, a dataclass of
+    options) by those options (`keep` filters them by name), in its place; the command
+    receives them as one `cls(**values)`."""
+    params = [p for p in options_of(cls) if keep(p[0])]
 
     def decorate(fn: F) -> F:
         hints = get_type_hints(fn, include_extras=True)
@@ -81,9 +93,9 @@ def bundle(cls: Callable[..., Any], params: Sequence[Param], name: str) -> Calla
 class ReportArgs:
     """--format, --textfile and --strict of a command that prints a check report."""
 
-    fmt: OutputFormat | None = None
-    textfile: Path | None = None
-    strict: bool = False
+    fmt: FormatOpt = None
+    textfile: TextfileOpt = None
+    strict: StrictOpt = False
 
     def format(self, ctx: typer.Context) -> OutputFormat:
         """The output format; first thing a command does (a bad one is refused at once)."""
@@ -95,13 +107,8 @@ class ReportArgs:
 
 
 NO_REPORT_ARGS: Final = ReportArgs()  # the default `with_report` replaces
-_REPORT_PARAMS: tuple[Param, ...] = (
-    ("fmt", FormatOpt, None),
-    ("textfile", TextfileOpt, None),
-    ("strict", StrictOpt, False),
-)
 
 
 def with_report(fn: F) -> F:
     """Add --format/--textfile/--strict in the place of the command's `output: ReportArgs`."""
-    return bundle(ReportArgs, _REPORT_PARAMS, "output")(fn)
+    return bundle(ReportArgs, "output")(fn)

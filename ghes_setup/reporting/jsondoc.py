@@ -8,13 +8,15 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ghes_setup.reporting.json_report import dumps
-
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def write(document: dict[str, Any]) -> None:
+    # Imported here: every command module imports this one, and `--help` must not load the
+    # check model and its runner.
+    from ghes_setup.reporting.json_report import dumps
+
     sys.stdout.write(dumps(document))
 
 
