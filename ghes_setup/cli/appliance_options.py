@@ -25,28 +25,16 @@ from ghes_setup.cli.common import (
     ResolveOpt,
     abs_path,
     load_site_for,
-    make_console,
     make_resolver,
     state,
 )
-
-# The presenters of an apply, once here for the commands that import them from this module
-# (packages enable, registry start, the pipelines); they live in `reporting.appliance`.
-from ghes_setup.reporting.appliance import (
-    apply_document,
-    info_document,
-    plan_human,
-)
-from ghes_setup.reporting.appliance import outcome_human as render_outcome
-from ghes_setup.reporting.appliance import plan_human as render_plan
-from ghes_setup.reporting.jsondoc import write as write_json
-
-__all__ = ["apply_document", "info_document", "render_outcome", "render_plan", "write_json"]
+from ghes_setup.reporting.appliance import plan_human
+from ghes_setup.reporting.console import make_console
 
 if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
     from ghes_setup.appliance.service import ApplyOptions, Confirm, Connect
-    from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.reporting.progress_display import ConsoleProgress
 
 
 class TransportChoice(StrEnum):
@@ -125,16 +113,17 @@ def connect(
 ) -> Connect:
     """The connection options (flags > env > site file) as a `Connect`."""
     from ghes_setup.appliance.service import Connect
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.secrets import from_env, stdin_stream
 
-    overrides: dict[str, Any] = {
-        "connection.transport": transport.value if transport else None,
-        "connection.host_key": host_key,
-        "connection.known_hosts": abs_path(known_hosts),
-        "connection.accept_new_host_key": True if accept_new_host_key else None,
-        "connection.ssh_identity": abs_path(identity),
-        "connection.ca_file": abs_path(ca_file),
-    }
+    overrides = SiteOverrides(
+        transport=transport.value if transport else None,
+        host_key=host_key,
+        known_hosts=abs_path(known_hosts),
+        accept_new_host_key=True if accept_new_host_key else None,
+        ssh_identity=abs_path(identity),
+        ca_file=abs_path(ca_file),
+    )
     spec = load_site_for(ctx, site, overrides=overrides)
     if password_stdin and password_file:
         raise typer.BadParameter(
@@ -152,7 +141,7 @@ def connect(
 
 def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
     from ghes_setup.cli.common import run_journal
-    from ghes_setup.cli.progress_display import ConsoleProgress
+    from ghes_setup.reporting.progress_display import ConsoleProgress
 
     return ConsoleProgress(state(ctx).err, steps=steps, journal=run_journal())
 

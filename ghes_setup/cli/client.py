@@ -15,6 +15,7 @@ from ghes_setup.cli.common import (
     HostnameArg,
     SiteOpt,
     StrictOpt,
+    byte_size,
     emit_report,
     load_site_for,
     output_format,
@@ -128,19 +129,16 @@ def check_cmd(
 
     from ghes_setup import secrets
     from ghes_setup.client.service import ClientCheckRequest, parse_ecosystems, run_client_check
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.net import Nameserver
-    from ghes_setup.registry.image import parse_size
 
     out_format = output_format(ctx, fmt)
     tokens = token_inputs(token_stdin, token_file)
-    size_bytes = None
-    if size is not None:
-        try:
-            size_bytes = parse_size(size)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--size") from None
+    size_bytes = byte_size(size, "--size")
     site_obj = load_site_for(
-        ctx, site, overrides={"hostname": hostname, "smoke.user": user, "smoke.size": size_bytes}
+        ctx,
+        site,
+        overrides=SiteOverrides(hostname=hostname, smoke_user=user, smoke_size=size_bytes),
     )
     enabled = [name for name, state in site_obj.packages.ecosystems.items() if state != "disabled"]
     token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)

@@ -1,10 +1,8 @@
 """What every command shares: global state, common options, the console, report output.
 
-The console is made per run (never at import time, so tests and terminal width behave) and
-writes human output to standard output; progress and diagnostics go to standard error.
-Off a terminal (cron mail, Ansible, CI, a pipe) the console is plain: no colour, tables
-without box drawing, no wrapping at a guessed width, no trailing blanks; the human report
-is `reporting.human.plain`. `--quiet` silences progress and notes (standard error's
+The consoles (`reporting.console`) are made when first used: human output goes to standard
+output; progress and diagnostics go to standard error. Off a terminal the human report is
+`reporting.human.plain`. `--quiet` silences progress and notes (standard error's
 console) and keeps only the failed checks; errors still print (cli.main writes them).
 `--debug`/`--log-file` start the debug trace (`ghes_setup.trace`, docs/debug.md).
 """
@@ -12,25 +10,29 @@ console) and keeps only the failed checks; errors still print (cli.main writes t
 from __future__ import annotations
 
 import contextlib
-import errno
-import io
-import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO, TypedDict
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    TextIO,
+    TypedDict,
+    TypeVar,
+)
 
 import typer
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ghes_setup.checks.model import Report
-    from ghes_setup.config.site import Site
+    from ghes_setup.config.site import Site, SiteOverrides
     from ghes_setup.facts import GhesVersion
     from ghes_setup.net import AddressResolver
     from ghes_setup.progress import RecordingProgress
+    from ghes_setup.reporting.console import Console
 
 
 class OutputFormat(StrEnum):
@@ -57,6 +59,8 @@ class AppState:
     @property
     def console(self) -> Console:
         if self._console is None:
+            from ghes_setup.reporting.console import make_console
+
             self._console = make_console(stderr=False)
         return self._console
 
@@ -64,95 +68,11 @@ class AppState:
     def err(self) -> Console:
         """Progress and notes; silent with --quiet (errors do not go through it)."""
         if self._err is None:
+            from ghes_setup.reporting.console import make_console
+
             self._err = make_console(stderr=True)
             self._err.quiet = self.quiet
         return self._err
-
-
-# Off a terminal a table may be as wide as its content: no line is wrapped at a guess.
-PLAIN_WIDTH = 10_000
-
-
-def is_terminal(stream: object) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty()) if isatty is not None else False
-    except (OSError, ValueError):
-        return False
-
-
-class _RstripLines(io.TextIOBase):
-    """Writes through to the real stream (looked up at each write, so tests that swap
-    sys.stdout see the text) without the blanks rich pads table cells with."""
-
-    def __init__(self, stderr: bool) -> None:
-        self._stderr = stderr
-
-    def _stream(self) -> Any:
-        return sys.stderr if self._stderr else sys.stdout
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        cleaned = "\n".join(line.rstrip(" ") for line in text.split("\n"))
-        self._stream().write(cleaned)
-        return len(text)
-
-    def flush(self) -> None:
-        self._stream().flush()
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return str(getattr(self._stream(), "encoding", None) or "utf-8")
-
-
-def make_console(*, stderr: bool) -> Console:
-    from rich.console import Console, Group
-    from rich.table import Table
-
-    plain = not is_terminal(sys.stderr if stderr else sys.stdout)
-
-    def unboxed(item: Any) -> Any:
-        if isinstance(item, Table):
-            item.box = None
-            item.show_edge = False
-            item.pad_edge = False
-        elif isinstance(item, Group):
-            for inner in item.renderables:
-                unboxed(inner)
-        return item
-
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:
-            """rich's default points fd 1 at /dev/null and exits 1 without a word; cli.main
-            must see the EPIPE to end with its one line and exit 74 (docs/exit-codes.md).
-            Progress on a dead standard error is dropped, the run goes on."""
-            self.quiet = True
-            if not stderr:
-                raise BrokenPipeError(errno.EPIPE, "standard output was closed")
-
-        def print(self, *objects: Any, **kwargs: Any) -> None:
-            if plain:
-                objects = tuple(unboxed(o) for o in objects)
-            super().print(*objects, **kwargs)
-
-    if plain:
-        return _Console(
-            file=_RstripLines(stderr),  # type: ignore[arg-type]
-            width=PLAIN_WIDTH,
-            highlight=False,
-            soft_wrap=False,
-            color_system=None,
-            force_terminal=False,
-            safe_box=True,
-            emoji=False,
-        )
-    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return _Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
 
 
 _TRACE_FILES: list[Any] = []
@@ -313,6 +233,18 @@ def token_inputs(token_stdin: bool, token_file: Path | str | None) -> TokenInput
     )
 
 
+def byte_size(text: str | None, option: str) -> int | None:
+    """A size option's value (`268435456`, `256MiB`); a bad one is a usage error naming it."""
+    if text is None:
+        return None
+    from ghes_setup.registry.image import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
 def output_format(
     ctx: typer.Context,
     given: OutputFormat | None,
@@ -338,24 +270,24 @@ def check_seconds(
     return positive_seconds(value, name)
 
 
-# Which flag sets which site key, so that a bad value is blamed on the flag (config/site.py).
+# Which flag sets which override, so that a bad value is blamed on the flag (config/site.py).
 FLAG_NAMES: dict[str, str] = {
     "hostname": "HOSTNAME",
-    "connection.transport": "--transport",
-    "connection.host_key": "--host-key",
-    "connection.known_hosts": "--known-hosts",
-    "connection.accept_new_host_key": "--accept-new-host-key",
-    "connection.ssh_identity": "--identity",
-    "connection.ca_file": "--ca-file",
-    "connection.https_port": "--port",
-    "tls.cert": "--cert",
-    "tls.key": "--key",
-    "tls.warn_days": "--warn-days",
-    "tls.crit_days": "--crit-days",
-    "smoke.user": "--user",
-    "smoke.namespace": "--namespace",
-    "smoke.image": "--image",
-    "smoke.size": "--size",
+    "transport": "--transport",
+    "host_key": "--host-key",
+    "known_hosts": "--known-hosts",
+    "accept_new_host_key": "--accept-new-host-key",
+    "ssh_identity": "--identity",
+    "ca_file": "--ca-file",
+    "https_port": "--port",
+    "tls_cert": "--cert",
+    "tls_key": "--key",
+    "warn_days": "--warn-days",
+    "crit_days": "--crit-days",
+    "smoke_user": "--user",
+    "smoke_namespace": "--namespace",
+    "smoke_image": "--image",
+    "smoke_size": "--size",
 }
 
 
@@ -367,14 +299,14 @@ def load_site_for(
     ctx: typer.Context,
     given: Path | None,
     *,
-    overrides: dict[str, Any] | None = None,
+    overrides: SiteOverrides | None = None,
     require_hostname: bool = True,
 ) -> Site:
-    from ghes_setup.config.site import load_site
+    from ghes_setup.config.site import NO_OVERRIDES, load_site
 
     return load_site(
         site_path(ctx, given),
-        overrides=overrides or {},
+        overrides=overrides or NO_OVERRIDES,
         require_hostname=require_hostname,
         flag_names=FLAG_NAMES,
     )
@@ -419,15 +351,33 @@ def emit_report(
     return code
 
 
+R = TypeVar("R")
+
+
+def present(
+    ctx: typer.Context,
+    fmt: OutputFormat,
+    result: R,
+    human: Callable[[Console, R], None],
+    document: Callable[[R], dict[str, Any]],
+) -> None:
+    """Hand a command's typed result to its presenters (`reporting/<topic>.py`): the JSON
+    document with --format json, else the human one on standard output's console (made only
+    then, so the JSON path never loads rich)."""
+    if fmt is OutputFormat.json:
+        from ghes_setup.reporting.jsondoc import write
+
+        write(document(result))
+    else:
+        human(state(ctx).console, result)
+
+
 def print_human(ctx: typer.Context, report: Report) -> None:
     """The human report: a table on a terminal, aligned plain text anywhere else."""
     from ghes_setup.reporting import human
 
     st = state(ctx)
-    if is_terminal(sys.stdout):
-        st.console.print(human.render(report, verbose=st.verbose, quiet=st.quiet))
-    else:
-        sys.stdout.write(human.plain(report, verbose=st.verbose, quiet=st.quiet))
+    human.write(report, console=lambda: st.console, verbose=st.verbose, quiet=st.quiet)
 
 
 def make_resolver(

@@ -40,8 +40,8 @@ from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 
 if TYPE_CHECKING:
     from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
-    from ghes_setup.cli.progress_display import ConsoleProgress
     from ghes_setup.reporting.appliance import PlanResult, ShowResult
+    from ghes_setup.reporting.progress_display import ConsoleProgress
 
 app = typer.Typer(
     help=(

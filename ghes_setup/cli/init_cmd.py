@@ -103,20 +103,18 @@ def init_cmd(
 
 def _site(ctx: typer.Context, hostname: str, conn: ConnectionArgs) -> Site:
     """The site as flags and GHES_SETUP_* variables make it (no site file is read)."""
-    from ghes_setup.config.site import ENV_PREFIX, load_site
+    from ghes_setup.config.site import ENV_PREFIX, SiteOverrides, load_site
 
-    overrides: dict[str, Any] = {
-        "hostname": hostname,
-        "connection.transport": conn.transport.value if conn.transport else None,
-        "connection.host_key": conn.host_key,
-        "connection.known_hosts": abs_path(conn.known_hosts),
-        "connection.ssh_identity": abs_path(conn.identity),
-        "connection.ca_file": abs_path(conn.ca_file),
-    }
-    if conn.nameserver:
-        overrides["connection.nameservers"] = tuple(conn.nameserver)
-    if conn.resolve:
-        overrides["connection.resolve"] = tuple(conn.resolve)
+    overrides = SiteOverrides(
+        hostname=hostname,
+        transport=conn.transport.value if conn.transport else None,
+        host_key=conn.host_key,
+        known_hosts=abs_path(conn.known_hosts),
+        ssh_identity=abs_path(conn.identity),
+        ca_file=abs_path(conn.ca_file),
+        nameservers=tuple(conn.nameserver) if conn.nameserver else None,
+        resolve=tuple(conn.resolve) if conn.resolve else None,
+    )
     environ = {k: v for k, v in os.environ.items() if k != f"{ENV_PREFIX}SITE"}
     return load_site(None, environ=environ, overrides=overrides, flag_names=FLAG_NAMES)
 

@@ -7,8 +7,6 @@ ones `config apply` takes (`cli/appliance_options.py`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import typer
 
 from ghes_setup.cli.appliance_options import (
@@ -19,31 +17,17 @@ from ghes_setup.cli.appliance_options import (
     SnapshotDirOpt,
     TimeoutOpt,
     YesOpt,
-    apply_document,
-    confirmation,
     connect_with,
     progress,
-    render_outcome,
     with_connection,
-    write_json,
 )
+from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, with_report
 from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
     FormatOpt,
-    OutputFormat,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     abs_path,
-    emit_report,
-    output_format,
-    state,
 )
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from ghes_setup.packages.storage import StorageTest
 
 app = typer.Typer(
     help=(
@@ -105,64 +89,36 @@ def enable_cmd(
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.packages.service import enable_packages
+    from ghes_setup.reporting import packages as presenter
 
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, "packages enable", yes=yes or dry_run, conn=conn_args)
-    conn = connect_with(ctx, site, conn_args)
     options = ApplyOptions(
         dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)
     )
-    with progress(ctx) as display:
-        result = enable_packages(conn, options=options, confirm=confirm, progress=display)
-    if out is OutputFormat.json:
-        write_json(
-            {
-                **apply_document(result.apply, "packages enable"),
-                "precheck": _test_document(result.precheck),
-                "blob_check": _test_document(result.blob_check),
-            }
-        )
-    else:
-        console = state(ctx).console
-        render_outcome(console, result.apply)
-        _say_test(console, "Storage precheck", result.precheck)
-        _say_test(console, "Blob storage check", result.blob_check)
-        if result.apply.changed and result.apply.status is None:
-            console.print(
-                "Blob storage check not run (not waiting for the apply): run ghes-setup "
-                "packages status once it is done.",
-                highlight=False,
-                soft_wrap=True,
-            )
-    raise typer.Exit(0)
+    run_apply(
+        ctx,
+        "packages enable",
+        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        lambda conn, confirm, display: enable_packages(
+            conn, options=options, confirm=confirm, progress=display
+        ),
+        presenter.human,
+        presenter.document,
+    )
 
 
 @app.command("status", help=STATUS_HELP)
 @with_connection(tokens=False, name="conn_args")
+@with_report
 def status_cmd(
     ctx: typer.Context,
     site: SiteOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.packages.service import packages_status
 
-    out = output_format(ctx, fmt)
+    out = output.format(ctx)
     conn = connect_with(ctx, site, conn_args)
     with progress(ctx, steps=False) as display:
         report = packages_status(conn, progress=display)
-    raise typer.Exit(emit_report(ctx, report, out, textfile=textfile, strict=strict))
-
-
-def _test_document(test: StorageTest | None) -> dict[str, Any] | None:
-    return test.document() if test is not None else None
-
-
-def _say_test(console: Console, label: str, test: StorageTest | None) -> None:
-    if test is None:
-        return
-    verdict = "passed" if test.passed else "FAILED"
-    last = test.lines[-1] if test.passed and test.lines else test.reason
-    console.print(f"{label} ({test.command}): {verdict}: {last}", highlight=False, soft_wrap=True)
+    output.exit(ctx, out, report)

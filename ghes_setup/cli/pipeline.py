@@ -9,6 +9,7 @@ storage keys) or their `_FILE` variants.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,13 +22,14 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
+from ghes_setup.cli.appliance_options import TimeoutOpt as ApplyTimeoutOpt
+from ghes_setup.cli.bundles import seconds
 from ghes_setup.cli.common import (
     FormatOpt,
     SiteOpt,
     StrictOpt,
     TextfileOpt,
     abs_path,
-    check_seconds,
     emit_report,
     output_format,
     token_inputs,
@@ -39,15 +41,7 @@ if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
     from ghes_setup.secrets import Secret
 
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout",
-        metavar="S",
-        help="Network timeout per operation, seconds.",
-        callback=check_seconds,
-    ),
-]
+TimeoutOpt = Annotated[float, seconds("Network timeout per operation, seconds.")]
 
 ReportOpt = Annotated[
     Path | None,
@@ -173,31 +167,17 @@ def up_cmd(
     fmt: FormatOpt = None,
     report: ReportOpt = None,
     no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the smoke test.")] = False,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds to wait for the configuration run.",
-            callback=check_seconds,
-        ),
-    ] = 1800.0,
+    timeout: ApplyTimeoutOpt = 1800.0,
     registry_timeout: Annotated[
-        float,
-        typer.Option(
-            "--registry-timeout",
-            metavar="S",
-            help="Seconds to wait for /v2/ to answer.",
-            callback=check_seconds,
-        ),
+        float, seconds("Seconds to wait for /v2/ to answer.", "--registry-timeout")
     ] = 600.0,
     facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.cli.appliance_options import confirmation, progress
-    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, print_human, state
-    from ghes_setup.reporting import json_report
+    from ghes_setup.cli.common import PLAIN_FORMATS, present, state
+    from ghes_setup.reporting import up as presenter
     from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.up import UpOptions, run_up
 
@@ -223,18 +203,9 @@ def up_cmd(
 
         write_report(result, report, clock.finish())
     st = state(ctx)
-    if out is OutputFormat.json:
-        import sys
-
-        sys.stdout.write(json_report.render(result.report))
-    else:
-        # (A confirmation prompt already showed the plan on standard error.)
-        if result.apply is not None and not result.apply.plan.empty and confirm is None:
-            from ghes_setup.cli.appliance_options import render_plan
-
-            render_plan(st.console, result.apply.plan)
-        print_human(ctx, result.report)
-        st.console.print(result.verdict(), highlight=False, markup=False, soft_wrap=True)
+    # (A confirmation prompt already showed the plan on standard error.)
+    human = partial(presenter.human, show_plan=confirm is None, verbose=st.verbose, quiet=st.quiet)
+    present(ctx, out, result, human, presenter.document)
     raise typer.Exit(result.exit_code)
 
 
@@ -271,7 +242,8 @@ def snapshot_cmd(
     timeout: TimeoutOpt = 10.0,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, state
+    from ghes_setup.cli.common import PLAIN_FORMATS, present
+    from ghes_setup.reporting import upgrade as presenter
     from ghes_setup.runbooks.upgrade import take_snapshot, write_snapshot
 
     output = output_format(ctx, fmt, PLAIN_FORMATS)
@@ -281,25 +253,8 @@ def snapshot_cmd(
     finally:
         pipeline.close()
     write_snapshot(document, out, force=force)
-    if output is OutputFormat.json:
-        from ghes_setup.reporting.json_report import dumps
-
-        typer.echo(dumps(document), nl=False)
-    else:
-        settings = document["settings"]
-        hosts = document["served"]
-        state(ctx).console.print(
-            f"Snapshot of {document['hostname']} (GHES {document['appliance']['version']}) "
-            f"written to {out} (mode 0600):\n"
-            f"  subdomain isolation {settings.get('subdomain_isolation')}, Packages "
-            f"{settings.get('packages.enabled')} (storage {settings.get('packages.storage_type')}),"
-            f"\n  certificates served for {sum(1 for v in hosts.values() if v)} of {len(hosts)} "
-            f"host(s), registry: {document['registry']['answer']}\n"
-            f"After the upgrade: ghes-setup verify --against {out}",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+    taken = presenter.SnapshotTaken(out, document)
+    present(ctx, output, taken, presenter.snapshot_human, presenter.snapshot_document)
     raise typer.Exit(0)
 
 
@@ -322,6 +277,7 @@ def verify_cmd(
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
     from ghes_setup.errors import GhesSetupError
+    from ghes_setup.reporting.upgrade import VerifyDifferences, differences_human
     from ghes_setup.runbooks.report import RunInfo, check_report_path
     from ghes_setup.runbooks.upgrade import differences as found_differences
     from ghes_setup.runbooks.upgrade import load_snapshot, verify
@@ -353,15 +309,7 @@ def verify_cmd(
             report, before, against, differences, report_file, clock.finish(), exit_code=code
         )
     if out is OutputFormat.human:
-        console = state(ctx).console
-        if differences:
-            console.print(f"{len(differences)} difference(s) since {against}:", highlight=False)
-            for d in differences:
-                console.print(
-                    f"  {d['what']}: {d['before']} -> {d['after']}", highlight=False, markup=False
-                )
-        else:
-            console.print(f"No difference since {against}.", highlight=False)
+        differences_human(state(ctx).console, VerifyDifferences(against, tuple(differences)))
     raise typer.Exit(code)
 
 

@@ -7,7 +7,7 @@ self-contained: `smoke` below; `status` and `start` live beside it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import Annotated
 
 import typer
 
@@ -19,16 +19,11 @@ from ghes_setup.cli.appliance_options import (
     TokenFileOpt,
     TokenStdinOpt,
     YesOpt,
-    apply_document,
-    confirmation,
-    connect_with,
-    progress,
-    render_outcome,
     with_connection,
-    write_json,
 )
+from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, seconds, with_report
 from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
     CaFileOpt,
     FormatOpt,
     HostnameArg,
@@ -36,21 +31,14 @@ from ghes_setup.cli.common import (
     OutputFormat,
     ResolveOpt,
     SiteOpt,
-    StrictOpt,
-    TextfileOpt,
     abs_path,
-    check_seconds,
+    byte_size,
     emit_report,
     load_site_for,
     make_resolver,
-    output_format,
     state,
     token_inputs,
 )
-
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress, TaskID
 
 app = typer.Typer(
     help="The Container registry at containers.HOSTNAME: status, start, smoke test.",
@@ -76,11 +64,9 @@ Example: GHES_SETUP_TOKEN_FILE=~/.ghes-pat ghes-setup registry smoke ghe.example
 --namespace octo-org --size 256MiB
 """
 
-# Below this a transfer is over before a bar could be read.
-BAR_MIN_BYTES: Final = 8 * 1024 * 1024
-
 
 @app.command("smoke", help=SMOKE_HELP)
+@with_report
 def smoke_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -149,34 +135,33 @@ def smoke_cmd(
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
     from ghes_setup import secrets
     from ghes_setup.checks.model import CheckResult, Report, Status
-    from ghes_setup.cli.common import abs_path
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.errors import ApplianceError
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
+    from ghes_setup.reporting.transfer_progress import TransferProgress
     from ghes_setup.secrets import scrub
 
-    out_format = output_format(ctx, fmt)
+    out_format = output.format(ctx)
     tokens = token_inputs(token_stdin, token_file)
     if manifest_format not in ("oci", "docker"):
         raise typer.BadParameter("oci or docker", param_hint="--manifest-format")
-    size_bytes = _bytes(size, "--size")
-    chunk_bytes = _bytes(chunk_size, "--chunk-size")
+    size_bytes = byte_size(size, "--size")
+    chunk_bytes = byte_size(chunk_size, "--chunk-size")
     site_obj = load_site_for(
         ctx,
         site,
-        overrides={
-            "hostname": hostname,
-            "smoke.user": user,
-            "smoke.namespace": namespace,
-            "smoke.image": image,
-            "smoke.size": size_bytes,
-            "connection.ca_file": abs_path(ca_file),  # a flag's path is from the current folder
-        },
+        overrides=SiteOverrides(
+            hostname=hostname,
+            smoke_user=user,
+            smoke_namespace=namespace,
+            smoke_image=image,
+            smoke_size=size_bytes,
+            ca_file=abs_path(ca_file),  # a flag's path is from the current folder
+        ),
     )
     token = secrets.require(
         "GHES_SETUP_TOKEN",
@@ -216,7 +201,7 @@ def smoke_cmd(
     finally:
         progress.close()
     report = Report("registry smoke", (result,), target=site_obj.hostname)
-    code = emit_report(ctx, report, out_format, textfile=textfile, strict=strict)
+    code = emit_report(ctx, report, out_format, textfile=output.textfile, strict=output.strict)
     if error is not None and out_format is not OutputFormat.nagios:
         from ghes_setup.exit_codes import for_error
 
@@ -230,92 +215,6 @@ def smoke_cmd(
             )
         code = int(for_error(error))
     raise typer.Exit(code)
-
-
-def _bytes(text: str | None, option: str) -> int | None:
-    if text is None:
-        return None
-    from ghes_setup.registry.image import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
-class TransferProgress:
-    """A `ProgressSink` for transfers: step lines and a byte bar on standard error.
-
-    On a terminal: each step, retries and a bar (bytes, speed, time left) for transfers of
-    `BAR_MIN_BYTES` or more. Elsewhere (cron) it stays silent unless --verbose, so that the
-    only output is the report.
-    """
-
-    def __init__(self, console: Console, *, verbose: bool = False) -> None:
-        self.console = console
-        self.lines = console.is_terminal or verbose
-        self.bar = console.is_terminal
-        self._stage = ""
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-
-    def stage(self, name: str, detail: str = "") -> None:
-        self._stop()
-        self._stage = name
-        if self.lines:
-            self._print(f"> {name}" + (f": {detail}" if detail else ""))
-
-    def advance(self, done: float, total: float | None = None, detail: str = "") -> None:
-        if not self.bar or total is None or total < BAR_MIN_BYTES:
-            return
-        if self._progress is None:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("  {task.description}"),
-                BarColumn(),
-                DownloadColumn(binary_units=True),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task(self._stage, total=total)
-        if self._task is not None:
-            self._progress.update(self._task, completed=done, total=total)
-
-    def log(self, message: str) -> None:
-        if self.lines:
-            self._print(f"  {message}")
-
-    def finish(self, ok: bool, detail: str = "") -> None:
-        self._stop()
-        if self.lines:
-            self._print(
-                f"  {'ok' if ok else 'FAILED'} {self._stage}" + (f": {detail}" if detail else "")
-            )
-
-    def close(self) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-            self._task = None
-
-    def _print(self, text: str) -> None:
-        from ghes_setup.secrets import scrub
-
-        self.console.print(scrub(text), highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- status, start
@@ -354,6 +253,7 @@ Example: ghes-setup registry start --site site.toml --yes --timeout 300
 
 
 @app.command("status", help=STATUS_HELP)
+@with_report
 def status_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -361,15 +261,14 @@ def status_cmd(
     ca_file: CaFileOpt = None,
     nameserver: NameserverOpt = None,
     resolve: ResolveOpt = None,
-    fmt: FormatOpt = None,
-    textfile: TextfileOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
+    from ghes_setup.config.site import SiteOverrides
     from ghes_setup.registry.status import PingRequest, run_registry_status
 
-    out_format = output_format(ctx, fmt)
+    out = output.format(ctx)
     site_obj = load_site_for(
-        ctx, site, overrides={"hostname": hostname, "connection.ca_file": abs_path(ca_file)}
+        ctx, site, overrides=SiteOverrides(hostname=hostname, ca_file=abs_path(ca_file))
     )
     request = PingRequest(
         hostname=site_obj.hostname,
@@ -378,8 +277,7 @@ def status_cmd(
         resolver=make_resolver(nameserver, resolve, site_obj),
         timeout=site_obj.connection.timeout,
     )
-    report = run_registry_status(request)
-    raise typer.Exit(emit_report(ctx, report, out_format, textfile=textfile, strict=strict))
+    output.exit(ctx, out, run_registry_status(request))
 
 
 @app.command("start", help=START_HELP)
@@ -388,12 +286,7 @@ def start_cmd(
     ctx: typer.Context,
     timeout: Annotated[
         float,
-        typer.Option(
-            "--timeout",
-            metavar="S",
-            help="Seconds to wait for the configuration run, then for /v2/ to answer.",
-            callback=check_seconds,
-        ),
+        seconds("Seconds to wait for the configuration run, then for /v2/ to answer."),
     ] = 600.0,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -403,40 +296,21 @@ def start_cmd(
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.apply import ApplyOptions
+    from ghes_setup.reporting import registry as presenter
     from ghes_setup.runbooks.gates import tls_gate
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
-    out_format = output_format(ctx, fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, "registry start", yes=yes or dry_run, conn=conn_args)
-    conn = connect_with(ctx, site, conn_args)
     options = StartOptions(
         apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
         wait_s=timeout,
     )
-    with progress(ctx) as display:
-        result = start_registry(
+    run_apply(
+        ctx,
+        "registry start",
+        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        lambda conn, confirm, display: start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
-        )
-    ping = result.wait.result if result.wait else None
-    if out_format is OutputFormat.json:
-        write_json(
-            {
-                **apply_document(result.apply, "registry start"),
-                "precheck": result.precheck.document() if result.precheck else None,
-                "blob_check": result.blob_check.document() if result.blob_check else None,
-                "registry": None
-                if ping is None
-                else {
-                    "status": ping.status.value,
-                    "summary": ping.summary,
-                    "details": dict(ping.details),
-                    "waited_s": round(result.wait.waited_s, 3) if result.wait else None,
-                },
-            }
-        )
-    else:
-        console = state(ctx).console
-        render_outcome(console, result.apply)
-        if ping is not None:
-            console.print(f"Container registry: {ping.summary}", highlight=False, soft_wrap=True)
-    raise typer.Exit(0)
+        ),
+        presenter.human,
+        presenter.document,
+    )

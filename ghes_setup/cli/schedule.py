@@ -1,12 +1,12 @@
 """`ghes-setup schedule`: print (or write) the cron.d file or systemd units that run `check`.
 
-Parse options, call `ghes_setup.runbooks.schedule.build_schedule`, print, exit. The runbook is
+Parse options, call `ghes_setup.runbooks.schedule.build_schedule`, hand the result to
+`reporting.schedule`, exit. The runbook is
 imported inside the command so that `--help` stays fast.
 """
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -108,6 +108,7 @@ def schedule_cmd(
         ),
     ] = None,
 ) -> None:
+    from ghes_setup.reporting import schedule as presenter
     from ghes_setup.runbooks import schedule as runbook
 
     request = runbook.make_request(
@@ -122,14 +123,12 @@ def schedule_cmd(
         name=name,
         executable=executable,
     )
-    for note in request.notes:
-        state(ctx).err.print(f"note: {note}", markup=False)
+    presenter.notes(state(ctx).err, request.notes)
     result = runbook.build_schedule(request.request)
     if out_dir is not None:
-        for path in runbook.write_files(result, out_dir):
-            sys.stdout.write(f"{path}\n")
+        presenter.written(runbook.write_files(result, out_dir))
     else:
-        sys.stdout.write("\n".join(f.content for f in result.files))
+        presenter.files(result)
     raise typer.Exit(0)
 
 

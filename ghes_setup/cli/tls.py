@@ -192,21 +192,21 @@ def check_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
-    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.config.site import SiteOverrides, validate_hostname
     from ghes_setup.tls.service import TlsCheckRequest, run_tls_check
 
     out = output.format(ctx)
     spec = load_site_for(
         ctx,
         site,
-        overrides={
-            "hostname": validate_hostname(hostname) if hostname else None,
-            "tls.cert": abs_path(cert),
-            "tls.key": abs_path(key),
-            "tls.warn_days": warn_days,
-            "tls.crit_days": crit_days,
-            "connection.ca_file": abs_path(ca_file),
-        },
+        overrides=SiteOverrides(
+            hostname=validate_hostname(hostname) if hostname else None,
+            tls_cert=abs_path(cert),
+            tls_key=abs_path(key),
+            warn_days=warn_days,
+            crit_days=crit_days,
+            ca_file=abs_path(ca_file),
+        ),
         require_hostname=False,
     )
     request = TlsCheckRequest.from_site(spec, ghes_version=parse_version(ghes_version))
@@ -245,7 +245,7 @@ def probe_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
-    from ghes_setup.config.site import validate_hostname
+    from ghes_setup.config.site import SiteOverrides, validate_hostname
     from ghes_setup.errors import InputError
     from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
@@ -254,12 +254,9 @@ def probe_cmd(
     spec = load_site_for(
         ctx,
         site,
-        overrides={
-            "tls.warn_days": warn_days,
-            "tls.crit_days": crit_days,
-            "connection.ca_file": abs_path(ca_file),
-            "connection.https_port": port,
-        },
+        overrides=SiteOverrides(
+            warn_days=warn_days, crit_days=crit_days, ca_file=abs_path(ca_file), https_port=port
+        ),
         require_hostname=False,
     )
     host = given or spec.hostname

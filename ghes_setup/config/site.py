@@ -27,7 +27,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, Literal, Union, get_args, get_origin, get_type_hints
 
 from ghes_setup import facts
 from ghes_setup.errors import SiteFileError
@@ -151,19 +151,82 @@ _SECTIONS: dict[str, type[Any]] = {
 _TOP = ("hostname", "ghes_version", "subdomain_isolation")
 
 
+@dataclass(frozen=True, slots=True)
+class SiteOverrides:
+    """What command-line flags set in the site model: the top of the precedence
+    (flags > GHES_SETUP_* env > file > defaults). A field left None (or an empty tuple) is a
+    flag not given, so it does not win over the environment or the file. Values are checked
+    like the file's; a bad one is blamed on its flag (`load_site(flag_names=...)`).
+    """
+
+    hostname: str | None = None
+    transport: Transport | None = None
+    host_key: str | None = None
+    known_hosts: Path | None = None
+    accept_new_host_key: bool | None = None
+    ssh_identity: Path | None = None
+    ssh_port: int | None = None
+    ca_file: Path | None = None
+    https_port: int | None = None
+    nameservers: tuple[str, ...] | None = None
+    resolve: tuple[str, ...] | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    warn_days: int | None = None
+    crit_days: int | None = None
+    smoke_user: str | None = None
+    smoke_namespace: str | None = None
+    smoke_image: str | None = None
+    smoke_size: int | None = None
+
+    def given(self) -> dict[str, tuple[str, Any]]:
+        """The flags given: field name -> (the site key it sets, value)."""
+        return {
+            name: (key, value)
+            for name, key in _OVERRIDE_KEYS.items()
+            if (value := getattr(self, name)) is not None and value != ()
+        }
+
+
+# The site key (the file's `[section] name`) each `SiteOverrides` field sets.
+_OVERRIDE_KEYS: Final[Mapping[str, str]] = {
+    "hostname": "hostname",
+    "transport": "connection.transport",
+    "host_key": "connection.host_key",
+    "known_hosts": "connection.known_hosts",
+    "accept_new_host_key": "connection.accept_new_host_key",
+    "ssh_identity": "connection.ssh_identity",
+    "ssh_port": "connection.ssh_port",
+    "ca_file": "connection.ca_file",
+    "https_port": "connection.https_port",
+    "nameservers": "connection.nameservers",
+    "resolve": "connection.resolve",
+    "tls_cert": "tls.cert",
+    "tls_key": "tls.key",
+    "warn_days": "tls.warn_days",
+    "crit_days": "tls.crit_days",
+    "smoke_user": "smoke.user",
+    "smoke_namespace": "smoke.namespace",
+    "smoke_image": "smoke.image",
+    "smoke_size": "smoke.size",
+}
+
+
+NO_OVERRIDES: Final = SiteOverrides()
+
+
 def load_site(
     path: Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
+    overrides: SiteOverrides = NO_OVERRIDES,
     require_hostname: bool = True,
     flag_names: Mapping[str, str] | None = None,
 ) -> Site:
     """Build a `Site` from the file (optional), the environment, then `overrides` (flags).
 
-    `overrides` uses dotted keys (`"connection.ssh_port"`, `"hostname"`); None values are
-    ignored so that unset flags do not win over the environment. `flag_names` maps such a key
-    to the flag that set it (`"--identity"`), so an error blames the flag, not the file.
+    `flag_names` maps a `SiteOverrides` field to the flag that sets it (`"ssh_identity"` ->
+    `"--identity"`), so an error blames the flag, not the file.
     """
     env = os.environ if environ is None else environ
     if path is None and env.get(f"{ENV_PREFIX}SITE"):
@@ -181,10 +244,9 @@ def load_site(
     for key, text in _env_values(env).items():
         values[key] = _EnvText(text)
         origins[key] = env_name(key)
-    for key, value in (overrides or {}).items():
-        if value is not None and value != ():
-            values[key] = value
-            origins[key] = (flag_names or {}).get(key, f"command line ({_display_key(key)})")
+    for name, (key, value) in overrides.given().items():
+        values[key] = value
+        origins[key] = (flag_names or {}).get(name, f"command line ({_display_key(key)})")
     return _build(values, _Origins(label, origins), base, path, require_hostname)
 
 

@@ -14,14 +14,20 @@ a summary such as "set [connection] ca_file" must print its brackets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ghes_setup.checks.model import CheckResult, JsonValue, Report, Status
+from ghes_setup.reporting.console import is_terminal
 from ghes_setup.secrets import scrub
+
+if TYPE_CHECKING:
+    from ghes_setup.reporting.console import Console
 
 STYLES = {
     Status.PASS: "green",
@@ -135,3 +141,14 @@ def plain(report: Report, *, verbose: bool = False, quiet: bool = False) -> str:
     if not quiet:
         lines.append(f"overall: {LABELS[report.status]}  {_footer_counts(report)}")
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def write(
+    report: Report, *, console: Callable[[], Console], verbose: bool = False, quiet: bool = False
+) -> None:
+    """Print the report on standard output: the table on a terminal (on `console()`, made only
+    then), aligned plain text anywhere else."""
+    if is_terminal(sys.stdout):
+        console().print(render(report, verbose=verbose, quiet=quiet))
+    else:
+        sys.stdout.write(plain(report, verbose=verbose, quiet=quiet))

@@ -214,7 +214,7 @@ def make_request(
     notes: list[str] = []
     hostname: str | None = None
     if site_abs.is_file():
-        hostname = load_site(site_abs, overrides={}).hostname
+        hostname = load_site(site_abs).hostname
     else:
         notes.append(
             f"{site_abs} does not exist here; it must exist on the host that runs the check"

@@ -237,12 +237,13 @@ def test_env_values_are_blamed_on_their_variable_not_the_site_file(tmp_path: Pat
 
 def test_flag_values_are_blamed_on_the_flag(tmp_path: Path) -> None:
     from ghes_setup.cli.common import FLAG_NAMES
+    from ghes_setup.config.site import SiteOverrides
 
     with pytest.raises(SiteFileError) as info:
         load_site(
             _site(tmp_path),
             environ={},
-            overrides={"connection.host_key": "MD5:xx"},
+            overrides=SiteOverrides(host_key="MD5:xx"),
             flag_names=FLAG_NAMES,
         )
     assert info.value.message.startswith("--host-key: ")

@@ -212,29 +212,3 @@ def test_a_dated_document_is_validated_as_a_date_time() -> None:
     when = datetime(2030, 1, 1, tzinfo=UTC).isoformat()
     files: list[dict[str, Any]] = []
     validate({"subject": "CN=x", "not_after": when, "files": files}, "tls-ca-create-v1")
-
-
-# ------------------------------------------------------------------ cli/ parses, calls, presents
-
-CLI_DIR = Path(__file__).resolve().parents[2] / "ghes_setup" / "cli"
-# Modules still rendering themselves, being moved to reporting/ (issue 12, item 2): this set
-# only ever shrinks; empty, the test holds for every module under ghes_setup/cli/.
-STILL_RENDERING = {"common.py", "packages.py", "progress_display.py", "registry.py"}
-
-
-def imported_roots(path: Path) -> set[str]:
-    import ast
-
-    roots = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
-
-
-def test_cli_modules_import_neither_rich_nor_json() -> None:
-    """`cli/` parses, calls and hands the result to a presenter of ghes_setup/reporting/."""
-    offenders = {p.name for p in CLI_DIR.glob("*.py") if imported_roots(p) & {"rich", "json"}}
-    assert offenders <= STILL_RENDERING, sorted(offenders - STILL_RENDERING)

@@ -109,8 +109,8 @@ def _report(value: str) -> Report:
 def _outputs(value: str) -> dict[str, str]:
     from rich.console import Console
 
-    from ghes_setup.cli.progress_display import ConsoleProgress
     from ghes_setup.reporting import human, json_report, nagios, prometheus
+    from ghes_setup.reporting.progress_display import ConsoleProgress
 
     report = _report(value)
     console = Console(file=io.StringIO(), width=10_000, color_system=None, record=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.config.site import env_name, load_site, validate_hostname
+from ghes_setup.config.site import SiteOverrides, env_name, load_site, validate_hostname
 from ghes_setup.errors import InputError, SiteFileError
 from ghes_setup.facts import GhesVersion
 
@@ -68,9 +68,7 @@ def test_design_doc_example_loads_with_relative_paths_resolved(tmp_path: Path) -
 def test_precedence_is_flags_then_env_then_file_then_defaults(tmp_path: Path) -> None:
     path = write(tmp_path, FULL)
     env = {"GHES_SETUP_CONNECTION_SSH_PORT": "2222", "GHES_SETUP_TLS_WARN_DAYS": "45"}
-    site = load_site(
-        path, environ=env, overrides={"connection.ssh_port": 3333, "tls.crit_days": None}
-    )
+    site = load_site(path, environ=env, overrides=SiteOverrides(ssh_port=3333, crit_days=None))
     assert site.connection.ssh_port == 3333  # flag beats env
     assert site.tls.warn_days == 45  # env beats file
     assert site.tls.crit_days == 7  # unset flag does not win

@@ -1,0 +1,70 @@
+"""Presenters of the upgrade runbook's commands (runbooks/upgrade.py, docs/runbooks/upgrade.md).
+
+`snapshot`: the document recorded before the upgrade (docs/schema/snapshot-v1.json; the same
+JSON is written to --out, mode 0600) and, for people, what it holds and what to run after.
+`verify`: its JSON is the check report (docs/schema/report-v1.json); people also get every
+difference since the snapshot, under the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ghes_setup.reporting.console import say_plain
+
+if TYPE_CHECKING:
+    from ghes_setup.reporting.console import Console
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTaken:
+    """`snapshot`: the document `runbooks.upgrade.take_snapshot` read, and where it went."""
+
+    path: Path
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyDifferences:
+    """`verify`: every difference its report found (`runbooks.upgrade.differences`), and the
+    snapshot it compared with."""
+
+    against: Path
+    differences: tuple[Mapping[str, Any], ...]
+
+
+def snapshot_document(result: SnapshotTaken) -> dict[str, Any]:
+    return dict(result.document)
+
+
+def snapshot_human(console: Console, result: SnapshotTaken) -> None:
+    document, out = result.document, result.path
+    settings = document["settings"]
+    hosts = document["served"]
+    say_plain(
+        console,
+        f"Snapshot of {document['hostname']} (GHES {document['appliance']['version']}) "
+        f"written to {out} (mode 0600):\n"
+        f"  subdomain isolation {settings.get('subdomain_isolation')}, Packages "
+        f"{settings.get('packages.enabled')} (storage {settings.get('packages.storage_type')}),"
+        f"\n  certificates served for {sum(1 for v in hosts.values() if v)} of {len(hosts)} "
+        f"host(s), registry: {document['registry']['answer']}\n"
+        f"After the upgrade: ghes-setup verify --against {out}",
+    )
+
+
+def differences_human(console: Console, result: VerifyDifferences) -> None:
+    """Printed under verify's report: the differences, one a line, or that there is none."""
+    if result.differences:
+        console.print(
+            f"{len(result.differences)} difference(s) since {result.against}:", highlight=False
+        )
+        for d in result.differences:
+            console.print(
+                f"  {d['what']}: {d['before']} -> {d['after']}", highlight=False, markup=False
+            )
+    else:
+        console.print(f"No difference since {result.against}.", highlight=False)
