@@ -13,10 +13,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
+from ghes_setup.checks.failure import error_result
 from ghes_setup.checks.model import CheckResult, Status
 from ghes_setup.checks.protocol import Check
-from ghes_setup.errors import GhesSetupError
-from ghes_setup.secrets import scrub
 
 C = TypeVar("C")
 
@@ -76,20 +75,8 @@ def _run_one(chk: Check[C], ctx: C) -> CheckResult:
     start = time.perf_counter()
     try:
         return chk.run(ctx)
-    except GhesSetupError as exc:
-        summary = exc.message
-        remedy = exc.hint
     except Exception as exc:  # a check must never abort the run; this is its safety net
-        summary = f"internal error in check: {type(exc).__name__}: {exc}"
-        remedy = "this is a bug in ghes-setup; please report it with --verbose output"
-    return CheckResult(
-        id=chk.id,
-        area=chk.area,
-        status=Status.ERROR,
-        summary=scrub(summary),
-        remedy=scrub(remedy) if remedy else None,
-        duration_s=time.perf_counter() - start,
-    )
+        return error_result(chk.id, chk.area, exc, duration_s=time.perf_counter() - start)
 
 
 def _skipped(chk: Check[C], blocked: list[str], done: dict[str, CheckResult]) -> CheckResult:

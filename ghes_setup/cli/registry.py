@@ -138,7 +138,9 @@ def smoke_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
     from ghes_setup import secrets
-    from ghes_setup.checks.model import CheckResult, Report, Status
+    from ghes_setup.checks.failure import error_result
+    from ghes_setup.checks.ids import CheckId
+    from ghes_setup.checks.model import Report
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.errors import ApplianceError
     from ghes_setup.registry.smoke import SmokeRequest, run_smoke
@@ -191,13 +193,7 @@ def smoke_cmd(
         result = run_smoke(request, progress)
     except ApplianceError as exc:  # unreachable, token refused: exit 4, but still a report
         error = exc
-        result = CheckResult(
-            id="registry-smoke",
-            area="registry",
-            status=Status.ERROR,
-            summary=exc.message,
-            remedy=exc.hint,
-        )
+        result = error_result(CheckId.REGISTRY_SMOKE.value, "registry", exc)
     finally:
         progress.close()
     report = Report("registry smoke", (result,), target=site_obj.hostname)

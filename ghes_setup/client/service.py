@@ -32,14 +32,8 @@ from cryptography import x509
 
 from ghes_setup import facts
 from ghes_setup.checks import Report, run_checks
+from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.checks.runner import ResultCallback
-from ghes_setup.client.check_ca_paths import client_ca_paths
-from ghes_setup.client.check_dns import client_dns
-from ghes_setup.client.check_docker import client_docker
-from ghes_setup.client.check_proxy import client_proxy
-from ghes_setup.client.check_smoke import client_smoke
-from ghes_setup.client.check_tls_trust import client_tls_trust
-from ghes_setup.client.check_token import client_token
 from ghes_setup.client.context import ClientContext, ecosystem_labels, known_ecosystems
 from ghes_setup.client.noproxy import parse_proxy, redact_url
 from ghes_setup.dns.context import probe_label
@@ -55,16 +49,11 @@ from ghes_setup.tls.probe import fetch_chain
 from ghes_setup.tls.trust import parse_store, system_roots
 
 COMMAND: Final = "client check"
-# The order of the report: where the names go, whether it trusts them, how it gets there,
-# with what it logs in.
-CHECKS: Final = (
-    client_dns,
-    client_tls_trust,
-    client_ca_paths,
-    client_proxy,
-    client_token,
-    client_docker,
-)
+# The order of the report (the catalogue's `client check` rows, checks.catalogue): where the
+# names go, whether it trusts them, how it gets there, with what it logs in; with --smoke, then
+# the registry's smoke test the way docker here would reach it.
+CHECKS: Final = checks(Pipeline.CLIENT_CHECK)
+SMOKE: Final = checks(Pipeline.CLIENT_SMOKE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +257,7 @@ def run_client_check(
     if smoke is not None:
         ctx.smoke = smoke
         ctx.smoke_http = partial(smoke_http, request.timeout)
-        table.append(client_smoke)
+        table.extend(SMOKE)
     results = run_checks(table, ctx, on_result=on_result)
     return Report(COMMAND, results, target=request.hostname)
 

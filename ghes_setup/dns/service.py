@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ghes_setup.checks import Report, run_checks
+from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.checks.runner import ResultCallback
 from ghes_setup.config.site import Site
-from ghes_setup.dns.check_consistency import nameservers_agree
-from ghes_setup.dns.check_hostname import hostname_resolves
-from ghes_setup.dns.check_subdomains import subdomains_resolve
-from ghes_setup.dns.check_wildcard import wildcard_resolves
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.lookup import Lookups, normalise_address
 from ghes_setup.dns.records import DEFAULT_TTL, HostsEntry, Record, hosts_entries
@@ -32,8 +29,8 @@ from ghes_setup.facts import GhesVersion
 from ghes_setup.net import Nameserver, ResolveOverrides
 
 COMMAND = "dns check"
-# The order of the report (docs/reference/architecture.md §4).
-CHECKS = (hostname_resolves, wildcard_resolves, subdomains_resolve, nameservers_agree)
+# The DNS checks, in report order: the catalogue's rows of `dns check` (checks.catalogue).
+CHECKS = checks(Pipeline.DNS_CHECK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The Packages checks, wired in one table, and the function that runs them (read-only)."""
+"""The function that runs the Packages checks (read-only): the catalogue's `packages status`
+rows (checks.catalogue)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,19 @@ from typing import Final
 
 from ghes_setup.appliance import checkpoint as checkpoints
 from ghes_setup.appliance.apply import appliance_of
-from ghes_setup.appliance.check_pending import appliance_pending
 from ghes_setup.appliance.context import ApplianceContext
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.checks import FunctionCheck, Report, run_checks
+from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.config.site import Site
-from ghes_setup.packages.check_enabled import packages_enabled
-from ghes_setup.packages.check_storage import packages_storage
-from ghes_setup.packages.check_storage_config import packages_storage_config
 from ghes_setup.packages.context import PackagesContext
 
-CHECKS: Final[tuple[FunctionCheck[PackagesContext], ...]] = (
-    packages_storage_config,
-    packages_enabled,
-    packages_storage,
+CHECKS: Final[tuple[FunctionCheck[PackagesContext], ...]] = checks(
+    Pipeline.PACKAGES_STATUS, area="packages"
+)
+# ... and then `appliance-pending`, against the appliance's own context.
+PENDING: Final[tuple[FunctionCheck[ApplianceContext], ...]] = checks(
+    Pipeline.PACKAGES_STATUS, area="appliance"
 )
 
 
@@ -36,7 +36,7 @@ def check_packages(
     run."""
     results = run_checks(CHECKS, PackagesContext(transport, site))
     pending = run_checks(
-        (appliance_pending,),
+        PENDING,
         ApplianceContext(
             transport, (), appliance=appliance_of(site), state_dir=checkpoints.default_dir()
         ),

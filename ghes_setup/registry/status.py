@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ghes_setup.checks import Report, run_checks
+from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.checks.model import CheckResult
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.registry.check_ping import (
@@ -22,7 +23,6 @@ from ghes_setup.registry.check_ping import (
     PingRequest,
     judge,
     ping,
-    registry_ping,
 )
 
 __all__ = ["PingRequest", "WaitResult", "run_registry_status", "wait_for_registry"]
@@ -30,7 +30,7 @@ __all__ = ["PingRequest", "WaitResult", "run_registry_status", "wait_for_registr
 
 def run_registry_status(request: PingRequest) -> Report:
     """Check `registry-ping` once; the report of `ghes-setup registry status`."""
-    results = run_checks((registry_ping,), request)
+    results = run_checks(checks(Pipeline.REGISTRY_STATUS), request)
     return Report("registry status", results, target=request.hostname)
 
 

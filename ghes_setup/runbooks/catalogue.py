@@ -1,10 +1,9 @@
 """Every check id the tool can report, and each one's page (`ghes-setup explain`).
 
 The ids are the public contract of the JSON document, the Nagios and Prometheus output and the
-docs (docs/checks/<id>.md). There is no hand-kept list to forget: `check_ids` collects them from
-the check modules themselves (`<area>/check_<topic>.py`, each a `@check(...)` function; see
-`checks.protocol`), so a new check module is in the catalogue the moment it exists, and the
-unit tests then ask for its page.
+docs (docs/checks/<id>.md): `checks.ids.CheckId`, each with its row(s) in the one check table
+(`checks.catalogue`); the unit tests hold the enum, the table, the check modules, the pages,
+the schema's enumeration and `explain --help` together.
 
 The whole docs/ folder ships inside the wheel as `ghes_setup/docs/` (pyproject
 `force-include`); in a source checkout it is read from the repository's `docs/`. Besides the
@@ -14,39 +13,15 @@ check pages, `explain` prints the other pages by name (`site-file`, `security`,
 
 from __future__ import annotations
 
-import functools
-import importlib
-import pkgutil
 from pathlib import Path
-from typing import Final
 
-from ghes_setup.checks.protocol import FunctionCheck
-
-# The packages whose `check_*` modules hold checks, in the order a report lists areas.
-AREA_PACKAGES: Final = (
-    "ghes_setup.dns",
-    "ghes_setup.tls",
-    "ghes_setup.appliance",
-    "ghes_setup.packages",
-    "ghes_setup.registry",
-    "ghes_setup.client",
-)
+from ghes_setup.checks.catalogue import CATALOGUE
 
 
-@functools.cache
 def check_ids() -> tuple[str, ...]:
-    """Every check id, sorted, each once (an id checked in two places is one id)."""
-    found: set[str] = set()
-    for package_name in AREA_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__):
-            if not info.name.startswith("check_"):
-                continue
-            module = importlib.import_module(f"{package_name}.{info.name}")
-            found.update(
-                value.id for value in vars(module).values() if isinstance(value, FunctionCheck)
-            )
-    return tuple(sorted(found))
+    """Every check id of the catalogue, sorted, each once (an id measured in two places, such
+    as `registry-smoke` from the appliance's side and a runner's, is one id)."""
+    return tuple(sorted({str(row.id) for row in CATALOGUE}))
 
 
 def docs_dir() -> Path:

@@ -1,45 +1,49 @@
 """`ghes-setup check`: the read-only checks, safe from cron every minute.
 
-One `run_checks` call over every area (docs/reference/architecture.md §4 ids): the DNS records, the
-certificate served for every SNI host, /status, the appliance's last configuration run and subdomain
-isolation, Packages, the registry's /v2/ and, with `smoke`, a real push and pull. Checks run
-concurrently; a check whose area cannot be reached is `error` ("could not check": Nagios
-UNKNOWN), never a prompt, never a change to the appliance.
+One `run_checks` call over every area (the catalogue's `check` rows, checks.catalogue): the DNS
+records, the certificate served for every SNI host, /status, the appliance's last configuration
+run and subdomain isolation, Packages, the registry's /v2/ and, with `smoke`, a real push and
+pull. Checks run concurrently; a check whose area cannot be reached is `error` ("could not
+check": Nagios UNKNOWN), never a prompt, never a change to the appliance.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from ghes_setup.appliance.check_status_endpoint import status_endpoint
-from ghes_setup.appliance.status import CHECKS as APPLIANCE_CHECKS
 from ghes_setup.checks import Report, run_checks
+from ghes_setup.checks.catalogue import Pipeline, rows
+from ghes_setup.checks.catalogue import load as load_check
+from ghes_setup.checks.ids import CheckId
 from ghes_setup.checks.protocol import AdaptedCheck, adapt
 from ghes_setup.checks.runner import ResultCallback
-from ghes_setup.dns.service import CHECKS as DNS_CHECKS
-from ghes_setup.packages.check_enabled import packages_enabled
-from ghes_setup.packages.check_storage import packages_storage
-from ghes_setup.registry.check_ping import registry_ping
-from ghes_setup.registry.check_smoke import registry_smoke
 from ghes_setup.runbooks.context import PipelineContext
-from ghes_setup.tls.check_served import tls_served
 
 COMMAND: Final = "check"
 
-Pipeline = tuple[AdaptedCheck[PipelineContext, Any], ...]
+Adapted = tuple[AdaptedCheck[PipelineContext, Any], ...]
 
-CHECKS: Final[Pipeline] = (
-    *(adapt(c, PipelineContext.dns) for c in DNS_CHECKS),
-    adapt(tls_served, PipelineContext.tls_served),
-    adapt(status_endpoint, PipelineContext.status_endpoint),
-    *(adapt(c, PipelineContext.appliance) for c in APPLIANCE_CHECKS),
-    # After the appliance answered: its identify read the Packages settings too.
-    adapt(packages_enabled, PipelineContext.packages, requires=("appliance-reachable",)),
-    # The appliance's own storage test: a revoked key or a storage outage fails here.
-    adapt(packages_storage, PipelineContext.packages, requires=("packages-enabled",)),
-    adapt(registry_ping, PipelineContext.registry_ping),
-)
-SMOKE: Final[Pipeline] = (adapt(registry_smoke, PipelineContext.smoke),)
+
+def pipeline_checks(
+    pipeline: Pipeline, *, area: str | None = None, only: CheckId | None = None
+) -> Adapted:
+    """The catalogue's checks of `pipeline` (of one `area`, or the one check `only`), each
+    against the pipeline's context through its row's `PipelineContext` accessor, in report
+    order (`check`, and the steps of `up` and `verify` that run checks)."""
+    adapted = []
+    for row in rows(pipeline, area=area, only=only):
+        if row.via is None:
+            raise ValueError(
+                f"catalogue row {row.id} ({row.check}) has no PipelineContext accessor"
+            )
+        get = getattr(PipelineContext, row.via)
+        requires = tuple(str(r) for r in row.also_requires)  # plain ids, as the checks give
+        adapted.append(adapt(load_check(row), get, requires=requires))
+    return tuple(adapted)
+
+
+CHECKS: Final[Adapted] = pipeline_checks(Pipeline.CHECK)
+SMOKE: Final[Adapted] = pipeline_checks(Pipeline.CHECK_SMOKE)
 
 
 def run_check(

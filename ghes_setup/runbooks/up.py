@@ -42,11 +42,11 @@ from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
 from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight, untested_note
 from ghes_setup.appliance.transport import ApplianceInfo
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks, worst
-from ghes_setup.checks.protocol import adapt
-from ghes_setup.dns.service import CHECKS as DNS_CHECKS
+from ghes_setup.checks.catalogue import Pipeline, checks
+from ghes_setup.checks.failure import error_result
+from ghes_setup.checks.ids import CheckId
 from ghes_setup.errors import ApplyFailed, GhesSetupError, InputError, UnsupportedVersion
 from ghes_setup.exit_codes import ExitCode
-from ghes_setup.packages.check_storage_config import packages_storage_config
 from ghes_setup.packages.desired import (
     PACKAGES_SCOPE,
     StorageSecrets,
@@ -56,16 +56,16 @@ from ghes_setup.packages.desired import (
 from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
 from ghes_setup.packages.service import lint_secrets, packages_hooks, packages_wanted
 from ghes_setup.progress import NullProgress, ProgressSink
-from ghes_setup.registry.check_ping import registry_ping
 from ghes_setup.registry.smoke import run_smoke
 from ghes_setup.registry.status import wait_for_registry
+from ghes_setup.runbooks.check import pipeline_checks
 from ghes_setup.runbooks.context import PipelineContext
 from ghes_setup.runbooks.gates import tls_gate
 from ghes_setup.secrets import scrub
 
 COMMAND: Final = "up"
 STEPS: Final = ("preflight", "dns", "tls", "plan", "push", "apply", "registry", "smoke", "report")
-APPLY_ID: Final = "appliance-config-apply"
+APPLY_ID: Final = CheckId.APPLIANCE_CONFIG_APPLY.value
 DEFAULT_REGISTRY_WAIT_S: Final = 600.0
 
 
@@ -174,31 +174,13 @@ class _Run:
     def fail(
         self, name: str, exc: GhesSetupError, check_id: str, area: str, started: float
     ) -> NoReturn:
-        """A step ended in an error: record it as a result of `check_id`, then stop."""
-        status = Status.ERROR if _is_could_not_check(exc) else Status.FAIL
-        result = CheckResult(
-            id=check_id,
-            area=area,
-            status=status,
-            summary=scrub(exc.message),
-            remedy=scrub(exc.hint) if exc.hint else None,
-            details=_error_details(exc),
-            duration_s=time.perf_counter() - started,
-        )
+        """A step ended in an error: record it as a result of `check_id`, then stop (`fail`,
+        or `error` when the appliance could not be reached or read: checks.failure)."""
+        duration = time.perf_counter() - started
+        result = error_result(check_id, area, exc, step=True, duration_s=duration)
         self.error = exc
         self.step(name, [result], started=started)
         raise _Stop  # step() already raised: a failed result always stops
-
-
-def _is_could_not_check(exc: GhesSetupError) -> bool:
-    return exit_codes.for_error(exc) in (ExitCode.UNREACHABLE, ExitCode.NOT_EVALUATED)
-
-
-def _error_details(exc: GhesSetupError) -> dict[str, Any]:
-    details: dict[str, Any] = {"error": type(exc).__name__}
-    if isinstance(exc, ApplyFailed):
-        details.update({"step": exc.step, "snapshot": exc.snapshot, "rolled_back": exc.rolled_back})
-    return details
 
 
 def _summary(results: Sequence[CheckResult]) -> str:
@@ -295,17 +277,19 @@ def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> Appliance
         )
     except GhesSetupError as exc:
         check_id = (
-            "appliance-version" if isinstance(exc, UnsupportedVersion) else ("appliance-reachable")
+            CheckId.APPLIANCE_VERSION
+            if isinstance(exc, UnsupportedVersion)
+            else CheckId.APPLIANCE_REACHABLE
         )
-        run.fail("preflight", exc, check_id, "appliance", started)
+        run.fail("preflight", exc, check_id.value, "appliance", started)
     # Pass, or warn naming the path taken when it is not the Manage API (issue: no silent
     # fallback to the riskier path).
     reachable = CheckResult.from_outcome(
-        "appliance-reachable", "appliance", reachable_outcome(info)
+        CheckId.APPLIANCE_REACHABLE.value, "appliance", reachable_outcome(info)
     )
     version_details = {"version": str(info.version), "platform": info.platform}
     version = CheckResult.from_outcome(
-        "appliance-version",
+        CheckId.APPLIANCE_VERSION.value,
         "appliance",
         (
             version_outcome(info, version_details)  # warns on an untested newer release
@@ -329,7 +313,7 @@ def _preflight(ctx: PipelineContext, run: _Run, options: UpOptions) -> Appliance
 def _dns(ctx: PipelineContext, run: _Run) -> None:
     started = time.perf_counter()
     run.sink.stage("dns", f"{ctx.site.hostname}, *.{ctx.site.hostname} and every subdomain")
-    results = run_checks(tuple(adapt(c, PipelineContext.dns) for c in DNS_CHECKS), ctx)
+    results = run_checks(pipeline_checks(Pipeline.UP, area="dns"), ctx)
     run.step("dns", results, started=started)
 
 
@@ -338,7 +322,7 @@ def _tls(ctx: PipelineContext, run: _Run, gate: TlsGate) -> None:
     if ctx.site.tls.cert is None:
         run.sink.stage("tls", "no [tls] cert in the site file: the appliance keeps its own")
         skipped = CheckResult.from_outcome(
-            "tls-pem",
+            CheckId.TLS_PEM.value,
             "tls",
             Outcome.skipped(
                 "no [tls] cert/key in the site file: the appliance keeps its certificate "
@@ -351,7 +335,7 @@ def _tls(ctx: PipelineContext, run: _Run, gate: TlsGate) -> None:
     try:
         report = gate(ctx.site)
     except GhesSetupError as exc:  # an unreadable file: exit 3
-        run.fail("tls", exc, "tls-pem", "tls", started)
+        run.fail("tls", exc, CheckId.TLS_PEM.value, "tls", started)
     run.step("tls", report.results, started=started)
 
 
@@ -432,7 +416,11 @@ def _configure(
         time.perf_counter() - started,
     )
     # The storage lint (packages-storage-config): its errors stopped the run before it began.
-    lint = run_checks((packages_storage_config,), ctx.packages()) if secrets is not None else ()
+    lint = (
+        run_checks(checks(Pipeline.UP, area="packages"), ctx.packages())
+        if secrets is not None
+        else ()
+    )
     run.step(
         "apply" if not outcome.dry_run else "plan",
         [*lint, result],
@@ -472,7 +460,8 @@ def _registry(ctx: PipelineContext, run: _Run, options: UpOptions, outcome: Appl
     request = ctx.registry_ping()
     if outcome.dry_run:  # read-only: what /v2/ answers now, no waiting
         run.sink.stage("registry", f"{request.url} (dry run: not waiting)")
-        result = run_checks([adapt(registry_ping, PipelineContext.registry_ping)], ctx)[0]
+        ping = pipeline_checks(Pipeline.UP, only=CheckId.REGISTRY_PING)
+        result = run_checks(ping, ctx)[0]
         if not result.status.ok and not outcome.plan.empty:
             # Expected before the planned changes are applied: say so, do not fail the dry run.
             result = replace(
@@ -504,5 +493,5 @@ def _smoke(ctx: PipelineContext, run: _Run) -> None:
     try:
         result = run_smoke(ctx.smoke(), run.sink)
     except GhesSetupError as exc:
-        run.fail("smoke", exc, "registry-smoke", "registry", started)
+        run.fail("smoke", exc, CheckId.REGISTRY_SMOKE.value, "registry", started)
     run.step("smoke", [result], started=started)

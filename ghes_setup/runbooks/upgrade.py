@@ -33,13 +33,14 @@ from ghes_setup import __version__, facts
 from ghes_setup.appliance.plan import describe
 from ghes_setup.appliance.transport import TlsNotTrusted
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
-from ghes_setup.checks.protocol import adapt
+from ghes_setup.checks.catalogue import Pipeline
+from ghes_setup.checks.ids import CheckId
 from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.facts import GhesVersion
 from ghes_setup.files import write_file
 from ghes_setup.packages.desired import ECOSYSTEMS, ecosystem_setting
 from ghes_setup.registry.check_ping import ping
-from ghes_setup.registry.check_smoke import registry_smoke
+from ghes_setup.runbooks.check import pipeline_checks
 from ghes_setup.runbooks.context import PipelineContext
 from ghes_setup.tls.check_served import fingerprints, judge_hosts, probe_hosts
 
@@ -196,9 +197,9 @@ def verify(ctx: PipelineContext, before: Mapping[str, Any], *, smoke: bool = Tru
             results = [
                 _unread(check_id, area, unread)
                 for check_id, area in (
-                    ("appliance-version", "appliance"),
-                    ("subdomain-isolation", "appliance"),
-                    ("packages-enabled", "packages"),
+                    (CheckId.APPLIANCE_VERSION, "appliance"),
+                    (CheckId.SUBDOMAIN_ISOLATION, "appliance"),
+                    (CheckId.PACKAGES_ENABLED, "packages"),
                 )
             ]
         else:
@@ -209,7 +210,8 @@ def verify(ctx: PipelineContext, before: Mapping[str, Any], *, smoke: bool = Tru
             ]
         results += [_served(before, after, live), _registry(before, after)]
         if smoke:
-            results.extend(run_checks([adapt(registry_smoke, PipelineContext.smoke)], ctx))
+            smoke_check = pipeline_checks(Pipeline.VERIFY, only=CheckId.REGISTRY_SMOKE)
+            results.extend(run_checks(smoke_check, ctx))
     finally:
         ctx.close()
     return Report("verify", tuple(results), target=ctx.site.hostname)
@@ -222,11 +224,12 @@ def differences(report: Report) -> list[dict[str, Any]]:
     ]
 
 
-def _result(check_id: str, area: str, outcome: Outcome) -> CheckResult:
-    return CheckResult.from_outcome(check_id, area, outcome)
+def _result(check_id: CheckId, area: str, outcome: Outcome) -> CheckResult:
+    """A promise compared: its result under the catalogue's id (a plain string in reports)."""
+    return CheckResult.from_outcome(check_id.value, area, outcome)
 
 
-def _unread(check_id: str, area: str, error: Mapping[str, Any]) -> CheckResult:
+def _unread(check_id: CheckId, area: str, error: Mapping[str, Any]) -> CheckResult:
     """A promise that could not be compared: the appliance could not be read after the upgrade."""
     return _result(
         check_id,
@@ -265,7 +268,7 @@ def _version(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult
         outcome = Outcome.passed(f"GHES {new}, as before (not upgraded)", details=details)
     else:
         outcome = Outcome.passed(f"GHES {old} -> {new}", details=details)
-    return _result("appliance-version", "appliance", outcome)
+    return _result(CheckId.APPLIANCE_VERSION, "appliance", outcome)
 
 
 def _compare(
@@ -289,7 +292,7 @@ def _isolation(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResu
         "subdomain isolation is on and TLS is as before",
         "re-apply the site: ghes-setup up --site SITE (or config apply)",
     )
-    return _result("subdomain-isolation", "appliance", outcome)
+    return _result(CheckId.SUBDOMAIN_ISOLATION, "appliance", outcome)
 
 
 def _packages(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
@@ -297,7 +300,7 @@ def _packages(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResul
     unreadable = [n for n in after.get("unreadable", []) if n in PACKAGES_SETTINGS]
     if unreadable and not diffs:
         return _result(
-            "packages-enabled",
+            CheckId.PACKAGES_ENABLED,
             "packages",
             Outcome.errored(
                 "the Packages settings cannot be read without the admin SSH shell",
@@ -311,7 +314,7 @@ def _packages(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResul
         "and ecosystems",
         "restore the Packages settings: ghes-setup packages enable --site SITE",
     )
-    return _result("packages-enabled", "packages", outcome)
+    return _result(CheckId.PACKAGES_ENABLED, "packages", outcome)
 
 
 def _served(before: Mapping[str, Any], after: Mapping[str, Any], live: Outcome) -> CheckResult:
@@ -339,7 +342,7 @@ def _served(before: Mapping[str, Any], after: Mapping[str, Any], live: Outcome) 
             f"verifies ({live.summary})",
             details={**live.details, "differences": []},
         )
-    return _result("tls-served", "tls", outcome)
+    return _result(CheckId.TLS_SERVED, "tls", outcome)
 
 
 def _registry(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
@@ -347,14 +350,14 @@ def _registry(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResul
     details = {"before": b.get("answer"), "after": a.get("answer"), "realm": a.get("realm")}
     if a.get("ok"):
         return _result(
-            "registry-ping",
+            CheckId.REGISTRY_PING,
             "registry",
             Outcome.passed(
                 f"containers.{after['hostname']}/v2/ answers: {a.get('answer')}", details=details
             ),
         )
     return _result(
-        "registry-ping",
+        CheckId.REGISTRY_PING,
         "registry",
         Outcome.failed(
             f"/v2/ no longer answers as a registry: {a.get('answer')} (before: {b.get('answer')})",

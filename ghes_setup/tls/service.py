@@ -20,36 +20,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ghes_setup.checks import Check, Report, run_checks
+from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.config.site import Site, validate_hostname
 from ghes_setup.errors import InputError
 from ghes_setup.facts import HTTPS_PORT, GhesVersion, isolation_hosts
 from ghes_setup.net import AddressResolver
-from ghes_setup.tls.check_chain_complete import tls_chain_complete
-from ghes_setup.tls.check_chain_order import tls_chain_order
-from ghes_setup.tls.check_expiry import tls_expiry
-from ghes_setup.tls.check_key_match import tls_key_match
-from ghes_setup.tls.check_key_type import tls_key_type
-from ghes_setup.tls.check_pem import tls_pem
-from ghes_setup.tls.check_san import tls_san
-from ghes_setup.tls.check_served import ChainFetcher, TlsProbeContext, tls_served
+from ghes_setup.tls.check_served import ChainFetcher, TlsProbeContext
 from ghes_setup.tls.check_served import served_fingerprints as fingerprints_of
-from ghes_setup.tls.check_signature import tls_signature
 from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, TlsMaterialContext
 from ghes_setup.tls.material import LoadFailure, load_bundle, load_key
 from ghes_setup.tls.trust import load_trust
 
-# The order of the report: what the admin fixes first comes first. A check comes after the
-# checks it requires (the runner resolves one level of skips per pass).
-MATERIAL_CHECKS: tuple[Check[TlsMaterialContext], ...] = (
-    tls_pem,
-    tls_key_type,
-    tls_key_match,
-    tls_chain_order,
-    tls_signature,
-    tls_chain_complete,
-    tls_san,
-    tls_expiry,
-)
+# The catalogue's rows of `tls check` (checks.catalogue), in report order: what the admin fixes
+# first comes first, a check after the checks it requires.
+MATERIAL_CHECKS: tuple[Check[TlsMaterialContext], ...] = checks(Pipeline.TLS_CHECK)
+PROBE_CHECKS: tuple[Check[TlsProbeContext], ...] = checks(Pipeline.TLS_PROBE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +152,7 @@ def probe_context(
 def run_tls_probe(request: TlsProbeRequest, *, fetch: ChainFetcher | None = None) -> Report:
     """Handshake with every SNI host and verify what it serves (command "tls probe")."""
     ctx = probe_context(request, fetch=fetch)
-    return Report("tls probe", run_checks([tls_served], ctx), target=ctx.hostname)
+    return Report("tls probe", run_checks(PROBE_CHECKS, ctx), target=ctx.hostname)
 
 
 def served_fingerprints(
