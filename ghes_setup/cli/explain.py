@@ -8,16 +8,46 @@ of the repository.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Annotated
 
 import typer
 
-EXPLAIN_HELP = """\
+from ghes_setup.checks.catalogue import CATALOGUE
+
+
+def ids_by_area() -> str:
+    """The catalogue's ids by area, in report order, as a block click does not rewrap (`\\b`):
+    a rewrapped paragraph would break an id at its hyphens."""
+    areas: dict[str, list[str]] = {}
+    for row in CATALOGUE:
+        ids = areas.setdefault(row.area, [])
+        if row.id not in ids:
+            ids.append(str(row.id))
+    width = max(len(a) for a in areas) + 4
+    lines = ["\b"]
+    for area, ids in areas.items():
+        lines += textwrap.wrap(
+            " ".join(ids),
+            width=76,
+            initial_indent=f"  {area}:".ljust(width),
+            subsequent_indent=" " * width,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    return "\n".join(lines)
+
+
+EXPLAIN_HELP = f"""\
 Print a check's page: what it checks, why GHES needs it, how to fix each failure.
 
 CHECK_ID is an id from a report (e.g. tls-chain-complete); --list prints every id, one per line.
 The other pages print by name too (e.g. site-file, security, runbooks/upgrade; --pages lists
 them).
+
+Check ids (every id a report can have):
+
+{ids_by_area()}
 
 Example: ghes-setup explain tls-chain-complete | less
 """
