@@ -13,8 +13,10 @@ cryptography) for a command that needs one. `load` imports a check's module when
 pipeline asks for it; tests/unit/test_check_catalogue.py proves every row resolves, agrees
 with its module (id, area, context) and that no check module is missing from the table.
 
-Adding a check: its module, its row here (and its member of `CheckId`), its page
-docs/checks/<id>.md and its tests (docs/architecture.md, "Adding a check").
+Adding a check: its module, its row here (its `CheckId` member and its `CATALOGUE` row), its
+page docs/checks/<id>.md and its tests (docs/architecture.md, "Adding a check").
+
+This module imports no area and no library: `ghes-setup --help` lists the ids from it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,46 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from ghes_setup.checks.ids import CheckId
 from ghes_setup.checks.protocol import FunctionCheck
+
+
+class CheckId(StrEnum):
+    """Every stable check id, the public contract of the reports: the JSON document (its schema
+    enumerates them), the Nagios line, the Prometheus labels and the hints (`ghes-setup
+    explain ID`); docs/checks/<id>.md explains each. Only ever added, never renamed or removed.
+    The value is the id as printed (a `str`: it compares equal to the plain id)."""
+
+    DNS_HOSTNAME = "dns-hostname"
+    DNS_WILDCARD = "dns-wildcard"
+    DNS_SUBDOMAINS = "dns-subdomains"
+    DNS_CONSISTENCY = "dns-consistency"
+    TLS_PEM = "tls-pem"
+    TLS_KEY_TYPE = "tls-key-type"
+    TLS_KEY_MATCH = "tls-key-match"
+    TLS_CHAIN_ORDER = "tls-chain-order"
+    TLS_SIGNATURE = "tls-signature"
+    TLS_CHAIN_COMPLETE = "tls-chain-complete"
+    TLS_SAN = "tls-san"
+    TLS_EXPIRY = "tls-expiry"
+    TLS_SERVED = "tls-served"
+    STATUS_ENDPOINT = "status-endpoint"
+    APPLIANCE_REACHABLE = "appliance-reachable"
+    APPLIANCE_VERSION = "appliance-version"
+    APPLIANCE_CONFIG_APPLY = "appliance-config-apply"
+    APPLIANCE_PENDING = "appliance-pending"
+    SUBDOMAIN_ISOLATION = "subdomain-isolation"
+    TLS_ENABLED = "tls-enabled"
+    PACKAGES_STORAGE_CONFIG = "packages-storage-config"
+    PACKAGES_ENABLED = "packages-enabled"
+    PACKAGES_STORAGE = "packages-storage"
+    REGISTRY_PING = "registry-ping"
+    REGISTRY_SMOKE = "registry-smoke"
+    CLIENT_DNS = "client-dns"
+    CLIENT_TLS_TRUST = "client-tls-trust"
+    CLIENT_CA_PATHS = "client-ca-paths"
+    CLIENT_PROXY = "client-proxy"
+    CLIENT_TOKEN = "client-token"  # noqa: S105 - a check id, not a password
+    CLIENT_DOCKER = "client-docker"
 
 
 class Pipeline(StrEnum):

@@ -138,8 +138,8 @@ def smoke_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
     from ghes_setup import secrets
+    from ghes_setup.checks.catalogue import CheckId
     from ghes_setup.checks.failure import error_result
-    from ghes_setup.checks.ids import CheckId
     from ghes_setup.checks.model import Report
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.errors import ApplianceError

@@ -1,7 +1,7 @@
 """Every check id the tool can report, and each one's page (`ghes-setup explain`).
 
 The ids are the public contract of the JSON document, the Nagios and Prometheus output and the
-docs (docs/checks/<id>.md): `checks.ids.CheckId`, each with its row(s) in the one check table
+docs (docs/checks/<id>.md): `checks.catalogue.CheckId`, each with its row(s) in the one check table
 (`checks.catalogue`); the unit tests hold the enum, the table, the check modules, the pages,
 the schema's enumeration and `explain --help` together.
 

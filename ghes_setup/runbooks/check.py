@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ghes_setup.checks import Report, run_checks
-from ghes_setup.checks.catalogue import Pipeline, rows
+from ghes_setup.checks.catalogue import CheckId, Pipeline, rows
 from ghes_setup.checks.catalogue import load as load_check
-from ghes_setup.checks.ids import CheckId
 from ghes_setup.checks.protocol import AdaptedCheck, adapt
 from ghes_setup.checks.runner import ResultCallback
 from ghes_setup.runbooks.context import PipelineContext

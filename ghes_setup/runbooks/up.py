@@ -42,9 +42,8 @@ from ghes_setup.appliance.plan import CORE_SCOPE, plan_document
 from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, preflight, untested_note
 from ghes_setup.appliance.transport import ApplianceInfo
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks, worst
-from ghes_setup.checks.catalogue import Pipeline, checks
+from ghes_setup.checks.catalogue import CheckId, Pipeline, checks
 from ghes_setup.checks.failure import error_result
-from ghes_setup.checks.ids import CheckId
 from ghes_setup.errors import ApplyFailed, GhesSetupError, InputError, UnsupportedVersion
 from ghes_setup.exit_codes import ExitCode
 from ghes_setup.packages.desired import (

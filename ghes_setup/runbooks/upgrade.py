@@ -33,8 +33,7 @@ from ghes_setup import __version__, facts
 from ghes_setup.appliance.plan import describe
 from ghes_setup.appliance.transport import TlsNotTrusted
 from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
-from ghes_setup.checks.catalogue import Pipeline
-from ghes_setup.checks.ids import CheckId
+from ghes_setup.checks.catalogue import CheckId, Pipeline
 from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.facts import GhesVersion
 from ghes_setup.files import write_file

@@ -20,8 +20,16 @@ from typing import Any
 import pytest
 
 from ghes_setup.checks import FunctionCheck
-from ghes_setup.checks.catalogue import CATALOGUE, Pipeline, Row, checks, load, resolve, rows
-from ghes_setup.checks.ids import CheckId
+from ghes_setup.checks.catalogue import (
+    CATALOGUE,
+    CheckId,
+    Pipeline,
+    Row,
+    checks,
+    load,
+    resolve,
+    rows,
+)
 from tests.conftest import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
