@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ghes_setup.checks.catalogue import Pipeline, rows
 from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
 from ghes_setup.cli.common import (
     PLAIN_FORMATS,
@@ -41,10 +42,11 @@ class RecordStyle(StrEnum):
     hosts = "hosts"
 
 
-CHECK_HELP = """\
+# The ids come from the check catalogue: a new DNS check is listed without editing this text.
+_CHECK_IDS = ", ".join(row.id for row in rows(Pipeline.DNS_CHECK))
+CHECK_HELP = f"""\
 Check that HOSTNAME, a wildcard under it and every subdomain-isolation name resolve to the
-appliance, and that all nameservers agree (checks dns-hostname, dns-wildcard, dns-subdomains,
-dns-consistency).
+appliance, and that all nameservers agree (checks {_CHECK_IDS}).
 
 HOSTNAME defaults to the site file's hostname; the site's nameservers, address (as --expect)
 and ghes_version are defaults that flags override. --resolve pins never answer these lookups;

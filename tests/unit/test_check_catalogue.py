@@ -60,17 +60,29 @@ def test_every_id_has_its_page() -> None:
     assert not missing, f"check ids without docs/checks/<id>.md: {missing}"
 
 
-def test_the_schema_enumerates_every_id_and_is_regenerated() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "gen_check_ids", ROOT / "scripts/gen-check-ids.py"
-    )
+def _generator() -> ModuleType:
+    path = ROOT / "scripts" / "gen-check-ids.py"
+    spec = importlib.util.spec_from_file_location("gen_check_ids", path)
     assert spec is not None and spec.loader is not None
     generator = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(generator)
+    return generator
+
+
+def test_the_schema_enumerates_every_id_and_is_regenerated() -> None:
+    generator = _generator()
     current = generator.TARGET.read_text(encoding="utf-8")
     assert current == generator.render(current), "run scripts/gen-check-ids.py"
     schema = json.loads(current)
     assert sorted(schema["$defs"]["check_id"]["enum"]) == sorted(ALL_IDS)
+
+
+def test_the_index_links_every_ids_page_and_is_regenerated() -> None:
+    generator = _generator()
+    current = generator.INDEX.read_text(encoding="utf-8")
+    assert current == generator.render_index(current), "run scripts/gen-check-ids.py"
+    linked = set(re.findall(r"\]\(checks/([a-z0-9-]+)\.md\)", current))
+    assert linked == ALL_IDS
 
 
 def test_explain_help_lists_every_id(cli: CliRunner) -> None:
