@@ -40,6 +40,7 @@ class CheckId(StrEnum):
     DNS_WILDCARD = "dns-wildcard"
     DNS_SUBDOMAINS = "dns-subdomains"
     DNS_CONSISTENCY = "dns-consistency"
+    DNS_CNAME_TARGET = "dns-cname-target"
     TLS_PEM = "tls-pem"
     TLS_KEY_TYPE = "tls-key-type"
     TLS_KEY_MATCH = "tls-key-match"
@@ -160,6 +161,15 @@ CATALOGUE: Final[tuple[Row, ...]] = (
         CheckId.DNS_CONSISTENCY,
         "dns",
         "ghes_setup.dns.check_consistency:nameservers_agree",
+        _DNS,
+        _DNS_PIPELINES,
+        via="dns",
+    ),
+    # Warn-only: copies of a CNAME target's addresses that will not follow it.
+    _row(
+        CheckId.DNS_CNAME_TARGET,
+        "dns",
+        "ghes_setup.dns.check_cname_target:cname_target_followed",
         _DNS,
         _DNS_PIPELINES,
         via="dns",

@@ -25,7 +25,9 @@ from tests.schema import assert_valid_report
 pytestmark = pytest.mark.lab
 
 Start = Callable[..., Dnsmasq]
-IDS = ["dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency"]
+IDS = [
+    "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "dns-cname-target",
+]  # fmt: skip
 SUBDOMAINS = list(facts.isolation_hosts(ZONE, None))
 
 WILDCARD = (f"--address=/{ZONE}/{APEX}",)
@@ -63,6 +65,7 @@ def test_wildcard_present_passes_exit_0(cli: CliRunner, dnsmasq: Start) -> None:
         "dns-wildcard": "pass",
         "dns-subdomains": "pass",
         "dns-consistency": "skip",
+        "dns-cname-target": "pass",
     }
     assert details(result, "dns-subdomains")["checked"] == SUBDOMAINS
     assert details(result, "dns-hostname")["server"] == str(server)
@@ -80,6 +83,7 @@ def test_wildcard_absent_fails_wildcard_and_every_subdomain_exit_1(
         "dns-wildcard": "fail",
         "dns-subdomains": "fail",
         "dns-consistency": "skip",
+        "dns-cname-target": "pass",
     }
     sub = details(result, "dns-subdomains")
     assert sub["failing"] == SUBDOMAINS
@@ -120,11 +124,61 @@ def test_cname_chains_to_the_apex_are_followed(cli: CliRunner, dnsmasq: Start) -
         "dns-wildcard": "pass",
         "dns-subdomains": "pass",
         "dns-consistency": "skip",
+        "dns-cname-target": "warn",
     }
     assert details(result, "dns-hostname")["cname_chain"] == ["lb1.lb.test", "lb2.lb.test"]
     containers = details(result, "dns-subdomains")["results"][f"containers.{ZONE}"]  # type: ignore[index]
     assert containers["cname_chain"] == ["edge.lb.test", ZONE, "lb1.lb.test", "lb2.lb.test"]
     assert containers["addresses"] == [APEX]
+    # The wildcard (--address) holds a copy of lb2's address: it would not follow a change.
+    # containers. follows HOSTNAME's chain to its end, so it is not named.
+    target = details(result, "dns-cname-target")
+    assert target["target"] == "lb2.lb.test"
+    assert target["copies"] == [f"*.{ZONE}", *(n for n in SUBDOMAINS if n != f"containers.{ZONE}")]
+
+
+def test_subdomains_that_are_cnames_to_a_cname_hostname_pass_cname_target(
+    cli: CliRunner, dnsmasq: Start
+) -> None:
+    # No wildcard (dnsmasq serves wildcard CNAMEs only as an authoritative server): one CNAME
+    # per isolation subdomain to HOSTNAME, itself a CNAME to the balancer's name.
+    server = dnsmasq(
+        f"--cname={ZONE},lb1.lb.test",
+        f"--host-record=lb1.lb.test,{APEX}",
+        *(f"--cname={name},{ZONE}" for name in SUBDOMAINS),
+        zones=(ZONE, "lb.test"),
+    )
+    result = check(cli, server)
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "fail",  # no wildcard: that check's failure, not this one's
+        "dns-subdomains": "pass",
+        "dns-consistency": "skip",
+        "dns-cname-target": "pass",
+    }
+    target = details(result, "dns-cname-target")
+    assert (target["target"], target["copies"]) == ("lb1.lb.test", [])
+
+
+def test_a_subdomain_with_a_copied_address_is_the_one_cname_target_names(
+    cli: CliRunner, dnsmasq: Start
+) -> None:
+    uploads = f"uploads.{ZONE}"
+    server = dnsmasq(
+        f"--cname={ZONE},lb1.lb.test",
+        f"--host-record=lb1.lb.test,{APEX}",
+        *(f"--cname={name},{ZONE}" for name in SUBDOMAINS if name != uploads),
+        f"--host-record={uploads},{APEX}",
+        zones=(ZONE, "lb.test"),
+    )
+    result = check(cli, server)
+    assert result.exit_code == 1, result  # dns-wildcard fails (no wildcard); the rest below
+    assert statuses(result)["dns-cname-target"] == "warn"
+    target = details(result, "dns-cname-target")
+    assert target["copies"] == [uploads]
+    assert target["ends"] == {uploads: uploads}
+    nagios = cli("dns", "check", ZONE, "--nameserver", str(server), "--format", "nagios")
+    assert "dns-cname-target" in nagios.stdout
 
 
 def test_aaaa_only_is_valid(cli: CliRunner, dnsmasq: Start) -> None:
@@ -144,6 +198,7 @@ def test_subdomain_overridden_to_another_address_is_caught(cli: CliRunner, dnsma
         "dns-wildcard": "pass",
         "dns-subdomains": "fail",
         "dns-consistency": "skip",
+        "dns-cname-target": "pass",
     }
     sub = details(result, "dns-subdomains")
     assert sub["failing"] == [f"uploads.{ZONE}"]
@@ -159,6 +214,7 @@ def test_expect_mismatch_fails_hostname_and_skips_the_rest(cli: CliRunner, dnsma
         "dns-wildcard": "skip",
         "dns-subdomains": "skip",
         "dns-consistency": "skip",
+        "dns-cname-target": "skip",
     }
 
 
@@ -171,6 +227,7 @@ def test_two_nameservers_disagreeing_fail_consistency(cli: CliRunner, dnsmasq: S
         "dns-wildcard": "pass",  # the first server answers the stub-mode lookups
         "dns-subdomains": "pass",
         "dns-consistency": "fail",
+        "dns-cname-target": "pass",
     }
     consistency = details(result, "dns-consistency")
     assert consistency["disagree"] == [consistency["probe"]]
@@ -222,6 +279,7 @@ def test_servfail_for_everything_is_error_exit_7(
         "dns-wildcard": "skip",
         "dns-subdomains": "skip",
         "dns-consistency": "skip",
+        "dns-cname-target": "skip",
     }
     summary = result.json()["results"][0]["summary"]
     assert "SERVFAIL" in summary
@@ -265,6 +323,7 @@ def test_a_silent_second_nameserver_makes_consistency_error(
         "dns-wildcard": "pass",
         "dns-subdomains": "pass",
         "dns-consistency": "error",
+        "dns-cname-target": "pass",
     }
 
 

@@ -16,10 +16,10 @@ from tests.unit.test_reporters import parse_exposition
 pytestmark = pytest.mark.lab
 
 CHECK_IDS = [
-    "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "tls-served",
-    "status-endpoint", "appliance-reachable", "appliance-version", "appliance-config-apply",
-    "appliance-pending", "subdomain-isolation", "tls-enabled", "packages-enabled",
-    "packages-storage", "registry-ping",
+    "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "dns-cname-target",
+    "tls-served", "status-endpoint", "appliance-reachable", "appliance-version",
+    "appliance-config-apply", "appliance-pending", "subdomain-isolation", "tls-enabled",
+    "packages-enabled", "packages-storage", "registry-ping",
 ]  # fmt: skip
 
 

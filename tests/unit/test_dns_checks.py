@@ -18,7 +18,7 @@ from ghes_setup.reporting import json_report, nagios, prometheus
 from tests.dns.fakes import HOST, IP, NS1, NS2, FakeDns, FakeZone, zone
 from tests.schema import assert_valid_report
 
-IDS = ("dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency")
+IDS = ("dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "dns-cname-target")
 OTHER = "10.9.9.9"
 V6 = "2001:db8::5"
 
@@ -51,6 +51,7 @@ def test_wildcard_setup_passes_and_consistency_skips_with_one_nameserver() -> No
         "dns-wildcard": "pass",
         "dns-subdomains": "pass",
         "dns-consistency": "skip",
+        "dns-cname-target": "pass",
     }
     assert "only one nameserver to compare" in report.by_id("dns-consistency").summary
     assert for_status(report.status) is ExitCode.OK
@@ -437,3 +438,75 @@ def test_nagios_and_prometheus_carry_the_subdomain_metrics() -> None:
         'ghes_setup_check_failing{check="dns-subdomains",area="dns",host="ghe.example.com"} 1'
         in prom
     )
+
+
+# ------------------------------------------------------------------ dns-cname-target
+
+LB = "lb.example.net"
+
+
+def cname_zone(**kw: object) -> FakeZone:
+    """HOSTNAME is a CNAME to a load balancer's name, which has the addresses."""
+    z = zone(**kw)  # type: ignore[arg-type]
+    del z.records[HOST]
+    z.cnames[HOST] = LB
+    z.records[LB] = (IP,)
+    return z
+
+
+def test_cname_target_passes_when_hostname_has_its_own_records() -> None:
+    result = run(zone()).by_id("dns-cname-target")
+    assert result.status is Status.PASS
+    assert "address records of its own" in result.summary
+    assert result.details["cname_chain"] == []
+
+
+def test_cname_target_warns_about_a_wildcard_copying_the_targets_addresses() -> None:
+    report = run(cname_zone())
+    assert report.by_id("dns-wildcard").status is Status.PASS  # same addresses today
+    result = report.by_id("dns-cname-target")
+    assert result.status is Status.WARN
+    assert result.details["target"] == LB
+    copies = result.details["copies"]
+    assert copies[0] == f"*.{HOST}"
+    assert set(copies[1:]) == set(facts.isolation_hosts(HOST, None))
+    assert f"{HOST} is a CNAME to {LB}" in result.summary
+    assert result.remedy is not None
+    assert f"*.{HOST}. 300 IN CNAME {HOST}." in result.remedy
+    assert for_status(report.status) is ExitCode.OK  # a warning, not a failure
+
+
+def test_cname_target_passes_when_every_name_is_a_cname_to_hostname() -> None:
+    z = cname_zone(wildcard=None)
+    for name in facts.isolation_hosts(HOST, None):
+        z.cnames[name] = HOST
+    report = run(z)
+    assert report.by_id("dns-wildcard").status is Status.FAIL  # no wildcard: its own failure
+    result = report.by_id("dns-cname-target")
+    assert result.status is Status.PASS, result.summary
+    assert result.details["copies"] == []
+
+
+def test_cname_target_names_only_the_subdomain_with_its_own_copy() -> None:
+    z = cname_zone(wildcard=None)
+    for name in facts.isolation_hosts(HOST, None):
+        z.cnames[name] = HOST
+    uploads = f"uploads.{HOST}"
+    del z.cnames[uploads]
+    z.records[uploads] = (IP,)  # same address as the balancer today
+    result = run(z).by_id("dns-cname-target")
+    assert result.status is Status.WARN
+    assert result.details["copies"] == [uploads]
+    assert result.details["ends"] == {uploads: uploads}
+    assert "1 name(s)" in result.summary and uploads in result.summary
+
+
+def test_cname_target_leaves_names_pointing_elsewhere_to_the_other_checks() -> None:
+    report = run(cname_zone(wildcard=(OTHER,)))
+    assert report.by_id("dns-wildcard").status is Status.FAIL
+    assert report.by_id("dns-cname-target").status is Status.PASS
+
+
+def test_cname_target_skips_when_hostname_does_not_resolve() -> None:
+    report = run(zone(apex=()))
+    assert report.by_id("dns-cname-target").status is Status.SKIP
