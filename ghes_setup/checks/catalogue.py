@@ -306,8 +306,6 @@ CATALOGUE: Final[tuple[Row, ...]] = (
         also_requires=(CheckId.APPLIANCE_REACHABLE,),
     ),
     # The appliance's own storage test: a revoked key or a storage outage fails here.
-    # (`also_requires` repeats the check's own requirement: `check` has always declared it
-    # again, and a skip's summary names each requirement given.)
     _row(
         CheckId.PACKAGES_STORAGE,
         "packages",
@@ -315,7 +313,6 @@ CATALOGUE: Final[tuple[Row, ...]] = (
         _PACKAGES,
         (P.CHECK, P.PACKAGES_STATUS),
         via="packages",
-        also_requires=(CheckId.PACKAGES_ENABLED,),
     ),
     # --- registry
     _row(

@@ -36,7 +36,8 @@ def run_checks(
     selected = set(ids)
     # Requirements on checks that are not part of this run are treated as met.
     pending = {c.id: c for c in checks}
-    deps = {c.id: tuple(r for r in c.requires if r in selected) for c in checks}
+    # Each requirement once, however often it is declared (a skip names each one).
+    deps = {c.id: tuple(dict.fromkeys(r for r in c.requires if r in selected)) for c in checks}
     done: dict[str, CheckResult] = {}
 
     def finish(result: CheckResult) -> None:

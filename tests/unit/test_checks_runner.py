@@ -65,6 +65,17 @@ def test_dependant_is_skipped_with_reason_when_requirement_did_not_pass(
     assert child.details["blocked_by"] == ["parent"]
 
 
+def test_a_requirement_declared_twice_is_named_once_in_the_skip() -> None:
+    """A pipeline may add a requirement the check already declares (`adapt(..., requires=)`)."""
+    checks = [
+        _slow("parent", Status.FAIL, delay=0),
+        _slow("child", requires=("parent", "parent")),
+    ]
+    child = run_checks(checks, Ctx())[1]
+    assert child.summary == "not run: requires parent (fail)"
+    assert child.details["blocked_by"] == ["parent"]
+
+
 def test_skip_chain_listed_before_its_requirements_is_not_mistaken_for_a_cycle() -> None:
     checks = [
         _slow("grandchild", requires=("child",), delay=0),
