@@ -39,8 +39,13 @@ from ghes_setup.cli.common import abs_path as _abs
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
 
 if TYPE_CHECKING:
-    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
-    from ghes_setup.reporting.appliance import PlanResult, ShowResult
+    from ghes_setup.appliance.service import (
+        ApplyOutcome,
+        Confirm,
+        Connect,
+        PlanResult,
+        ShowResult,
+    )
     from ghes_setup.reporting.progress_display import ConsoleProgress
 
 app = typer.Typer(
@@ -114,16 +119,14 @@ def _read_only(name: str, help_text: str, read: Callable[[Connect, Any], Any]) -
 
 def _show(connect: Connect, progress: Any) -> ShowResult:
     from ghes_setup.appliance.service import config_show
-    from ghes_setup.reporting.appliance import ShowResult
 
-    return ShowResult(connect.site.hostname, *config_show(connect, progress=progress))
+    return config_show(connect, progress=progress)
 
 
 def _plan(connect: Connect, progress: Any) -> PlanResult:
     from ghes_setup.appliance.service import config_plan
-    from ghes_setup.reporting.appliance import PlanResult
 
-    return PlanResult(*config_plan(connect, progress=progress))
+    return config_plan(connect, progress=progress)
 
 
 show_cmd = _read_only("show", SHOW_HELP, _show)

@@ -172,7 +172,8 @@ def _from_appliance(
     )
     connect = Connect(site=site, resolver=resolver, password=password)
     with progress(ctx, steps=False) as sink:
-        info, settings = config_show(connect, progress=sink)
+        shown = config_show(connect, progress=sink)
+    info, settings = shown.info, shown.settings
     appliance, notes = appliance_values(info, dict(settings))
     values.update(appliance)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

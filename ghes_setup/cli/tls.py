@@ -138,14 +138,16 @@ def issue_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup.reporting.tls import Issued, issue_document, issue_human
+    from ghes_setup.reporting.tls import issue_document, issue_human
     from ghes_setup.tls.issue import issue
 
-    def make() -> Issued:
-        result = issue(_hostname(hostname), ca, out, days=days, force=force)
-        return Issued(result, ca_file=ca / "ca.pem")
-
-    _written(ctx, fmt, make, issue_human, issue_document)
+    _written(
+        ctx,
+        fmt,
+        lambda: issue(_hostname(hostname), ca, out, days=days, force=force),
+        issue_human,
+        issue_document,
+    )
 
 
 @app.command("csr", help=CSR_HELP)

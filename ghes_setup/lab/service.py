@@ -542,7 +542,7 @@ def _open(directory: Path) -> tuple[Layout, LabConfig]:
     return layout, load_config(layout)
 
 
-def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
+def status(directory: Path) -> parts.LabStatus:
     layout, config = _open(directory)
     a = config.address
     applied = state.read_applied(layout)
@@ -592,7 +592,7 @@ def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
         found.append(
             parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail, expected)
         )
-    return config, found
+    return parts.LabStatus(config.hostname, a, tuple(found))
 
 
 def _ssh_banner(address: str, port: int) -> bool:

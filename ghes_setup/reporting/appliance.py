@@ -10,7 +10,6 @@ CLI does, for `--help`) costs nothing, and the JSON path never loads rich.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,25 +17,8 @@ if TYPE_CHECKING:
 
     from ghes_setup.appliance.apply import ApplyOutcome
     from ghes_setup.appliance.plan import Plan
-    from ghes_setup.appliance.transport import ApplianceInfo, Settings
-
-
-@dataclass(frozen=True, slots=True)
-class ShowResult:
-    """`config show`: the appliance and its current settings (`appliance.service.config_show`)."""
-
-    host: str  # the site's hostname: the name the admin asked about
-    info: ApplianceInfo
-    settings: Settings
-
-
-@dataclass(frozen=True, slots=True)
-class PlanResult:
-    """`config plan`: the appliance and what an apply would change
-    (`appliance.service.config_plan`)."""
-
-    info: ApplianceInfo
-    plan: Plan
+    from ghes_setup.appliance.service import PlanResult, ShowResult
+    from ghes_setup.appliance.transport import ApplianceInfo
 
 
 # ------------------------------------------------------------------ JSON documents
@@ -180,6 +162,8 @@ if TYPE_CHECKING:
 
 
 def document(result: Result) -> dict[str, Any]:
+    from ghes_setup.appliance.service import PlanResult, ShowResult
+
     if isinstance(result, ShowResult):
         return show_document(result)
     if isinstance(result, PlanResult):
@@ -188,6 +172,8 @@ def document(result: Result) -> dict[str, Any]:
 
 
 def human(console: Console, result: Result) -> None:
+    from ghes_setup.appliance.service import PlanResult, ShowResult
+
     if isinstance(result, ShowResult):
         show_human(console, result)
     elif isinstance(result, PlanResult):
