@@ -101,21 +101,6 @@ class PartStatus:
     expected: bool = True  # should it run? (the registry only when Packages is applied)
 
 
-@dataclass(frozen=True)
-class LabStatus:
-    """`lab status`: the lab's hostname and address, and each part's state (shown by
-    `ghes_setup.reporting.lab`)."""
-
-    hostname: str
-    address: str
-    parts: tuple[PartStatus, ...]
-
-    @property
-    def healthy(self) -> bool:
-        """Every part that should run runs and answers (exit 0; else exit 1)."""
-        return all(p.running and p.answering for p in self.parts if p.expected)
-
-
 def missing_binaries() -> dict[str, str]:
     return {path: pkg for path, pkg in BINARIES.items() if not os.access(path, os.X_OK)}
 

@@ -2,13 +2,14 @@
 (docs/schema/lab-status-v1.json).
 
 The production layers may not import the lab (pyproject's import-linter contract), so the
-result is described here by the fields the presenters read (`LabPart`, `LabStatus`);
-`ghes_setup.lab.parts.PartStatus` and `LabStatus` (what `lab.service.status` returns) have them.
+result type is declared here, where both sides may import it: `lab.service.status` returns a
+`LabStatus` whose parts are the lab's `ghes_setup.lab.parts.PartStatus` (a `LabPart`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 
@@ -29,17 +30,18 @@ class LabPart(Protocol):
     def expected(self) -> bool: ...
 
 
-class LabStatus(Protocol):
+@dataclass(frozen=True, slots=True)
+class LabStatus:
     """`lab.service.status`: the lab's hostname and address, and each part's state."""
 
+    hostname: str
+    address: str
+    parts: Sequence[LabPart]
+
     @property
-    def hostname(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def parts(self) -> Sequence[LabPart]: ...
-    @property
-    def healthy(self) -> bool: ...
+    def healthy(self) -> bool:
+        """Every part that should run runs and answers (exit 0; else exit 1)."""
+        return all(p.running and p.answering for p in self.parts if p.expected)
 
 
 def document(result: LabStatus) -> dict[str, Any]:

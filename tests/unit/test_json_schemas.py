@@ -130,8 +130,8 @@ def test_facts_verify_matches_its_schema(cli: CliRunner, capture: str, code: int
 
 
 def test_the_lab_status_schema_takes_the_presenters_document() -> None:
-    from ghes_setup.lab.parts import LabStatus, PartStatus
-    from ghes_setup.reporting.lab import document
+    from ghes_setup.lab.parts import PartStatus
+    from ghes_setup.reporting.lab import LabStatus, document
 
     parts = (
         PartStatus("labd", True, 41, "127.77.0.1:8082", True),
