@@ -153,38 +153,3 @@ def outcome_human(console: Console, outcome: ApplyOutcome) -> None:
                 f"Configuration run {outcome.run.run_id} succeeded; verified "
                 f"{len(outcome.verified)} setting(s).",
             )
-
-
-# ------------------------------------------------------------------ any of the results above
-
-if TYPE_CHECKING:
-    Result = ShowResult | PlanResult | ApplyOutcome
-
-
-def document(result: Result) -> dict[str, Any]:
-    from ghes_setup.appliance.service import PlanResult, ShowResult
-
-    if isinstance(result, ShowResult):
-        return show_document(result)
-    if isinstance(result, PlanResult):
-        return plan_result_document(result)
-    return apply_document(result)
-
-
-def human(console: Console, result: Result) -> None:
-    from ghes_setup.appliance.service import PlanResult, ShowResult
-
-    if isinstance(result, ShowResult):
-        show_human(console, result)
-    elif isinstance(result, PlanResult):
-        plan_result_human(console, result)
-    else:
-        outcome_human(console, result)
-
-
-def present(as_json: bool, console: Console, result: Result) -> None:
-    """Hand a result to its JSON document (written by `jsondoc.write`) or to its human
-    presenter on `console`."""
-    from ghes_setup.reporting.jsondoc import emit
-
-    emit(as_json, console, result, human, document)
