@@ -270,13 +270,8 @@ def status_cmd(
     site_obj = load_site_for(
         ctx, site, overrides=SiteOverrides(hostname=hostname, ca_file=abs_path(ca_file))
     )
-    request = PingRequest(
-        hostname=site_obj.hostname,
-        https_port=site_obj.connection.https_port,
-        ca_file=site_obj.connection.ca_file,
-        resolver=make_resolver(nameserver, resolve, site_obj),
-        timeout=site_obj.connection.timeout,
-    )
+    resolver = make_resolver(nameserver, resolve, site_obj)
+    request = PingRequest.for_site(site_obj, resolver, site_obj.connection.timeout)
     output.exit(ctx, out, run_registry_status(request))
 
 
