@@ -247,8 +247,7 @@ def probe_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
-    from ghes_setup.config.site import SiteOverrides, validate_hostname
-    from ghes_setup.errors import InputError
+    from ghes_setup.config.site import SiteOverrides, target_hostname, validate_hostname
     from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
     out = output.format(ctx)
@@ -261,12 +260,7 @@ def probe_cmd(
         ),
         require_hostname=False,
     )
-    host = given or spec.hostname
-    if not host:
-        raise InputError(
-            "no HOSTNAME given",
-            hint="pass it (ghes-setup tls probe ghe.example.com) or use a site file with hostname",
-        )
+    host = target_hostname(given, spec, "tls probe")
     same_host = spec.hostname == host
     pins = list(resolve or [])
     if address is not None:

@@ -18,7 +18,7 @@ from typing import Literal
 
 from ghes_setup.checks import Report, run_checks
 from ghes_setup.checks.runner import ResultCallback
-from ghes_setup.config.site import Site
+from ghes_setup.config.site import Site, target_hostname
 from ghes_setup.dns.check_consistency import nameservers_agree
 from ghes_setup.dns.check_hostname import hostname_resolves
 from ghes_setup.dns.check_subdomains import subdomains_resolve
@@ -82,12 +82,7 @@ def request_for_site(
     """A request from the site file, options winning: the site's nameservers, its pins, and,
     for the site's own hostname, its `address` (when an IP) as the expected address set and
     its `ghes_version`. A site without hostname needs `hostname`."""
-    host = hostname or site.hostname
-    if not host:
-        raise InputError(
-            "no HOSTNAME given",
-            hint="pass it (ghes-setup dns check ghe.example.com) or use a site file with hostname",
-        )
+    host = target_hostname(hostname, site, COMMAND)
     same_host = site.hostname == host
     expected = list(expect)
     if not expected and same_host and _is_ip(site.connection.address):
