@@ -168,19 +168,13 @@ def smoke_cmd(
         **tokens,
         purpose="the registry smoke test (a classic personal access token with write:packages)",
     )
-    request = SmokeRequest(
-        hostname=site_obj.hostname,
-        token=token,
-        user=site_obj.smoke.user,
-        namespace=site_obj.smoke.namespace,
-        image=site_obj.smoke.image,
-        size=site_obj.smoke.size,
+    request = SmokeRequest.for_site(
+        site_obj,
+        token,
+        make_resolver(nameserver, resolve, site_obj),
         keep=keep,
         chunk_size=chunk_bytes,
         manifest_format="docker" if manifest_format == "docker" else "oci",
-        https_port=site_obj.connection.https_port,
-        ca_file=site_obj.connection.ca_file,
-        resolver=make_resolver(nameserver, resolve, site_obj),
         # Per read/write, not in all: a large blob's closing PUT may take a while to commit.
         timeout=max(site_obj.connection.timeout, 60.0),
     )
