@@ -52,11 +52,27 @@ def open_appliance(connect: Connect, progress: ProgressSink | None = None) -> Ap
     return connect.open(progress)
 
 
-def config_show(
-    connect: Connect, *, progress: ProgressSink | None = None
-) -> tuple[ApplianceInfo, Settings]:
+@dataclass(frozen=True, slots=True)
+class ShowResult:
+    """`config show`: the appliance and its current settings."""
+
+    host: str  # the site's hostname: the name the admin asked about
+    info: ApplianceInfo
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """`config plan`: the appliance and what an apply would change."""
+
+    info: ApplianceInfo
+    plan: Plan
+
+
+def config_show(connect: Connect, *, progress: ProgressSink | None = None) -> ShowResult:
     with open_appliance(connect, progress) as transport:
-        return _apply.show(transport, progress=progress)
+        info, settings = _apply.show(transport, progress=progress)
+    return ShowResult(connect.site.hostname, info, settings)
 
 
 def config_plan(
@@ -65,11 +81,12 @@ def config_plan(
     progress: ProgressSink | None = None,
     scope: Iterable[str] = CORE_SCOPE,
     desired: Mapping[str, SettingValue] | None = None,
-) -> tuple[ApplianceInfo, Plan]:
+) -> PlanResult:
     with open_appliance(connect, progress) as transport:
-        return _apply.plan_site(
+        info, plan = _apply.plan_site(
             transport, connect.site, progress=progress, scope=scope, desired=desired
         )
+    return PlanResult(info, plan)
 
 
 def config_apply(

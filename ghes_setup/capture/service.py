@@ -36,7 +36,7 @@ from ghes_setup.capture.redact import (
     secret_text,
 )
 from ghes_setup.config.site import Site
-from ghes_setup.errors import GhesSetupError
+from ghes_setup.errors import GhesSetupError, InputError
 from ghes_setup.facts import GhesVersion
 from ghes_setup.net import AddressResolver, Nameserver
 from ghes_setup.progress import NullProgress, ProgressSink
@@ -497,3 +497,39 @@ def write_capture(path: Path, document: Mapping[str, Any]) -> None:
 
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     write_file(path, text.encode("utf-8"), mode=0o600, overwrite=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureWritten:
+    """`ghes-setup capture`: the capture taken, written (mode 0600) to `path`."""
+
+    result: CaptureResult
+    path: Path
+
+
+def refuse_unwritable(target: Path) -> None:
+    """Before any probe: a capture that cannot be written to `target` is not worth taking
+    (`InputError`, exit 3)."""
+    problem = (
+        f"the folder {target.parent} does not exist"
+        if not target.parent.is_dir()
+        else "is a folder"
+        if target.is_dir()
+        else "is a symbolic link"
+        if target.is_symlink()
+        else None
+    )
+    if problem is not None:
+        raise InputError(
+            f"--out {target}: {problem}",
+            hint="give a file path in an existing folder, e.g. --out capture.json",
+        )
+
+
+def capture_to(
+    request: CaptureRequest, target: Path, progress: ProgressSink | None = None
+) -> CaptureWritten:
+    """`capture()`, then `write_capture()` to `target`."""
+    result = capture(request, progress=progress)
+    write_capture(target, result.document)
+    return CaptureWritten(result, target)

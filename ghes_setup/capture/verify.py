@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -286,11 +286,37 @@ def verify(capture: Mapping[str, Any]) -> list[Verdict]:
     return verdicts
 
 
-def verify_document(verdicts: Iterable[Verdict]) -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "facts": [{"id": v.id, "verdict": v.verdict, "evidence": v.evidence} for v in verdicts],
-    }
+@dataclass(frozen=True, slots=True)
+class FactsList:
+    """`facts list`: every fact, verified or not (`catalogue()`)."""
+
+    rows: Sequence[FactRow]
+
+
+def facts_list() -> FactsList:
+    return FactsList(catalogue())
+
+
+@dataclass(frozen=True, slots=True)
+class FactsVerified:
+    """`facts verify`: the verdicts on the capture file `capture` of `hostname` (GHES
+    `version`, None when the capture does not say)."""
+
+    capture: Path
+    hostname: str | None
+    version: str | None
+    verdicts: Sequence[Verdict]
+
+    @property
+    def contradicted(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.verdict == CONTRADICTED]
+
+
+def verify_file(path: Path) -> FactsVerified:
+    """`verify()` on the capture file at `path` (`InputError` when it is not a capture)."""
+    doc = load_capture(path)
+    version = doc.get("identity", {}).get("version")
+    return FactsVerified(path, doc.get("hostname"), version, verify(doc))
 
 
 # ---------------------------------------------------------------------------- --facts-from

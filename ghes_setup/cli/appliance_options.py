@@ -2,9 +2,9 @@
 
 `config apply`, `packages enable/status` and `registry start` take the same connection options
 (transport, host key, known_hosts, identity, CA, name resolution, admin password); they are
-defined once here, with `connect()` turning them into an `appliance.service.Connect`, plus the
-pieces around an apply: the progress display and the confirmation prompt. The plan table and
-the apply's JSON document are presenters of `ghes_setup.reporting.appliance`.
+defined once here, with `connect_with()` turning them into an `appliance.service.Connect`, plus
+the pieces around an apply: the progress display and the confirmation prompt. The plan table
+and the apply's JSON document are presenters of `ghes_setup.reporting.appliance`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ghes_setup.appliance.plan import Plan
     from ghes_setup.appliance.service import ApplyOptions, Confirm, Connect
     from ghes_setup.reporting.progress_display import ConsoleProgress
+    from ghes_setup.secrets import Secret
 
 
 class TransportChoice(StrEnum):
@@ -94,49 +95,6 @@ SnapshotDirOpt = Annotated[
     Path | None, option("--snapshot-dir", metavar="DIR", help=_SNAPSHOT_DIR_HELP)
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")]
-
-
-def connect(
-    ctx: typer.Context,
-    *,
-    site: Path | None,
-    transport: TransportChoice | None,
-    host_key: str | None,
-    known_hosts: Path | None,
-    accept_new_host_key: bool,
-    identity: Path | None,
-    ca_file: Path | None,
-    nameserver: list[str] | None,
-    resolve: list[str] | None,
-    password_stdin: bool,
-    password_file: Path | None,
-) -> Connect:
-    """The connection options (flags > env > site file) as a `Connect`."""
-    from ghes_setup.appliance.service import Connect
-    from ghes_setup.config.site import SiteOverrides
-    from ghes_setup.secrets import from_env, stdin_stream
-
-    overrides = SiteOverrides(
-        transport=transport.value if transport else None,
-        host_key=host_key,
-        known_hosts=abs_path(known_hosts),
-        accept_new_host_key=True if accept_new_host_key else None,
-        ssh_identity=abs_path(identity),
-        ca_file=abs_path(ca_file),
-    )
-    spec = load_site_for(ctx, site, overrides=overrides)
-    if password_stdin and password_file:
-        raise typer.BadParameter(
-            "give --password-stdin or --password-file, not both", param_hint="--password-file"
-        )
-    password = from_env(
-        "GHES_SETUP_ADMIN_PASSWORD",
-        file=abs_path(password_file),
-        stdin=stdin_stream() if password_stdin else None,
-        file_option="--password-file",
-        stdin_option="--password-stdin",
-    )
-    return Connect(site=spec, resolver=make_resolver(nameserver, resolve, spec), password=password)
 
 
 def progress(ctx: typer.Context, *, steps: bool = True) -> ConsoleProgress:
@@ -267,23 +225,44 @@ def with_run(fn: F) -> F:
 
 
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:
-    """`connect()` for a command decorated with `with_connection`."""
+    """The connection options of a command decorated with `with_connection` (flags > env >
+    site file) as a `Connect`."""
+    from ghes_setup.appliance.service import Connect
+    from ghes_setup.config.site import SiteOverrides
+
     if conn.password_stdin and conn.token_stdin:
         raise typer.BadParameter(
             "standard input can carry one secret: give --password-stdin or --token-stdin",
             param_hint="--token-stdin",
         )
-    return connect(
-        ctx,
-        site=site,
-        transport=conn.transport,
+    overrides = SiteOverrides(
+        transport=conn.transport.value if conn.transport else None,
         host_key=conn.host_key,
-        known_hosts=conn.known_hosts,
-        accept_new_host_key=conn.accept_new_host_key,
-        identity=conn.identity,
-        ca_file=conn.ca_file,
-        nameserver=conn.nameserver,
-        resolve=conn.resolve,
-        password_stdin=conn.password_stdin,
-        password_file=conn.password_file,
+        known_hosts=abs_path(conn.known_hosts),
+        accept_new_host_key=True if conn.accept_new_host_key else None,
+        ssh_identity=abs_path(conn.identity),
+        ca_file=abs_path(conn.ca_file),
+    )
+    spec = load_site_for(ctx, site, overrides=overrides)
+    password = admin_password(conn)
+    return Connect(
+        site=spec, resolver=make_resolver(conn.nameserver, conn.resolve, spec), password=password
+    )
+
+
+def admin_password(conn: ConnectionArgs) -> Secret | None:
+    """The admin password: --password-stdin, --password-file, else $GHES_SETUP_ADMIN_PASSWORD
+    (or its _FILE); both flags at once is a usage error."""
+    from ghes_setup.secrets import from_env, stdin_stream
+
+    if conn.password_stdin and conn.password_file:
+        raise typer.BadParameter(
+            "give --password-stdin or --password-file, not both", param_hint="--password-file"
+        )
+    return from_env(
+        "GHES_SETUP_ADMIN_PASSWORD",
+        file=abs_path(conn.password_file),
+        stdin=stdin_stream() if conn.password_stdin else None,
+        file_option="--password-file",
+        stdin_option="--password-stdin",
     )

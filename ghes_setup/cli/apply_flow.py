@@ -1,8 +1,9 @@
-"""The flow of every command that changes the appliance through an apply, around its service
-call: refuse a --format it has no document for, ask before changing (unless --yes or
---dry-run; never without a terminal), connect, run with the progress display, hand the typed
-result to its presenters (`reporting/<topic>.py`), exit 0. Failures are exceptions:
-`cli.main` turns them into the documented exit codes."""
+"""The flow of every command that changes the appliance through an apply (`config apply`,
+`config rollback`, `packages enable`, `registry start`), around its service call: refuse a
+--format it has no document for, ask before changing (unless --yes or --dry-run; never without
+a terminal), connect, guard the connection before anything is read, run with the progress
+display, hand the typed result to its presenters (`reporting/<topic>.py`), exit 0. Failures
+are exceptions: `cli.main` turns them into the documented exit codes."""
 
 from __future__ import annotations
 
@@ -47,10 +48,13 @@ def run_apply(
     apply: Callable[[Connect, Confirm | None, ProgressSink], R],
     human: Callable[[Console, R], None],
     document: Callable[[R], dict[str, Any]],
+    guard: Callable[[Connect], None] | None = None,
 ) -> NoReturn:
     out = output_format(ctx, args.fmt, PLAIN_FORMATS)
     confirm = confirmation(ctx, command, yes=args.yes or args.dry_run, conn=args.conn)
     conn = connect_with(ctx, args.site, args.conn)
+    if guard is not None:
+        guard(conn)
     with progress(ctx) as display:
         result = apply(conn, confirm, display)
     present(ctx, out, result, human, document)

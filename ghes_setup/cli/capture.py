@@ -51,29 +51,13 @@ def capture_cmd(
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup import secrets
-    from ghes_setup.capture.service import CaptureRequest, capture, write_capture
+    from ghes_setup.capture.service import CaptureRequest, capture_to, refuse_unwritable
     from ghes_setup.cli.appliance_options import progress
-    from ghes_setup.reporting.capture import CaptureWritten, human
+    from ghes_setup.reporting.capture import human
 
     target = abs_path(out)
     assert target is not None
-    # Before any probe: a capture that cannot be written is not worth taking.
-    problem = (
-        f"the folder {target.parent} does not exist"
-        if not target.parent.is_dir()
-        else "is a folder"
-        if target.is_dir()
-        else "is a symbolic link"
-        if target.is_symlink()
-        else None
-    )
-    if problem is not None:
-        from ghes_setup.errors import InputError
-
-        raise InputError(
-            f"--out {target}: {problem}",
-            hint="give a file path in an existing folder, e.g. --out capture.json",
-        )
+    refuse_unwritable(target)
     connect = connect_with(ctx, site, conn)
     token = secrets.from_env("GHES_SETUP_TOKEN", **token_inputs(conn.token_stdin, conn.token_file))
     request = CaptureRequest(
@@ -85,7 +69,6 @@ def capture_cmd(
         mode=conn.transport.value if conn.transport else None,
     )
     with progress(ctx, steps=False) as sink:
-        result = capture(request, progress=sink)
-    write_capture(target, result.document)
-    human(state(ctx).console, CaptureWritten(result, target))
+        written = capture_to(request, target, progress=sink)
+    human(state(ctx).console, written)
     raise typer.Exit(0)

@@ -1,18 +1,19 @@
 """`ghes-setup config`: show, plan, apply and roll back appliance settings.
 
 Parse options, call one `ghes_setup.appliance.service` function, hand the result to its
-presenter (`ghes_setup.reporting.appliance`), exit. Service modules
-are imported inside the commands so that `--help` stays fast. The TLS gate handed to
-`config apply` is `ghes_setup.tls.service.run_tls_check` (the appliance area may not import the
-TLS area; the CLI wires them). The connection options and these apply helpers are shared with
-`packages` and `registry start`: they live in `cli/appliance_options.py`.
+presenter (`ghes_setup.reporting.appliance`), exit; the commands that change the appliance
+go through `cli/apply_flow.run_apply`. Service modules are imported inside the commands so
+that `--help` stays fast. The TLS gate handed to `config apply` is
+`ghes_setup.tls.service.run_tls_check` (the appliance area may not import the TLS area; the
+CLI wires them). The connection options are shared with `packages` and `registry start`: they
+live in `cli/appliance_options.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -25,23 +26,19 @@ from ghes_setup.cli.appliance_options import (
     with_connection,
     with_run,
 )
-from ghes_setup.cli.appliance_options import confirmation as _confirmation
 from ghes_setup.cli.appliance_options import progress as _progress
-from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
-    FormatOpt,
-    OutputFormat,
-    SiteOpt,
-    output_format,
-    state,
-)
+from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, SiteOpt, output_format, present
 from ghes_setup.cli.common import abs_path as _abs
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
+from ghes_setup.reporting import appliance as presenter
 
 if TYPE_CHECKING:
-    from ghes_setup.appliance.service import ApplyOutcome, Confirm, Connect
-    from ghes_setup.reporting.appliance import PlanResult, ShowResult
+    from ghes_setup.appliance.service import Connect, PlanResult, ShowResult
+    from ghes_setup.reporting.console import Console
     from ghes_setup.reporting.progress_display import ConsoleProgress
+
+R = TypeVar("R")
 
 app = typer.Typer(
     help=(
@@ -88,7 +85,13 @@ Example: ghes-setup config rollback --site site.toml --yes
 # ---------------------------------------------------------------------------- commands
 
 
-def _read_only(name: str, help_text: str, read: Callable[[Connect, Any], Any]) -> Any:
+def _read_only(
+    name: str,
+    help_text: str,
+    read: Callable[[Connect, ConsoleProgress], R],
+    human: Callable[[Console, R], None],
+    document: Callable[[R], dict[str, Any]],
+) -> Any:
     """`config show` and `config plan`: connect, `read(connect, progress)` the appliance,
     present the result. Nothing is written."""
 
@@ -100,34 +103,32 @@ def _read_only(name: str, help_text: str, read: Callable[[Connect, Any], Any]) -
         fmt: FormatOpt = None,
         conn: ConnectionArgs = NO_OPTIONS,
     ) -> None:
-        from ghes_setup.reporting.appliance import present
-
         out = output_format(ctx, fmt, PLAIN_FORMATS)  # refused before connecting
         connect = connect_with(ctx, site, conn)
         with _progress(ctx, steps=False) as progress:
             result = read(connect, progress)
-        present(out is OutputFormat.json, state(ctx).console, result)
+        present(ctx, out, result, human, document)
         raise typer.Exit(0)
 
     return command
 
 
-def _show(connect: Connect, progress: Any) -> ShowResult:
+def _show(connect: Connect, progress: ConsoleProgress) -> ShowResult:
     from ghes_setup.appliance.service import config_show
-    from ghes_setup.reporting.appliance import ShowResult
 
-    return ShowResult(connect.site.hostname, *config_show(connect, progress=progress))
+    return config_show(connect, progress=progress)
 
 
-def _plan(connect: Connect, progress: Any) -> PlanResult:
+def _plan(connect: Connect, progress: ConsoleProgress) -> PlanResult:
     from ghes_setup.appliance.service import config_plan
-    from ghes_setup.reporting.appliance import PlanResult
 
-    return PlanResult(*config_plan(connect, progress=progress))
+    return config_plan(connect, progress=progress)
 
 
-show_cmd = _read_only("show", SHOW_HELP, _show)
-plan_cmd = _read_only("plan", PLAN_HELP, _plan)
+show_cmd = _read_only("show", SHOW_HELP, _show, presenter.show_human, presenter.show_document)
+plan_cmd = _read_only(
+    "plan", PLAN_HELP, _plan, presenter.plan_result_human, presenter.plan_result_document
+)
 
 
 @app.command("apply", help=APPLY_HELP)
@@ -150,12 +151,10 @@ def apply_cmd(
     def guard(connect: Connect) -> None:
         guard_facts(_abs(facts_from), connect.site, password_given=connect.password is not None)
 
-    _change(
+    run_apply(
         ctx,
-        fmt,
-        site,
-        conn,
-        ("config apply", run.yes or dry_run),
+        "config apply",
+        ApplyArgs(site, fmt, conn, yes=run.yes, dry_run=dry_run),
         lambda connect, confirm, progress: config_apply(
             connect,
             tls_gate=tls_gate,
@@ -163,6 +162,8 @@ def apply_cmd(
             confirm=confirm,
             progress=progress,
         ),
+        presenter.outcome_human,
+        presenter.apply_document,
         guard,
     )
 
@@ -185,42 +186,13 @@ def rollback_cmd(
 ) -> None:
     from ghes_setup.appliance.service import config_rollback
 
-    _change(
+    run_apply(
         ctx,
-        fmt,
-        site,
-        conn,
-        ("config rollback", run.yes),
+        "config rollback",
+        ApplyArgs(site, fmt, conn, yes=run.yes),
         lambda connect, confirm, progress: config_rollback(
             connect, _abs(snapshot), options=run.options(), confirm=confirm, progress=progress
         ),
+        presenter.outcome_human,
+        presenter.apply_document,
     )
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def _change(
-    ctx: typer.Context,
-    fmt: OutputFormat | None,
-    site: Path | None,
-    conn: ConnectionArgs,
-    confirming: tuple[str, bool],
-    change: Callable[[Connect, Confirm | None, ConsoleProgress], ApplyOutcome],
-    guard: Callable[[Connect], None] | None = None,
-) -> NoReturn:
-    """A command that changes the appliance: refuse a bad --format and an unconfirmable run
-    (`confirming`: the command's name, and --yes) before connecting, `guard` the connection
-    before anything is read, run `change` with the progress display, present the outcome."""
-    from ghes_setup.reporting.appliance import present
-
-    out = output_format(ctx, fmt, PLAIN_FORMATS)
-    command, yes = confirming
-    confirm = _confirmation(ctx, command, yes=yes, conn=conn)
-    connect = connect_with(ctx, site, conn)
-    if guard is not None:
-        guard(connect)
-    with _progress(ctx) as progress:
-        outcome = change(connect, confirm, progress)
-    present(out is OutputFormat.json, state(ctx).console, outcome)
-    raise typer.Exit(0)

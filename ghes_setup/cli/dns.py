@@ -128,18 +128,17 @@ def records_cmd(
     fmt: FormatOpt = None,
 ) -> None:
     from ghes_setup.config.site import validate_hostname
-    from ghes_setup.dns.service import hosts_for, records_for
-    from ghes_setup.reporting.dns import DnsRecords, document, human
+    from ghes_setup.dns.service import dns_records
+    from ghes_setup.reporting.dns import document, human
 
     as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
-    host = validate_hostname(hostname, where="HOSTNAME")
-    version = parse_version(ghes_version)
-    if style is RecordStyle.hosts:
-        result = DnsRecords(
-            host, version, "hosts", entries=tuple(hosts_for(host, address, version))
-        )
-    else:
-        recs = records_for(host, address, version, ttl, all_subdomains=all_subdomains)
-        result = DnsRecords(host, version, "bind", tuple(recs), all_subdomains=all_subdomains)
+    result = dns_records(
+        validate_hostname(hostname, where="HOSTNAME"),
+        address,
+        style="hosts" if style is RecordStyle.hosts else "bind",
+        version=parse_version(ghes_version),
+        ttl=ttl,
+        all_subdomains=all_subdomains,
+    )
     emit(as_json, sys.stdout, result, human, document)
     raise typer.Exit(0)

@@ -47,24 +47,22 @@ CaptureArg = Annotated[Path, typer.Argument(metavar="CAPTURE", help="A capture f
 
 @app.command("list", help=LIST_HELP)
 def list_cmd(ctx: typer.Context, fmt: FormatOpt = None) -> None:
-    from ghes_setup.capture.verify import catalogue
-    from ghes_setup.reporting.facts import FactsList, list_document, list_human
+    from ghes_setup.capture.verify import facts_list
+    from ghes_setup.reporting.facts import list_document, list_human
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    result = FactsList(catalogue())
+    result = facts_list()
     emit(out is OutputFormat.json, state(ctx).console, result, list_human, list_document)
     raise typer.Exit(0)
 
 
 @app.command("verify", help=VERIFY_HELP)
 def verify_cmd(ctx: typer.Context, capture: CaptureArg, fmt: FormatOpt = None) -> None:
-    from ghes_setup.capture.verify import load_capture, verify
-    from ghes_setup.reporting.facts import FactsVerified, verify_document, verify_human
+    from ghes_setup.capture.verify import verify_file
+    from ghes_setup.reporting.facts import verify_document, verify_human
 
     out = output_format(ctx, fmt, PLAIN_FORMATS)
-    doc = load_capture(capture)
-    version = doc.get("identity", {}).get("version")
-    result = FactsVerified(capture, doc.get("hostname"), version, verify(doc))
+    result = verify_file(capture)
     emit(out is OutputFormat.json, state(ctx).console, result, verify_human, verify_document)
     raise typer.Exit(1 if result.contradicted else 0)
 

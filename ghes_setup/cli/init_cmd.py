@@ -139,8 +139,7 @@ def _from_appliance(
     ctx: typer.Context, site: Site, conn: ConnectionArgs, *, yes: bool
 ) -> tuple[dict[str, Any], dict[str, list[str]], list[str]]:
     from ghes_setup.appliance.service import Connect, config_show
-    from ghes_setup.cli.appliance_options import progress
-    from ghes_setup.secrets import from_env, stdin_stream
+    from ghes_setup.cli.appliance_options import admin_password, progress
 
     resolver = make_resolver(conn.nameserver, conn.resolve, site)
     values: dict[str, Any] = {}
@@ -159,20 +158,10 @@ def _from_appliance(
         site = dataclasses.replace(
             site, connection=dataclasses.replace(site.connection, accept_new_host_key=False)
         )
-    if conn.password_stdin and conn.password_file:
-        raise typer.BadParameter(
-            "give --password-stdin or --password-file, not both", param_hint="--password-file"
-        )
-    password = from_env(
-        "GHES_SETUP_ADMIN_PASSWORD",
-        file=abs_path(conn.password_file),
-        stdin=stdin_stream() if conn.password_stdin else None,
-        file_option="--password-file",
-        stdin_option="--password-stdin",
-    )
-    connect = Connect(site=site, resolver=resolver, password=password)
+    connect = Connect(site=site, resolver=resolver, password=admin_password(conn))
     with progress(ctx, steps=False) as sink:
-        info, settings = config_show(connect, progress=sink)
+        shown = config_show(connect, progress=sink)
+    info, settings = shown.info, shown.settings
     appliance, notes = appliance_values(info, dict(settings))
     values.update(appliance)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -193,11 +193,10 @@ def status(ctx: typer.Context, directory: DirOpt = None, fmt: FormatOpt = None) 
 
     from ghes_setup.lab.service import status as lab_status
     from ghes_setup.reporting.jsondoc import emit
-    from ghes_setup.reporting.lab import LabStatus, document, human
+    from ghes_setup.reporting.lab import document, human
 
     as_json = output_format(ctx, fmt, PLAIN_FORMATS) is OutputFormat.json
-    config, found = lab_status(_dir(directory))
-    result = LabStatus(config.hostname, config.address, found)
+    result = lab_status(_dir(directory))
     emit(as_json, sys.stdout, result, human, document)
     raise typer.Exit(0 if result.healthy else 1)
 

@@ -11,23 +11,18 @@ import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    NO_RUN_ARGS,
     ConnectionArgs,
     DryRunOpt,
-    NoWaitOpt,
-    SnapshotDirOpt,
-    TimeoutOpt,
-    YesOpt,
+    RunArgs,
     connect_with,
     progress,
     with_connection,
+    with_run,
 )
 from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
 from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, with_report
-from ghes_setup.cli.common import (
-    FormatOpt,
-    SiteOpt,
-    abs_path,
-)
+from ghes_setup.cli.common import FormatOpt, SiteOpt
 
 app = typer.Typer(
     help=(
@@ -76,28 +71,23 @@ Example: ghes-setup packages status --site site.toml --format nagios
 
 @app.command("enable", help=ENABLE_HELP)
 @with_connection(tokens=False, name="conn_args")
+@with_run
 def enable_cmd(
     ctx: typer.Context,
     dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    no_wait: NoWaitOpt = False,
-    timeout: TimeoutOpt = 1800.0,
-    snapshot_dir: SnapshotDirOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     site: SiteOpt = None,
     fmt: FormatOpt = None,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.packages.service import enable_packages
     from ghes_setup.reporting import packages as presenter
 
-    options = ApplyOptions(
-        dry_run=dry_run, wait=not no_wait, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)
-    )
+    options = run.options(dry_run=dry_run)
     run_apply(
         ctx,
         "packages enable",
-        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        ApplyArgs(site, fmt, conn_args, yes=run.yes, dry_run=dry_run),
         lambda conn, confirm, display: enable_packages(
             conn, options=options, confirm=confirm, progress=display
         ),

@@ -170,19 +170,13 @@ def smoke_cmd(
         **tokens,
         purpose="the registry smoke test (a classic personal access token with write:packages)",
     )
-    request = SmokeRequest(
-        hostname=site_obj.hostname,
-        token=token,
-        user=site_obj.smoke.user,
-        namespace=site_obj.smoke.namespace,
-        image=site_obj.smoke.image,
-        size=site_obj.smoke.size,
+    request = SmokeRequest.for_site(
+        site_obj,
+        token,
+        make_resolver(nameserver, resolve, site_obj),
         keep=keep,
         chunk_size=chunk_bytes,
         manifest_format="docker" if manifest_format == "docker" else "oci",
-        https_port=site_obj.connection.https_port,
-        ca_file=site_obj.connection.ca_file,
-        resolver=make_resolver(nameserver, resolve, site_obj),
         # Per read/write, not in all: a large blob's closing PUT may take a while to commit.
         timeout=max(site_obj.connection.timeout, 60.0),
     )
@@ -266,13 +260,8 @@ def status_cmd(
     site_obj = load_site_for(
         ctx, site, overrides=SiteOverrides(hostname=hostname, ca_file=abs_path(ca_file))
     )
-    request = PingRequest(
-        hostname=site_obj.hostname,
-        https_port=site_obj.connection.https_port,
-        ca_file=site_obj.connection.ca_file,
-        resolver=make_resolver(nameserver, resolve, site_obj),
-        timeout=site_obj.connection.timeout,
-    )
+    resolver = make_resolver(nameserver, resolve, site_obj)
+    request = PingRequest.for_site(site_obj, resolver, site_obj.connection.timeout)
     output.exit(ctx, out, run_registry_status(request))
 
 

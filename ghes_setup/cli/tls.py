@@ -138,14 +138,16 @@ def issue_cmd(
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
-    from ghes_setup.reporting.tls import Issued, issue_document, issue_human
+    from ghes_setup.reporting.tls import issue_document, issue_human
     from ghes_setup.tls.issue import issue
 
-    def make() -> Issued:
-        result = issue(_hostname(hostname), ca, out, days=days, force=force)
-        return Issued(result, ca_file=ca / "ca.pem")
-
-    _written(ctx, fmt, make, issue_human, issue_document)
+    _written(
+        ctx,
+        fmt,
+        lambda: issue(_hostname(hostname), ca, out, days=days, force=force),
+        issue_human,
+        issue_document,
+    )
 
 
 @app.command("csr", help=CSR_HELP)
@@ -245,8 +247,7 @@ def probe_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
     site: SiteOpt = None,
 ) -> None:
-    from ghes_setup.config.site import SiteOverrides, validate_hostname
-    from ghes_setup.errors import InputError
+    from ghes_setup.config.site import SiteOverrides, target_hostname, validate_hostname
     from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
 
     out = output.format(ctx)
@@ -259,12 +260,7 @@ def probe_cmd(
         ),
         require_hostname=False,
     )
-    host = given or spec.hostname
-    if not host:
-        raise InputError(
-            "no HOSTNAME given",
-            hint="pass it (ghes-setup tls probe ghe.example.com) or use a site file with hostname",
-        )
+    host = target_hostname(given, spec, "tls probe")
     same_host = spec.hostname == host
     pins = list(resolve or [])
     if address is not None:

@@ -460,6 +460,20 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
     return host
 
 
+def target_hostname(given: str | None, site: Site, command: str) -> str:
+    """The host a command that takes an optional HOSTNAME looks at: `given` (validated),
+    else the site file's; neither is an InputError (exit 3) showing `command`'s usage."""
+    host = given or site.hostname
+    if not host:
+        from ghes_setup.errors import InputError
+
+        raise InputError(
+            "no HOSTNAME given",
+            hint=f"pass it (ghes-setup {command} ghe.example.com) or use a site file with hostname",
+        )
+    return host
+
+
 def _valid_a_label(label: str) -> bool:
     """An `xn--` label must be punycode that decodes and encodes back to itself (RFC 5890),
     by IDNA 2008 like every name here (`net.to_ascii`)."""

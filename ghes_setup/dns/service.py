@@ -1,4 +1,4 @@
-"""The DNS area's service functions: `run_dns_check` (dns check) and `records_for` (dns records).
+"""The DNS area's service functions: `run_dns_check` (dns check) and `dns_records` (dns records).
 
 The CLI turns options into a `DnsCheckRequest`, calls `run_dns_check`, and hands the `Report`
 to a reporter. Nothing here prints.
@@ -14,11 +14,12 @@ import ipaddress
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ghes_setup.checks import Report, run_checks
 from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.checks.runner import ResultCallback
-from ghes_setup.config.site import Site
+from ghes_setup.config.site import Site, target_hostname
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.lookup import Lookups, normalise_address
 from ghes_setup.dns.records import DEFAULT_TTL, HostsEntry, Record, hosts_entries
@@ -78,12 +79,7 @@ def request_for_site(
     """A request from the site file, options winning: the site's nameservers, its pins, and,
     for the site's own hostname, its `address` (when an IP) as the expected address set and
     its `ghes_version`. A site without hostname needs `hostname`."""
-    host = hostname or site.hostname
-    if not host:
-        raise InputError(
-            "no HOSTNAME given",
-            hint="pass it (ghes-setup dns check ghe.example.com) or use a site file with hostname",
-        )
+    host = target_hostname(hostname, site, COMMAND)
     same_host = site.hostname == host
     expected = list(expect)
     if not expected and same_host and _is_ip(site.connection.address):
@@ -180,3 +176,34 @@ def hosts_for(
     if not addrs:
         raise InputError("no --address given", hint="e.g. --address 10.0.0.5")
     return hosts_entries(hostname, addrs, version)
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRecords:
+    """`dns records`: what `records_for` (style bind) or `hosts_for` (style hosts) made for
+    HOSTNAME; `version` is the one asked for (None: the default release's subdomains)."""
+
+    hostname: str
+    version: GhesVersion | None
+    style: Literal["bind", "hosts"]
+    records: tuple[Record, ...] = ()
+    entries: tuple[HostsEntry, ...] = ()
+    all_subdomains: bool = False
+
+
+def dns_records(
+    hostname: str,
+    addresses: Sequence[str],
+    *,
+    style: Literal["bind", "hosts"] = "bind",
+    version: GhesVersion | None = None,
+    ttl: int = DEFAULT_TTL,
+    all_subdomains: bool = False,
+) -> DnsRecords:
+    """The records to create for HOSTNAME in `style`: zone records (apex and wildcard, or
+    apex and each subdomain) or /etc/hosts entries."""
+    if style == "hosts":
+        entries = tuple(hosts_for(hostname, addresses, version))
+        return DnsRecords(hostname, version, "hosts", entries=entries)
+    records = tuple(records_for(hostname, addresses, version, ttl, all_subdomains=all_subdomains))
+    return DnsRecords(hostname, version, "bind", records, all_subdomains=all_subdomains)

@@ -55,6 +55,7 @@ from ghes_setup.lab.layout import (
 )
 from ghes_setup.lab.settings import SettingsStore, fresh_settings
 from ghes_setup.packages import backends
+from ghes_setup.reporting.lab import LabStatus
 
 LAB_USER = "lab-admin"
 LAB_ORG = "lab-org"
@@ -542,7 +543,7 @@ def _open(directory: Path) -> tuple[Layout, LabConfig]:
     return layout, load_config(layout)
 
 
-def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
+def status(directory: Path) -> LabStatus:
     layout, config = _open(directory)
     a = config.address
     applied = state.read_applied(layout)
@@ -592,7 +593,7 @@ def status(directory: Path) -> tuple[LabConfig, list[parts.PartStatus]]:
         found.append(
             parts.PartStatus(part, pid is not None, pid, endpoint, answering, detail, expected)
         )
-    return config, found
+    return LabStatus(config.hostname, a, tuple(found))
 
 
 def _ssh_banner(address: str, port: int) -> bool:

@@ -45,6 +45,7 @@ from ghes_setup.secrets import Secret
 if TYPE_CHECKING:
     # The protocol client, the image builder and the REST client load when a smoke test runs:
     # `ghes-setup check` without --smoke imports this module for SmokeRequest alone.
+    from ghes_setup.config.site import Site
     from ghes_setup.registry.client import RegistryClient
     from ghes_setup.registry.image import LayerInspector, SmokeImage
     from ghes_setup.registry.rest import RestApi, TokenInfo
@@ -88,6 +89,37 @@ class SmokeRequest:
     workdir: Path | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     run_id: str | None = None
+
+    @classmethod
+    def for_site(
+        cls,
+        site: Site,
+        token: Secret,
+        resolver: AddressResolver | None,
+        *,
+        keep: bool = False,
+        chunk_size: int | None = None,
+        manifest_format: ManifestFormat = "oci",
+        timeout: float = 30.0,
+    ) -> SmokeRequest:
+        """The smoke test of `site`: its hostname, its [smoke] user, namespace, image and
+        size, its HTTPS port and CA file (`registry smoke` and `ghes-setup check --smoke`)."""
+        smoke, c = site.smoke, site.connection
+        return cls(
+            hostname=site.hostname,
+            token=token,
+            user=smoke.user,
+            namespace=smoke.namespace,
+            image=smoke.image,
+            size=smoke.size,
+            keep=keep,
+            chunk_size=chunk_size,
+            manifest_format=manifest_format,
+            https_port=c.https_port,
+            ca_file=c.ca_file,
+            resolver=resolver,
+            timeout=timeout,
+        )
 
     @property
     def web_host(self) -> str:

@@ -10,7 +10,6 @@ CLI does, for `--help`) costs nothing, and the JSON path never loads rich.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,25 +17,8 @@ if TYPE_CHECKING:
 
     from ghes_setup.appliance.apply import ApplyOutcome
     from ghes_setup.appliance.plan import Plan
-    from ghes_setup.appliance.transport import ApplianceInfo, Settings
-
-
-@dataclass(frozen=True, slots=True)
-class ShowResult:
-    """`config show`: the appliance and its current settings (`appliance.service.config_show`)."""
-
-    host: str  # the site's hostname: the name the admin asked about
-    info: ApplianceInfo
-    settings: Settings
-
-
-@dataclass(frozen=True, slots=True)
-class PlanResult:
-    """`config plan`: the appliance and what an apply would change
-    (`appliance.service.config_plan`)."""
-
-    info: ApplianceInfo
-    plan: Plan
+    from ghes_setup.appliance.service import PlanResult, ShowResult
+    from ghes_setup.appliance.transport import ApplianceInfo
 
 
 # ------------------------------------------------------------------ JSON documents
@@ -171,34 +153,3 @@ def outcome_human(console: Console, outcome: ApplyOutcome) -> None:
                 f"Configuration run {outcome.run.run_id} succeeded; verified "
                 f"{len(outcome.verified)} setting(s).",
             )
-
-
-# ------------------------------------------------------------------ any of the results above
-
-if TYPE_CHECKING:
-    Result = ShowResult | PlanResult | ApplyOutcome
-
-
-def document(result: Result) -> dict[str, Any]:
-    if isinstance(result, ShowResult):
-        return show_document(result)
-    if isinstance(result, PlanResult):
-        return plan_result_document(result)
-    return apply_document(result)
-
-
-def human(console: Console, result: Result) -> None:
-    if isinstance(result, ShowResult):
-        show_human(console, result)
-    elif isinstance(result, PlanResult):
-        plan_result_human(console, result)
-    else:
-        outcome_human(console, result)
-
-
-def present(as_json: bool, console: Console, result: Result) -> None:
-    """Hand a result to its JSON document (written by `jsondoc.write`) or to its human
-    presenter on `console`."""
-    from ghes_setup.reporting.jsondoc import emit
-
-    emit(as_json, console, result, human, document)

@@ -3,22 +3,12 @@ file the command writes (docs/schema/capture-v1.json); standard output only summ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ghes_setup.capture.service import CaptureResult
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureWritten:
-    """`capture.service.capture()`'s result, written (mode 0600) to `path`."""
-
-    result: CaptureResult
-    path: Path
+    from ghes_setup.capture.service import CaptureWritten
 
 
 def human(console: Console, written: CaptureWritten) -> None:

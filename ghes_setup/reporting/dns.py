@@ -4,25 +4,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from ghes_setup.dns.records import HostsEntry, Record
-    from ghes_setup.facts import GhesVersion
-
-
-@dataclass(frozen=True, slots=True)
-class DnsRecords:
-    """What `dns.service.records_for` (style bind) or `hosts_for` (style hosts) made for
-    HOSTNAME; `version` is the one asked for (None: the default release's subdomains)."""
-
-    hostname: str
-    version: GhesVersion | None
-    style: Literal["bind", "hosts"]
-    records: tuple[Record, ...] = ()
-    entries: tuple[HostsEntry, ...] = ()
-    all_subdomains: bool = False
+    from ghes_setup.dns.service import DnsRecords
 
 
 def _common(result: DnsRecords) -> dict[str, Any]:

@@ -4,39 +4,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ghes_setup.capture.verify import FactRow, Verdict
-
-
-@dataclass(frozen=True, slots=True)
-class FactsList:
-    """`capture.verify.catalogue()`: every fact, verified or not."""
-
-    rows: Sequence[FactRow]
-
-
-@dataclass(frozen=True, slots=True)
-class FactsVerified:
-    """`capture.verify.verify()` on the capture file `capture` of `hostname` (GHES `version`,
-    None when the capture does not say)."""
-
-    capture: Path
-    hostname: str | None
-    version: str | None
-    verdicts: Sequence[Verdict]
-
-    @property
-    def contradicted(self) -> list[Verdict]:
-        from ghes_setup.capture.verify import CONTRADICTED
-
-        return [v for v in self.verdicts if v.verdict == CONTRADICTED]
+    from ghes_setup.capture.verify import FactsList, FactsVerified
 
 
 def _say(console: Console, text: str) -> None:
@@ -73,9 +46,12 @@ def list_human(console: Console, result: FactsList) -> None:
 
 
 def verify_document(result: FactsVerified) -> dict[str, Any]:
-    from ghes_setup.capture.verify import verify_document as document
-
-    return document(result.verdicts)
+    return {
+        "schema_version": 1,
+        "facts": [
+            {"id": v.id, "verdict": v.verdict, "evidence": v.evidence} for v in result.verdicts
+        ],
+    }
 
 
 def verify_human(console: Console, result: FactsVerified) -> None:

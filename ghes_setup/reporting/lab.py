@@ -2,8 +2,8 @@
 (docs/schema/lab-status-v1.json).
 
 The production layers may not import the lab (pyproject's import-linter contract), so the
-result is described here by the fields the presenters read (`LabPart`, `LabStatus`);
-`ghes_setup.lab.parts.PartStatus` and the lab's config have them.
+result type is declared here, where both sides may import it: `lab.service.status` returns a
+`LabStatus` whose parts are the lab's `ghes_setup.lab.parts.PartStatus` (a `LabPart`).
 """
 
 from __future__ import annotations

@@ -9,20 +9,10 @@ result, printed even with --quiet, and a CSR must reach the terminal byte for by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ghes_setup.tls.issue import CaResult, CsrResult, IssueResult, WrittenFile
-
-
-@dataclass(frozen=True, slots=True)
-class Issued:
-    """`tls issue`: the certificate issued and the CA certificate a client verifies it with."""
-
-    result: IssueResult
-    ca_file: Path
 
 
 def _files(files: tuple[WrittenFile, ...]) -> list[dict[str, Any]]:
@@ -61,8 +51,7 @@ def ca_human(out: TextIO, result: CaResult) -> None:
 # ------------------------------------------------------------------ tls issue
 
 
-def issue_document(issued: Issued) -> dict[str, Any]:
-    result = issued.result
+def issue_document(result: IssueResult) -> dict[str, Any]:
     return {
         "hostname": result.hostname,
         "names": list(result.names),
@@ -72,8 +61,7 @@ def issue_document(issued: Issued) -> dict[str, Any]:
     }
 
 
-def issue_human(out: TextIO, issued: Issued) -> None:
-    result = issued.result
+def issue_human(out: TextIO, result: IssueResult) -> None:
     _lines(
         out,
         f"Issued a certificate for {', '.join(result.names)} by {result.issuer} "
@@ -83,7 +71,7 @@ def issue_human(out: TextIO, issued: Issued) -> None:
         f"  {result.chain}  bundle, leaf first: upload as the certificate",
         "Check it: ghes-setup tls check "
         f"--cert {result.chain} --key {result.key} --hostname {result.hostname} "
-        f"--ca-file {issued.ca_file}",
+        f"--ca-file {result.ca_file}",
     )
 
 

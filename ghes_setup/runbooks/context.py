@@ -146,18 +146,7 @@ class PipelineContext:
                     "the smoke test needs a PAT (classic) with write:packages",
                     hint="set GHES_SETUP_TOKEN (or GHES_SETUP_TOKEN_FILE)",
                 )
-            smoke = self.site.smoke
-            return SmokeRequest(
-                hostname=self.site.hostname,
-                token=self.token,
-                user=smoke.user,
-                namespace=smoke.namespace,
-                image=smoke.image,
-                size=smoke.size,
-                https_port=self.site.connection.https_port,
-                ca_file=self.site.connection.ca_file,
-                resolver=self.resolver,
-            )
+            return SmokeRequest.for_site(self.site, self.token, self.resolver)
 
         return self._once("smoke", build)
 

@@ -70,6 +70,7 @@ class IssueResult:
     not_after: datetime
     issuer: str
     files: tuple[WrittenFile, ...]
+    ca_file: Path  # the CA certificate a client verifies the certificate with (ca.pem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +253,7 @@ def issue(
         not_after=cert.not_valid_after_utc,
         issuer=ca_cert.subject.rfc4514_string(),
         files=files,
+        ca_file=ca_cert_path,
     )
 
 

@@ -17,15 +17,10 @@ import trustme
 
 from ghes_setup.appliance.apply import ApplyOptions, Clock, apply_site, plan_site, rollback, show
 from ghes_setup.appliance.fake import FakeAppliance
+from ghes_setup.appliance.service import PlanResult, ShowResult
 from ghes_setup.checks import CheckResult, Report, Status
 from ghes_setup.config.site import Site, TlsSettings
-from ghes_setup.reporting.appliance import (
-    PlanResult,
-    ShowResult,
-    apply_document,
-    plan_result_document,
-    show_document,
-)
+from ghes_setup.reporting.appliance import apply_document, plan_result_document, show_document
 from tests.conftest import CliRunner
 from tests.schema_helpers import SCHEMA_DIR, load, validate, validator
 
@@ -138,14 +133,14 @@ def test_the_lab_status_schema_takes_the_presenters_document() -> None:
     from ghes_setup.lab.parts import PartStatus
     from ghes_setup.reporting.lab import LabStatus, document
 
-    parts = [
+    parts = (
         PartStatus("labd", True, 41, "127.77.0.1:8082", True),
         PartStatus("registry", False, None, "127.77.0.1:5000", False, "stopped", expected=False),
-    ]
+    )
     doc = document(LabStatus("ghe.lab.test", "127.77.0.1", parts))
     validate(doc, "lab-status-v1")
     assert doc["healthy"] is True
-    down = document(LabStatus("ghe.lab.test", "127.77.0.1", [replace(parts[0], answering=False)]))
+    down = document(LabStatus("ghe.lab.test", "127.77.0.1", (replace(parts[0], answering=False),)))
     validate(down, "lab-status-v1")
     assert down["healthy"] is False
     with pytest.raises(AssertionError, match="pid"):
