@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ghes_setup import facts
+from ghes_setup.checks.catalogue import Pipeline, rows
 from ghes_setup.dns.resolver import DnsResolver, make_resolver
 from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
 from ghes_setup.errors import Unreachable
@@ -25,9 +26,7 @@ from tests.schema import assert_valid_report
 pytestmark = pytest.mark.lab
 
 Start = Callable[..., Dnsmasq]
-IDS = [
-    "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "dns-cname-target",
-]  # fmt: skip
+IDS = [r.id for r in rows(Pipeline.DNS_CHECK)]  # the catalogue's, in report order
 SUBDOMAINS = list(facts.isolation_hosts(ZONE, None))
 
 WILDCARD = (f"--address=/{ZONE}/{APEX}",)

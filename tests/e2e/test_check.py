@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ghes_setup.checks.catalogue import Pipeline, rows
 from ghes_setup.lab.handle import LabHandle
 from tests.e2e.conftest import assert_no_secret, site_variant
 from tests.schema import assert_valid_report
@@ -15,12 +16,9 @@ from tests.unit.test_reporters import parse_exposition
 
 pytestmark = pytest.mark.lab
 
-CHECK_IDS = [
-    "dns-hostname", "dns-wildcard", "dns-subdomains", "dns-consistency", "dns-cname-target",
-    "tls-served", "status-endpoint", "appliance-reachable", "appliance-version",
-    "appliance-config-apply", "appliance-pending", "subdomain-isolation", "tls-enabled",
-    "packages-enabled", "packages-storage", "registry-ping",
-]  # fmt: skip
+# `check` reports the catalogue's rows for it, in the table's order (the order's rules, and
+# every id's page and schema entry, are tests/unit/test_check_catalogue.py's).
+CHECK_IDS = [r.id for r in rows(Pipeline.CHECK)]
 
 
 def test_healthy_lab_is_nagios_ok_and_json_lists_every_check(
