@@ -244,16 +244,11 @@ def snapshot_cmd(
 ) -> None:
     from ghes_setup.cli.common import PLAIN_FORMATS, present
     from ghes_setup.reporting import upgrade as presenter
-    from ghes_setup.runbooks.upgrade import take_snapshot, write_snapshot
+    from ghes_setup.runbooks.upgrade import snapshot_to
 
     output = output_format(ctx, fmt, PLAIN_FORMATS)
     pipeline = pipeline_context(ctx, site, conn, timeout=timeout)
-    try:
-        document = take_snapshot(pipeline)
-    finally:
-        pipeline.close()
-    write_snapshot(document, out, force=force)
-    taken = presenter.SnapshotTaken(out, document)
+    taken = snapshot_to(pipeline, out, force=force)
     present(ctx, output, taken, presenter.snapshot_human, presenter.snapshot_document)
     raise typer.Exit(0)
 
@@ -277,10 +272,9 @@ def verify_cmd(
 ) -> None:
     from ghes_setup.cli.common import OutputFormat, state
     from ghes_setup.errors import GhesSetupError
-    from ghes_setup.reporting.upgrade import VerifyDifferences, differences_human
+    from ghes_setup.reporting.upgrade import differences_human
     from ghes_setup.runbooks.report import RunInfo, check_report_path
-    from ghes_setup.runbooks.upgrade import differences as found_differences
-    from ghes_setup.runbooks.upgrade import load_snapshot, verify
+    from ghes_setup.runbooks.upgrade import VerifyDifferences, load_snapshot, verify
 
     del host_label  # read by cli.main, as in check
     clock = RunInfo.started(command_line(ctx))
@@ -301,15 +295,15 @@ def verify_cmd(
             )
         raise
     code = emit_report(ctx, report, out, textfile=textfile, strict=strict)
-    differences = found_differences(report)
+    found = VerifyDifferences.of(report, against)
     if report_file is not None:
         from ghes_setup.runbooks.report import write_verify_report
 
         write_verify_report(
-            report, before, against, differences, report_file, clock.finish(), exit_code=code
+            report, before, against, found.differences, report_file, clock.finish(), exit_code=code
         )
     if out is OutputFormat.human:
-        differences_human(state(ctx).console, VerifyDifferences(against, tuple(differences)))
+        differences_human(state(ctx).console, found)
     raise typer.Exit(code)
 
 

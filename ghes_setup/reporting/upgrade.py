@@ -8,32 +8,13 @@ difference since the snapshot, under the report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ghes_setup.reporting.console import say_plain
 
 if TYPE_CHECKING:
     from ghes_setup.reporting.console import Console
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotTaken:
-    """`snapshot`: the document `runbooks.upgrade.take_snapshot` read, and where it went."""
-
-    path: Path
-    document: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyDifferences:
-    """`verify`: every difference its report found (`runbooks.upgrade.differences`), and the
-    snapshot it compared with."""
-
-    against: Path
-    differences: tuple[Mapping[str, Any], ...]
+    from ghes_setup.runbooks.upgrade import SnapshotTaken, VerifyDifferences
 
 
 def snapshot_document(result: SnapshotTaken) -> dict[str, Any]:

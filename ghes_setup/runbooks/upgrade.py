@@ -155,6 +155,24 @@ def write_snapshot(document: Mapping[str, Any], path: Path, *, force: bool = Fal
     write_file(path, text, overwrite=force, what="snapshot")  # 0600, atomic, no symlink
 
 
+@dataclass(frozen=True, slots=True)
+class SnapshotTaken:
+    """`snapshot`: the document `take_snapshot` read, and where it went."""
+
+    path: Path
+    document: Mapping[str, Any]
+
+
+def snapshot_to(ctx: PipelineContext, path: Path, *, force: bool = False) -> SnapshotTaken:
+    """Take the snapshot (closing the context's connections) and write it to `path`."""
+    try:
+        document = take_snapshot(ctx)
+    finally:
+        ctx.close()
+    write_snapshot(document, path, force=force)
+    return SnapshotTaken(path, document)
+
+
 def load_snapshot(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -214,6 +232,19 @@ def verify(ctx: PipelineContext, before: Mapping[str, Any], *, smoke: bool = Tru
     finally:
         ctx.close()
     return Report("verify", tuple(results), target=ctx.site.hostname)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyDifferences:
+    """`verify`: every difference its report found (`differences`), and the snapshot it
+    compared with."""
+
+    against: Path
+    differences: tuple[Mapping[str, Any], ...]
+
+    @classmethod
+    def of(cls, report: Report, against: Path) -> VerifyDifferences:
+        return cls(against, tuple(differences(report)))
 
 
 def differences(report: Report) -> list[dict[str, Any]]:
