@@ -41,7 +41,8 @@ class ExitCode(IntEnum):
     NOT_EVALUATED = 7
     INTERNAL = 70
     OUTPUT = 74  # sysexits.h EX_IOERR
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM (a service manager, `timeout`, `kill`)
 
 
 class NagiosCode(IntEnum):

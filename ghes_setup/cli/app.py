@@ -111,7 +111,8 @@ Exit codes: 0 success; 1 a check failed; 2 usage error; 3 site file, environment
 file invalid; 4 appliance unreachable, authentication failed or host key not trusted; 5 the
 appliance's version cannot do it; 6 configuration apply failed; 7 a check could not be
 evaluated; 70 internal error; 74 output could not be written (standard output closed,
-disk full); 130 interrupted. With --format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+disk full); 130 interrupted, 143 terminated (SIGTERM). With --format nagios: 0 OK,
+1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 """
 
 app = typer.Typer(

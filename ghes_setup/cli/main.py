@@ -26,12 +26,21 @@ _OUTPUT_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EDQUOT, errno.EFBIG
 
 
 class _CtrlC(BaseException):
-    """Ctrl-C during a command. Not a KeyboardInterrupt: Typer turns those into a silent
-    `Exit(130)` before we could say where the run stopped."""
+    """Ctrl-C (SIGINT) or SIGTERM during a command. Not a KeyboardInterrupt: Typer turns those
+    into a silent `Exit(130)` before we could say where the run stopped."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _on_sigint(signum: int, frame: object) -> None:
-    raise _CtrlC
+    raise _CtrlC(signum)
+
+
+# The signals that stop a run with its one line: Ctrl-C, and SIGTERM (cron's and systemd's
+# timeouts, `timeout(1)`, `kill`), which would otherwise end it silently mid-step.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _ClosedStdout(io.TextIOBase):
@@ -127,12 +136,16 @@ def _run(args: list[str]) -> int:
         exc.show()  # type: ignore[attr-defined]
         code = int(getattr(exc, "exit_code", 2))
         return _no_report(args, fmt, "usage error (see above)", code) if code else 0
-    except (_CtrlC, KeyboardInterrupt, Abort):
+    except (_CtrlC, KeyboardInterrupt, Abort) as exc:
         from ghes_setup.reporting.interrupt import interrupted_line
 
         line = scrub(interrupted_line(journal.events))
+        terminated = isinstance(exc, _CtrlC) and exc.signum == signal.SIGTERM
+        if terminated:
+            line = line.replace("interrupted", "terminated (SIGTERM)", 1)
         _stderr(f"ghes-setup: {line}.\n")
-        return _no_report(args, fmt, line, int(exit_codes.ExitCode.INTERRUPTED))
+        code = exit_codes.ExitCode.TERMINATED if terminated else exit_codes.ExitCode.INTERRUPTED
+        return _no_report(args, fmt, line, int(code))
     except GhesSetupError as exc:
         message = scrub(exc.message).rstrip(".")
         hint = f" Hint: {scrub(exc.hint)}" if exc.hint else ""
@@ -150,17 +163,22 @@ def _run(args: list[str]) -> int:
     except Exception as exc:
         return _internal_error(exc, args, fmt, verbose)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _catch_sigint() -> Any:
-    """Route Ctrl-C to `_CtrlC` for the run (main thread only); returns the old handler."""
+def _catch_sigint() -> dict[int, Any]:
+    """Route Ctrl-C and SIGTERM to `_CtrlC` for the run (main thread only); returns the
+    handlers it replaced, to put back."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return None  # SIG_IGN (e.g. started in the background) or someone else's handler
-    return signal.signal(signal.SIGINT, _on_sigint)
+        return {}
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    replaced: dict[int, Any] = {}
+    for signum in _STOP_SIGNALS:
+        if signal.getsignal(signum) is not defaults[signum]:
+            continue  # SIG_IGN (e.g. started in the background) or someone else's handler
+        replaced[signum] = signal.signal(signum, _on_sigint)
+    return replaced
 
 
 def _internal_error(exc: Exception, args: list[str], fmt: str | None, verbose: bool) -> int:

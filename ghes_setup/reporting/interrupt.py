@@ -1,4 +1,4 @@
-"""The one line a run interrupted by Ctrl-C ends with: where it was, and what it left behind.
+"""The one line a run stopped by Ctrl-C or SIGTERM ends with: where it was, what it left behind.
 
 Derived only from the progress events the command emitted (`ghes_setup.progress`), in the
 order the apply pipeline emits them (appliance/apply.py): `snapshot` (its path when done),

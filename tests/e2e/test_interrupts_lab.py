@@ -17,9 +17,13 @@ pytestmark = pytest.mark.lab
 
 
 def _interrupt_when(
-    lab: LabHandle, tmp_path: Path, transport: str, trigger: str
+    lab: LabHandle,
+    tmp_path: Path,
+    transport: str,
+    trigger: str,
+    signum: signal.Signals = signal.SIGINT,
 ) -> tuple[int, list[str]]:
-    """Run `config apply --yes`, send SIGINT when a stderr line contains `trigger`."""
+    """Run `config apply --yes`, send `signum` when a stderr line contains `trigger`."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GHES_SETUP_")},
         **lab.env,
@@ -40,7 +44,7 @@ def _interrupt_when(
         for line in proc.stderr:
             lines.append(line.rstrip("\n"))
             if not sent and trigger in line:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signum)
                 sent = True
         proc.wait(timeout=120)
     assert sent, lines
@@ -86,3 +90,19 @@ def test_ctrl_c_before_any_write_says_the_appliance_was_not_changed(
     assert lines[-1].startswith("ghes-setup: interrupted at "), lines
     assert lines[-1].endswith("the appliance was not changed."), lines
     assert fresh_lab.settings() == before
+
+
+def test_sigterm_after_push_written_is_the_same_line_and_143(
+    fresh_lab: LabHandle, tmp_path: Path
+) -> None:
+    """A service manager's or `timeout(1)`'s SIGTERM mid-apply: the same account as Ctrl-C."""
+    code, lines = _interrupt_when(fresh_lab, tmp_path, "ssh", "push: written", signal.SIGTERM)
+    try:
+        assert code == 143, lines
+        assert not any("Traceback" in line for line in lines), lines
+        last = lines[-1]
+        assert last.startswith("ghes-setup: terminated (SIGTERM) at "), lines
+        assert "stored" in last, lines
+        assert "ghes-setup config rollback " in last or "applied (" in last, lines
+    finally:
+        fresh_lab.wait_apply_idle()

@@ -102,11 +102,20 @@ def _child(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize(("fmt", "code"), [("human", 130), ("nagios", 3)])
-def test_ctrl_c_is_one_line_and_130_or_a_nagios_unknown(
-    tmp_path: Path, fmt: str, code: int
+@pytest.mark.parametrize(
+    ("signum", "fmt", "code", "said"),
+    [
+        (signal.SIGINT, "human", 130, "interrupted"),
+        (signal.SIGINT, "nagios", 3, "interrupted"),
+        (signal.SIGTERM, "human", 143, "terminated (SIGTERM)"),
+        (signal.SIGTERM, "nagios", 3, "terminated (SIGTERM)"),
+    ],
+)
+def test_ctrl_c_or_sigterm_is_one_line_and_130_143_or_a_nagios_unknown(
+    tmp_path: Path, signum: signal.Signals, fmt: str, code: int, said: str
 ) -> None:
-    """The run blocks reading the password from standard input; Ctrl-C (SIGINT) then."""
+    """The run blocks reading the password from standard input; Ctrl-C (SIGINT) or a
+    SIGTERM (cron's or systemd's timeout, `timeout(1)`) then."""
     proc = _child(
         "check",
         "--format",
@@ -119,14 +128,14 @@ def test_ctrl_c_is_one_line_and_130_or_a_nagios_unknown(
         stderr=subprocess.PIPE,
     )
     time.sleep(1.5)  # started and waiting on stdin (an early signal is also a clean interrupt)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, (out, err)
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("ghes-setup: interrupted"), err
+    assert err.strip().splitlines()[-1].startswith(f"ghes-setup: {said}"), err
     assert "the appliance was not changed" in err
     if fmt == "nagios":
-        assert out.startswith("GHES-SETUP UNKNOWN - interrupted"), out
+        assert out.startswith(f"GHES-SETUP UNKNOWN - {said}"), out
         assert len(out.strip().splitlines()) == 1
 
 
