@@ -461,8 +461,9 @@ def validate_hostname(name: str, *, where: str = "hostname") -> str:
 
 
 def target_hostname(given: str | None, site: Site, command: str) -> str:
-    """The host a command that takes an optional HOSTNAME looks at: `given` (validated),
-    else the site file's; neither is an InputError (exit 3) showing `command`'s usage."""
+    """The host a command that takes an optional HOSTNAME looks at: `given` (as the caller
+    checked it; not validated here), else the site file's; neither is an InputError (exit 3)
+    showing `command`'s usage."""
     host = given or site.hostname
     if not host:
         from ghes_setup.errors import InputError

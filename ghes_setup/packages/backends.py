@@ -279,8 +279,7 @@ def stored(storage_type: str, service_url: str | None = None) -> StorageBackend 
     """The backend an appliance's stored `packages.storage_type` (and service URL) is: of the
     rows storing that type, the one whose `claims_url` takes the URL, else the one without a
     `claims_url`. None for a type no row stores."""
-    low = storage_type.strip().lower()
-    rows = [b for b in _BACKENDS.values() if b.storage_type == low]
+    rows = [b for b in _BACKENDS.values() if b.storage_type == storage_type]  # as stored
     url = service_url or ""
     claimed = [b for b in rows if b.claims_url is not None and url and b.claims_url(url)]
     fallback = [b for b in rows if b.claims_url is None]

@@ -37,7 +37,7 @@ def packages_enabled(ctx: PackagesContext) -> Outcome:
         "ecosystems_unset": [n for n in ECOSYSTEMS if s[ecosystem_setting(n)] is None],
     }
     # The stored type's settings (an appliance without one: the first backend's, S3's).
-    shown = backends.storing(str(storage)) if storage else backends.backends()[:1]
+    shown = backends.storing(str(storage)) if storage is not None else backends.backends()[:1]
     if shown:
         for name in shown[0].site_settings:
             details[shown[0].site_key(name)] = s[name]

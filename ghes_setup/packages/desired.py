@@ -113,7 +113,6 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     if site.packages.enabled is False:
         return Settings({"packages.enabled": False})
     backend = storage_backend(site)
-    _check_ecosystems(site)
     given: dict[str, SettingValue] = {
         "packages.enabled": True,
         "packages.storage_type": backend.storage_type,
@@ -127,6 +126,7 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     for name in backend.site_settings:
         if name not in desired:
             raise _missing(site, backend, name)
+    _check_ecosystems(site)  # after the storage keys: a missing key is named first
     # The order a plan shows them in: Packages, the storage (its site keys, then its
     # secrets), the ecosystems as the site lists them.
     order = (
@@ -147,12 +147,6 @@ def _check_ecosystems(site: Site) -> None:
                 f"{_label(site)}: [packages] ecosystems: unknown ecosystem {name!r}",
                 hint=f"known: {', '.join(ECOSYSTEMS)} (Gradle uses maven)",
             )
-
-
-def desired_ecosystems(site: Site) -> dict[str, SettingValue]:
-    """The ecosystems the site lists, by setting name (SiteFileError for an unknown one)."""
-    _check_ecosystems(site)
-    return {ecosystem_setting(name): state for name, state in site.packages.ecosystems.items()}
 
 
 def precheck_argv(site: Site, secrets: StorageSecrets) -> list[str | Secret]:

@@ -1,7 +1,7 @@
 """Presenters of the appliance commands' results: `config show`, `config plan`, and every apply
 (`config apply`, `config rollback`, `packages enable`, `registry start`): a human one on a rich
 console and a JSON document (schemas docs/schema/config-show-v1.json, config-plan-v1.json,
-apply-v1.json). Never a secret value: settings go through `appliance.plan.describe` /
+config-apply-v1.json). Never a secret value: settings go through `appliance.plan.describe` /
 `settings_document`, which say only whether a secret is set.
 
 rich and the appliance modules are imported inside the functions: importing this module (the

@@ -151,3 +151,18 @@ def test_desired_settings_keep_the_order_a_plan_shows() -> None:
         "packages.ecosystems.npm",
         "packages.ecosystems.container",
     ]
+
+
+def test_a_missing_storage_key_is_named_before_an_unknown_ecosystem() -> None:
+    """Two mistakes in one file: the storage key first, as the site file's own order goes."""
+    the_site = site(storage="s3", bucket="b", ecosystems={"foo": "enabled"})
+    with pytest.raises(SiteFileError, match="needs service_url"):
+        desired_packages(the_site, read_storage_secrets(the_site, ENV))
+    fixed = site(
+        storage="s3",
+        bucket="b",
+        service_url="https://s3.example.com",
+        ecosystems={"foo": "enabled"},
+    )
+    with pytest.raises(SiteFileError, match="unknown ecosystem 'foo'"):
+        desired_packages(fixed, read_storage_secrets(fixed, ENV))

@@ -77,13 +77,18 @@ def test_precheck_providers_are_the_documented_spellings() -> None:
         ("s3", "https://minio.corp:9000", "minio"),
         ("s3", None, "minio"),
         ("azure", None, "azure"),
-        ("AZURE", None, "azure"),
     ],
 )
 def test_a_stored_type_and_url_name_one_backend(stored: str, url: str | None, name: str) -> None:
     found = backends.stored(stored, url)
     assert found is not None and found.name == name
     assert backends.stored("gcs") is None
+
+
+@pytest.mark.parametrize("stored", ["AZURE", " azure", "S3", ""])
+def test_a_stored_type_is_matched_as_stored_not_guessed(stored: str) -> None:
+    """GHES stores `s3` or `azure`; anything else is an unknown type, not a near match."""
+    assert backends.stored(stored) is None
 
 
 def test_a_name_is_registered_once() -> None:
@@ -269,6 +274,16 @@ def test_a_fourth_backend_is_read_back_from_the_appliance() -> None:
     assert "(pkgs)" in result.summary
     found = backends.stored("testblob")
     assert found is not None and found.name == "testblob"
+
+
+def test_packages_enabled_shows_no_storage_keys_for_an_empty_stored_type() -> None:
+    """An empty `packages.storage_type` names no backend: no backend's keys are shown."""
+    stored = {"packages.enabled": True, "packages.storage_type": ""}
+    site = Site(hostname=HOST, packages=PackagesSettings(enabled=True))
+    result = packages_enabled.run(PackagesContext(FakeAppliance(settings=stored), site))
+    assert result.status.value == "fail", result.summary
+    assert "without blob storage" in result.summary
+    assert not {"service_url", "bucket", "credentials_set"} & set(result.details)
 
 
 # ---------------------------------------------------------------------------- the lab and the fake
