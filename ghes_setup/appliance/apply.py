@@ -424,6 +424,7 @@ def _execute(
     record: checkpoints.Checkpoint | None = None
     if plan.changes:
         sink.stage("snapshot", "saving the current settings")
+        _note_other_folder(sink, options.snapshot_dir)
         record = checkpoints.save(
             plan.current,
             host=plan.host,
@@ -627,3 +628,15 @@ def _verify(
         )
     sink.finish(True, f"{len(plan.changed_names)} setting(s) verified")
     return plan.changed_names
+
+
+def _note_other_folder(sink: ProgressSink, folder: Path | None) -> None:
+    """A run record outside the default folder is one `check` and `config plan` do not read:
+    say how to make them read it (a write whose run never started is found only there)."""
+    default = checkpoints.default_dir()
+    if folder is None or folder.absolute() == default.absolute():
+        return
+    sink.log(
+        f"note: the run record goes to {folder}; `check` and `config plan` read {default}: "
+        f"set {checkpoints.SNAPSHOT_DIR_ENV}={folder} for every command instead of --snapshot-dir"
+    )

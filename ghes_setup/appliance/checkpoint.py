@@ -122,8 +122,17 @@ def digest(name: str, value: SettingValue) -> str:
     return hashlib.sha256(f"{name}\0{text}".encode()).hexdigest()
 
 
+# Where every command looks for checkpoints and run records when --snapshot-dir is not given:
+# `check` and `config plan` find a pending write only in the folder its run record is in.
+SNAPSHOT_DIR_ENV: Final = "GHES_SETUP_SNAPSHOT_DIR"
+
+
 def default_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """$GHES_SETUP_SNAPSHOT_DIR, else $XDG_STATE_HOME/ghes-setup/snapshots, else
+    ~/.local/state/ghes-setup/snapshots."""
     env = os.environ if environ is None else environ
+    if env.get(SNAPSHOT_DIR_ENV):
+        return Path(env[SNAPSHOT_DIR_ENV]).expanduser().absolute()
     base = Path(env["XDG_STATE_HOME"]) if env.get("XDG_STATE_HOME") else None
     base = base or Path("~/.local/state").expanduser()
     return base / "ghes-setup" / "snapshots"

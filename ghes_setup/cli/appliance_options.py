@@ -90,7 +90,10 @@ NoWaitOpt = Annotated[
     bool, typer.Option("--no-wait", help="Start the configuration run; do not follow it.")
 ]
 TimeoutOpt = Annotated[float, seconds("Seconds to wait for the configuration run.")]
-_SNAPSHOT_DIR_HELP = "Where snapshots go (default ~/.local/state/ghes-setup/snapshots)."
+_SNAPSHOT_DIR_HELP = (
+    "Where snapshots go (default $GHES_SETUP_SNAPSHOT_DIR, else"
+    " ~/.local/state/ghes-setup/snapshots)."
+)
 SnapshotDirOpt = Annotated[
     Path | None, option("--snapshot-dir", metavar="DIR", help=_SNAPSHOT_DIR_HELP)
 ]

@@ -289,3 +289,36 @@ def _secret(value: str) -> object:
     from ghes_setup.secrets import Secret
 
     return Secret(value)
+
+
+@pytest.mark.parametrize("env_points_there", [False, True])
+def test_a_run_record_outside_the_default_folder_says_how_check_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env_points_there: bool
+) -> None:
+    """`check` and `config plan` find a write whose run never started only through its run
+    record: --snapshot-dir elsewhere than $GHES_SETUP_SNAPSHOT_DIR gets a note saying so."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    if env_points_there:
+        monkeypatch.setenv("GHES_SETUP_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
+    else:
+        monkeypatch.delenv("GHES_SETUP_SNAPSHOT_DIR", raising=False)
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    progress = RecordingProgress()
+    apply_site(
+        fake,
+        site_with(),
+        tls_gate=passing_gate,
+        options=options(tmp_path),
+        progress=progress,
+        clock=fast_clock(),
+    )
+    notes = [
+        text
+        for kind, text in progress.events
+        if kind == "log" and "GHES_SETUP_SNAPSHOT_DIR" in text
+    ]
+    if env_points_there:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and str(tmp_path / "snapshots") in notes[0], progress.events
+        assert str(tmp_path / "state" / "ghes-setup" / "snapshots") in notes[0]

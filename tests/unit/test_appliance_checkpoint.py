@@ -84,3 +84,15 @@ def test_garbage_is_a_material_error(tmp_path: Path) -> None:
         checkpoint.load(path)
     with pytest.raises(MaterialError, match="does not exist"):
         checkpoint.load(tmp_path / "missing.json")
+
+
+def test_the_default_folder_is_the_env_one_then_xdg_then_home(tmp_path: Path) -> None:
+    assert (
+        checkpoint.default_dir({"GHES_SETUP_SNAPSHOT_DIR": str(tmp_path / "s")}) == tmp_path / "s"
+    )
+    both = {"GHES_SETUP_SNAPSHOT_DIR": str(tmp_path / "s"), "XDG_STATE_HOME": str(tmp_path / "x")}
+    assert checkpoint.default_dir(both) == tmp_path / "s"
+    xdg = {"XDG_STATE_HOME": str(tmp_path / "x")}
+    assert checkpoint.default_dir(xdg) == tmp_path / "x" / "ghes-setup" / "snapshots"
+    home = checkpoint.default_dir({"GHES_SETUP_SNAPSHOT_DIR": ""})
+    assert home == Path("~/.local/state/ghes-setup/snapshots").expanduser()
