@@ -154,11 +154,18 @@ class Fleet:
         self.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
         group_vars = self.inventory.parent / "group_vars" / "ghes"
         group_vars.mkdir(parents=True, exist_ok=True)
-        vault_file = group_vars / "vault.yml"
-        vault_file.write_text(yaml.safe_dump(vault), encoding="utf-8")
+        self.write_vault_password()
+        self.write_vault(group_vars / "vault.yml", vault)
+
+    def write_vault_password(self) -> None:
+        """The vault password file the example ansible.cfg names (mode 0600)."""
         password_file = self.root / "vault-password"
         password_file.write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
         password_file.chmod(0o600)
+
+    def write_vault(self, vault_file: Path, values: dict[str, Any]) -> None:
+        """`values` as a group_vars file encrypted with ansible-vault (the password above)."""
+        vault_file.write_text(yaml.safe_dump(values), encoding="utf-8")
         encrypted = subprocess.run(
             [str(BIN / "ansible-vault"), "encrypt", str(vault_file)],
             env=self.env(),

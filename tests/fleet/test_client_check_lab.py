@@ -31,7 +31,6 @@ from ghes_setup.lab.handle import LabHandle
 from tests.fleet.conftest import (
     BIN,
     PLAYBOOKS,
-    VAULT_PASSWORD,
     Fleet,
     PlayResult,
     assert_no_secret,
@@ -66,9 +65,7 @@ def write_runner_inventory(
     inventory = {"all": {"children": {"runners": {"hosts": hosts}}}}
     fleet.inventory.parent.mkdir(parents=True, exist_ok=True)
     fleet.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
-    password_file = fleet.root / "vault-password"
-    password_file.write_text(VAULT_PASSWORD + "\n", encoding="utf-8")
-    password_file.chmod(0o600)
+    fleet.write_vault_password()
     if not token:
         return
     group_vars = fleet.inventory.parent / "group_vars" / "runners"
@@ -76,18 +73,7 @@ def write_runner_inventory(
     (group_vars / "main.yml").write_text(
         "ghes_setup_client_token: '{{ vault_runner_token }}'\n", encoding="utf-8"
     )
-    vault_file = group_vars / "vault.yml"
-    vault_file.write_text(yaml.safe_dump({"vault_runner_token": token}), "utf-8")
-    encrypted = subprocess.run(
-        [str(BIN / "ansible-vault"), "encrypt", str(vault_file)],
-        env=fleet.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert encrypted.returncode == 0, encrypted.stderr
-    assert vault_file.read_text(encoding="utf-8").startswith("$ANSIBLE_VAULT;")
+    fleet.write_vault(group_vars / "vault.yml", {"vault_runner_token": token})
 
 
 def lab_runner(fleet: Fleet, lab: LabHandle, env: dict[str, str]) -> None:
