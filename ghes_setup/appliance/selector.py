@@ -35,6 +35,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from typing import Literal
 
 from ghes_setup import facts
@@ -90,6 +91,8 @@ class RoutedTransport(TransportBase):
         # Pipelines run checks in threads that share one transport: identify() may drop the
         # API half, and a multi-transport write reads then writes; one call at a time.
         self._lock = threading.RLock()
+        # The SSH half of identify's prefetch, read while the API identifies (`_read_ahead`).
+        self._ahead: Future[None] | None = None
 
     @property
     def name(self) -> str:
@@ -139,6 +142,7 @@ class RoutedTransport(TransportBase):
         info: ApplianceInfo | None = None
         note: str | None = self._note
         if self.api is not None:
+            self._read_ahead([n for n in prefetch if not self.api.supports(n)])
             try:
                 info = self.api.identify(prefetch)
             except (TlsNotTrusted, AuthenticationFailed) as exc:
@@ -169,11 +173,45 @@ class RoutedTransport(TransportBase):
             info = None
         if info is None:
             assert self.ssh is not None
+            error = self._settle()
+            if error is not None:  # it read some of these names: this read's answer too
+                raise error
             info = self.ssh.identify([n for n in prefetch if self.ssh.supports(n)])
         if note is not None:
             info = dataclasses.replace(info, transport_note=note)
         self._info = info
         return info
+
+    def _read_ahead(self, names: list[str]) -> None:
+        """Read the SSH-only prefetch settings (Packages keys, storage secrets) in a thread
+        while the API identifies: the TCP and SSH handshakes and the read overlap the API's
+        round trips instead of following them. The answer waits in the SSH transport's
+        prefetch cache for the next `read_settings`; an error is that read's answer
+        (`_settle`): it would have met the same one."""
+        ssh = self.ssh
+        names = [n for n in names if ssh is not None and ssh.supports(n)]
+        if ssh is None or not names or self._ahead is not None:
+            return
+        future: Future[None] = Future()
+
+        def read() -> None:
+            try:
+                ssh.identify(names)
+            except BaseException as exc:  # handed to the caller of the next SSH read
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+        self._ahead = future
+        threading.Thread(target=read, name="ssh-read-ahead", daemon=True).start()
+
+    def _settle(self) -> BaseException | None:
+        """Wait for the read-ahead, if any, before anything else uses the SSH transport (a
+        write must not race a read that would refill the prefetch cache); its error, once.
+        An SSH read raises it rather than try again at once, which would meet it again after
+        waiting out the same connect timeout twice."""
+        ahead, self._ahead = self._ahead, None
+        return None if ahead is None else ahead.exception()
 
     def _drop_api(self) -> None:
         if self.api is not None:
@@ -188,8 +226,13 @@ class RoutedTransport(TransportBase):
         wanted = list(names) if names is not None else [s.name for s in facts.SETTINGS]
         if names is None:
             wanted = [n for n in wanted if self.supports(n)]
+        groups = self._groups(wanted).values()
+        if any(transport is self.ssh for transport, _ in groups):
+            error = self._settle()  # an API-only read need not wait for it
+            if error is not None:
+                raise error
         merged: dict[str, SettingValue] = {}
-        for transport, group in self._groups(wanted).values():
+        for transport, group in groups:
             merged.update(transport.read_settings(group))
         return Settings({n: merged[n] for n in wanted})
 
@@ -198,6 +241,7 @@ class RoutedTransport(TransportBase):
             self._write_settings(changes)
 
     def _write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        self._settle()
         groups = list(self._groups(changes).values())
         if len(groups) <= 1:
             for transport, names in groups:
@@ -219,6 +263,7 @@ class RoutedTransport(TransportBase):
             return self._start_apply(run_id)
 
     def _start_apply(self, run_id: str) -> ApplyRun:
+        self._settle()
         return self._apply_via.start_apply(run_id)
 
     def apply_status(self, run_id: str | None = None) -> ApplyStatus:
@@ -237,6 +282,7 @@ class RoutedTransport(TransportBase):
 
     def close(self) -> None:
         with self._lock:
+            self._settle()
             for transport in (self.ssh, self.api):
                 if transport is not None:
                     transport.close()

@@ -11,29 +11,29 @@ Packages checks; `close()` releases it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from ghes_setup.appliance import checkpoint as checkpoints
-from ghes_setup.appliance.apply import appliance_of
-from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
-from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
-from ghes_setup.appliance.selector import Connect, Mode, RoutedTransport
 from ghes_setup.config.site import Site
-from ghes_setup.dns.context import DnsContext
-from ghes_setup.dns.service import prepare as prepare_dns
-from ghes_setup.dns.service import request_for_site
 from ghes_setup.errors import GhesSetupError, SecretMissing
 from ghes_setup.net import AddressResolver
-from ghes_setup.packages.context import PackagesContext
-from ghes_setup.packages.desired import PACKAGES_SCOPE
-from ghes_setup.registry.check_ping import PingRequest
-from ghes_setup.registry.smoke import SmokeRequest
 from ghes_setup.secrets import Secret
-from ghes_setup.tls.check_served import TlsProbeContext
-from ghes_setup.tls.service import TlsProbeRequest, probe_context
+
+# Each area is imported by the method that builds its context, when a check first needs it:
+# `check` starts the appliance's long chain (API, SSH, the storage test) before the other
+# areas' modules (dnspython, pyOpenSSL, cryptography) are even imported.
+if TYPE_CHECKING:
+    from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
+    from ghes_setup.appliance.context import ApplianceContext
+    from ghes_setup.appliance.selector import Mode, RoutedTransport
+    from ghes_setup.dns.context import DnsContext
+    from ghes_setup.packages.context import PackagesContext
+    from ghes_setup.registry.check_ping import PingRequest
+    from ghes_setup.registry.smoke import SmokeRequest
+    from ghes_setup.tls.check_served import TlsProbeContext
 
 T = TypeVar("T")
 
@@ -53,6 +53,7 @@ class PipelineContext:
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
     _transport: RoutedTransport | None = field(default=None, repr=False)
+    _early: threading.Thread | None = field(default=None, repr=False)
 
     def _once(self, key: str, build: Callable[[], T]) -> T:
         # One lock per area: building one context (which may build another: the appliance's
@@ -72,9 +73,13 @@ class PipelineContext:
 
     # ------------------------------------------------------------------ areas
     def dns(self) -> DnsContext:
-        return self._once("dns", lambda: prepare_dns(request_for_site(self.site)))
+        from ghes_setup.dns.service import prepare, request_for_site
+
+        return self._once("dns", lambda: prepare(request_for_site(self.site)))
 
     def tls_served(self) -> TlsProbeContext:
+        from ghes_setup.tls.service import TlsProbeRequest, probe_context
+
         def build() -> TlsProbeContext:
             return probe_context(
                 TlsProbeRequest(
@@ -93,6 +98,8 @@ class PipelineContext:
         return self._once("tls", build)
 
     def status_endpoint(self) -> StatusEndpointContext:
+        from ghes_setup.appliance.check_status_endpoint import StatusEndpointContext
+
         return StatusEndpointContext(
             hostname=self.site.hostname,
             resolver=self.resolver,
@@ -104,6 +111,8 @@ class PipelineContext:
     def transport(self) -> RoutedTransport:
         """The run's one appliance transport (thread-safe: calls are serialised inside)."""
 
+        from ghes_setup.appliance.selector import Connect
+
         def build() -> RoutedTransport:
             connect = Connect(self.site, self.resolver, self.password, self.mode, self.environ)
             self._transport = connect.open()
@@ -112,6 +121,11 @@ class PipelineContext:
         return self._once("transport", build)
 
     def appliance(self) -> ApplianceContext:
+        from ghes_setup.appliance import checkpoint as checkpoints
+        from ghes_setup.appliance.apply import appliance_of
+        from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
+        from ghes_setup.packages.desired import PACKAGES_SCOPE
+
         # One read for the appliance and the Packages checks (one SSH exec with identify).
         prefetch = (*CHECKED_SETTINGS, *PACKAGES_SCOPE)
         return self._once(
@@ -125,9 +139,13 @@ class PipelineContext:
         )
 
     def packages(self) -> PackagesContext:
+        from ghes_setup.packages.context import PackagesContext
+
         return self._once("packages", lambda: PackagesContext(self.transport(), self.site))
 
     def registry_ping(self) -> PingRequest:
+        from ghes_setup.registry.check_ping import PingRequest
+
         def maintenance() -> bool | None:
             # Only asked when /v2/ answers 503: read the appliance's maintenance state.
             from ghes_setup.appliance.maintenance import in_maintenance
@@ -140,6 +158,8 @@ class PipelineContext:
         return PingRequest.for_site(self.site, self.resolver, self.timeout, maintenance=maintenance)
 
     def smoke(self) -> SmokeRequest:
+        from ghes_setup.registry.smoke import SmokeRequest
+
         def build() -> SmokeRequest:
             if self.token is None:
                 raise SecretMissing(
@@ -150,7 +170,25 @@ class PipelineContext:
 
         return self._once("smoke", build)
 
+    def start_appliance(self) -> None:
+        """Identify the appliance in a thread from now on (the Manage API, and over SSH the
+        Packages settings, `RoutedTransport._read_ahead`): the longest chain of a `check` run
+        starts while the rest of the run is still importing. The appliance and Packages checks
+        take its memoised answer, or meet and report its error."""
+        if self._early is not None:
+            return
+
+        def identify() -> None:
+            # Nothing is lost: a check that needs the answer asks again and gets the error.
+            with contextlib.suppress(Exception):
+                self.appliance().info()
+
+        self._early = threading.Thread(target=identify, name="appliance-early", daemon=True)
+        self._early.start()
+
     def close(self) -> None:
+        if self._early is not None:
+            self._early.join()  # its transport must not open after this close
         if self._transport is not None:
             self._transport.close()
 

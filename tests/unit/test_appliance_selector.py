@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,13 @@ import pytest
 from ghes_setup import facts
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.selector import RoutedTransport, open_transport
-from ghes_setup.appliance.transport import SettingsRejected, TlsNotTrusted
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    Settings,
+    SettingsRejected,
+    SettingValue,
+    TlsNotTrusted,
+)
 from ghes_setup.config.site import Connection, Site
 from ghes_setup.errors import (
     AuthenticationFailed,
@@ -184,3 +192,106 @@ def test_plain_http_api_is_refused_unless_allowed_then_noted() -> None:
     allowed.close()
     https = site(api_port=8080, api_scheme="https")
     assert https.api_scheme == "https"
+
+
+# ---------------------------------------------------------------- the SSH read-ahead
+class _SshHalf(FakeAppliance):
+    """The SSH half: records what identify read ahead, and may hold it until released."""
+
+    def __init__(self, release: threading.Event | None = None) -> None:
+        super().__init__()
+        self.release = release
+        self.asked: list[list[str]] = []
+        self.log: list[str] = []
+
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        self.asked.append(list(prefetch))
+        if self.release is not None:
+            assert self.release.wait(10), "the read-ahead was never released"
+        self.log.append("identify")
+        return super().identify(prefetch)
+
+    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        self.log.append("read")
+        return super().read_settings(names)
+
+    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        self.log.append("write")
+        super().write_settings(changes)
+
+
+class _ApiHalf(FakeAppliance):
+    """The API half: says when it is asked who the appliance is."""
+
+    def __init__(self, asked: threading.Event) -> None:
+        super().__init__(supported=API_FIELDS)
+        self.asked = asked
+
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        self.asked.set()
+        return super().identify(prefetch)
+
+
+PREFETCH = ["subdomain_isolation", "packages.enabled", "packages.s3_secret_key"]
+
+
+def test_identify_reads_the_ssh_only_settings_while_the_api_identifies() -> None:
+    api_asked = threading.Event()
+    ssh, api = _SshHalf(release=api_asked), _ApiHalf(api_asked)  # SSH waits for the API
+    ssh.store["app.packages.enabled"] = "true"
+    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    routed.identify(PREFETCH)  # one after the other, the SSH half would wait forever
+    # Only what the API cannot read goes over SSH; it is this read's answer.
+    assert routed.read_settings(["packages.enabled"])["packages.enabled"] is True
+    assert ssh.asked == [["packages.enabled", "packages.s3_secret_key"]]
+    routed.close()
+
+
+def test_a_read_of_api_fields_does_not_wait_for_the_read_ahead() -> None:
+    release = threading.Event()
+    ssh, api = _SshHalf(release=release), FakeAppliance(supported=API_FIELDS)
+    api.store = ssh.store
+    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    routed.identify(PREFETCH)
+    assert routed.read_settings(["subdomain_isolation"])["subdomain_isolation"] is None
+    assert ssh.log == []  # still held: the API read did not wait for it
+    release.set()
+    routed.close()
+    assert ssh.log == ["identify"]  # close waited for it before closing
+
+
+def test_a_write_waits_for_the_read_ahead_to_end() -> None:
+    release = threading.Event()
+    ssh, api = _SshHalf(release=release), FakeAppliance(supported=API_FIELDS)
+    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    routed.identify(PREFETCH)
+    writer = threading.Thread(target=routed.write_settings, args=({"packages.enabled": True},))
+    writer.start()
+    writer.join(0.2)
+    assert writer.is_alive() and ssh.log == []  # a late read must not refill the cache after it
+    release.set()
+    writer.join(10)
+    assert ssh.log == ["identify", "write"]
+    routed.close()
+
+
+def test_a_failed_read_ahead_is_the_next_ssh_reads_error_without_a_second_try() -> None:
+    ssh, api = _SshHalf(), FakeAppliance(supported=API_FIELDS)
+    ssh.unreachable = True
+    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    assert routed.identify(PREFETCH).via == "fake"  # the API answered: reachable
+    with pytest.raises(Unreachable, match="connection refused"):
+        routed.read_settings(["packages.enabled"])
+    assert len(ssh.asked) == 1 and "read" not in ssh.log  # its error, not a second wait
+    with pytest.raises(Unreachable):
+        routed.read_settings(["packages.enabled"])  # given once: the next read tries again
+    assert ssh.log == ["identify", "read"]
+    routed.close()
+
+
+def test_no_read_ahead_when_the_prefetch_is_all_api_fields() -> None:
+    ssh, api = _SshHalf(), FakeAppliance(supported=API_FIELDS)
+    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    routed.identify(["subdomain_isolation", "tls.enabled"])
+    routed.close()
+    assert ssh.asked == []  # a run that needs no SSH setting opens no SSH connection

@@ -182,11 +182,13 @@ def test_the_area_commands_run_the_tables_checks() -> None:
 def test_the_check_pipeline_runs_the_tables_checks_through_the_pipeline_context() -> None:
     from ghes_setup.runbooks import check
 
-    assert [c.inner for c in check.CHECKS] == list(checks(Pipeline.CHECK))
-    assert [c.inner for c in check.SMOKE] == list(checks(Pipeline.CHECK_SMOKE))
-    by_id = {c.id: c for c in check.CHECKS}
+    table = check.check_table()
+    assert [c.inner for c in table] == list(checks(Pipeline.CHECK))
+    with_smoke = check.check_table(smoke=True)
+    assert [c.inner for c in with_smoke[len(table) :]] == list(checks(Pipeline.CHECK_SMOKE))
+    by_id = {c.id: c for c in table}
     assert by_id["packages-enabled"].requires == ("appliance-reachable",)
-    ids = _ids(check.CHECKS)  # the DNS checks first, then what the appliance serves
+    ids = _ids(table)  # the DNS checks first, then what the appliance serves
     after_dns = ids[len(rows(Pipeline.CHECK, area="dns")) :]
     assert after_dns[:3] == ["tls-served", "status-endpoint", "appliance-reachable"]
 
