@@ -2,8 +2,8 @@
 
 Every HTTPS request ghes-setup makes (Manage API, REST API, /status, the registry) goes
 through a client built here, so that:
-- TLS is always verified: the system store (certifi's bundle via ssl defaults), plus the
-  `--ca-file` the admin gives for a private CA; never `verify=False`;
+- TLS is always verified: the system store (certifi's bundle when the system has none),
+  plus the `--ca-file` the admin gives for a private CA; never `verify=False`;
 - names resolve through the run's `AddressResolver` (`--resolve`, `--nameserver`, the site's
   `address`), while the URL, the Host header, SNI and the certificate check keep the real
   name (docs/reference/lab-findings.md §2 "transport that maps names"), so redirects, token realms
@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,15 +38,42 @@ from ghes_setup.trace import event, safe_url
 USER_AGENT = f"ghes-setup/{__version__}"
 
 
-def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
-    """Verification on, system roots plus `ca_file` when given."""
-    ctx = ssl.create_default_context()
-    try:
-        import certifi  # httpx depends on it; the system store may be empty in containers
+# One context per CA file per process: loading the system roots and certifi's bundle costs
+# tens of milliseconds of CPU, and a `check` run opens its HTTPS clients (Manage API, /status,
+# the registry) at once in parallel threads. A CA file that changes (its size or mtime) gets a
+# new context. Users only read a shared context: httpx and httpcore wrap sockets with it (and
+# set the same ALPN list on it per connection, as one client's pool already does).
+_CONTEXTS: dict[tuple[str, int, int] | None, ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
 
-        ctx.load_verify_locations(cafile=certifi.where())
-    except ImportError:  # pragma: no cover
-        pass
+
+def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """Verification on, system roots plus `ca_file` when given (built once, then shared)."""
+    key: tuple[str, int, int] | None = None
+    if ca_file is not None:
+        try:
+            st = ca_file.stat()
+            key = (str(ca_file), st.st_mtime_ns, st.st_size)
+        except OSError:  # _new_context says what is wrong with it
+            return _new_context(ca_file)
+    with _CONTEXTS_LOCK:  # one thread loads the roots; the others wait for that context
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            ctx = _CONTEXTS[key] = _new_context(ca_file)
+    return ctx
+
+
+def _new_context(ca_file: Path | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if not ctx.get_ca_certs():
+        # An empty system store (slim containers): certifi's bundle (httpx depends on it).
+        # A system store is used as it is, as curl does: loading both cost twice the time.
+        try:
+            import certifi
+
+            ctx.load_verify_locations(cafile=certifi.where())
+        except ImportError:  # pragma: no cover
+            pass
     if ca_file is not None:
         try:
             ctx.load_verify_locations(cafile=str(ca_file))
