@@ -52,31 +52,25 @@ class NagiosCode(IntEnum):
     UNKNOWN = 3
 
 
-# Most specific class first: the first match wins.
-_ERROR_TABLE: tuple[tuple[type[errors.GhesSetupError], ExitCode], ...] = (
-    (errors.InputError, ExitCode.INPUT),
-    (errors.Unreachable, ExitCode.UNREACHABLE),
-    (errors.AuthenticationFailed, ExitCode.UNREACHABLE),
-    (errors.HostKeyNotTrusted, ExitCode.UNREACHABLE),
-    (errors.UnsupportedVersion, ExitCode.UNSUPPORTED),
-    (errors.RefusedTarget, ExitCode.UNSUPPORTED),
-    (errors.ApplyFailed, ExitCode.APPLY_FAILED),
-    (errors.ApplianceResponseError, ExitCode.NOT_EVALUATED),
-    (errors.OutputError, ExitCode.OUTPUT),
-    (errors.Interrupted, ExitCode.INTERRUPTED),
-)
-
-
 def for_error(exc: BaseException) -> ExitCode:
-    """The exit code for an exception that ended a command."""
-    if isinstance(exc, KeyboardInterrupt):
+    """The exit code for an exception that ended a command: the code of its reason
+    (`checks.failure.reason_of`, the one table of error classes), but for the two errors that
+    end a command and are no reason a check fails for (output, interrupt)."""
+    if isinstance(exc, KeyboardInterrupt | errors.Interrupted):
         return ExitCode.INTERRUPTED
-    for cls, code in _ERROR_TABLE:
-        if isinstance(exc, cls):
-            return code
-    if isinstance(exc, errors.GhesSetupError):
-        return ExitCode.CHECK_FAILED
-    return ExitCode.INTERNAL
+    if isinstance(exc, errors.OutputError):
+        return ExitCode.OUTPUT
+    from ghes_setup.checks.failure import ErrorReason, reason_of
+
+    return {
+        ErrorReason.BAD_INPUT: ExitCode.INPUT,
+        ErrorReason.UNREACHABLE: ExitCode.UNREACHABLE,
+        ErrorReason.UNSUPPORTED: ExitCode.UNSUPPORTED,
+        ErrorReason.APPLY_FAILED: ExitCode.APPLY_FAILED,
+        ErrorReason.NOT_EVALUATED: ExitCode.NOT_EVALUATED,
+        ErrorReason.FAILED: ExitCode.CHECK_FAILED,
+        ErrorReason.INTERNAL: ExitCode.INTERNAL,
+    }[reason_of(exc)]
 
 
 def for_status(status: Status, *, strict: bool = False) -> ExitCode:

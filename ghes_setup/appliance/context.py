@@ -7,15 +7,38 @@ under a lock: five checks cost one identify and one settings read, not five.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport, Settings
 from ghes_setup.errors import GhesSetupError
 
 # The settings the read-only checks look at.
 CHECKED_SETTINGS: Final = ("subdomain_isolation", "tls.enabled", "tls.cert")
+
+T = TypeVar("T")
+
+
+class Remembered(Generic[T]):
+    """One answer of the appliance, asked for once: the first call computes it, or its
+    `GhesSetupError`, and every later call gets the same (each check that needs an unreachable
+    appliance reports the same reason, and the appliance is asked once). Not locked: the caller
+    holds its context's lock."""
+
+    def __init__(self) -> None:
+        self._answer: T | GhesSetupError | None = None
+
+    def get(self, compute: Callable[[], T]) -> T:
+        if self._answer is None:
+            try:
+                self._answer = compute()
+            except GhesSetupError as exc:
+                self._answer = exc
+        if isinstance(self._answer, GhesSetupError):
+            raise self._answer
+        return self._answer
 
 
 @dataclass
@@ -29,30 +52,21 @@ class ApplianceContext:
     appliance: str | None = None
     state_dir: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _info: ApplianceInfo | GhesSetupError | None = field(default=None, repr=False)
-    _settings: Settings | GhesSetupError | None = field(default=None, repr=False)
+    _info: Remembered[ApplianceInfo] = field(default_factory=Remembered, repr=False)
+    _settings: Remembered[Settings] = field(default_factory=Remembered, repr=False)
 
     def info(self) -> ApplianceInfo:
         with self._lock:
-            if self._info is None:
-                try:
-                    self._info = self.transport.identify(
-                        [n for n in self.prefetch if self.transport.supports(n)]
-                    )
-                except GhesSetupError as exc:
-                    self._info = exc
-            if isinstance(self._info, GhesSetupError):
-                raise self._info
-            return self._info
+            return self._info.get(
+                lambda: self.transport.identify(
+                    [n for n in self.prefetch if self.transport.supports(n)]
+                )
+            )
 
     def settings(self) -> Settings:
         with self._lock:
-            if self._settings is None:
-                names = [n for n in CHECKED_SETTINGS if self.transport.supports(n)]
-                try:
-                    self._settings = self.transport.read_settings(names)
-                except GhesSetupError as exc:
-                    self._settings = exc
-            if isinstance(self._settings, GhesSetupError):
-                raise self._settings
-            return self._settings
+            return self._settings.get(
+                lambda: self.transport.read_settings(
+                    [n for n in CHECKED_SETTINGS if self.transport.supports(n)]
+                )
+            )

@@ -4,8 +4,8 @@
 
 A check or a step that raises did not deliver its answer; the reason says why, in the terms
 of the exit-code table (docs/exit-codes.md): the reason of an error and its exit code name the
-same distinction (`tests/unit/test_check_failure.py` holds the two tables together; this module
-is below `exit_codes` in the layers and cannot ask it).
+same distinction, so the table of error classes is here, once, and `exit_codes.for_error` maps
+the reason to its code (this module is below `exit_codes` in the layers).
 
 Two callers, two judgements, one function:
 - a *check* that raised could not be evaluated, whatever the reason: `error` (Nagios
@@ -46,7 +46,7 @@ class ErrorReason(StrEnum):
         return self in (ErrorReason.UNREACHABLE, ErrorReason.NOT_EVALUATED)
 
 
-# Most specific class first: the first match wins (the order of exit_codes' table).
+# Most specific class first: the first match wins.
 _REASONS: tuple[tuple[type[errors.GhesSetupError], ErrorReason], ...] = (
     (errors.InputError, ErrorReason.BAD_INPUT),
     (errors.Unreachable, ErrorReason.UNREACHABLE),

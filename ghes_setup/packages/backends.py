@@ -29,7 +29,7 @@ backend".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -194,7 +194,7 @@ def unregister(name: str) -> None:
     del _BACKENDS[name]
 
 
-register(
+_S3 = register(
     StorageBackend(
         name="s3",
         label="S3",
@@ -210,19 +210,18 @@ register(
         recognised="the endpoint is AWS.",
     )
 )
+# "Enter MinIO in the S3 fields" (enabling-github-packages-with-minio): S3's type, settings,
+# secrets and precheck; MinIO's own lint, path-style, and the URLs AWS does not claim.
 register(
-    StorageBackend(
+    replace(
+        _S3,
         name="minio",
         label="MinIO",
         product="MinIO",
-        storage_type="s3",  # "enter MinIO in the S3 fields" (enabling-github-packages-with-minio)
-        site_settings=("packages.service_url", "packages.bucket"),
-        location="packages.bucket",
-        secrets=_S3_SECRETS,
         precheck_provider="MinIO",
-        precheck=_s3_precheck,
         lint=_lint_minio,
         path_style=True,
+        claims_url=None,
         recognised='the endpoint is not AWS, so "minio".',
     )
 )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from ghes_setup.appliance.context import Remembered
 from ghes_setup.appliance.transport import ApplianceTransport, Settings
 from ghes_setup.config.site import Site
-from ghes_setup.errors import GhesSetupError
 from ghes_setup.packages.desired import PACKAGES_SCOPE
 from ghes_setup.packages.storage import UtilityRunner, require_runner, utility_runner
 
@@ -22,7 +22,7 @@ class PackagesContext:
     transport: ApplianceTransport
     site: Site
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _settings: Settings | GhesSetupError | None = field(default=None, repr=False)
+    _settings: Remembered[Settings] = field(default_factory=Remembered, repr=False)
 
     def runner(self) -> UtilityRunner:
         """The admin shell (`PackagesNeedSsh` when this run has none)."""
@@ -35,12 +35,8 @@ class PackagesContext:
     def settings(self) -> Settings:
         """Every Packages setting, read once (secrets arrive as `Secret`; only 'set' is used)."""
         with self._lock:
-            if self._settings is None:
-                try:
-                    self.runner()
-                    self._settings = self.transport.read_settings(PACKAGES_SCOPE)
-                except GhesSetupError as exc:
-                    self._settings = exc
-            if isinstance(self._settings, GhesSetupError):
-                raise self._settings
-            return self._settings
+            return self._settings.get(self._read_settings)
+
+    def _read_settings(self) -> Settings:
+        self.runner()
+        return self.transport.read_settings(PACKAGES_SCOPE)

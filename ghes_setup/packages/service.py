@@ -256,7 +256,8 @@ _DEFAULT_CLOCK = Clock()
 
 @dataclass(frozen=True, slots=True)
 class EnableOutcome:
-    """What `packages enable` did: the apply, and what the storage utilities said."""
+    """What `packages enable` did: the apply, and what the storage utilities said (`registry
+    start`'s outcome is one too, with its wait)."""
 
     apply: ApplyOutcome
     precheck: StorageTest | None = None

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from ghes_setup.appliance.apply import ApplyOptions, ApplyOutcome, Clock, Confirm, TlsGate
+from ghes_setup.appliance.apply import ApplyOptions, Clock, Confirm, TlsGate
 from ghes_setup.appliance.apply import apply_site as _apply_site
 from ghes_setup.appliance.plan import TLS_MATERIAL
 from ghes_setup.appliance.preflight import CONTAINER_REGISTRY
@@ -37,8 +37,7 @@ from ghes_setup.packages.desired import (
     desired_packages,
     read_storage_secrets,
 )
-from ghes_setup.packages.service import packages_hooks
-from ghes_setup.packages.storage import StorageTest
+from ghes_setup.packages.service import EnableOutcome, packages_hooks
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.registry.check_ping import HttpFactory, PingRequest
 from ghes_setup.registry.errors import RegistryError
@@ -66,12 +65,10 @@ _DEFAULT_CLOCK = Clock()
 
 
 @dataclass(frozen=True, slots=True)
-class StartOutcome:
-    """What `registry start` did: the apply (maybe nothing), the storage tests, the wait."""
+class StartOutcome(EnableOutcome):
+    """What `registry start` did: an apply with the Packages hooks, as `packages enable` (the
+    apply, maybe nothing, and the storage tests), then the wait."""
 
-    apply: ApplyOutcome
-    precheck: StorageTest | None = None
-    blob_check: StorageTest | None = None
     wait: WaitResult | None = None  # None on --dry-run
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ghes_setup.appliance.context import Remembered
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.status import check_appliance
 from ghes_setup.checks import Status
+from ghes_setup.errors import Unreachable
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -62,3 +66,29 @@ def test_unreachable_is_could_not_check_and_skips_the_rest() -> None:
     got = statuses(fake)
     assert got["appliance-reachable"] is Status.ERROR
     assert {got[i] for i in got if i != "appliance-reachable"} == {Status.SKIP}
+
+
+def test_an_answer_or_its_error_is_asked_for_once() -> None:
+    calls: list[str] = []
+
+    def refused() -> str:
+        calls.append("asked")
+        raise Unreachable("ghe.example.com:122: connection refused")
+
+    failing: Remembered[str] = Remembered()
+    with pytest.raises(Unreachable) as first:
+        failing.get(refused)
+    with pytest.raises(Unreachable) as second:
+        failing.get(refused)
+    assert second.value is first.value and calls == ["asked"]
+
+    answered: Remembered[str] = Remembered()
+    assert answered.get(lambda: "3.14.2") == "3.14.2"
+    assert answered.get(lambda: "never asked") == "3.14.2"
+
+
+def test_a_bug_is_not_remembered() -> None:
+    remembered: Remembered[str] = Remembered()
+    with pytest.raises(KeyError):
+        remembered.get(lambda: {}["missing"])
+    assert remembered.get(lambda: "asked again") == "asked again"
