@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from ghes_setup.cli.appliance_options import TokenFileOpt
 from ghes_setup.cli.common import (
     FormatOpt,
     HostnameArg,
@@ -69,15 +70,7 @@ def check_cmd(
     token_stdin: Annotated[
         bool, typer.Option("--token-stdin", help="Read the PAT from standard input.")
     ] = False,
-    token_file: Annotated[
-        str | None,
-        typer.Option(
-            "--token-file",
-            metavar="FILE",
-            help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN).",
-            show_default=False,
-        ),
-    ] = None,
+    token_file: TokenFileOpt = None,
     smoke: Annotated[
         bool,
         typer.Option("--smoke", help="Also push and pull a test image from here (needs a token)."),
