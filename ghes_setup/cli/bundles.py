@@ -4,7 +4,8 @@
 dataclass of them), so `--help` lists them where that parameter stands and no command pastes
 the same dozen lines. `appliance_options.with_connection` is the connection bundle;
 `with_report` is the one of every check-type command (--format, --textfile, --strict).
-`option()` and `seconds()` are the metadata of the single options many commands repeat.
+`seconds()` is the metadata of the duration options many commands repeat (`common.option()`
+that of an option whose help states its default).
 """
 
 from __future__ import annotations
@@ -33,11 +34,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 Param = tuple[str, Any, Any]  # (name, Annotated option type, default)
-
-
-def option(*flags: str, help: str, metavar: str | None = None) -> Any:
-    """An option whose default the help text states (so Typer shows none)."""
-    return typer.Option(*flags, metavar=metavar, help=help, show_default=False)
 
 
 def seconds(help: str, flag: str = "--timeout") -> Any:
