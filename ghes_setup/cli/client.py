@@ -19,6 +19,7 @@ from ghes_setup.cli.common import (
     byte_size,
     emit_report,
     load_site_for,
+    option,
     output_format,
     token_inputs,
 )
@@ -77,43 +78,39 @@ def check_cmd(
     ] = False,
     size: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--size",
             metavar="BYTES",
             help="With --smoke: add a random layer of this size, e.g. 64MiB, so that a "
             "proxy's body limit shows (default: [smoke] size, else none).",
-            show_default=False,
         ),
     ] = None,
     ecosystem: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--ecosystem",
             metavar="NAME",
             help="Also check the subdomain of this Packages ecosystem: npm, maven, nuget, "
             "rubygems, docker (repeatable; default: the site's enabled ones).",
-            show_default=False,
         ),
     ] = None,
     user: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--user",
             metavar="USER",
             help="Login for the docker login line and the smoke test (default: the token's "
             "owner, else [smoke] user).",
-            show_default=False,
         ),
     ] = None,
     nameserver: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--nameserver",
             metavar="IP[:PORT]",
             help="The appliance's DNS server, to compare this machine's answers with "
             "(repeatable; default: the site's nameservers). Lookups themselves always use "
             "this machine's resolver.",
-            show_default=False,
         ),
     ] = None,
     fmt: FormatOpt = None,
