@@ -15,7 +15,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_type_hints, overload
 
 import typer
 
@@ -105,6 +105,18 @@ class ReportArgs:
 NO_REPORT_ARGS: Final = ReportArgs()  # the default `with_report` replaces
 
 
-def with_report(fn: F) -> F:
-    """Add --format/--textfile/--strict in the place of the command's `output: ReportArgs`."""
-    return bundle(ReportArgs, "output")(fn)
+@overload
+def with_report(fn: F) -> F: ...
+
+
+@overload
+def with_report(*, textfile: bool = True) -> Callable[[F], F]: ...
+
+
+def with_report(fn: F | None = None, *, textfile: bool = True) -> F | Callable[[F], F]:
+    """Add --format/--textfile/--strict in the place of the command's `output: ReportArgs`.
+    `textfile=False` leaves out --textfile (`client check` takes --format and --strict only)."""
+    decorate: Callable[[F], F] = bundle(
+        ReportArgs, "output", keep=lambda option: textfile or option != "textfile"
+    )
+    return decorate(fn) if fn is not None else decorate

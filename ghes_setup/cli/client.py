@@ -11,16 +11,13 @@ from typing import Annotated
 import typer
 
 from ghes_setup.cli.appliance_options import TokenFileOpt
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, with_report
 from ghes_setup.cli.common import (
-    FormatOpt,
     HostnameArg,
     SiteOpt,
-    StrictOpt,
     byte_size,
-    emit_report,
     load_site_for,
     option,
-    output_format,
     token_inputs,
 )
 
@@ -64,6 +61,7 @@ Example: ghes-setup client check ghe.example.com --ecosystem npm --token-file ~/
 
 
 @app.command("check", help=CHECK_HELP)
+@with_report(textfile=False)
 def check_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -113,8 +111,7 @@ def check_cmd(
             "this machine's resolver.",
         ),
     ] = None,
-    fmt: FormatOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
 
     from ghes_setup import secrets
@@ -122,7 +119,7 @@ def check_cmd(
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.net import Nameserver
 
-    out_format = output_format(ctx, fmt)
+    out_format = output.format(ctx)
     tokens = token_inputs(token_stdin, token_file)
     size_bytes = byte_size(size, "--size")
     site_obj = load_site_for(
@@ -150,5 +147,4 @@ def check_cmd(
         size=site_obj.smoke.size,
         timeout=min(site_obj.connection.timeout, 10.0),
     )
-    report = run_client_check(request)
-    raise typer.Exit(emit_report(ctx, report, out_format, strict=strict))
+    output.exit(ctx, out_format, run_client_check(request))

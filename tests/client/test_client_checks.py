@@ -417,6 +417,16 @@ def test_cli_refuses_bad_input_before_any_probe(cli: CliRunner) -> None:
     assert "Traceback" not in bad.output + smoke.output + nothing.output
 
 
+def test_cli_takes_format_and_strict_but_no_textfile(cli: CliRunner, tmp_path: Path) -> None:
+    """`with_report(textfile=False)`: the report options of the other check commands but
+    --textfile; a report format is accepted up to the first input error."""
+    textfile = cli("client", "check", HOST, "--textfile", str(tmp_path / "c.prom"))
+    assert textfile.exit_code == 2 and "No such option: --textfile" in textfile.stderr
+    json_bad = cli("client", "check", HOST, "--format", "json", "--strict", "--ecosystem", "pypi")
+    assert json_bad.exit_code == 3 and "pypi" in json_bad.stderr
+    assert not (tmp_path / "c.prom").exists()
+
+
 def test_cli_reads_the_token_file_from_the_current_folder(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
