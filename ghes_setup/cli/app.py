@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 import typer
 from typer.core import TyperGroup
 
-from ghes_setup.cli.common import AppState, FormatOpt, OutputFormat
+from ghes_setup.cli.common import AppState, FormatOpt, OutputFormat, option
 
 # name -> (module, attribute): a `typer.Typer`, or a function of no arguments returning one.
 # Listed in the order `ghes-setup --help` shows them: the main jobs first, then the areas.
@@ -164,11 +164,10 @@ def root(
     ] = False,
     log_file: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--log-file",
             metavar="FILE",
             help="Append the debug trace to FILE (created 0600), with or without --debug.",
-            show_default=False,
         ),
     ] = None,
     version: Annotated[

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar, overload
 
 import typer
 
-from ghes_setup.cli.bundles import bundle, option, seconds
+from ghes_setup.cli.bundles import bundle, seconds
 from ghes_setup.cli.common import (
     CaFileOpt,
     NameserverOpt,
@@ -26,6 +26,7 @@ from ghes_setup.cli.common import (
     abs_path,
     load_site_for,
     make_resolver,
+    option,
     state,
 )
 from ghes_setup.reporting.appliance import plan_human

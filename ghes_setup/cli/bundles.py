@@ -4,7 +4,8 @@
 dataclass of them), so `--help` lists them where that parameter stands and no command pastes
 the same dozen lines. `appliance_options.with_connection` is the connection bundle;
 `with_report` is the one of every check-type command (--format, --textfile, --strict).
-`option()` and `seconds()` are the metadata of the single options many commands repeat.
+`seconds()` is the metadata of the duration options many commands repeat (`common.option()`
+that of an option whose help states its default).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar, get_type_hints, overload
 
 import typer
 
@@ -33,11 +34,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 Param = tuple[str, Any, Any]  # (name, Annotated option type, default)
-
-
-def option(*flags: str, help: str, metavar: str | None = None) -> Any:
-    """An option whose default the help text states (so Typer shows none)."""
-    return typer.Option(*flags, metavar=metavar, help=help, show_default=False)
 
 
 def seconds(help: str, flag: str = "--timeout") -> Any:
@@ -109,6 +105,18 @@ class ReportArgs:
 NO_REPORT_ARGS: Final = ReportArgs()  # the default `with_report` replaces
 
 
-def with_report(fn: F) -> F:
-    """Add --format/--textfile/--strict in the place of the command's `output: ReportArgs`."""
-    return bundle(ReportArgs, "output")(fn)
+@overload
+def with_report(fn: F) -> F: ...
+
+
+@overload
+def with_report(*, textfile: bool = True) -> Callable[[F], F]: ...
+
+
+def with_report(fn: F | None = None, *, textfile: bool = True) -> F | Callable[[F], F]:
+    """Add --format/--textfile/--strict in the place of the command's `output: ReportArgs`.
+    `textfile=False` leaves out --textfile (`client check` takes --format and --strict only)."""
+    decorate: Callable[[F], F] = bundle(
+        ReportArgs, "output", keep=lambda option: textfile or option != "textfile"
+    )
+    return decorate(fn) if fn is not None else decorate

@@ -19,8 +19,7 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
-from ghes_setup.cli.bundles import option
-from ghes_setup.cli.common import SiteOpt, abs_path, state, token_inputs
+from ghes_setup.cli.common import SiteOpt, abs_path, option, state, token_inputs
 
 CAPTURE_HELP = """\
 Record what the appliance says, read-only and redacted, as versioned JSON (mode 0600;

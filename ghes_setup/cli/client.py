@@ -10,15 +10,14 @@ from typing import Annotated
 
 import typer
 
+from ghes_setup.cli.appliance_options import TokenFileOpt
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, with_report
 from ghes_setup.cli.common import (
-    FormatOpt,
     HostnameArg,
     SiteOpt,
-    StrictOpt,
     byte_size,
-    emit_report,
     load_site_for,
-    output_format,
+    option,
     token_inputs,
 )
 
@@ -62,6 +61,7 @@ Example: ghes-setup client check ghe.example.com --ecosystem npm --token-file ~/
 
 
 @app.command("check", help=CHECK_HELP)
+@with_report(textfile=False)
 def check_cmd(
     ctx: typer.Context,
     hostname: HostnameArg = None,
@@ -69,62 +69,49 @@ def check_cmd(
     token_stdin: Annotated[
         bool, typer.Option("--token-stdin", help="Read the PAT from standard input.")
     ] = False,
-    token_file: Annotated[
-        str | None,
-        typer.Option(
-            "--token-file",
-            metavar="FILE",
-            help="Read the PAT from FILE (default: $GHES_SETUP_TOKEN).",
-            show_default=False,
-        ),
-    ] = None,
+    token_file: TokenFileOpt = None,
     smoke: Annotated[
         bool,
         typer.Option("--smoke", help="Also push and pull a test image from here (needs a token)."),
     ] = False,
     size: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--size",
             metavar="BYTES",
             help="With --smoke: add a random layer of this size, e.g. 64MiB, so that a "
             "proxy's body limit shows (default: [smoke] size, else none).",
-            show_default=False,
         ),
     ] = None,
     ecosystem: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--ecosystem",
             metavar="NAME",
             help="Also check the subdomain of this Packages ecosystem: npm, maven, nuget, "
             "rubygems, docker (repeatable; default: the site's enabled ones).",
-            show_default=False,
         ),
     ] = None,
     user: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--user",
             metavar="USER",
             help="Login for the docker login line and the smoke test (default: the token's "
             "owner, else [smoke] user).",
-            show_default=False,
         ),
     ] = None,
     nameserver: Annotated[
         list[str] | None,
-        typer.Option(
+        option(
             "--nameserver",
             metavar="IP[:PORT]",
             help="The appliance's DNS server, to compare this machine's answers with "
             "(repeatable; default: the site's nameservers). Lookups themselves always use "
             "this machine's resolver.",
-            show_default=False,
         ),
     ] = None,
-    fmt: FormatOpt = None,
-    strict: StrictOpt = False,
+    output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
 
     from ghes_setup import secrets
@@ -132,7 +119,7 @@ def check_cmd(
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.net import Nameserver
 
-    out_format = output_format(ctx, fmt)
+    out_format = output.format(ctx)
     tokens = token_inputs(token_stdin, token_file)
     size_bytes = byte_size(size, "--size")
     site_obj = load_site_for(
@@ -160,5 +147,4 @@ def check_cmd(
         size=site_obj.smoke.size,
         timeout=min(site_obj.connection.timeout, 10.0),
     )
-    report = run_client_check(request)
-    raise typer.Exit(emit_report(ctx, report, out_format, strict=strict))
+    output.exit(ctx, out_format, run_client_check(request))

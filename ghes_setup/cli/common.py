@@ -19,6 +19,7 @@ from typing import (
     TYPE_CHECKING,
     Annotated,
     Any,
+    NoReturn,
     TextIO,
     TypedDict,
     TypeVar,
@@ -133,42 +134,39 @@ def run_journal(*, reset: bool = False) -> RecordingProgress:
 
 
 # ---------------------------------------------------------------- shared options
+
+
+def option(*flags: str, help: str, metavar: str | None = None) -> Any:
+    """An option whose default the help text states (so Typer shows none)."""
+    return typer.Option(*flags, metavar=metavar, help=help, show_default=False)
+
+
 FormatOpt = Annotated[
     OutputFormat | None,
     typer.Option("--format", help="Output: human, json, nagios or prometheus (check commands)."),
 ]
 SiteOpt = Annotated[
-    Path | None,
-    typer.Option("--site", help="Site file (TOML). Default: $GHES_SETUP_SITE.", show_default=False),
+    Path | None, option("--site", help="Site file (TOML). Default: $GHES_SETUP_SITE.")
 ]
 NameserverOpt = Annotated[
     list[str] | None,
-    typer.Option(
-        "--nameserver",
-        help="Resolve through this DNS server, IP[:PORT] (repeatable).",
-        show_default=False,
-    ),
+    option("--nameserver", help="Resolve through this DNS server, IP[:PORT] (repeatable)."),
 ]
 ResolveOpt = Annotated[
     list[str] | None,
-    typer.Option(
+    option(
         "--resolve",
         help="Pin HOST:IP like curl (repeatable); .DOMAIN:IP pins every name under DOMAIN.",
-        show_default=False,
     ),
 ]
 CaFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--ca-file", help="Also trust this CA (PEM) when verifying TLS.", show_default=False
-    ),
+    Path | None, option("--ca-file", help="Also trust this CA (PEM) when verifying TLS.")
 ]
 TextfileOpt = Annotated[
     Path | None,
-    typer.Option(
+    option(
         "--textfile",
         help="With --format prometheus: write here atomically (node_exporter textfile collector).",
-        show_default=False,
     ),
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")]
@@ -182,11 +180,10 @@ HostnameArg = Annotated[
 ]
 VersionOpt = Annotated[
     str | None,
-    typer.Option(
+    option(
         "--ghes-version",
         metavar="X.Y",
         help="GHES release whose isolation subdomains to use (default: the site's, else 3.17).",
-        show_default=False,
     ),
 ]
 
@@ -370,6 +367,23 @@ def present(
         write(document(result))
     else:
         human(state(ctx).console, result)
+
+
+def print_plain(
+    ctx: typer.Context,
+    fmt: OutputFormat | None,
+    make: Callable[[], R],
+    human: Callable[[TextIO, R], None],
+    document: Callable[[R], dict[str, Any]],
+) -> NoReturn:
+    """A command whose result is not a check report (the files `tls issue` wrote, the records
+    `dns records` prints): its --format first (human or json: no report formats), then
+    `make()` it, present it on standard output, exit 0."""
+    from ghes_setup.reporting.jsondoc import emit
+
+    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
+    emit(as_json, sys.stdout, make(), human, document)
+    raise typer.Exit(0)
 
 
 def print_human(ctx: typer.Context, report: Report) -> None:

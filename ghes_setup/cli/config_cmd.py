@@ -21,6 +21,7 @@ from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
     NO_RUN_ARGS,
     ConnectionArgs,
+    DryRunOpt,
     RunArgs,
     connect_with,
     with_connection,
@@ -136,9 +137,7 @@ plan_cmd = _read_only(
 @with_run
 def apply_cmd(
     ctx: typer.Context,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Plan and check only; change nothing.")
-    ] = False,
+    dry_run: DryRunOpt = False,
     run: RunArgs = NO_RUN_ARGS,
     site: SiteOpt = None,
     fmt: FormatOpt = None,

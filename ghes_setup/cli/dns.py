@@ -7,28 +7,25 @@ the commands so that `--help` stays fast.
 
 from __future__ import annotations
 
-import sys
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from ghes_setup.checks.catalogue import Pipeline, rows
-from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, seconds, with_report
 from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
     FormatOpt,
     HostnameArg,
     NameserverOpt,
-    OutputFormat,
     ResolveOpt,
     SiteOpt,
     VersionOpt,
     load_site_for,
-    output_format,
+    option,
     parse_version,
+    print_plain,
 )
-from ghes_setup.reporting.jsondoc import emit
 
 app = typer.Typer(
     help="Check the DNS records subdomain isolation needs; print the records to create.",
@@ -131,14 +128,17 @@ def records_cmd(
     from ghes_setup.dns.service import dns_records
     from ghes_setup.reporting.dns import document, human
 
-    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
-    result = dns_records(
-        validate_hostname(hostname, where="HOSTNAME"),
-        address,
-        style="hosts" if style is RecordStyle.hosts else "bind",
-        version=parse_version(ghes_version),
-        ttl=ttl,
-        all_subdomains=all_subdomains,
+    print_plain(
+        ctx,
+        fmt,
+        lambda: dns_records(
+            validate_hostname(hostname, where="HOSTNAME"),
+            address,
+            style="hosts" if style is RecordStyle.hosts else "bind",
+            version=parse_version(ghes_version),
+            ttl=ttl,
+            all_subdomains=all_subdomains,
+        ),
+        human,
+        document,
     )
-    emit(as_json, sys.stdout, result, human, document)
-    raise typer.Exit(0)

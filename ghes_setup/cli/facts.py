@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, OutputFormat, output_format, state
+from ghes_setup.cli.common import (
+    PLAIN_FORMATS,
+    FormatOpt,
+    OutputFormat,
+    option,
+    output_format,
+    state,
+)
 from ghes_setup.reporting.jsondoc import emit
 
 if TYPE_CHECKING:
@@ -70,11 +77,10 @@ def verify_cmd(ctx: typer.Context, capture: CaptureArg, fmt: FormatOpt = None) -
 # ---------------------------------------------------------------- --facts-from (up, config apply)
 FactsFromOpt = Annotated[
     Path | None,
-    typer.Option(
+    option(
         "--facts-from",
         metavar="CAPTURE",
         help="Refuse to write over SSH a ghe-config key this capture contradicts (exit 3).",
-        show_default=False,
     ),
 ]
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, OutputFormat, output_format
+from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, OutputFormat, option, output_format
 
 app = typer.Typer(
     help=(
@@ -69,10 +69,9 @@ def require_lab_extra() -> None:
 
 DirOpt = Annotated[
     Path | None,
-    typer.Option(
+    option(
         "--dir",
         help="The lab's folder. Default: $GHES_SETUP_LAB_DIR, else ./.lab",
-        show_default=False,
     ),
 ]
 
@@ -114,12 +113,11 @@ def up(
     ] = None,
     from_capture: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--from-capture",
             metavar="CAPTURE",
             help="Start as the appliance of a capture (ghes-setup capture): version, hostname, "
             "topology, settings; redacted secrets become fresh lab secrets (lab env).",
-            show_default=False,
         ),
     ] = None,
 ) -> None:

@@ -31,6 +31,7 @@ from ghes_setup.cli.common import (
     TextfileOpt,
     abs_path,
     emit_report,
+    option,
     output_format,
     token_inputs,
 )
@@ -45,23 +46,21 @@ TimeoutOpt = Annotated[float, seconds("Network timeout per operation, seconds.")
 
 ReportOpt = Annotated[
     Path | None,
-    typer.Option(
+    option(
         "--report",
         metavar="FILE",
         help="Also write a report of the run (tool version, command line, operator, start time "
         "and duration, every result): Markdown, or HTML for a .html name.",
-        show_default=False,
     ),
 ]
 
 HostLabelOpt = Annotated[
     str | None,
-    typer.Option(
+    option(
         "--host-label",
         metavar="NAME",
         help="With --textfile: the host label of the metrics when the run ends before the site "
         "file's hostname is known (ghes-setup schedule sets it).",
-        show_default=False,
     ),
 ]
 

@@ -36,6 +36,7 @@ from ghes_setup.cli.common import (
     emit_report,
     load_site_for,
     make_resolver,
+    option,
     state,
     token_inputs,
 )
@@ -73,40 +74,36 @@ def smoke_cmd(
     site: SiteOpt = None,
     user: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--user",
             metavar="USER",
             help="User for the registry login (default: [smoke] user, else the token's owner).",
-            show_default=False,
         ),
     ] = None,
     namespace: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--namespace",
             metavar="OWNER",
             help="User or organization the image goes under (default: [smoke] namespace, "
             "else the user).",
-            show_default=False,
         ),
     ] = None,
     image: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--image",
             metavar="NAME",
             help="Image (package) name (default: [smoke] image, else ghes-setup-smoke).",
-            show_default=False,
         ),
     ] = None,
     size: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--size",
             metavar="BYTES",
             help="Add a random layer of this size, e.g. 268435456 or 256MiB "
             "(default: [smoke] size, else none).",
-            show_default=False,
         ),
     ] = None,
     keep: Annotated[
@@ -114,12 +111,11 @@ def smoke_cmd(
     ] = False,
     chunk_size: Annotated[
         str | None,
-        typer.Option(
+        option(
             "--chunk-size",
             metavar="BYTES",
             help="Upload in PATCH chunks of this size, for proxies that limit request bodies "
             "(default: one monolithic PUT).",
-            show_default=False,
         ),
     ] = None,
     manifest_format: Annotated[

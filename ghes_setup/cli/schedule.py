@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ghes_setup.cli.common import SiteOpt, site_path, state
+from ghes_setup.cli.common import SiteOpt, option, site_path, state
 
 HELP = """\
 Print what runs `ghes-setup check` on a timer: a file for /etc/cron.d (default), or a
@@ -57,12 +57,11 @@ def schedule_cmd(
     ] = ScheduleFormat.prometheus,
     textfile: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--textfile",
             metavar="PATH",
             help="With --format prometheus: the .prom file to write "
             "[default: /var/lib/prometheus/node-exporter/NAME.prom].",
-            show_default=False,
         ),
     ] = None,
     smoke: Annotated[
@@ -74,12 +73,11 @@ def schedule_cmd(
     user: Annotated[str, typer.Option("--user", help="Run the check as this user.")] = "root",
     env_file: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--env-file",
             metavar="FILE",
             help="Where the check reads its secrets (you create it, mode 0600) "
             "[default: /etc/ghes-setup/NAME.env].",
-            show_default=False,
         ),
     ] = None,
     name: Annotated[
@@ -90,21 +88,19 @@ def schedule_cmd(
     ] = "ghes-setup-check",
     executable: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--executable",
             metavar="PATH",
             help="The ghes-setup to run, if not this one (e.g. its path on another host).",
-            show_default=False,
         ),
     ] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option(
+        option(
             "--out-dir",
             metavar="DIR",
             help="Write the files into DIR (mode 0644) and print their paths, instead of "
             "printing the files.",
-            show_default=False,
         ),
     ] = None,
 ) -> None:

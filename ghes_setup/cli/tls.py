@@ -7,33 +7,27 @@ modules are imported inside the commands so that `--help` stays fast.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO, TypeVar
+from typing import Annotated
 
 import typer
 
-from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, option, seconds, with_report
+from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, seconds, with_report
 from ghes_setup.cli.common import (
-    PLAIN_FORMATS,
     CaFileOpt,
     FormatOpt,
     HostnameArg,
     NameserverOpt,
-    OutputFormat,
     ResolveOpt,
     SiteOpt,
     VersionOpt,
     abs_path,
     load_site_for,
     make_resolver,
-    output_format,
+    option,
     parse_version,
+    print_plain,
 )
-from ghes_setup.reporting.jsondoc import emit
-
-R = TypeVar("R")
 
 app = typer.Typer(
     help="Create, validate and probe the TLS certificate GHES needs.",
@@ -123,7 +117,7 @@ def ca_create_cmd(
     from ghes_setup.reporting.tls import ca_document, ca_human
     from ghes_setup.tls.issue import create_ca
 
-    _written(
+    print_plain(
         ctx, fmt, lambda: create_ca(out, name=name, days=days, force=force), ca_human, ca_document
     )
 
@@ -141,7 +135,7 @@ def issue_cmd(
     from ghes_setup.reporting.tls import issue_document, issue_human
     from ghes_setup.tls.issue import issue
 
-    _written(
+    print_plain(
         ctx,
         fmt,
         lambda: issue(_hostname(hostname), ca, out, days=days, force=force),
@@ -161,7 +155,7 @@ def csr_cmd(
     from ghes_setup.reporting.tls import csr_document, csr_human
     from ghes_setup.tls.issue import make_csr
 
-    _written(
+    print_plain(
         ctx, fmt, lambda: make_csr(_hostname(hostname), out, force=force), csr_human, csr_document
     )
 
@@ -284,20 +278,6 @@ def probe_cmd(
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _written(
-    ctx: typer.Context,
-    fmt: OutputFormat | None,
-    make: Callable[[], R],
-    human: Callable[[TextIO, R], None],
-    document: Callable[[R], dict[str, Any]],
-) -> NoReturn:
-    """A command that writes files: its --format first (human or json: no report formats),
-    then `make()` them, present what was written on standard output, exit 0."""
-    as_json = output_format(ctx, fmt, allowed=PLAIN_FORMATS) is OutputFormat.json
-    emit(as_json, sys.stdout, make(), human, document)
-    raise typer.Exit(0)
 
 
 def _hostname(given: str) -> str:

@@ -417,6 +417,31 @@ def test_cli_refuses_bad_input_before_any_probe(cli: CliRunner) -> None:
     assert "Traceback" not in bad.output + smoke.output + nothing.output
 
 
+def test_cli_takes_format_and_strict_but_no_textfile(cli: CliRunner, tmp_path: Path) -> None:
+    """`with_report(textfile=False)`: the report options of the other check commands but
+    --textfile; a report format is accepted up to the first input error."""
+    textfile = cli("client", "check", HOST, "--textfile", str(tmp_path / "c.prom"))
+    assert textfile.exit_code == 2 and "No such option: --textfile" in textfile.stderr
+    json_bad = cli("client", "check", HOST, "--format", "json", "--strict", "--ecosystem", "pypi")
+    assert json_bad.exit_code == 3 and "pypi" in json_bad.stderr
+    assert not (tmp_path / "c.prom").exists()
+
+
+def test_cli_reads_the_token_file_from_the_current_folder(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--token-file (the option registry smoke also takes) is read before any probe; a relative
+    path is from the current folder: its error names the absolute path, never the token."""
+    (tmp_path / "pat").write_text("\nghp_second_line_is_not_read\n")
+    (tmp_path / "pat").chmod(0o600)
+    monkeypatch.chdir(tmp_path)
+    result = cli("client", "check", HOST, "--token-file", "pat")
+    assert result.exit_code == 3, result
+    assert f"--token-file {tmp_path / 'pat'}" in result.stderr
+    assert "empty first line" in result.stderr
+    assert "ghp_second_line_is_not_read" not in result.output
+
+
 # ------------------------------------------------------------------ registry-smoke from here
 
 

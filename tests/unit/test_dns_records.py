@@ -155,3 +155,13 @@ def test_help_has_an_example(cli: CliRunner, command: str) -> None:
     result = cli("dns", command, "--help")
     assert result.exit_code == 0
     assert f"Example: ghes-setup dns {command} ghe.example.com" in result.stdout
+
+
+def test_cli_records_refuses_a_report_format_before_building_records(cli: CliRunner) -> None:
+    """`dns records` prints records, not a check report: prometheus is a usage error (exit 2),
+    named before the bad address would be (common.print_plain checks --format first)."""
+    result = cli("dns", "records", HOST, "--address", "10.0.0.999", "--format", "prometheus")
+    assert result.exit_code == 2, result
+    assert "this command supports human, json" in result.stderr
+    assert "10.0.0.999" not in result.output
+    assert_no_traceback(result)

@@ -326,3 +326,14 @@ def test_issue_with_an_encrypted_ca_key_says_so_plainly(cli: CliRunner, tmp_path
                  "--out", str(tmp_path / "out"))  # fmt: skip
     assert result.exit_code == 3, result
     assert "never asks for one" in result.stderr
+
+
+def test_csr_refuses_a_report_format_before_writing_anything(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    out = tmp_path / "certs"
+    result = cli("tls", "csr", HOST, "--out", str(out), "--format", "prometheus")
+    assert result.exit_code == 2, result
+    assert "this command supports human, json" in result.stderr
+    assert not out.exists()
+    assert_no_traceback(result)
