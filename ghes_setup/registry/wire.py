@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterator
 
 import httpx
@@ -11,6 +10,7 @@ import httpx
 from ghes_setup.errors import Unreachable
 from ghes_setup.httpclient import describe
 from ghes_setup.registry.auth import Scope, ScopeSet
+from ghes_setup.registry.oci import json_object
 from ghes_setup.secrets import Secret
 
 
@@ -34,10 +34,8 @@ def error_body(response: httpx.Response) -> tuple[tuple[str, ...], str]:
     except httpx.ResponseNotRead:
         return (), ""
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return (), ""
-    if not isinstance(doc, dict):
+        doc = json_object(raw, "the error body")
+    except ValueError:
         return (), ""
     errors = doc.get("errors")
     codes: list[str] = []
