@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -12,6 +12,9 @@ from ghes_setup.httpclient import describe
 from ghes_setup.registry.auth import Scope, ScopeSet
 from ghes_setup.registry.oci import json_object
 from ghes_setup.secrets import Secret
+
+# A blob transfer's progress callback: called with the bytes of the blob moved so far.
+ProgressFn = Callable[[int], None]
 
 
 def basic_header(username: str, password: Secret) -> str:
