@@ -30,12 +30,15 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from ghes_setup.lab import settings as keys
 from ghes_setup.lab.layout import LabConfig, Layout
 from ghes_setup.packages import backends
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
 
 SUCCESS = "All Storage tests passed"
 TEST_PREFIX = ".ghes-storage-test"
@@ -158,6 +161,27 @@ def _test_object() -> tuple[str, bytes]:
     return name, f"ghes storage test {name}\n".encode()
 
 
+def _round_trip(
+    lines: list[str],
+    payload: bytes,
+    *,
+    put: Callable[[], object],
+    get: Callable[[], bytes],
+    delete: Callable[[], object],
+) -> None:
+    """The storage test every protocol runs on its test object: PUT `payload`, GET it back
+    and compare, DELETE it, each step announced in `lines` as the GHES utilities print it,
+    then SUCCESS. The protocol's client errors pass through for its caller to word."""
+    lines.append("Testing PUT object...")
+    put()
+    lines.append("Testing GET object...")
+    if get() != payload:
+        raise StorageFailure([*lines, f"Error: {_DIFFERS}"])
+    lines.append("Testing DELETE object...")
+    delete()
+    lines.append(SUCCESS)
+
+
 # --------------------------------------------------------------------------- S3 / MinIO
 
 _session_lock = threading.Lock()
@@ -167,13 +191,44 @@ _session: Any = None
 def _botocore_session() -> Any:
     """One botocore session per process (labd): it loads the S3 service model once, so a
     storage test after the first costs a few requests, not a model load. Its
-    create_client is not thread-safe: callers hold the lock (see _verify_s3)."""
+    create_client is not thread-safe: callers hold the lock (see _s3_client)."""
     global _session
     from botocore.session import get_session
 
     if _session is None:
         _session = get_session()
     return _session
+
+
+def _s3_client(
+    url: str,
+    *,
+    trust: str | bool,
+    access_key: str,
+    secret_key: str,
+    path_style: bool,
+    attempts: int | None = None,
+) -> Any:
+    """A botocore S3 client for `url`: SigV4 in the region the URL names, the storage test's
+    timeouts, and at most `attempts` requests per call (None: botocore's default retries)."""
+    from botocore.config import Config
+
+    with _session_lock:
+        return _botocore_session().create_client(
+            "s3",
+            endpoint_url=url,
+            verify=trust,
+            region_name=region_of(url),
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path" if path_style else "auto"},
+                retries=None if attempts is None else {"total_max_attempts": attempts},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+            ),
+        )
 
 
 def _trust(layout: Layout) -> str | bool:
@@ -193,43 +248,30 @@ def _verify_s3(target: StorageTarget, trust: str | bool = True) -> list[str]:
     ]
     if missing:
         raise StorageFailure([f"Error: incomplete storage configuration: no {', '.join(missing)}"])
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
     url = target.service_url.rstrip("/")
     lines = [f"Testing connection to {url}..."]
-    region = region_of(url)
     try:
-        with _session_lock:
-            client = _botocore_session().create_client(
-                "s3",
-                endpoint_url=url,
-                verify=trust,
-                region_name=region,
-                aws_access_key_id=target.access_key,
-                aws_secret_access_key=target.secret_key,
-                config=Config(
-                    signature_version="s3v4",
-                    s3={"addressing_style": "path" if target.path_style else "auto"},
-                    retries={"total_max_attempts": 1},
-                    connect_timeout=CONNECT_TIMEOUT,
-                    read_timeout=READ_TIMEOUT,
-                ),
-            )
+        client = _s3_client(
+            url,
+            trust=trust,
+            access_key=target.access_key,
+            secret_key=target.secret_key,
+            path_style=target.path_style,
+            attempts=1,
+        )
     except (BotoCoreError, ValueError) as exc:
         raise StorageFailure([*lines, f"Error: {exc}"]) from None
     name, payload = _test_object()
     try:
-        lines.append("Testing PUT object...")
-        client.put_object(Bucket=target.bucket, Key=name, Body=payload)
-        lines.append("Testing GET object...")
-        body = client.get_object(Bucket=target.bucket, Key=name)["Body"].read()
-        if body != payload:
-            raise StorageFailure(
-                [*lines, "Error: the object read back differs from the one written"]
-            )
-        lines.append("Testing DELETE object...")
-        client.delete_object(Bucket=target.bucket, Key=name)
+        _round_trip(
+            lines,
+            payload,
+            put=lambda: client.put_object(Bucket=target.bucket, Key=name, Body=payload),
+            get=lambda: client.get_object(Bucket=target.bucket, Key=name)["Body"].read(),
+            delete=lambda: client.delete_object(Bucket=target.bucket, Key=name),
+        )
     except ClientError as exc:
         # botocore's own words, less its note on retries (this client makes none).
         text = str(exc).replace(" (reached max retries: 0)", "")
@@ -238,7 +280,6 @@ def _verify_s3(target: StorageTarget, trust: str | bool = True) -> list[str]:
         raise StorageFailure([*lines, f"Error: {exc}"]) from None
     finally:
         client.close()
-    lines.append(SUCCESS)
     return lines
 
 
@@ -267,56 +308,48 @@ def _azure_reason(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _azure_service(connection_string: str) -> BlobServiceClient:
+    """A Blob service client that makes no retries, with the storage test's timeouts."""
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient.from_connection_string(
+        connection_string,
+        retry_total=0,
+        connection_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )
+
+
 def _verify_azure(target: StorageTarget, trust: str | bool = True) -> list[str]:
     del trust  # Azurite is plain http on loopback; a real account's https verifies by default
     if not target.azure_connection or not target.azure_container:
         what = "connection string" if not target.azure_connection else "container name"
         raise StorageFailure([f"Error: incomplete storage configuration: no {what}"])
     from azure.core.exceptions import AzureError
-    from azure.storage.blob import BlobServiceClient
 
     lines = ["Testing connection to Azure Blob Storage..."]
     try:
-        service = BlobServiceClient.from_connection_string(
-            target.azure_connection,
-            retry_total=0,
-            connection_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-        )
+        service = _azure_service(target.azure_connection)
     except (ValueError, AzureError) as exc:
         raise StorageFailure([*lines, f"Error: {_azure_reason(exc)}"]) from None
     name, payload = _test_object()
     try:
         blob = service.get_blob_client(target.azure_container, name)
-        lines.append("Testing PUT object...")
-        blob.upload_blob(payload, overwrite=True)
-        lines.append("Testing GET object...")
-        if blob.download_blob().readall() != payload:
-            raise StorageFailure(
-                [*lines, "Error: the object read back differs from the one written"]
-            )
-        lines.append("Testing DELETE object...")
-        blob.delete_blob()
+        _round_trip(
+            lines,
+            payload,
+            put=lambda: blob.upload_blob(payload, overwrite=True),
+            get=lambda: blob.download_blob().readall(),
+            delete=blob.delete_blob,
+        )
     except (AzureError, ValueError) as exc:
         raise StorageFailure([*lines, f"Error: {_azure_reason(exc)}"]) from None
     finally:
         service.close()
-    lines.append(SUCCESS)
     return lines
 
 
 # --------------------------------------------------------------------------- lab housekeeping
-
-
-def _lab_azure(config: LabConfig) -> object:
-    from azure.storage.blob import BlobServiceClient
-
-    return BlobServiceClient.from_connection_string(
-        config.azure_connection_string,
-        retry_total=0,
-        connection_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-    )
 
 
 def create_azure_container(config: LabConfig) -> None:
@@ -357,10 +390,8 @@ def create_azure_container(config: LabConfig) -> None:
 def reset_azure(config: LabConfig) -> None:
     """Azurite back to the lab's one empty container (`lab reset`)."""
     from azure.core.exceptions import AzureError, ResourceExistsError
-    from azure.storage.blob import BlobServiceClient
 
-    service = _lab_azure(config)
-    assert isinstance(service, BlobServiceClient)
+    service = _azure_service(config.azure_connection_string)
     try:
         for container in service.list_containers():
             if container.name != config.azure_container:
@@ -447,25 +478,15 @@ def registry_revisions(
 def _s3_revisions(
     layout: Layout, config: LabConfig, applied: dict[str, str], repository: str
 ) -> list[ManifestRevision] | None:
-    from botocore.config import Config
-
     url = (applied.get(keys.SERVICE_URL) or config.service_url).rstrip("/")
     bucket = applied.get(keys.BUCKET) or config.bucket
-    with _session_lock:
-        client = _botocore_session().create_client(
-            "s3",
-            endpoint_url=url,
-            verify=_trust(layout),
-            region_name=region_of(url),
-            aws_access_key_id=applied.get(keys.ACCESS_KEY, ""),
-            aws_secret_access_key=applied.get(keys.SECRET_KEY, ""),
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path"},
-                connect_timeout=CONNECT_TIMEOUT,
-                read_timeout=READ_TIMEOUT,
-            ),
-        )
+    client = _s3_client(
+        url,
+        trust=_trust(layout),
+        access_key=applied.get(keys.ACCESS_KEY, ""),
+        secret_key=applied.get(keys.SECRET_KEY, ""),
+        path_style=True,
+    )
     prefix = f"{_REPOSITORIES}/{repository}/"
     try:
         objects: list[dict[str, Any]] = []

@@ -27,9 +27,8 @@ from ghes_setup.registry.oci import (
     sha256_digest,
 )
 from ghes_setup.registry.session import RegistrySession
-from ghes_setup.registry.wire import iter_body, repository_scope, short_digest
+from ghes_setup.registry.wire import ProgressFn, iter_body, repository_scope, short_digest
 
-ProgressFn = Callable[[int], None]
 Sink = Callable[[bytes], object]
 
 

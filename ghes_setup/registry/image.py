@@ -44,6 +44,7 @@ from ghes_setup.registry.oci import (
     ManifestFormat,
     build_manifest,
     canonical_json,
+    json_object,
 )
 
 MARKER_DIR: Final = "ghes-setup-smoke"
@@ -312,11 +313,9 @@ class LayerInspector:
 def check_config(config: bytes, diff_ids: list[str]) -> str | None:
     """None when the config is valid image config JSON whose rootfs.diff_ids are `diff_ids`."""
     try:
-        doc = json.loads(config)
-    except (ValueError, UnicodeDecodeError):
-        return "the config blob is not JSON"
-    if not isinstance(doc, dict):
-        return "the config blob is not a JSON object"
+        doc = json_object(config, "the config blob")
+    except ValueError as exc:
+        return str(exc)
     for key in ("architecture", "os"):
         if not isinstance(doc.get(key), str):
             return f"the config has no {key}"

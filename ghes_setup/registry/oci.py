@@ -81,6 +81,18 @@ class Descriptor:
         return cls(media_type, digest, size)
 
 
+def json_object(body: bytes, what: str) -> dict[str, Any]:
+    """`body` parsed as the JSON object every document of the specs is (manifest, image
+    config, error body); a ValueError worded `{what} is not JSON` or `... not a JSON object`."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{what} is not JSON") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    return doc
+
+
 def canonical_json(doc: Mapping[str, Any]) -> bytes:
     """Stable bytes for a JSON document (sorted keys, no spaces): its digest is reproducible."""
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -114,12 +126,7 @@ class ParsedManifest:
 
 def parse_manifest(body: bytes, content_type: str | None = None) -> ParsedManifest:
     """An image manifest (OCI or Docker schema 2). Lists/indexes are refused (ValueError)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("manifest is not JSON") from None
-    if not isinstance(doc, dict):
-        raise ValueError("manifest is not a JSON object")
+    doc = json_object(body, "manifest")
     media_type = doc.get("mediaType") or (content_type or "").split(";")[0].strip()
     if media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
         raise ValueError(f"expected an image manifest, got an index ({media_type})")

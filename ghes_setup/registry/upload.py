@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,9 +29,7 @@ from ghes_setup.registry.errors import DigestMismatch, RegistryHTTPError, Upload
 from ghes_setup.registry.oci import MANIFEST_ACCEPT, BlobSource, Descriptor, sha256_digest
 from ghes_setup.registry.retry import RETRYABLE_STATUS, RetryState, parse_retry_after
 from ghes_setup.registry.session import RegistrySession
-from ghes_setup.registry.wire import error_body, repository_scope, short_digest
-
-ProgressFn = Callable[[int], None]
+from ghes_setup.registry.wire import ProgressFn, error_body, repository_scope, short_digest
 
 _LOST_UPLOAD_CODES: Final = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
 _BAD_CONTENT_CODES: Final = frozenset({"DIGEST_INVALID", "SIZE_INVALID"})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 
 from ghes_setup.errors import Unreachable
 from ghes_setup.httpclient import describe
 from ghes_setup.registry.auth import Scope, ScopeSet
+from ghes_setup.registry.oci import json_object
 from ghes_setup.secrets import Secret
+
+# A blob transfer's progress callback: called with the bytes of the blob moved so far.
+ProgressFn = Callable[[int], None]
 
 
 def basic_header(username: str, password: Secret) -> str:
@@ -34,10 +37,8 @@ def error_body(response: httpx.Response) -> tuple[tuple[str, ...], str]:
     except httpx.ResponseNotRead:
         return (), ""
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return (), ""
-    if not isinstance(doc, dict):
+        doc = json_object(raw, "the error body")
+    except ValueError:
         return (), ""
     errors = doc.get("errors")
     codes: list[str] = []

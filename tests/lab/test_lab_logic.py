@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ghes_setup.lab import pki, settings, tokens
 from ghes_setup.lab.apply import StepFailed, validate_packages, validate_tls
-from ghes_setup.lab.storage import from_connection_string
+from ghes_setup.lab.storage import SUCCESS, StorageFailure, _round_trip, from_connection_string
 
 HOST = "ghe.lab.test"
 
@@ -126,6 +126,60 @@ def test_s3_connection_string_keys_are_case_insensitive() -> None:
         "s=x",
         "http://m:9000",
     )
+
+
+class _MemoryObject:
+    """One object slot of a storage server, the way a protocol client reaches it."""
+
+    def __init__(self, corrupt: bool = False) -> None:
+        self.data: bytes | None = None
+        self.corrupt = corrupt
+        self.calls: list[str] = []
+
+    def put(self, payload: bytes) -> None:
+        self.calls.append("put")
+        self.data = payload
+
+    def get(self) -> bytes:
+        self.calls.append("get")
+        assert self.data is not None
+        return self.data + b"x" if self.corrupt else self.data
+
+    def delete(self) -> None:
+        self.calls.append("delete")
+        self.data = None
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_the_storage_round_trip_puts_reads_back_and_deletes_the_test_object(
+    corrupt: bool,
+) -> None:
+    stored = _MemoryObject(corrupt)
+    lines = ["Testing connection to http://s3.test..."]
+    steps = [*lines, "Testing PUT object...", "Testing GET object..."]
+
+    def run() -> None:
+        _round_trip(
+            lines,
+            b"payload",
+            put=lambda: stored.put(b"payload"),
+            get=stored.get,
+            delete=stored.delete,
+        )
+
+    if corrupt:
+        with pytest.raises(StorageFailure) as info:
+            run()
+        assert info.value.lines == [
+            *steps,
+            "Error: the object read back differs from the one written",
+        ]
+        assert stored.calls == ["put", "get"]  # the differing object is not deleted
+    else:
+        run()
+        assert lines == [*steps, "Testing DELETE object...", SUCCESS]
+        assert stored.calls == ["put", "get", "delete"]
+        assert stored.data is None
 
 
 def _tls(issued: pki.Issued, isolation: bool) -> dict[str, str]:

@@ -32,6 +32,7 @@ from ghes_setup.registry.oci import (
     OCI_MANIFEST,
     FileBlob,
     is_tag,
+    json_object,
     parse_manifest,
     sha256_digest,
 )
@@ -147,6 +148,29 @@ def test_inspector_reports_truncated_or_invalid_gzip() -> None:
 def test_check_config_names_the_problem(config: bytes, problem: str) -> None:
     result = check_config(config, ["b"])
     assert result is not None and problem in result
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"nope", "is not JSON"),
+        (b"\xff\xfe{}", "is not JSON"),  # not UTF-8
+        (b"[1, 2]", "is not a JSON object"),
+        (b'"text"', "is not a JSON object"),
+    ],
+)
+def test_a_document_that_is_not_a_json_object_is_named_by_each_reader(
+    body: bytes, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^the thing {problem}$"):
+        json_object(body, "the thing")
+    with pytest.raises(ValueError, match=f"^manifest {problem}$"):
+        parse_manifest(body)
+    assert check_config(body, []) == f"the config blob {problem}"
+
+
+def test_json_object_returns_the_parsed_object() -> None:
+    assert json_object(b'{"a": [1]}', "x") == {"a": [1]}
 
 
 @pytest.mark.parametrize(
