@@ -30,6 +30,7 @@ Habits:
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -115,12 +116,12 @@ class ManageApiTransport(TransportBase):
     ) -> None:
         self.options = options
         self._password = password
-        self._client = client or make_client(
-            resolver=resolver,
-            ca_file=options.ca_file,
-            timeout=options.timeout,
-            base_url=options.base_url,
-        )
+        # Built on the first request: loading the trust store is tens of milliseconds that a
+        # run's SSH read-ahead (selector.RoutedTransport) need not wait for. A bad --ca-file is
+        # still refused before anything is sent.
+        self._resolver = resolver
+        self._client = client
+        self._client_lock = threading.Lock()
         self._auth = httpx.BasicAuth(API_USER, password.reveal())
         self._progress = progress or NullProgress()
         self._sleep = sleep
@@ -137,7 +138,20 @@ class ManageApiTransport(TransportBase):
         return spec(setting).api_field is not None
 
     def close(self) -> None:
-        self._client.close()
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(
+                    resolver=self._resolver,
+                    ca_file=self.options.ca_file,
+                    timeout=self.options.timeout,
+                    base_url=self.options.base_url,
+                )
+            return self._client
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _request(
@@ -157,7 +171,7 @@ class ManageApiTransport(TransportBase):
         for attempt in range(1, attempts + 1):
             try:
                 self.requests += 1
-                response = self._client.request(
+                response = self._http().request(
                     method, path, json=json, params=params, auth=self._auth
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
