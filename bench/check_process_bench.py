@@ -13,7 +13,8 @@ all three alike; medians, and the load average before and after.
 Both trees run as an installed copy would: with bytecode caches (pip compiles them when it
 installs a wheel), kept under a temp PYTHONPYCACHEPREFIX, after two warm-up runs each. Then
 `python -X importtime` runs (interleaved, medians): the time spent importing each heavy
-dependency's own modules (0 when the command never imports it).
+dependency's own modules (0 when the command never imports it), measured by importing what
+a run imported, in its order, on one thread (`import_times` says why).
 
 Without --lab-dir it starts a lab of its own and brings it to the desired state with
 `ghes-setup up --yes` first (a `check` of a new lab fails). Exit 0 when every run passed and the
@@ -112,11 +113,40 @@ def once(argv: list[str], env: Mapping[str, str]) -> float:
     return elapsed
 
 
+# Imports the names given, one after the other, as the entry point would (httpx's command line
+# kept from loading, ghes_setup.cli.main._skip_unused_library_parts).
+# `__import__`, not importlib.import_module: only the interpreter's own import path is timed.
+_REPLAY = """\
+import sys
+sys.modules.setdefault("httpx._main", None)
+for name in sys.argv[1:]:
+    try:
+        __import__(name)
+    except Exception:
+        pass
+"""
+
+
 def import_times(argv: list[str], env: Mapping[str, str]) -> tuple[dict[str, float], float]:
     """Per HEAVY package, the ms spent in its own modules (`pkg` and `pkg.*`, self time),
-    and the ms of all imports (the top-level lines' cumulative time)."""
-    proc = subprocess.run(
+    and the ms of all imports (the top-level lines' cumulative time).
+
+    A `check` run imports from several threads at once (the appliance's thread starts while
+    the check modules load), and `-X importtime` keeps one nesting level per process, so its
+    lines from such a run misattribute time (negative self times). So the run only says WHAT
+    it imports, in order; a second process imports exactly that on one thread, and that is
+    what is measured."""
+    run = subprocess.run(
         [sys.executable, "-X", "importtime", *argv[1:]],
+        env=dict(env), capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+    names = [
+        line.split("|")[2].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:") and "self [us]" not in line
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _REPLAY, *names],
         env=dict(env), capture_output=True, text=True, cwd="/",
     )  # fmt: skip
     spent: dict[str, float] = {}
@@ -216,8 +246,9 @@ def main() -> int:
         f"Target: the whole process at most {TARGET_S} s: {'met' if ok else 'MISSED'}.",
         "",
         f"Import time in ms (`python -X importtime`, median of {args.import_rounds} interleaved "
-        "runs each: the self time of the package's own modules, 0 = never imported; "
-        "importtime itself inflates these):",
+        "runs each: the modules a `check` run imports, imported again in its order on one "
+        "thread; the self time of the package's own modules, 0 = never imported; importtime "
+        "itself inflates these):",
         "",
         f"| package | {base_name} | {tree_name} |",
         "| --- | ---: | ---: |",
