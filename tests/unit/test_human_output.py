@@ -207,3 +207,24 @@ def test_install_completion_for_bash_writes_the_script_under_home(tmp_path: Path
     assert installed, proc
     assert "_GHES_SETUP_COMPLETE=complete_bash" in installed[0].read_text()
     assert str(installed[0].name) in (tmp_path / ".bashrc").read_text()
+
+
+def test_a_report_off_a_terminal_loads_no_rich() -> None:
+    # cron, Ansible and pipes get plain text, nagios, prometheus or JSON: none needs rich,
+    # which costs every such run about 30 ms to import (docs/performance.md).
+    code = """
+import sys
+from ghes_setup.checks.model import CheckResult, Report, Status
+from ghes_setup.reporting import human, json_report, nagios, prometheus
+report = Report("check", (CheckResult("dns-hostname", "dns", Status.PASS, "resolves"),), "h")
+human.write(report, console=lambda: None)
+nagios.render(report)
+prometheus.render(report, exit_code=0)
+json_report.render(report)
+assert "rich" not in sys.modules, sorted(m for m in sys.modules if m.startswith("rich"))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[2].split() == ["dns-hostname", "pass", "resolves"]
