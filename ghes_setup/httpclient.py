@@ -38,22 +38,22 @@ from ghes_setup.trace import event, safe_url
 USER_AGENT = f"ghes-setup/{__version__}"
 
 
-# One context per CA file per process: loading the system roots and certifi's bundle costs
-# tens of milliseconds of CPU, and a `check` run opens its HTTPS clients (Manage API, /status,
-# the registry) at once in parallel threads. A CA file that changes (its size or mtime) gets a
-# new context. Users only read a shared context: httpx and httpcore wrap sockets with it (and
-# set the same ALPN list on it per connection, as one client's pool already does).
-_CONTEXTS: dict[tuple[str, int, int] | None, ssl.SSLContext] = {}
+# One context per CA file per process: loading the system roots costs tens of milliseconds of
+# CPU, and a `check` run opens its HTTPS clients (Manage API, /status, the registry) at once in
+# parallel threads. A CA file that changes (its inode, size, mtime or ctime) gets a new
+# context. Users only read a shared context: httpx and httpcore wrap sockets with it (and set
+# the same ALPN list on it per connection, as one client's pool already does).
+_CONTEXTS: dict[tuple[str, int, int, int, int] | None, ssl.SSLContext] = {}
 _CONTEXTS_LOCK = threading.Lock()
 
 
 def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
     """Verification on, system roots plus `ca_file` when given (built once, then shared)."""
-    key: tuple[str, int, int] | None = None
+    key: tuple[str, int, int, int, int] | None = None
     if ca_file is not None:
         try:
             st = ca_file.stat()
-            key = (str(ca_file), st.st_mtime_ns, st.st_size)
+            key = (str(ca_file), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         except OSError:  # _new_context says what is wrong with it
             return _new_context(ca_file)
     with _CONTEXTS_LOCK:  # one thread loads the roots; the others wait for that context

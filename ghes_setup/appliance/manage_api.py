@@ -122,6 +122,7 @@ class ManageApiTransport(TransportBase):
         self._resolver = resolver
         self._client = client
         self._client_lock = threading.Lock()
+        self._closed = False
         self._auth = httpx.BasicAuth(API_USER, password.reveal())
         self._progress = progress or NullProgress()
         self._sleep = sleep
@@ -139,11 +140,14 @@ class ManageApiTransport(TransportBase):
 
     def close(self) -> None:
         with self._client_lock:
+            self._closed = True
             if self._client is not None:
                 self._client.close()
 
     def _http(self) -> httpx.Client:
         with self._client_lock:
+            if self._closed:
+                raise RuntimeError("Manage API transport used after close()")
             if self._client is None:
                 self._client = make_client(
                     resolver=self._resolver,
@@ -168,12 +172,11 @@ class ManageApiTransport(TransportBase):
         whose fate is unknown, `AuthenticationFailed` on 401/403."""
         attempts = 1 + self.options.retries
         operation = f"{method} {self.options.base_url}{path}"
+        client = self._http()
         for attempt in range(1, attempts + 1):
             try:
                 self.requests += 1
-                response = self._http().request(
-                    method, path, json=json, params=params, auth=self._auth
-                )
+                response = client.request(method, path, json=json, params=params, auth=self._auth)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing was sent: safe to try again, even for a POST.
                 if attempt < attempts:

@@ -91,8 +91,11 @@ class RoutedTransport(TransportBase):
         # Pipelines run checks in threads that share one transport: identify() may drop the
         # API half, and a multi-transport write reads then writes; one call at a time.
         self._lock = threading.RLock()
-        # The SSH half of identify's prefetch, read while the API identifies (`_read_ahead`).
+        # The SSH half of identify's prefetch, read while the Manage API carries on
+        # (`_read_ahead`); `_ahead_lock` hands closing SSH to it when close() comes first.
         self._ahead: Future[None] | None = None
+        self._ahead_lock = threading.Lock()
+        self._closed = False
 
     @property
     def name(self) -> str:
@@ -142,7 +145,6 @@ class RoutedTransport(TransportBase):
         info: ApplianceInfo | None = None
         note: str | None = self._note
         if self.api is not None:
-            self._read_ahead([n for n in prefetch if not self.api.supports(n)])
             try:
                 info = self.api.identify(prefetch)
             except (TlsNotTrusted, AuthenticationFailed) as exc:
@@ -173,45 +175,60 @@ class RoutedTransport(TransportBase):
             info = None
         if info is None:
             assert self.ssh is not None
-            error = self._settle()
-            if error is not None:  # it read some of these names: this read's answer too
-                raise error
             info = self.ssh.identify([n for n in prefetch if self.ssh.supports(n)])
+        elif self.api is not None and not info.is_replica:
+            # The API answered, trusted and authenticated, on a 3.12+ node that is not a
+            # replica: only now may SSH be used, for what only SSH reads.
+            self._read_ahead([n for n in prefetch if not self.api.supports(n)])
         if note is not None:
             info = dataclasses.replace(info, transport_note=note)
         self._info = info
         return info
 
     def _read_ahead(self, names: list[str]) -> None:
-        """Read the SSH-only prefetch settings (Packages keys, storage secrets) in a thread
-        while the API identifies: the TCP and SSH handshakes and the read overlap the API's
-        round trips instead of following them. The answer waits in the SSH transport's
-        prefetch cache for the next `read_settings`; an error is that read's answer
-        (`_settle`): it would have met the same one."""
+        """Read the SSH-only prefetch settings (Packages keys, storage secrets) in a thread,
+        once the Manage API has identified the appliance: the TCP and SSH handshakes and the
+        read overlap the API reads that follow instead of waiting for them. The answer waits
+        in the SSH transport's prefetch cache for the next SSH `read_settings`; an error is
+        that read's answer (`_settle`): it would have met the same one."""
         ssh = self.ssh
-        names = [n for n in names if ssh is not None and ssh.supports(n)]
-        if ssh is None or not names or self._ahead is not None:
+        if ssh is None or self._ahead is not None:
+            return
+        names = [n for n in names if ssh.supports(n)]
+        if not names:
             return
         future: Future[None] = Future()
 
         def read() -> None:
+            error: BaseException | None = None
             try:
                 ssh.identify(names)
-            except BaseException as exc:  # handed to the caller of the next SSH read
-                future.set_exception(exc)
-            else:
-                future.set_result(None)
+            except BaseException as exc:  # handed to the next SSH read
+                error = exc
+            with self._ahead_lock:
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+                closed = self._closed
+            if closed:  # close() came first and left the SSH transport to this thread
+                ssh.close()
 
-        self._ahead = future
         threading.Thread(target=read, name="ssh-read-ahead", daemon=True).start()
+        self._ahead = future
 
     def _settle(self) -> BaseException | None:
         """Wait for the read-ahead, if any, before anything else uses the SSH transport (a
         write must not race a read that would refill the prefetch cache); its error, once.
         An SSH read raises it rather than try again at once, which would meet it again after
-        waiting out the same connect timeout twice."""
-        ahead, self._ahead = self._ahead, None
-        return None if ahead is None else ahead.exception()
+        waiting out the same connect timeout twice. An interrupted wait (Ctrl-C) leaves the
+        read-ahead to close()."""
+        ahead = self._ahead
+        if ahead is None:
+            return None
+        error = ahead.exception()
+        self._ahead = None
+        return error
 
     def _drop_api(self) -> None:
         if self.api is not None:
@@ -247,9 +264,11 @@ class RoutedTransport(TransportBase):
             for transport, names in groups:
                 transport.write_settings({n: changes[n] for n in names})
             return
-        # SSH first: its write is atomic by itself and can be undone; then the API.
+        # SSH first: its write is atomic by itself and can be undone; then the API. What
+        # it writes back if the API refuses is read now, not taken from a prefetch.
         groups.sort(key=lambda g: g[0] is not self.ssh)
         (first, first_names), (second, second_names) = groups
+        first.forget_prefetch()
         before = first.read_settings(first_names)
         first.write_settings({n: changes[n] for n in first_names})
         try:
@@ -282,10 +301,15 @@ class RoutedTransport(TransportBase):
 
     def close(self) -> None:
         with self._lock:
-            self._settle()
-            for transport in (self.ssh, self.api):
-                if transport is not None:
-                    transport.close()
+            with self._ahead_lock:
+                self._closed = True
+                reading = self._ahead is not None and not self._ahead.done()
+            # A read-ahead still connecting closes SSH itself when it ends: closing (after
+            # Ctrl-C or SIGTERM too) never waits out its connect timeout.
+            if self.ssh is not None and not reading:
+                self.ssh.close()
+            if self.api is not None:
+                self.api.close()
 
 
 def has_ssh_key(site: Site, environ: Mapping[str, str] | None = None) -> bool:

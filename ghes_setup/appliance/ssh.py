@@ -410,6 +410,9 @@ class SshTransport(TransportBase):
         raw = self.read_keys([spec(n).ghe_config_key for n in wanted])
         return Settings({n: decode_config(n, raw[spec(n).ghe_config_key]) for n in wanted})
 
+    def forget_prefetch(self) -> None:
+        self._prefetched = {}
+
     def read_keys(self, keys: Iterable[str]) -> dict[str, str | None]:
         """Raw ghe-config values (None: unset), all in one exec."""
         _, raw = self._read(identify=False, keys=list(keys))

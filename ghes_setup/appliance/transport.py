@@ -181,6 +181,9 @@ class ApplianceTransport(Protocol):
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         """Current values of `names` (default: every setting this transport supports)."""
 
+    def forget_prefetch(self) -> None:
+        """Drop what `identify` read ahead: the next `read_settings` asks the appliance."""
+
     def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
         """Write every change or none (`SettingsRejected`, `Unreachable`: nothing written)."""
 
@@ -210,6 +213,9 @@ class TransportBase:
 
     def close(self) -> None:  # pragma: no cover - overridden
         pass
+
+    def forget_prefetch(self) -> None:
+        """Nothing is read ahead (the Manage API and the fake read on every call)."""
 
     def __enter__(self) -> Self:
         return self

@@ -171,7 +171,7 @@ class PipelineContext:
         return self._once("smoke", build)
 
     def start_appliance(self) -> None:
-        """Identify the appliance in a thread from now on (the Manage API, and over SSH the
+        """Identify the appliance in a thread from now on (the Manage API, then over SSH the
         Packages settings, `RoutedTransport._read_ahead`): the longest chain of a `check` run
         starts while the rest of the run is still importing. The appliance and Packages checks
         take its memoised answer, or meet and report its error."""
@@ -183,8 +183,9 @@ class PipelineContext:
             with contextlib.suppress(Exception):
                 self.appliance().info()
 
-        self._early = threading.Thread(target=identify, name="appliance-early", daemon=True)
-        self._early.start()
+        early = threading.Thread(target=identify, name="appliance-early", daemon=True)
+        early.start()
+        self._early = early
 
     def close(self) -> None:
         if self._early is not None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -22,18 +27,26 @@ def _interrupt_when(
     transport: str,
     trigger: str,
     signum: signal.Signals = signal.SIGINT,
-) -> tuple[int, list[str]]:
-    """Run `config apply --yes`, send `signum` when a stderr line contains `trigger`."""
+    *,
+    command: tuple[str, ...] = ("config", "apply", "--yes"),
+    extra_env: dict[str, str] | None = None,
+    after: float = 0.0,
+) -> tuple[int, list[str], float]:
+    """Run `command` (`config apply --yes`), send `signum` `after` seconds after a stderr line
+    contains `trigger`; the exit code, the stderr lines and the seconds from the signal to the
+    exit."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GHES_SETUP_")},
         **lab.env,
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "COLUMNS": "200",
+        **(extra_env or {}),
     }
     lines: list[str] = []
     sent = False
+    sent_at = 0.0
     with subprocess.Popen(
-        [sys.executable, "-m", "ghes_setup", "config", "apply", "--yes", "--transport", transport],
+        [sys.executable, "-m", "ghes_setup", *command, "--transport", transport],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -44,18 +57,19 @@ def _interrupt_when(
         for line in proc.stderr:
             lines.append(line.rstrip("\n"))
             if not sent and trigger in line:
+                time.sleep(after)
                 proc.send_signal(signum)
-                sent = True
+                sent, sent_at = True, time.monotonic()
         proc.wait(timeout=120)
     assert sent, lines
-    return proc.returncode, lines
+    return proc.returncode, lines, time.monotonic() - sent_at
 
 
 @pytest.mark.parametrize("transport", ["ssh", "api"])
 def test_ctrl_c_after_push_written_says_stored_not_applied_or_the_run_left_running(
     fresh_lab: LabHandle, tmp_path: Path, transport: str
 ) -> None:
-    code, lines = _interrupt_when(fresh_lab, tmp_path, transport, "push: written")
+    code, lines, _ = _interrupt_when(fresh_lab, tmp_path, transport, "push: written")
     try:
         assert code == 130, lines
         assert not any("Traceback" in line for line in lines), lines
@@ -85,7 +99,7 @@ def test_ctrl_c_before_any_write_says_the_appliance_was_not_changed(
     fresh_lab: LabHandle, tmp_path: Path
 ) -> None:
     before = fresh_lab.settings()
-    code, lines = _interrupt_when(fresh_lab, tmp_path, "ssh", "▸ plan")
+    code, lines, _ = _interrupt_when(fresh_lab, tmp_path, "ssh", "▸ plan")
     assert code == 130, lines
     assert lines[-1].startswith("ghes-setup: interrupted at "), lines
     assert lines[-1].endswith("the appliance was not changed."), lines
@@ -96,7 +110,7 @@ def test_sigterm_after_push_written_is_the_same_line_and_143(
     fresh_lab: LabHandle, tmp_path: Path
 ) -> None:
     """A service manager's or `timeout(1)`'s SIGTERM mid-apply: the same account as Ctrl-C."""
-    code, lines = _interrupt_when(fresh_lab, tmp_path, "ssh", "push: written", signal.SIGTERM)
+    code, lines, _ = _interrupt_when(fresh_lab, tmp_path, "ssh", "push: written", signal.SIGTERM)
     try:
         assert code == 143, lines
         assert not any("Traceback" in line for line in lines), lines
@@ -106,3 +120,44 @@ def test_sigterm_after_push_written_is_the_same_line_and_143(
         assert "ghes-setup config rollback " in last or "applied (" in last, lines
     finally:
         fresh_lab.wait_apply_idle()
+
+
+@contextmanager
+def _silent_port(address: str) -> Iterator[int]:
+    """A port that accepts TCP and never says a word (a hung sshd, a filtering middlebox)."""
+    listener = socket.create_server((address, 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with suppress(OSError):  # the listener closed: the test is over
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def test_ctrl_c_while_the_ssh_read_ahead_hangs_ends_at_once(
+    fresh_lab: LabHandle, tmp_path: Path
+) -> None:
+    """The Manage API answered; SSH, read ahead for the Packages keys, accepts TCP but never
+    answers. Ctrl-C ends the run at once: nothing waits out the SSH timeout (10 s here)."""
+    with _silent_port(fresh_lab.address) as port:
+        code, lines, waited = _interrupt_when(
+            fresh_lab,
+            tmp_path,
+            "auto",
+            "▸ plan",
+            command=("packages", "enable", "--yes"),
+            extra_env={"GHES_SETUP_CONNECTION_SSH_PORT": str(port)},
+            after=0.5,  # the plan is waiting for the Packages keys by then
+        )
+    assert code == 130, lines
+    assert waited < 3, (waited, lines)
+    assert not any("Traceback" in line for line in lines), lines
+    assert lines[-1] == "ghes-setup: interrupted at plan; the appliance was not changed.", lines

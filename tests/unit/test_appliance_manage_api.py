@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from ghes_setup.appliance.transport import SettingsRejected, TlsNotTrusted
 from ghes_setup.errors import (
     ApplianceResponseError,
     AuthenticationFailed,
+    MaterialError,
     RefusedTarget,
     Unreachable,
     UnsupportedVersion,
@@ -315,3 +317,16 @@ def test_an_expired_certificate_says_renew_not_pass_a_ca_file(
     assert says in info.value.message
     assert hint in (info.value.hint or "")
     assert ("--ca-file" in (info.value.hint or "")) is (hint == "--ca-file")
+
+
+def test_the_client_is_built_on_the_first_request_and_never_after_close(tmp_path: Path) -> None:
+    bad_ca = tmp_path / "ca.pem"
+    bad_ca.write_text("not a certificate\n", encoding="utf-8")
+    options = ApiOptions(host="ghe.example.com", ca_file=bad_ca)
+    t = ManageApiTransport(options, Secret(PASSWORD))  # nothing loaded, nothing sent yet
+    with pytest.raises(MaterialError, match="cannot load it as PEM"):
+        t.identify()  # the CA file, refused before anything is sent
+    assert t.requests == 0
+    t.close()
+    with pytest.raises(RuntimeError, match="after close"):
+        t.identify()  # not a new client behind a closed transport

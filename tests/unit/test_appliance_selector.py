@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -219,51 +220,108 @@ class _SshHalf(FakeAppliance):
         self.log.append("write")
         super().write_settings(changes)
 
+    def forget_prefetch(self) -> None:
+        self.log.append("forget")
+
 
 class _ApiHalf(FakeAppliance):
-    """The API half: says when it is asked who the appliance is."""
+    """The API half: says when a read follows its identify."""
 
-    def __init__(self, asked: threading.Event) -> None:
+    def __init__(self, read: threading.Event | None = None) -> None:
         super().__init__(supported=API_FIELDS)
-        self.asked = asked
+        self.read = read
 
-    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
-        self.asked.set()
-        return super().identify(prefetch)
+    def read_settings(self, names: Iterable[str] | None = None) -> Settings:
+        if self.read is not None:
+            self.read.set()
+        return super().read_settings(names)
 
 
 PREFETCH = ["subdomain_isolation", "packages.enabled", "packages.s3_secret_key"]
+SSH_ONLY = ["packages.enabled", "packages.s3_secret_key"]
 
 
-def test_identify_reads_the_ssh_only_settings_while_the_api_identifies() -> None:
-    api_asked = threading.Event()
-    ssh, api = _SshHalf(release=api_asked), _ApiHalf(api_asked)  # SSH waits for the API
+def _halves(
+    release: threading.Event | None = None, read: threading.Event | None = None
+) -> tuple[_SshHalf, _ApiHalf, RoutedTransport]:
+    ssh, api = _SshHalf(release), _ApiHalf(read)
+    api.store = ssh.store
+    return ssh, api, RoutedTransport(ssh=ssh, api=api, mode="auto")
+
+
+def _eventually(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 10
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_the_ssh_only_settings_are_read_while_the_api_reads_what_follows_identify() -> None:
+    api_read = threading.Event()
+    ssh, _, routed = _halves(release=api_read, read=api_read)  # SSH waits for an API read
     ssh.store["app.packages.enabled"] = "true"
-    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
-    routed.identify(PREFETCH)  # one after the other, the SSH half would wait forever
-    # Only what the API cannot read goes over SSH; it is this read's answer.
+    routed.identify(PREFETCH)
+    routed.read_settings(["subdomain_isolation"])  # one after the other: waits forever
+    # Only what the API cannot read goes over SSH; it is the next SSH read's answer.
     assert routed.read_settings(["packages.enabled"])["packages.enabled"] is True
-    assert ssh.asked == [["packages.enabled", "packages.s3_secret_key"]]
+    assert ssh.asked == [SSH_ONLY]
     routed.close()
+
+
+@pytest.mark.parametrize("refusal", ["tls_untrusted", "wrong_password"])
+def test_an_api_that_stops_the_run_leaves_ssh_untouched(refusal: str) -> None:
+    ssh, api, routed = _halves()
+    setattr(api, refusal, True)
+    with pytest.raises((TlsNotTrusted, AuthenticationFailed), match="stopping instead"):
+        routed.identify(PREFETCH)
+    routed.close()
+    # Not even a read: the admin shell takes its lock and replays a journal left behind.
+    assert ssh.asked == [] and ssh.log == []
+
+
+def test_no_read_ahead_on_a_replica() -> None:
+    ssh, api, routed = _halves()
+    api.is_replica = True
+    assert routed.identify(PREFETCH).is_replica
+    routed.close()
+    assert ssh.asked == []
+
+
+def test_an_api_not_offered_means_one_ssh_identify_for_everything() -> None:
+    ssh, api, routed = _halves()
+    api.unreachable = True
+    routed.identify(PREFETCH)
+    routed.close()
+    assert ssh.asked == [PREFETCH]  # every name SSH reads, in one round trip
 
 
 def test_a_read_of_api_fields_does_not_wait_for_the_read_ahead() -> None:
     release = threading.Event()
-    ssh, api = _SshHalf(release=release), FakeAppliance(supported=API_FIELDS)
-    api.store = ssh.store
-    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    ssh, _, routed = _halves(release=release)
     routed.identify(PREFETCH)
     assert routed.read_settings(["subdomain_isolation"])["subdomain_isolation"] is None
     assert ssh.log == []  # still held: the API read did not wait for it
     release.set()
+    assert routed.read_settings(SSH_ONLY)  # an SSH read does
+    assert ssh.log[0] == "identify"
     routed.close()
-    assert ssh.log == ["identify"]  # close waited for it before closing
+
+
+def test_close_leaves_a_read_ahead_in_flight_to_close_ssh_itself() -> None:
+    release = threading.Event()
+    ssh, api, routed = _halves(release=release)
+    routed.identify(PREFETCH)
+    closing = threading.Thread(target=routed.close)
+    closing.start()
+    closing.join(2)  # Ctrl-C or SIGTERM: closing never waits out an SSH connect
+    assert not closing.is_alive() and api.closed and not ssh.closed
+    release.set()
+    assert _eventually(lambda: ssh.closed)  # closed by the read-ahead when it ended
 
 
 def test_a_write_waits_for_the_read_ahead_to_end() -> None:
     release = threading.Event()
-    ssh, api = _SshHalf(release=release), FakeAppliance(supported=API_FIELDS)
-    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    ssh, _, routed = _halves(release=release)
     routed.identify(PREFETCH)
     writer = threading.Thread(target=routed.write_settings, args=({"packages.enabled": True},))
     writer.start()
@@ -275,10 +333,17 @@ def test_a_write_waits_for_the_read_ahead_to_end() -> None:
     routed.close()
 
 
+def test_a_write_across_both_transports_reads_what_it_would_put_back_afresh() -> None:
+    ssh, _, routed = _halves()
+    routed.identify(PREFETCH)
+    routed.write_settings({"packages.enabled": True, "subdomain_isolation": True})
+    assert ssh.log == ["identify", "forget", "read", "write"]
+    routed.close()
+
+
 def test_a_failed_read_ahead_is_the_next_ssh_reads_error_without_a_second_try() -> None:
-    ssh, api = _SshHalf(), FakeAppliance(supported=API_FIELDS)
+    ssh, _, routed = _halves()
     ssh.unreachable = True
-    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
     assert routed.identify(PREFETCH).via == "fake"  # the API answered: reachable
     with pytest.raises(Unreachable, match="connection refused"):
         routed.read_settings(["packages.enabled"])
@@ -290,8 +355,7 @@ def test_a_failed_read_ahead_is_the_next_ssh_reads_error_without_a_second_try() 
 
 
 def test_no_read_ahead_when_the_prefetch_is_all_api_fields() -> None:
-    ssh, api = _SshHalf(), FakeAppliance(supported=API_FIELDS)
-    routed = RoutedTransport(ssh=ssh, api=api, mode="auto")
+    ssh, _, routed = _halves()
     routed.identify(["subdomain_isolation", "tls.enabled"])
     routed.close()
     assert ssh.asked == []  # a run that needs no SSH setting opens no SSH connection

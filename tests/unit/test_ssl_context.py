@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,22 @@ def test_a_ca_file_that_is_not_pem_or_missing_is_a_one_line_error(tmp_path: Path
     assert info.value.hint == "give the CA certificate(s) in PEM format"
     with pytest.raises(MaterialError, match="cannot load it as PEM"):
         ssl_context(tmp_path / "missing.pem")
+
+
+def test_certifis_bundle_stands_in_only_for_an_empty_system_store(tmp_path: Path) -> None:
+    code = (
+        "from ghes_setup.httpclient import ssl_context\n"
+        "import certifi, ssl\n"
+        "n = len(ssl_context().get_ca_certs())\n"
+        "c = ssl.create_default_context(cafile=certifi.where())\n"
+        "print(n, len(c.get_ca_certs()))\n"
+    )
+    empty = {"SSL_CERT_FILE": str(tmp_path / "none.pem"), "SSL_CERT_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **empty},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert int(out[0]) == int(out[1]) > 0  # a slim container: certifi's roots, all of them
