@@ -30,6 +30,7 @@ naming host:port.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import shlex
@@ -79,6 +80,11 @@ from ghes_setup.trace import event
 # A None entry makes that optional import fail the way paramiko expects (ImportError).
 if "invoke" not in sys.modules and "paramiko" not in sys.modules:
     sys.modules["invoke"] = None  # type: ignore[assignment]
+
+# paramiko logs a failed handshake with its traceback (logger "paramiko.transport"); with no
+# handler anywhere, Python's last-resort handler would print it on standard error, after or
+# in the middle of the run's own one-line error. The failure reaches the user as that line.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     # paramiko (with invoke and PyNaCl, ~0.2 s) loads inside the functions that talk SSH:
@@ -249,7 +255,15 @@ class SshTransport(TransportBase):
                     f"SSH handshake with {o.where} failed: {_reason(exc)}",
                     hint="is this the admin SSH port? GHES answers on 122 (port 22 is Git)",
                 ) from None
-            server_key = transport.get_remote_server_key()
+            try:
+                server_key = transport.get_remote_server_key()
+            except paramiko.SSHException:
+                # start_client returns when its timeout passes, finished or not: a port that
+                # accepts the connection and never answers (a hung sshd, a middlebox).
+                raise Unreachable(
+                    f"SSH handshake with {o.where} did not complete within {o.timeout:g} s",
+                    hint=f"is the admin SSH port answering? try: ssh -p {o.port} {o.user}@{o.host}",
+                ) from None
             presented = HostKey(server_key.get_name(), server_key.asbytes())
             self._trust = decide(
                 presented,

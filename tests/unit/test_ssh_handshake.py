@@ -1,0 +1,61 @@
+"""SshTransport against a port that accepts TCP and never speaks SSH (a hung sshd, a
+middlebox): one clear `Unreachable`, never an internal error or paramiko's traceback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+from ghes_setup.appliance.ssh import SshOptions, SshTransport
+from ghes_setup.errors import Unreachable
+
+
+@contextmanager
+def _silent_port() -> Iterator[int]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with suppress(OSError):  # the listener closed: the test is over
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def test_a_port_that_never_answers_is_unreachable_in_one_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with _silent_port() as port:
+        options = SshOptions(
+            host="ghe.example.com",
+            port=port,
+            address="127.0.0.1",
+            known_hosts=tmp_path / "known_hosts",
+            timeout=1.0,
+        )
+        transport = SshTransport(options)
+        started = time.monotonic()
+        with pytest.raises(Unreachable) as info:
+            transport.identify(["packages.enabled"])
+        assert time.monotonic() - started < 5
+        transport.close()
+        time.sleep(1.5)  # paramiko's own thread gives up on the banner by now
+    # Whichever gives up first, the handshake's wait or paramiko's banner read: one line.
+    assert str(info.value).startswith(f"SSH handshake with ghe.example.com:{port} ")
+    assert ("did not complete within 1 s" in str(info.value)) or (
+        "Error reading SSH protocol banner" in str(info.value)
+    )
+    assert capfd.readouterr().err == ""  # no traceback from paramiko's thread
