@@ -178,8 +178,9 @@ class ManageApiTransport(TransportBase):
                 self.requests += 1
                 response = client.request(method, path, json=json, params=params, auth=self._auth)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing was sent: safe to try again, even for a POST.
-                if attempt < attempts:
+                # Nothing was sent: safe to try again, even for a POST. Not a certificate that
+                # did not verify: asking again gets the same certificate.
+                if attempt < attempts and "CERTIFICATE_VERIFY_FAILED" not in str(exc):
                     self._wait(attempt, None, f"cannot connect ({describe(exc)})")
                     continue
                 raise self._unreachable(operation, exc) from None

@@ -330,3 +330,22 @@ def test_the_client_is_built_on_the_first_request_and_never_after_close(tmp_path
     t.close()
     with pytest.raises(RuntimeError, match="after close"):
         t.identify()  # not a new client behind a closed transport
+
+
+def test_a_certificate_that_does_not_verify_is_not_asked_for_again() -> None:
+    sent: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        raise httpx.ConnectError(
+            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate",
+            request=request,
+        )
+
+    options = ApiOptions(host="ghe.example.com", retries=3, backoff_s=1.0)
+    client = httpx.Client(transport=httpx.MockTransport(refuse), base_url=options.base_url)
+    slept: list[float] = []
+    t = ManageApiTransport(options, Secret(PASSWORD), client=client, sleep=slept.append)
+    with pytest.raises(TlsNotTrusted, match="certificate verify failed"):
+        t.identify()
+    assert (len(sent), slept) == (1, [])  # exit 4 at once, not after three backoffs
