@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 # Below Linux's default ephemeral range (32768-60999) and above the registered-service ports
 # this machine runs (sshd, nginx, dnsmasq, docker-registry all sit below 10000).
@@ -41,3 +44,24 @@ def free_port(address: str, *, udp: bool = False) -> int:
         if port_free(address, port, udp=udp):
             return port
     raise RuntimeError(f"no free port on {address} in {low}-{high}")
+
+
+@contextmanager
+def silent_port(address: str = "127.0.0.1") -> Iterator[int]:
+    """A TCP port on `address` that accepts connections and never says a word (a hung sshd,
+    a middlebox that swallows the handshake); its number, for as long as the block runs."""
+    listener = socket.create_server((address, 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with suppress(OSError):  # the listener closed: the block is over
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()

@@ -248,23 +248,7 @@ class SshTransport(TransportBase):
             known = KnownHosts.load(o.known_hosts or Path("~/.ssh/known_hosts").expanduser())
             aliases = (address,) if address != o.host else ()
             self._prefer_known_key_types(transport, known, aliases)
-            try:
-                transport.start_client(timeout=o.timeout)
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise Unreachable(
-                    f"SSH handshake with {o.where} failed: {_reason(exc)}",
-                    hint="is this the admin SSH port? GHES answers on 122 (port 22 is Git)",
-                ) from None
-            try:
-                server_key = transport.get_remote_server_key()
-            except paramiko.SSHException:
-                # start_client returns when its timeout passes, finished or not: a port that
-                # accepts the connection and never answers (a hung sshd, a middlebox).
-                raise Unreachable(
-                    f"SSH handshake with {o.where} did not complete within {o.timeout:g} s",
-                    hint=f"is the admin SSH port answering? try: ssh -p {o.port} {o.user}@{o.host}",
-                ) from None
-            presented = HostKey(server_key.get_name(), server_key.asbytes())
+            presented = _key_exchange(transport, o.where, o.timeout)
             self._trust = decide(
                 presented,
                 host=o.host,
@@ -732,16 +716,32 @@ def presented_host_key(
     try:
         transport.banner_timeout = timeout
         transport.handshake_timeout = timeout
+        return _key_exchange(transport, where, timeout)
+    finally:
+        transport.close()
+
+
+def _key_exchange(transport: paramiko.Transport, where: str, timeout: float) -> HostKey:
+    """Run the key exchange; the host key the server presented (not trusted yet)."""
+    import paramiko
+
+    try:
         transport.start_client(timeout=timeout)
-        key = transport.get_remote_server_key()
-        return HostKey(key.get_name(), key.asbytes())
     except (paramiko.SSHException, EOFError, OSError) as exc:
         raise Unreachable(
             f"SSH handshake with {where} failed: {_reason(exc)}",
             hint="is this the admin SSH port? GHES answers on 122 (port 22 is Git)",
         ) from None
-    finally:
-        transport.close()
+    try:
+        key = transport.get_remote_server_key()
+    except paramiko.SSHException:
+        # start_client returns when its timeout passes, finished or not: a port that accepts
+        # the connection and never answers (a hung sshd, a middlebox).
+        raise Unreachable(
+            f"SSH handshake with {where} did not complete within {timeout:g} s",
+            hint=f"is an SSH server answering on {where}? (GHES: the admin shell, port 122)",
+        ) from None
+    return HostKey(key.get_name(), key.asbytes())
 
 
 def _check_key(key: str) -> None:

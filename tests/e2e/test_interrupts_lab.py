@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
 from ghes_setup.lab.handle import LabHandle
+from tests.ports import silent_port
 
 pytestmark = pytest.mark.lab
 
@@ -122,32 +119,12 @@ def test_sigterm_after_push_written_is_the_same_line_and_143(
         fresh_lab.wait_apply_idle()
 
 
-@contextmanager
-def _silent_port(address: str) -> Iterator[int]:
-    """A port that accepts TCP and never says a word (a hung sshd, a filtering middlebox)."""
-    listener = socket.create_server((address, 0))
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        with suppress(OSError):  # the listener closed: the test is over
-            while True:
-                held.append(listener.accept()[0])
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
-
-
 def test_ctrl_c_while_the_ssh_read_ahead_hangs_ends_at_once(
     fresh_lab: LabHandle, tmp_path: Path
 ) -> None:
     """The Manage API answered; SSH, read ahead for the Packages keys, accepts TCP but never
     answers. Ctrl-C ends the run at once: nothing waits out the SSH timeout (10 s here)."""
-    with _silent_port(fresh_lab.address) as port:
+    with silent_port(fresh_lab.address) as port:
         code, lines, waited = _interrupt_when(
             fresh_lab,
             tmp_path,

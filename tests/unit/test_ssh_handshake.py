@@ -3,42 +3,20 @@ middlebox): one clear `Unreachable`, never an internal error or paramiko's trace
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
 from ghes_setup.appliance.ssh import SshOptions, SshTransport
 from ghes_setup.errors import Unreachable
-
-
-@contextmanager
-def _silent_port() -> Iterator[int]:
-    listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        with suppress(OSError):  # the listener closed: the test is over
-            while True:
-                held.append(listener.accept()[0])
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
+from tests.ports import silent_port
 
 
 def test_a_port_that_never_answers_is_unreachable_in_one_line(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    with _silent_port() as port:
+    with silent_port() as port:
         options = SshOptions(
             host="ghe.example.com",
             port=port,
