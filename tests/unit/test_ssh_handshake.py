@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.appliance.ssh import SshOptions, SshTransport
+from ghes_setup.appliance.ssh import SshOptions, SshTransport, presented_host_key
 from ghes_setup.errors import Unreachable
 from tests.ports import silent_port
 
@@ -37,3 +37,10 @@ def test_a_port_that_never_answers_is_unreachable_in_one_line(
         "Error reading SSH protocol banner" in str(info.value)
     )
     assert capfd.readouterr().err == ""  # no traceback from paramiko's thread
+
+
+def test_inits_host_key_read_says_the_same_of_a_silent_port() -> None:
+    with silent_port() as port, pytest.raises(Unreachable) as info:
+        presented_host_key("ghe.example.com", port, address="127.0.0.1", timeout=1.0)
+    assert str(info.value).startswith(f"SSH handshake with ghe.example.com:{port} ")
+    assert "No existing session" not in str(info.value)
