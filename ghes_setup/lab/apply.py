@@ -409,7 +409,9 @@ class ApplyEngine:
     def add_setup_run(self, note: str) -> Run:
         with self._lock:
             run = record_setup_run(self.layout, self.config.hostname, note)
-            self._runs = load_runs(self.layout)
+            # Appended, not reloaded from disk: a reload would put a copy of a run still going
+            # in place of the object its thread finishes, and the copy would run for ever.
+            self._runs.append(run)
             self._seq = max(self._seq, max((e.seq for e in run.events), default=0))
             self._lock.notify_all()
             return run

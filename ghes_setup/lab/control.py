@@ -318,9 +318,22 @@ class Commands:
         faults cleared, admin keys back to the lab's own, empty storage bucket, and no
         ghes-setup run records in the admin's HOME."""
         timeout = float(args[0]) if args else 60.0
-        if not self.ctx.engine.wait_idle(timeout):
-            self.out("stderr", "lab-reset: a configuration run is still in progress\n")
-            return 1
+        engine = self.ctx.engine
+        for _ in range(3):
+            if not engine.wait_idle(timeout):
+                self.out("stderr", "lab-reset: a configuration run is still in progress\n")
+                return 1
+            started = engine.run_count()
+            self._reset_once()
+            # A client killed a moment before (a test's Ctrl-C after its push) can still start
+            # a run in the middle of the reset, applying what it read before: wait for that
+            # run to end, then reset again.
+            if engine.run_count() == started and engine.running() is None:
+                break
+        self.ctx.engine.add_setup_run("Lab reset: fresh appliance configuration")
+        return 0
+
+    def _reset_once(self) -> None:
         layout, config = self.ctx.layout, self.ctx.config
         fresh = fresh_settings(config)
         with state.control_lock(layout):
@@ -343,8 +356,6 @@ class Commands:
             parts.ensure_nginx(layout, config, fresh)
             layout.config_log.write_text("", encoding="utf-8")
             shutil.rmtree(layout.tool_state, ignore_errors=True)  # a fresh admin HOME
-        self.ctx.engine.add_setup_run("Lab reset: fresh appliance configuration")
-        return 0
 
 
 def reset_storage(ctx: LabContext) -> None:

@@ -4,13 +4,24 @@ connection strings, certificate validation of the apply engine, libtrust key ids
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ghes_setup.lab import pki, settings, tokens
-from ghes_setup.lab.apply import StepFailed, validate_packages, validate_tls
+from ghes_setup.lab.apply import (
+    ApplyEngine,
+    Run,
+    StepFailed,
+    load_runs,
+    validate_packages,
+    validate_tls,
+)
+from ghes_setup.lab.layout import LabConfig, Layout
 from ghes_setup.lab.storage import SUCCESS, StorageFailure, _round_trip, from_connection_string
 
 HOST = "ghe.lab.test"
@@ -224,3 +235,29 @@ def test_packages_without_storage_is_refused() -> None:
     with pytest.raises(StepFailed, match="no blob storage"):
         validate_packages({settings.PACKAGES_ENABLED: "true"})
     assert validate_packages({settings.PACKAGES_ENABLED: "false"}) == []
+
+
+class _HeldEngine(ApplyEngine):
+    """An apply engine whose runs wait for `release` (no servers behind it)."""
+
+    release = threading.Event()
+
+    def _execute(self, run: Run) -> None:
+        assert self.release.wait(10)
+        self._finish(run, True)
+
+
+def test_a_setup_run_recorded_while_a_run_goes_on_leaves_no_run_going_for_ever(
+    tmp_path: Path,
+) -> None:
+    # A lab reset records its setup run while a run a killed client started a moment before
+    # is still going: the run ends, and nothing is left "in progress" after it.
+    layout = Layout(tmp_path)
+    layout.runs.mkdir(parents=True)
+    engine = _HeldEngine(layout, cast(LabConfig, SimpleNamespace(hostname="ghe.lab.test")))
+    run, started = engine.start("ssh")
+    assert started and engine.running() is run
+    engine.add_setup_run("Lab reset: fresh appliance configuration")
+    _HeldEngine.release.set()
+    assert engine.wait_idle(5)
+    assert engine.running() is None and [r.origin for r in load_runs(layout)] == ["ssh", "setup"]
