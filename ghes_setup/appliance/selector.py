@@ -127,6 +127,13 @@ class RoutedTransport(TransportBase):
             groups.setdefault(id(transport), (transport, []))[1].append(name)
         return groups
 
+    def _ssh_only(self, setting: str) -> bool:
+        return (
+            self.ssh is not None
+            and self.ssh.supports(setting)
+            and not (self.api is not None and self.api.supports(setting))
+        )
+
     @property
     def _apply_via(self) -> ApplianceTransport:
         transport = self.api or self.ssh
@@ -145,6 +152,10 @@ class RoutedTransport(TransportBase):
         info: ApplianceInfo | None = None
         note: str | None = self._note
         if self.api is not None:
+            if self.ssh is not None and any(self._ssh_only(n) for n in prefetch):
+                # SSH will be needed whatever the API answers (only SSH reads these): its
+                # handshakes overlap the API's. Nothing runs over it before the API answers.
+                self.ssh.connect_ahead()
             try:
                 info = self.api.identify(prefetch)
             except (TlsNotTrusted, AuthenticationFailed) as exc:
@@ -179,7 +190,7 @@ class RoutedTransport(TransportBase):
         elif self.api is not None and not info.is_replica:
             # The API answered, trusted and authenticated, on a 3.12+ node that is not a
             # replica: only now may SSH be used, for what only SSH reads.
-            self._read_ahead([n for n in prefetch if not self.api.supports(n)])
+            self._read_ahead([n for n in prefetch if self._ssh_only(n)])
         if note is not None:
             info = dataclasses.replace(info, transport_note=note)
         self._info = info
@@ -194,7 +205,6 @@ class RoutedTransport(TransportBase):
         ssh = self.ssh
         if ssh is None or self._ahead is not None:
             return
-        names = [n for n in names if ssh.supports(n)]
         if not names:
             return
         future: Future[None] = Future()

@@ -38,6 +38,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -187,6 +188,7 @@ class SshTransport(TransportBase):
         self._progress = progress or NullProgress()
         self._lock = threading.Lock()
         self._transport: paramiko.Transport | None = None
+        self._ahead: Future[None] | None = None  # connect_ahead's connection, under way
         self._trust: Trust | None = None
         self._prefetched: dict[str, SettingValue] = {}
         self.connections = 0  # how many SSH connections this object opened (for tests)
@@ -206,7 +208,46 @@ class SshTransport(TransportBase):
         return bool(_KEY_PATTERN.match(spec(setting).ghe_config_key))
 
     # ------------------------------------------------------------------ connection
+    def connect_ahead(self) -> None:
+        """Start the TCP and SSH handshakes and the login in a thread. Nothing runs on the
+        appliance (no lock taken, no journal replayed, no setting read): the next exec waits
+        for this connection, or raises what connecting met, once. Not with
+        --accept-new-host-key: the key it adds to known_hosts waits for a connection the
+        run uses."""
+        if self.options.accept_new_host_key:
+            return
+        with self._lock:
+            if self._transport is not None or self._ahead is not None:
+                return
+            future: Future[None] = Future()
+            self._ahead = future
+        threading.Thread(
+            target=self._connect_into, args=(future,), name="ssh-connect-ahead", daemon=True
+        ).start()
+
+    def _connect_into(self, future: Future[None]) -> None:
+        try:
+            transport = self._connect()
+        except BaseException as exc:  # the next exec's answer
+            future.set_exception(exc)
+            return
+        with self._lock:
+            keep = self._ahead is future  # close() in between leaves closing it to us
+            if keep:
+                self._transport = transport
+        if not keep:
+            transport.close()
+        future.set_result(None)
+
     def _connection(self) -> paramiko.Transport:
+        ahead = self._ahead
+        if ahead is not None:
+            try:
+                ahead.result()  # never under the lock: close() must not wait for a connect
+            finally:
+                with self._lock:
+                    if self._ahead is ahead:
+                        self._ahead = None
         with self._lock:
             if self._transport is None or not self._transport.is_active():
                 self._transport = self._connect()
@@ -338,6 +379,7 @@ class SshTransport(TransportBase):
 
     def close(self) -> None:
         with self._lock:
+            self._ahead = None  # a connect still under way closes its connection itself
             if self._transport is not None:
                 self._transport.close()
                 self._transport = None

@@ -184,6 +184,10 @@ class ApplianceTransport(Protocol):
     def forget_prefetch(self) -> None:
         """Drop what `identify` read ahead: the next `read_settings` asks the appliance."""
 
+    def connect_ahead(self) -> None:
+        """Start connecting in the background, running nothing on the appliance: the next
+        call uses that connection, or raises what connecting met."""
+
     def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
         """Write every change or none (`SettingsRejected`, `Unreachable`: nothing written)."""
 
@@ -216,6 +220,9 @@ class TransportBase:
 
     def forget_prefetch(self) -> None:
         """Nothing is read ahead (the Manage API and the fake read on every call)."""
+
+    def connect_ahead(self) -> None:
+        """Nothing to start: the Manage API and the fake connect on the first call."""
 
     def __enter__(self) -> Self:
         return self

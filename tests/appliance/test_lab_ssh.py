@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 
 from ghes_setup import facts
@@ -43,3 +46,37 @@ def test_an_ecosystem_key_set_to_an_empty_value_reads_as_unset(fresh_lab: LabHan
             assert t.read_settings(["packages.ecosystems.npm"])["packages.ecosystems.npm"] is None
         finally:
             t.write_keys({"app.packages.npm-enabled": None})
+
+
+def test_a_connection_made_ahead_runs_nothing_and_serves_the_first_exec(
+    fresh_lab: LabHandle,
+) -> None:
+    with ssh_transport(fresh_lab) as transport:
+        transport.connect_ahead()
+        transport.connect_ahead()  # one connection, however often it is asked
+        deadline = time.monotonic() + 10
+        while transport.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (transport.connections, transport.execs) == (1, 0)  # logged in, ran nothing
+        assert transport.identify(["packages.enabled"]).hostname == fresh_lab.hostname
+        assert (transport.connections, transport.execs) == (1, 1)
+
+
+def test_a_connection_made_ahead_and_closed_at_once_is_not_used_again(
+    fresh_lab: LabHandle,
+) -> None:
+    transport = ssh_transport(fresh_lab)
+    transport.connect_ahead()
+    transport.close()  # before the handshakes end: the connecting thread closes its result
+    transport.identify()  # a later call connects anew
+    assert (transport.connections, transport.execs) == (2, 1)
+    transport.close()
+
+
+def test_accept_new_host_key_connects_only_when_used(fresh_lab: LabHandle, tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    transport = ssh_transport(fresh_lab, known_hosts=known, accept_new_host_key=True)
+    transport.connect_ahead()
+    time.sleep(0.3)
+    assert transport.connections == 0 and not known.exists()  # no key added for nothing
+    transport.close()

@@ -223,13 +223,28 @@ class _SshHalf(FakeAppliance):
     def forget_prefetch(self) -> None:
         self.log.append("forget")
 
+    def connect_ahead(self) -> None:
+        self.connecting_ahead = True
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
 
 class _ApiHalf(FakeAppliance):
-    """The API half: says when a read follows its identify."""
+    """The API half: says when a read follows its identify, and whether SSH was already
+    connecting when it was asked who the appliance is."""
 
     def __init__(self, read: threading.Event | None = None) -> None:
         super().__init__(supported=API_FIELDS)
         self.read = read
+        self.ssh: _SshHalf | None = None
+        self.ssh_connecting_at_identify: bool | None = None
+
+    def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
+        if self.ssh is not None:
+            self.ssh_connecting_at_identify = getattr(self.ssh, "connecting_ahead", False)
+        return super().identify(prefetch)
 
     def read_settings(self, names: Iterable[str] | None = None) -> Settings:
         if self.read is not None:
@@ -246,6 +261,7 @@ def _halves(
 ) -> tuple[_SshHalf, _ApiHalf, RoutedTransport]:
     ssh, api = _SshHalf(release), _ApiHalf(read)
     api.store = ssh.store
+    api.ssh = ssh
     return ssh, api, RoutedTransport(ssh=ssh, api=api, mode="auto")
 
 
@@ -276,6 +292,31 @@ def test_an_api_that_stops_the_run_leaves_ssh_untouched(refusal: str) -> None:
         routed.identify(PREFETCH)
     routed.close()
     # Not even a read: the admin shell takes its lock and replays a journal left behind.
+    assert ssh.asked == [] and ssh.log == []
+
+
+def test_ssh_connects_while_the_api_identifies_when_only_ssh_reads_some_of_the_prefetch() -> None:
+    _, api, routed = _halves()
+    routed.identify(PREFETCH)
+    routed.close()
+    assert api.ssh_connecting_at_identify is True
+
+
+def test_no_ssh_connection_ahead_when_the_api_reads_all_of_the_prefetch() -> None:
+    _, api, routed = _halves()
+    routed.identify(["subdomain_isolation", "hostname"])
+    routed.close()
+    assert api.ssh_connecting_at_identify is False
+
+
+@pytest.mark.parametrize("refusal", ["tls_untrusted", "wrong_password"])
+def test_an_api_that_stops_the_run_closes_the_ssh_connection_made_ahead(refusal: str) -> None:
+    ssh, api, routed = _halves()
+    setattr(api, refusal, True)
+    with pytest.raises((TlsNotTrusted, AuthenticationFailed)):
+        routed.identify(PREFETCH)
+    routed.close()
+    assert api.ssh_connecting_at_identify is True and getattr(ssh, "closed", False)
     assert ssh.asked == [] and ssh.log == []
 
 

@@ -44,3 +44,46 @@ def test_inits_host_key_read_says_the_same_of_a_silent_port() -> None:
         presented_host_key("ghe.example.com", port, address="127.0.0.1", timeout=1.0)
     assert str(info.value).startswith(f"SSH handshake with ghe.example.com:{port} ")
     assert "No existing session" not in str(info.value)
+
+
+def test_a_connection_made_ahead_hands_its_error_to_the_first_exec_once(tmp_path: Path) -> None:
+    with silent_port() as port:
+        options = SshOptions(
+            host="ghe.example.com",
+            port=port,
+            address="127.0.0.1",
+            known_hosts=tmp_path / "known_hosts",
+            timeout=1.0,
+        )
+        transport = SshTransport(options)
+        transport.connect_ahead()
+        started = time.monotonic()
+        with pytest.raises(Unreachable, match=r"SSH handshake with ghe\.example\.com"):
+            transport.identify(["packages.enabled"])
+        # Waited for the connect under way, not for a second one after it.
+        assert time.monotonic() - started < 1.9
+        started = time.monotonic()
+        with pytest.raises(Unreachable):  # the next call tries anew, not the old error
+            transport.identify(["packages.enabled"])
+        assert time.monotonic() - started > 0.9
+        transport.close()
+        time.sleep(1.5)
+
+
+def test_close_does_not_wait_for_a_connection_made_ahead(tmp_path: Path) -> None:
+    with silent_port() as port:
+        options = SshOptions(
+            host="ghe.example.com",
+            port=port,
+            address="127.0.0.1",
+            known_hosts=tmp_path / "known_hosts",
+            timeout=3.0,
+        )
+        transport = SshTransport(options)
+        transport.connect_ahead()
+        time.sleep(0.2)  # the handshake is waiting for a banner that never comes
+        started = time.monotonic()
+        transport.close()
+        assert time.monotonic() - started < 0.5
+        time.sleep(3.5)  # the connecting thread gives up; nothing is left behind
+        assert transport.connections == 0
