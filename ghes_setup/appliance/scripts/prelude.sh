@@ -29,13 +29,18 @@ restore() {
   return "$bad"
 }
 restore || { echo "ERR journal-restore"; exit 92; }
-getkey() {  # sets $rc (0 set, 1 unset, other: error) and $out (the value, exactly)
+fetchkey() {  # $1 key, $2 slot: ghe-config's output and exit code in files of that slot
+  ghe-config "$1" > "$st/value.$2" 2>/dev/null
+  echo $? > "$st/rc.$2"
+}
+loadkey() {  # sets $rc (0 set, 1 unset, other: error) and $out (the value, exactly) of slot $1
+  IFS= read -r rc < "$st/rc.$1" || rc=99
   out=""
-  ghe-config "$1" > "$st/value" 2>/dev/null; rc=$?
-  IFS= read -r -d '' out < "$st/value"
-  rm -f "$st/value"
+  IFS= read -r -d '' out < "$st/value.$1"
+  rm -f "$st/value.$1" "$st/rc.$1"
   out=${out%$'\n'}
   # An unset key may print an empty value with exit 0: unset, in reads and in the journal
   # (so that a roll-back unsets it again instead of setting it to "").
   if [ "$rc" -eq 0 ] && [ -z "$out" ]; then rc=1; fi
 }
+getkey() { fetchkey "$1" 0; loadkey 0; }

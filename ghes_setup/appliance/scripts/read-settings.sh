@@ -8,5 +8,10 @@ if [ "$1" = 1 ]; then
   if [ -e %CLUSTER% ]; then record C 1; else record C 0; fi
 fi
 shift
-for k in "$@"; do getkey "$k"; record "K $k $rc" "$out"; done
+# Reads only: every ghe-config at once (one slot each), then the records in order.
+i=0
+for k in "$@"; do fetchkey "$k" "$i" & i=$((i + 1)); done
+wait
+i=0
+for k in "$@"; do loadkey "$i"; record "K $k $rc" "$out"; i=$((i + 1)); done
 echo END
