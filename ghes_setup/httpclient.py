@@ -65,7 +65,7 @@ def ssl_context(ca_file: Path | None = None) -> ssl.SSLContext:
 
 def _new_context(ca_file: Path | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
-    if not ctx.get_ca_certs():
+    if not ctx.cert_store_stats()["x509_ca"]:
         # An empty system store (slim containers): certifi's bundle (httpx depends on it).
         # A system store is used as it is, as curl does: loading both cost twice the time.
         try:
