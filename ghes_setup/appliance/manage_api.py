@@ -35,9 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from ghes_setup import facts
 from ghes_setup.appliance.transport import (
@@ -64,10 +62,12 @@ from ghes_setup.errors import (
     UnsupportedVersion,
 )
 from ghes_setup.facts import GhesVersion
-from ghes_setup.httpclient import describe, make_client
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.secrets import Secret, scrub
+
+if TYPE_CHECKING:
+    import httpx
 
 API_USER: Final = "api_key"  # manage-ghes.md: Basic auth user for the root site admin password
 RETRY_STATUSES: Final = frozenset({502, 503, 504})
@@ -123,7 +123,7 @@ class ManageApiTransport(TransportBase):
         self._client = client
         self._client_lock = threading.Lock()
         self._closed = False
-        self._auth = httpx.BasicAuth(API_USER, password.reveal())
+        self._auth: httpx.BasicAuth | None = None
         self._progress = progress or NullProgress()
         self._sleep = sleep
         self._events_supported = True
@@ -144,10 +144,18 @@ class ManageApiTransport(TransportBase):
             if self._client is not None:
                 self._client.close()
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> tuple[httpx.Client, httpx.BasicAuth]:
+        """The client and the credentials, made on first use: httpx loads with them, so a run
+        that starts with SSH's handshakes (selector.RoutedTransport) need not wait for it."""
+        import httpx
+
+        from ghes_setup.httpclient import make_client
+
         with self._client_lock:
             if self._closed:
                 raise RuntimeError("Manage API transport used after close()")
+            if self._auth is None:
+                self._auth = httpx.BasicAuth(API_USER, self._password.reveal())
             if self._client is None:
                 self._client = make_client(
                     resolver=self._resolver,
@@ -155,7 +163,7 @@ class ManageApiTransport(TransportBase):
                     timeout=self.options.timeout,
                     base_url=self.options.base_url,
                 )
-            return self._client
+            return self._client, self._auth
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _request(
@@ -170,13 +178,17 @@ class ManageApiTransport(TransportBase):
         """Send with retries (idempotent calls only). Returns any non-retryable response;
         raises `Unreachable` after the last attempt, `_Ambiguous` for a non-idempotent call
         whose fate is unknown, `AuthenticationFailed` on 401/403."""
+        import httpx
+
+        from ghes_setup.httpclient import describe
+
         attempts = 1 + self.options.retries
         operation = f"{method} {self.options.base_url}{path}"
-        client = self._http()
+        client, auth = self._http()
         for attempt in range(1, attempts + 1):
             try:
                 self.requests += 1
-                response = client.request(method, path, json=json, params=params, auth=self._auth)
+                response = client.request(method, path, json=json, params=params, auth=auth)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 # Nothing was sent: safe to try again, even for a POST. Not a certificate that
                 # did not verify: asking again gets the same certificate.
@@ -216,6 +228,8 @@ class ManageApiTransport(TransportBase):
         self._sleep(delay)
 
     def _unreachable(self, operation: str, exc: httpx.HTTPError) -> Unreachable:
+        from ghes_setup.httpclient import describe
+
         text = str(exc)
         if "CERTIFICATE_VERIFY_FAILED" in text and ("expired" in text or "not yet valid" in text):
             # An out-of-date certificate is not fixed by another CA file (issue 13, item 7).

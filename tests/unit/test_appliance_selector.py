@@ -400,3 +400,19 @@ def test_no_read_ahead_when_the_prefetch_is_all_api_fields() -> None:
     routed.identify(["subdomain_isolation", "tls.enabled"])
     routed.close()
     assert ssh.asked == []  # a run that needs no SSH setting opens no SSH connection
+
+
+def test_the_transports_load_their_protocol_libraries_only_when_they_talk() -> None:
+    """SSH's handshakes start the moment identify asks for them: building the transports
+    must not first load httpx (the Manage API's) or paramiko (SSH's own, in its thread)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ghes_setup.appliance.selector, ghes_setup.appliance.ssh\n"
+        "import ghes_setup.appliance.manage_api\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'paramiko'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
