@@ -28,6 +28,11 @@ case "$1" in
     git config -f "$(file_for "$2")" --unset-all "$2"; rc=$?
     [ $rc -eq 5 ] && rc=0; exit $rc ;;
 esac
+if [ -n "${READ_DELAY:-}" ] && [ $# -eq 1 ]; then  # "KEY SECONDS ...": that read is slow
+  set -- "$1" $READ_DELAY; key=$1; shift
+  while [ $# -ge 2 ]; do [ "$1" = "$key" ] && sleep "$2"; shift 2; done; set -- "$key"
+fi
+if [ "${BROKEN_KEY:-}" = "$1" ] && [ $# -eq 1 ]; then echo "error: cannot read $1" >&2; exit 2; fi
 if [ $# -eq 1 ]; then exec git --no-pager config -f "$(file_for "$1")" --get "$1"; fi
 if [ "${FAIL_KEY:-}" = "$1" ]; then echo "error: refusing $1" >&2; exit 3; fi
 git config -f "$(file_for "$1")" "$1" "$2"
@@ -144,6 +149,24 @@ def test_read_script_reports_values_exactly_and_unset_keys(shell: Shell) -> None
     assert fields["K github-ssl.cert 0"] == PEM  # trailing newline kept
     assert fields["K github-ssl.key 1"] == ""
     assert fields["K secrets.packages.aws-secret-key 0"] == "sécret ✓\nline two"
+
+
+def test_reads_run_at_once_yet_answer_in_the_order_asked(shell: Shell) -> None:
+    keys = [f"app.k{i}" for i in range(6)]
+    for i, key in enumerate(keys):
+        shell.set(key, f"value {i}")
+    # The first reads are the slowest: run one after the other this takes 1.5 s.
+    delays = "app.k0 0.5 app.k1 0.4 app.k2 0.3 app.k3 0.2 app.k4 0.1"
+    started = time.monotonic()
+    rc, out = shell.run(ssh.READ_SCRIPT, ["0", *keys], READ_DELAY=delays, BROKEN_KEY="app.k5")
+    assert time.monotonic() - started < 1.2
+    assert rc == 0
+    records = ssh.parse_read_output(out.encode())
+    assert records == [
+        *((f"K app.k{i} 0", f"value {i}") for i in range(5)),
+        ("K app.k5 2", ""),  # a read that failed says so, in its place
+    ]
+    assert sorted(p.name for p in (shell.home / ".ghes-setup").iterdir()) == ["lock"]
 
 
 def test_cut_short_read_output_is_detected() -> None:
