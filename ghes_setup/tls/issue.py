@@ -121,7 +121,7 @@ def create_ca(
     cert_path, key_path = out_dir / CA_CERT_NAME, out_dir / CA_KEY_NAME
     _refuse_existing([cert_path, key_path], force)
     start = (now or datetime.now(UTC)) - BACKDATE
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+    key = _new_key(key_bits)
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, name.strip()),
@@ -148,13 +148,8 @@ def create_ca(
         )
         .sign(key, hashes.SHA256())
     )
-    _make_dir(out_dir)
-    files = _write_all(
-        [
-            (key_path, _key_pem(key), "ca-key", True),
-            (cert_path, cert.public_bytes(serialization.Encoding.PEM), "ca-cert", False),
-        ],
-        force,
+    files = _write_key_and_pems(
+        out_dir, (key_path, key, "ca-key"), [(cert_path, _pem(cert), "ca-cert")], force
     )
     return CaResult(cert_path, key_path, subject.rfc4514_string(), cert.not_valid_after_utc, files)
 
@@ -175,8 +170,7 @@ def issue(
     CA certificate(s) of `ca.pem`: the bundle to upload to GHES).
     """
     host = names.to_ascii(hostname)
-    if key_bits < LEAF_KEY_BITS:
-        raise MaterialError(f"key size {key_bits}: GHES needs RSA of at least {LEAF_KEY_BITS} bits")
+    _check_leaf_key_bits(key_bits)
     _positive_days(days, MAX_LEAF_DAYS)
     ca_cert_path, ca_key_path = ca_dir / CA_CERT_NAME, ca_dir / CA_KEY_NAME
     for path in (ca_cert_path, ca_key_path):
@@ -207,7 +201,7 @@ def issue(
     cert_path = out_dir / f"{host}.crt"
     chain_path = out_dir / f"{host}-chain.pem"
     _refuse_existing([key_path, cert_path, chain_path], force)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+    key = _new_key(key_bits)
     san_names = (host, f"*.{host}")
     cert = (
         x509.CertificateBuilder()
@@ -233,15 +227,12 @@ def issue(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    leaf_pem = cert.public_bytes(serialization.Encoding.PEM)
-    chain_pem = leaf_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in ca_chain)
-    _make_dir(out_dir)
-    files = _write_all(
-        [
-            (key_path, _key_pem(key), "key", True),
-            (cert_path, leaf_pem, "cert", False),
-            (chain_path, chain_pem, "chain", False),
-        ],
+    leaf_pem = _pem(cert)
+    chain_pem = leaf_pem + b"".join(_pem(c) for c in ca_chain)
+    files = _write_key_and_pems(
+        out_dir,
+        (key_path, key, "key"),
+        [(cert_path, leaf_pem, "cert"), (chain_path, chain_pem, "chain")],
         force,
     )
     return IssueResult(
@@ -266,11 +257,10 @@ def make_csr(
 ) -> CsrResult:
     """An RSA key (0600) and a CSR for HOSTNAME and `*.HOSTNAME`, to send to a public CA."""
     host = names.to_ascii(hostname)
-    if key_bits < LEAF_KEY_BITS:
-        raise MaterialError(f"key size {key_bits}: GHES needs RSA of at least {LEAF_KEY_BITS} bits")
+    _check_leaf_key_bits(key_bits)
     key_path, csr_path = out_dir / f"{host}.key", out_dir / f"{host}.csr"
     _refuse_existing([key_path, csr_path], force)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+    key = _new_key(key_bits)
     san_names = (host, f"*.{host}")
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -281,13 +271,8 @@ def make_csr(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _make_dir(out_dir)
-    files = _write_all(
-        [
-            (key_path, _key_pem(key), "key", True),
-            (csr_path, csr.public_bytes(serialization.Encoding.PEM), "csr", False),
-        ],
-        force,
+    files = _write_key_and_pems(
+        out_dir, (key_path, key, "key"), [(csr_path, _pem(csr), "csr")], force
     )
     return CsrResult(host, key_path, csr_path, san_names, files)
 
@@ -299,6 +284,11 @@ def make_csr(
 # longest the CA/Browser Forum ever allowed (public CAs now stop at 398; browsers warn past it).
 MAX_CA_DAYS = 7300
 MAX_LEAF_DAYS = 825
+
+
+def _check_leaf_key_bits(key_bits: int) -> None:
+    if key_bits < LEAF_KEY_BITS:
+        raise MaterialError(f"key size {key_bits}: GHES needs RSA of at least {LEAF_KEY_BITS} bits")
 
 
 def _positive_days(days: int, maximum: int) -> None:
@@ -320,6 +310,10 @@ def _make_dir(path: Path) -> None:
         raise MaterialError(f"cannot create --out {path}: {exc.strerror}") from None
 
 
+def _new_key(key_bits: int) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+
+
 def _serial() -> int:
     # 159 random bits: positive, at most 20 octets, unpredictable (CA/B BR §7.1).
     return random_source.randbits(159) | 1
@@ -328,6 +322,10 @@ def _serial() -> int:
 def _rsa_numbers(cert: x509.Certificate) -> rsa.RSAPublicNumbers | None:
     public = cert.public_key()
     return public.public_numbers() if isinstance(public, rsa.RSAPublicKey) else None
+
+
+def _pem(item: x509.Certificate | x509.CertificateSigningRequest) -> bytes:
+    return item.public_bytes(serialization.Encoding.PEM)
 
 
 def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -351,9 +349,18 @@ def _refuse_existing(paths: Sequence[Path], force: bool) -> None:
         )
 
 
-def _write_all(
-    items: Sequence[tuple[Path, bytes, str, bool]], force: bool
+def _write_key_and_pems(
+    out_dir: Path,
+    key: tuple[Path, rsa.RSAPrivateKey, str],
+    pems: Sequence[tuple[Path, bytes, str]],
+    force: bool,
 ) -> tuple[WrittenFile, ...]:
+    """Create `out_dir` (0700), then write the new private key (0600, first) and the public
+    PEM files (0644). Each entry is (path, content, kind)."""
+    key_path, private_key, key_kind = key
+    _make_dir(out_dir)
+    items = [(key_path, _key_pem(private_key), key_kind, True)]
+    items += [(path, data, kind, False) for path, data, kind in pems]
     written: list[WrittenFile] = []
     for path, data, kind, secret in items:
         write_atomic(path, data, mode=0o600 if secret else 0o644, overwrite=force)
