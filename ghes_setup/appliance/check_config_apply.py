@@ -9,7 +9,7 @@ from ghes_setup.checks import Outcome, check
 @check("appliance-config-apply", area="appliance", requires=("appliance-reachable",))
 def appliance_config_apply(ctx: ApplianceContext) -> Outcome:
     """The last configuration run (ghe-config-apply) succeeded and none is running."""
-    status = ctx.transport.apply_status(None)
+    status = ctx.latest_run()
     details = {"run_id": status.run_id}
     if not status.known:
         return Outcome.passed("no configuration run on record", details=details)

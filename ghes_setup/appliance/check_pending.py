@@ -17,7 +17,9 @@ from ghes_setup.checks import Outcome, check
 @check("appliance-pending", area="appliance", requires=("appliance-reachable",))
 def appliance_pending(ctx: ApplianceContext) -> Outcome:
     """No setting is stored but not applied (a failed run, or a write whose run never ran)."""
-    state = read_pending(ctx.transport, appliance=ctx.appliance, directory=ctx.state_dir)
+    state = read_pending(
+        ctx.transport, appliance=ctx.appliance, directory=ctx.state_dir, latest=ctx.latest_run()
+    )
     pending = state.pending
     latest = state.latest
     details: dict[str, object] = {"latest_run": latest.run_id, "via": ctx.transport.name}

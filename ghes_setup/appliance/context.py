@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Generic, TypeVar
 
-from ghes_setup.appliance.transport import ApplianceInfo, ApplianceTransport, Settings
+from ghes_setup.appliance.transport import (
+    ApplianceInfo,
+    ApplianceTransport,
+    ApplyStatus,
+    Settings,
+)
 from ghes_setup.errors import GhesSetupError
 
 # The settings the read-only checks look at.
@@ -54,6 +59,7 @@ class ApplianceContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _info: Remembered[ApplianceInfo] = field(default_factory=Remembered, repr=False)
     _settings: Remembered[Settings] = field(default_factory=Remembered, repr=False)
+    _apply: Remembered[ApplyStatus] = field(default_factory=Remembered, repr=False)
 
     def info(self) -> ApplianceInfo:
         with self._lock:
@@ -70,3 +76,9 @@ class ApplianceContext:
                     [n for n in CHECKED_SETTINGS if self.transport.supports(n)]
                 )
             )
+
+    def latest_run(self) -> ApplyStatus:
+        """The latest configuration run, asked once a run: the checks that read it
+        (`appliance-config-apply`, `appliance-pending`) report the same one."""
+        with self._lock:
+            return self._apply.get(lambda: self.transport.apply_status(None))

@@ -68,10 +68,16 @@ class PendingState:
 
 
 def read_pending(
-    transport: ApplianceTransport, *, appliance: str | None, directory: Path | None
+    transport: ApplianceTransport,
+    *,
+    appliance: str | None,
+    directory: Path | None,
+    latest: ApplyStatus | None = None,
 ) -> PendingState:
-    """Ask the appliance (and the tool's run record of it) what is stored but not applied."""
-    latest = transport.apply_status(None)
+    """Ask the appliance (and the tool's run record of it) what is stored but not applied;
+    `latest`: the latest run, when the caller has already asked for it."""
+    if latest is None:
+        latest = transport.apply_status(None)
     record = _record(directory, appliance)
     if latest.known and latest.running:
         ours = (latest.run_id or "").startswith(OUR_RUN_PREFIX)

@@ -144,3 +144,25 @@ def test_the_check_warns_over_ssh_without_any_record(tmp_path: Path) -> None:
     result = check_appliance(fake, appliance=HOST, state_dir=tmp_path).by_id("appliance-pending")
     assert result.status.value == "warn", result
     assert "over SSH" in result.summary
+
+
+def test_the_two_checks_that_read_the_latest_run_report_one_answer(tmp_path: Path) -> None:
+    """`appliance-config-apply` and `appliance-pending` ask for the latest run once a run: a
+    run starting in between cannot make one say "succeeded" and the other "in progress"."""
+    from ghes_setup.appliance.status import check_appliance
+    from ghes_setup.appliance.transport import ApplyStatus
+
+    class Counting(FakeAppliance):
+        asked = 0
+
+        def apply_status(self, run_id: str | None = None) -> ApplyStatus:
+            self.asked += 1
+            return super().apply_status(run_id)
+
+    fake = Counting(settings={"subdomain_isolation": True})
+    apply_site(fake, site(), tls_gate=None, options=options(tmp_path), clock=fast())
+    fake.asked = 0
+    report = check_appliance(fake, appliance=HOST, state_dir=tmp_path / "snapshots")
+    assert report.by_id("appliance-config-apply").status.value == "pass"
+    assert report.by_id("appliance-pending").status.value == "pass"
+    assert fake.asked == 1
