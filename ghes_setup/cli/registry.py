@@ -7,25 +7,25 @@ self-contained: `smoke` below; `status` and `start` live beside it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    NO_RUN_ARGS,
     ConnectionArgs,
-    DryRunOpt,
-    SnapshotDirOpt,
+    RunArgs,
     TokenFileOpt,
     TokenStdinOpt,
-    YesOpt,
     with_connection,
+    with_run,
 )
-from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.apply_flow import run_apply
 from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, seconds, with_report
 from ghes_setup.cli.common import (
     CaFileOpt,
-    FormatOpt,
     HostnameArg,
     NameserverOpt,
     OutputFormat,
@@ -263,32 +263,27 @@ def status_cmd(
 
 @app.command("start", help=START_HELP)
 @with_connection(tokens=False, name="conn_args")
+@with_run(wait=False)
 def start_cmd(
     ctx: typer.Context,
     timeout: Annotated[
         float,
         seconds("Seconds to wait for the configuration run, then for /v2/ to answer."),
     ] = 600.0,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    snapshot_dir: SnapshotDirOpt = None,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.reporting import registry as presenter
     from ghes_setup.runbooks.gates import tls_gate
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
-    options = StartOptions(
-        apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
-        wait_s=timeout,
-    )
+    run = replace(run, timeout=timeout)  # its --timeout bounds the configuration run too
+    options = StartOptions(apply=run.options(), wait_s=timeout)
     run_apply(
         ctx,
         "registry start",
-        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        run,
+        conn_args,
         lambda conn, confirm, display: start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
         ),
