@@ -33,6 +33,7 @@ from ghes_setup.cli.common import (
     emit_report,
     option,
     output_format,
+    personal_token,
     token_inputs,
 )
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
@@ -40,7 +41,6 @@ from ghes_setup.cli.invocation import command_line
 
 if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
-    from ghes_setup.secrets import Secret
 
 TimeoutOpt = Annotated[float, seconds("Network timeout per operation, seconds.")]
 
@@ -89,19 +89,14 @@ def pipeline_context(
     token_needed: bool = False,
 ) -> PipelineContext:
     """The site (flags > env > file), the resolver and the secrets, as the pipelines use them."""
-    from ghes_setup import secrets
     from ghes_setup.net import SystemResolver
     from ghes_setup.runbooks.context import PipelineContext
 
     connect = connect_with(ctx, site, conn)
-    tokens = token_inputs(conn.token_stdin, conn.token_file)
-    token: Secret | None
-    if token_needed:
-        token = secrets.require(
-            "GHES_SETUP_TOKEN", **tokens, purpose="the smoke test (registry-smoke)"
-        )
-    else:
-        token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)
+    token = personal_token(
+        token_inputs(conn.token_stdin, conn.token_file),
+        "the smoke test (registry-smoke)" if token_needed else None,
+    )
     return PipelineContext(
         site=connect.site,
         resolver=connect.resolver or SystemResolver(),

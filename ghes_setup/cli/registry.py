@@ -37,6 +37,7 @@ from ghes_setup.cli.common import (
     load_site_for,
     make_resolver,
     option,
+    personal_token,
     state,
     token_inputs,
 )
@@ -133,7 +134,6 @@ def smoke_cmd(
     resolve: ResolveOpt = None,
     output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
-    from ghes_setup import secrets
     from ghes_setup.checks.catalogue import CheckId
     from ghes_setup.checks.failure import error_result
     from ghes_setup.checks.model import Report
@@ -161,10 +161,8 @@ def smoke_cmd(
             ca_file=abs_path(ca_file),  # a flag's path is from the current folder
         ),
     )
-    token = secrets.require(
-        "GHES_SETUP_TOKEN",
-        **tokens,
-        purpose="the registry smoke test (a classic personal access token with write:packages)",
+    token = personal_token(
+        tokens, "the registry smoke test (a classic personal access token with write:packages)"
     )
     request = SmokeRequest.for_site(
         site_obj,
