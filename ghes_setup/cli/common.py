@@ -135,6 +135,16 @@ def run_journal(*, reset: bool = False) -> RecordingProgress:
     return _JOURNAL[0]
 
 
+def single_command(
+    name: str, help_text: str, function: Callable[..., Any], **kw: Any
+) -> typer.Typer:
+    """A Typer holding one top-level command (`up`, `schedule`, `explain`...): the root builds
+    it only when it is used (cli/app.py). `kw` goes to `Typer.command`."""
+    sub = typer.Typer(add_completion=False, rich_markup_mode=None)
+    sub.command(name, help=help_text, **kw)(function)
+    return sub
+
+
 # ---------------------------------------------------------------- shared options
 
 
