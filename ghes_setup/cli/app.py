@@ -27,7 +27,7 @@ SUBCOMMANDS: Final[dict[str, tuple[str, str]]] = {
     "check": ("ghes_setup.cli.pipeline", "check_app"),
     "snapshot": ("ghes_setup.cli.pipeline", "snapshot_app"),
     "verify": ("ghes_setup.cli.pipeline", "verify_app"),
-    "schedule": ("ghes_setup.cli.pipeline", "schedule_app"),
+    "schedule": ("ghes_setup.cli.schedule", "app"),
     "capture": ("ghes_setup.cli.capture", "app"),
     "facts": ("ghes_setup.cli.facts", "app"),
     "dns": ("ghes_setup.cli.dns", "app"),

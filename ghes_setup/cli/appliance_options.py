@@ -21,8 +21,10 @@ import typer
 from ghes_setup.cli.bundles import bundle, seconds
 from ghes_setup.cli.common import (
     CaFileOpt,
+    FormatOpt,
     NameserverOpt,
     ResolveOpt,
+    SiteOpt,
     abs_path,
     load_site_for,
     make_resolver,
@@ -201,18 +203,22 @@ def with_connection(
 
 @dataclass(frozen=True)
 class RunArgs:
-    """--yes, --no-wait, --timeout and --snapshot-dir of a command that applies settings."""
+    """The options of a command that applies settings, in their --help order: --dry-run, --yes,
+    --no-wait, --timeout, --snapshot-dir, --site and --format (`with_run` adds them)."""
 
+    dry_run: DryRunOpt = False
     yes: YesOpt = False
     no_wait: NoWaitOpt = False
     timeout: TimeoutOpt = 1800.0
     snapshot_dir: SnapshotDirOpt = None
+    site: SiteOpt = None
+    fmt: FormatOpt = None
 
-    def options(self, *, dry_run: bool = False) -> ApplyOptions:
+    def options(self) -> ApplyOptions:
         from ghes_setup.appliance.service import ApplyOptions
 
         return ApplyOptions(
-            dry_run=dry_run,
+            dry_run=self.dry_run,
             wait=not self.no_wait,
             timeout_s=self.timeout,
             snapshot_dir=abs_path(self.snapshot_dir),
@@ -220,12 +226,31 @@ class RunArgs:
 
 
 NO_RUN_ARGS: Final = RunArgs()  # the default `with_run` replaces
+_WAIT_OPTIONS: Final = ("no_wait", "timeout")
 
 
-def with_run(fn: F) -> F:
-    """Add --yes/--no-wait/--timeout/--snapshot-dir in the place of the command's
-    `run: RunArgs`."""
-    return bundle(RunArgs, "run")(fn)
+@overload
+def with_run(fn: F) -> F: ...
+
+
+@overload
+def with_run(*, dry_run: bool = True, wait: bool = True) -> Callable[[F], F]: ...
+
+
+def with_run(
+    fn: F | None = None, *, dry_run: bool = True, wait: bool = True
+) -> F | Callable[[F], F]:
+    """Add the `RunArgs` options in the place of the command's `run: RunArgs`.
+    `dry_run=False` leaves out --dry-run (`config rollback`); `wait=False` leaves out --no-wait
+    and --timeout (`registry start`, whose own --timeout also bounds the wait for /v2/)."""
+
+    def keep(option: str) -> bool:
+        if option == "dry_run":
+            return dry_run
+        return wait or option not in _WAIT_OPTIONS
+
+    decorate: Callable[[F], F] = bundle(RunArgs, "run", keep=keep)
+    return decorate(fn) if fn is not None else decorate
 
 
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:

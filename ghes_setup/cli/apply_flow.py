@@ -8,19 +8,18 @@ are exceptions: `cli.main` turns them into the documented exit codes."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from ghes_setup.cli.appliance_options import (
     ConnectionArgs,
+    RunArgs,
     confirmation,
     connect_with,
     progress,
 )
-from ghes_setup.cli.common import PLAIN_FORMATS, OutputFormat, output_format, present
+from ghes_setup.cli.common import PLAIN_FORMATS, output_format, present
 
 if TYPE_CHECKING:
     from ghes_setup.appliance.service import Confirm, Connect
@@ -30,32 +29,22 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class ApplyArgs:
-    """The options of an apply command that `run_apply` reads."""
-
-    site: Path | None
-    fmt: OutputFormat | None
-    conn: ConnectionArgs
-    yes: bool = False
-    dry_run: bool = False
-
-
 def run_apply(
     ctx: typer.Context,
     command: str,
-    args: ApplyArgs,
+    run: RunArgs,
+    conn: ConnectionArgs,
     apply: Callable[[Connect, Confirm | None, ProgressSink], R],
     human: Callable[[Console, R], None],
     document: Callable[[R], dict[str, Any]],
     guard: Callable[[Connect], None] | None = None,
 ) -> NoReturn:
-    out = output_format(ctx, args.fmt, PLAIN_FORMATS)
-    confirm = confirmation(ctx, command, yes=args.yes or args.dry_run, conn=args.conn)
-    conn = connect_with(ctx, args.site, args.conn)
+    out = output_format(ctx, run.fmt, PLAIN_FORMATS)
+    confirm = confirmation(ctx, command, yes=run.yes or run.dry_run, conn=conn)
+    connect = connect_with(ctx, run.site, conn)
     if guard is not None:
-        guard(conn)
+        guard(connect)
     with progress(ctx) as display:
-        result = apply(conn, confirm, display)
+        result = apply(connect, confirm, display)
     present(ctx, out, result, human, document)
     raise typer.Exit(0)

@@ -19,7 +19,14 @@ from ghes_setup.cli.appliance_options import (
     connect_with,
     with_connection,
 )
-from ghes_setup.cli.common import SiteOpt, abs_path, option, state, token_inputs
+from ghes_setup.cli.common import (
+    SiteOpt,
+    abs_path,
+    option,
+    personal_token,
+    state,
+    token_inputs,
+)
 
 CAPTURE_HELP = """\
 Record what the appliance says, read-only and redacted, as versioned JSON (mode 0600;
@@ -49,7 +56,6 @@ def capture_cmd(
     site: SiteOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup import secrets
     from ghes_setup.capture.service import CaptureRequest, capture_to, refuse_unwritable
     from ghes_setup.cli.appliance_options import progress
     from ghes_setup.reporting.capture import human
@@ -58,7 +64,7 @@ def capture_cmd(
     assert target is not None
     refuse_unwritable(target)
     connect = connect_with(ctx, site, conn)
-    token = secrets.from_env("GHES_SETUP_TOKEN", **token_inputs(conn.token_stdin, conn.token_file))
+    token = personal_token(token_inputs(conn.token_stdin, conn.token_file))
     request = CaptureRequest(
         site=connect.site,
         resolver=connect.resolver,

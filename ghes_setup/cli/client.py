@@ -18,6 +18,7 @@ from ghes_setup.cli.common import (
     byte_size,
     load_site_for,
     option,
+    personal_token,
     token_inputs,
 )
 
@@ -114,7 +115,6 @@ def check_cmd(
     output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
 
-    from ghes_setup import secrets
     from ghes_setup.client.service import ClientCheckRequest, parse_ecosystems, run_client_check
     from ghes_setup.config.site import SiteOverrides
     from ghes_setup.net import Nameserver
@@ -128,7 +128,7 @@ def check_cmd(
         overrides=SiteOverrides(hostname=hostname, smoke_user=user, smoke_size=size_bytes),
     )
     enabled = [name for name, state in site_obj.packages.ecosystems.items() if state != "disabled"]
-    token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)
+    token = personal_token(tokens)
     address = site_obj.connection.address
     servers = nameserver or list(site_obj.connection.nameservers)
     request = ClientCheckRequest(

@@ -23,6 +23,7 @@ from typing import (
     TextIO,
     TypedDict,
     TypeVar,
+    overload,
 )
 
 import typer
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ghes_setup.net import AddressResolver
     from ghes_setup.progress import RecordingProgress
     from ghes_setup.reporting.console import Console
+    from ghes_setup.secrets import Secret
 
 
 class OutputFormat(StrEnum):
@@ -133,6 +135,16 @@ def run_journal(*, reset: bool = False) -> RecordingProgress:
     return _JOURNAL[0]
 
 
+def single_command(
+    name: str, help_text: str, function: Callable[..., Any], **kw: Any
+) -> typer.Typer:
+    """A Typer holding one top-level command (`up`, `schedule`, `explain`...): the root builds
+    it only when it is used (cli/app.py). `kw` goes to `Typer.command`."""
+    sub = typer.Typer(add_completion=False, rich_markup_mode=None)
+    sub.command(name, help=help_text, **kw)(function)
+    return sub
+
+
 # ---------------------------------------------------------------- shared options
 
 
@@ -228,6 +240,24 @@ def token_inputs(token_stdin: bool, token_file: Path | str | None) -> TokenInput
         file_option="--token-file",
         stdin_option="--token-stdin",
     )
+
+
+@overload
+def personal_token(tokens: TokenInputs, purpose: str) -> Secret: ...
+
+
+@overload
+def personal_token(tokens: TokenInputs, purpose: None = None) -> Secret | None: ...
+
+
+def personal_token(tokens: TokenInputs, purpose: str | None = None) -> Secret | None:
+    """The PAT from `tokens` (`token_inputs`), else $GHES_SETUP_TOKEN or its _FILE. None when
+    there is none, unless `purpose` says what needs it: then that is an input error (exit 3)."""
+    from ghes_setup import secrets
+
+    if purpose is None:
+        return secrets.from_env("GHES_SETUP_TOKEN", **tokens)
+    return secrets.require("GHES_SETUP_TOKEN", **tokens, purpose=purpose)
 
 
 def byte_size(text: str | None, option: str) -> int | None:

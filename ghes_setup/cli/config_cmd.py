@@ -21,14 +21,13 @@ from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
     NO_RUN_ARGS,
     ConnectionArgs,
-    DryRunOpt,
     RunArgs,
     connect_with,
     with_connection,
     with_run,
 )
 from ghes_setup.cli.appliance_options import progress as _progress
-from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.apply_flow import run_apply
 from ghes_setup.cli.common import PLAIN_FORMATS, FormatOpt, SiteOpt, output_format, present
 from ghes_setup.cli.common import abs_path as _abs
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
@@ -137,10 +136,7 @@ plan_cmd = _read_only(
 @with_run
 def apply_cmd(
     ctx: typer.Context,
-    dry_run: DryRunOpt = False,
     run: RunArgs = NO_RUN_ARGS,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
     facts_from: FactsFromOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
@@ -153,11 +149,12 @@ def apply_cmd(
     run_apply(
         ctx,
         "config apply",
-        ApplyArgs(site, fmt, conn, yes=run.yes, dry_run=dry_run),
+        run,
+        conn,
         lambda connect, confirm, progress: config_apply(
             connect,
             tls_gate=tls_gate,
-            options=run.options(dry_run=dry_run),
+            options=run.options(),
             confirm=confirm,
             progress=progress,
         ),
@@ -169,7 +166,7 @@ def apply_cmd(
 
 @app.command("rollback", help=ROLLBACK_HELP)
 @with_connection(tokens=False)
-@with_run
+@with_run(dry_run=False)
 def rollback_cmd(
     ctx: typer.Context,
     snapshot: Annotated[
@@ -179,8 +176,6 @@ def rollback_cmd(
         ),
     ] = None,
     run: RunArgs = NO_RUN_ARGS,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
     conn: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.appliance.service import config_rollback
@@ -188,7 +183,8 @@ def rollback_cmd(
     run_apply(
         ctx,
         "config rollback",
-        ApplyArgs(site, fmt, conn, yes=run.yes),
+        run,
+        conn,
         lambda connect, confirm, progress: config_rollback(
             connect, _abs(snapshot), options=run.options(), confirm=confirm, progress=progress
         ),

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ghes_setup.checks.catalogue import CATALOGUE
+from ghes_setup.cli.common import single_command
 
 
 def ids_by_area() -> str:
@@ -99,5 +100,4 @@ def explain_cmd(
     typer.echo(text, nl=not text.endswith("\n"))
 
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None)
-app.command("explain", help=EXPLAIN_HELP, no_args_is_help=True)(explain_cmd)
+app = single_command("explain", EXPLAIN_HELP, explain_cmd, no_args_is_help=True)

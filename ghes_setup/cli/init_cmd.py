@@ -34,7 +34,7 @@ from ghes_setup.cli.appliance_options import (
     YesOpt,
     with_connection,
 )
-from ghes_setup.cli.common import FLAG_NAMES, abs_path, make_resolver, state
+from ghes_setup.cli.common import FLAG_NAMES, abs_path, make_resolver, single_command, state
 
 if TYPE_CHECKING:
     from ghes_setup.appliance.transport import ApplianceInfo
@@ -50,10 +50,7 @@ fingerprint is shown and pinned only when you agree (--yes pins it only with
 Example: ghes-setup init ghe.example.com --out site.toml --from-appliance
 """
 
-app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
-
-@app.command("init", help=INIT_HELP)
 @with_connection(tokens=False)
 def init_cmd(
     ctx: typer.Context,
@@ -99,6 +96,9 @@ def init_cmd(
 
         human(sys.stdout, out)
     raise typer.Exit(0)
+
+
+app = single_command("init", INIT_HELP, init_cmd)
 
 
 def _site(ctx: typer.Context, hostname: str, conn: ConnectionArgs) -> Site:

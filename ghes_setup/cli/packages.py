@@ -13,16 +13,15 @@ from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
     NO_RUN_ARGS,
     ConnectionArgs,
-    DryRunOpt,
     RunArgs,
     connect_with,
     progress,
     with_connection,
     with_run,
 )
-from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.apply_flow import run_apply
 from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, with_report
-from ghes_setup.cli.common import FormatOpt, SiteOpt
+from ghes_setup.cli.common import SiteOpt
 
 app = typer.Typer(
     help=(
@@ -74,20 +73,18 @@ Example: ghes-setup packages status --site site.toml --format nagios
 @with_run
 def enable_cmd(
     ctx: typer.Context,
-    dry_run: DryRunOpt = False,
     run: RunArgs = NO_RUN_ARGS,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
     from ghes_setup.packages.service import enable_packages
     from ghes_setup.reporting import packages as presenter
 
-    options = run.options(dry_run=dry_run)
+    options = run.options()
     run_apply(
         ctx,
         "packages enable",
-        ApplyArgs(site, fmt, conn_args, yes=run.yes, dry_run=dry_run),
+        run,
+        conn_args,
         lambda conn, confirm, display: enable_packages(
             conn, options=options, confirm=confirm, progress=display
         ),

@@ -1,5 +1,5 @@
-"""Top-level pipelines: `up`, `check`, `snapshot`, `verify`, `schedule`
-(docs/reference/architecture.md §2).
+"""Top-level pipelines: `up`, `check`, `snapshot`, `verify`, and `schedule` beside them in
+cli/schedule.py (docs/reference/architecture.md §2).
 
 These commands take everything about the appliance from the site file (and GHES_SETUP_*
 environment): they are what cron, runbooks and playbooks run, where the site file is the
@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ghes_setup.cli import schedule
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
     ConnectionArgs,
@@ -33,6 +32,8 @@ from ghes_setup.cli.common import (
     emit_report,
     option,
     output_format,
+    personal_token,
+    single_command,
     token_inputs,
 )
 from ghes_setup.cli.facts import FactsFromOpt, guard_facts
@@ -40,7 +41,6 @@ from ghes_setup.cli.invocation import command_line
 
 if TYPE_CHECKING:
     from ghes_setup.runbooks.context import PipelineContext
-    from ghes_setup.secrets import Secret
 
 TimeoutOpt = Annotated[float, seconds("Network timeout per operation, seconds.")]
 
@@ -89,19 +89,14 @@ def pipeline_context(
     token_needed: bool = False,
 ) -> PipelineContext:
     """The site (flags > env > file), the resolver and the secrets, as the pipelines use them."""
-    from ghes_setup import secrets
     from ghes_setup.net import SystemResolver
     from ghes_setup.runbooks.context import PipelineContext
 
     connect = connect_with(ctx, site, conn)
-    tokens = token_inputs(conn.token_stdin, conn.token_file)
-    token: Secret | None
-    if token_needed:
-        token = secrets.require(
-            "GHES_SETUP_TOKEN", **tokens, purpose="the smoke test (registry-smoke)"
-        )
-    else:
-        token = secrets.from_env("GHES_SETUP_TOKEN", **tokens)
+    token = personal_token(
+        token_inputs(conn.token_stdin, conn.token_file),
+        "the smoke test (registry-smoke)" if token_needed else None,
+    )
     return PipelineContext(
         site=connect.site,
         resolver=connect.resolver or SystemResolver(),
@@ -306,20 +301,7 @@ def verify_cmd(
     raise typer.Exit(code)
 
 
-def _single(name: str, help_text: str, function: Any, **kw: Any) -> typer.Typer:
-    """A Typer holding one command: the root builds it only when it is used (cli/app.py)."""
-    sub = typer.Typer(add_completion=False, rich_markup_mode=None)
-    sub.command(name, help=help_text, **kw)(function)
-    return sub
-
-
-up_app = _single("up", UP_HELP, up_cmd)
-check_app = _single("check", CHECK_HELP, check_cmd)
-snapshot_app = _single("snapshot", SNAPSHOT_HELP, snapshot_cmd)
-verify_app = _single("verify", VERIFY_HELP, verify_cmd)
-
-
-def schedule_app() -> typer.Typer:
-    sub = typer.Typer(add_completion=False, rich_markup_mode=None)
-    schedule.register(sub)  # ghes-setup schedule (cli/schedule.py)
-    return sub
+up_app = single_command("up", UP_HELP, up_cmd)
+check_app = single_command("check", CHECK_HELP, check_cmd)
+snapshot_app = single_command("snapshot", SNAPSHOT_HELP, snapshot_cmd)
+verify_app = single_command("verify", VERIFY_HELP, verify_cmd)

@@ -7,25 +7,25 @@ self-contained: `smoke` below; `status` and `start` live beside it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from ghes_setup.cli.appliance_options import (
     NO_OPTIONS,
+    NO_RUN_ARGS,
     ConnectionArgs,
-    DryRunOpt,
-    SnapshotDirOpt,
+    RunArgs,
     TokenFileOpt,
     TokenStdinOpt,
-    YesOpt,
     with_connection,
+    with_run,
 )
-from ghes_setup.cli.apply_flow import ApplyArgs, run_apply
+from ghes_setup.cli.apply_flow import run_apply
 from ghes_setup.cli.bundles import NO_REPORT_ARGS, ReportArgs, seconds, with_report
 from ghes_setup.cli.common import (
     CaFileOpt,
-    FormatOpt,
     HostnameArg,
     NameserverOpt,
     OutputFormat,
@@ -37,6 +37,7 @@ from ghes_setup.cli.common import (
     load_site_for,
     make_resolver,
     option,
+    personal_token,
     state,
     token_inputs,
 )
@@ -133,7 +134,6 @@ def smoke_cmd(
     resolve: ResolveOpt = None,
     output: ReportArgs = NO_REPORT_ARGS,
 ) -> None:
-    from ghes_setup import secrets
     from ghes_setup.checks.catalogue import CheckId
     from ghes_setup.checks.failure import error_result
     from ghes_setup.checks.model import Report
@@ -161,10 +161,8 @@ def smoke_cmd(
             ca_file=abs_path(ca_file),  # a flag's path is from the current folder
         ),
     )
-    token = secrets.require(
-        "GHES_SETUP_TOKEN",
-        **tokens,
-        purpose="the registry smoke test (a classic personal access token with write:packages)",
+    token = personal_token(
+        tokens, "the registry smoke test (a classic personal access token with write:packages)"
     )
     request = SmokeRequest.for_site(
         site_obj,
@@ -263,32 +261,27 @@ def status_cmd(
 
 @app.command("start", help=START_HELP)
 @with_connection(tokens=False, name="conn_args")
+@with_run(wait=False)
 def start_cmd(
     ctx: typer.Context,
     timeout: Annotated[
         float,
         seconds("Seconds to wait for the configuration run, then for /v2/ to answer."),
     ] = 600.0,
-    dry_run: DryRunOpt = False,
-    yes: YesOpt = False,
-    snapshot_dir: SnapshotDirOpt = None,
-    site: SiteOpt = None,
-    fmt: FormatOpt = None,
+    run: RunArgs = NO_RUN_ARGS,
     conn_args: ConnectionArgs = NO_OPTIONS,
 ) -> None:
-    from ghes_setup.appliance.apply import ApplyOptions
     from ghes_setup.reporting import registry as presenter
     from ghes_setup.runbooks.gates import tls_gate
     from ghes_setup.runbooks.registry_start import StartOptions, start_registry
 
-    options = StartOptions(
-        apply=ApplyOptions(dry_run=dry_run, timeout_s=timeout, snapshot_dir=abs_path(snapshot_dir)),
-        wait_s=timeout,
-    )
+    run = replace(run, timeout=timeout)  # its --timeout bounds the configuration run too
+    options = StartOptions(apply=run.options(), wait_s=timeout)
     run_apply(
         ctx,
         "registry start",
-        ApplyArgs(site, fmt, conn_args, yes=yes, dry_run=dry_run),
+        run,
+        conn_args,
         lambda conn, confirm, display: start_registry(
             conn, tls_gate=tls_gate, options=options, confirm=confirm, progress=display
         ),

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ghes_setup.cli.common import SiteOpt, option, site_path, state
+from ghes_setup.cli.common import SiteOpt, option, single_command, site_path, state
 
 HELP = """\
 Print what runs `ghes-setup check` on a timer: a file for /etc/cron.d (default), or a
@@ -128,5 +128,4 @@ def schedule_cmd(
     raise typer.Exit(0)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("schedule", help=HELP, no_args_is_help=True)(schedule_cmd)
+app = single_command("schedule", HELP, schedule_cmd, no_args_is_help=True)

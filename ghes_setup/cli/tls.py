@@ -48,6 +48,8 @@ OutDirOpt = Annotated[
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Replace existing files instead of refusing.")
 ]
+DaysOpt = Annotated[int, typer.Option("--days", metavar="N", help="Validity in days.")]
+HostArg = Annotated[str, typer.Argument(help="The appliance's hostname.")]
 _DAYS = "the chain expires within N days (default: the site's, else"
 WarnDaysOpt = Annotated[
     int | None, option("--warn-days", metavar="N", help=f"Warn when {_DAYS} 30).")
@@ -110,7 +112,7 @@ def ca_create_cmd(
     name: Annotated[
         str, typer.Option("--name", help="The CA's common name.")
     ] = "ghes-setup private CA",
-    days: Annotated[int, typer.Option("--days", metavar="N", help="Validity in days.")] = 3650,
+    days: DaysOpt = 3650,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -125,10 +127,10 @@ def ca_create_cmd(
 @app.command("issue", help=ISSUE_HELP)
 def issue_cmd(
     ctx: typer.Context,
-    hostname: Annotated[str, typer.Argument(help="The appliance's hostname.")],
+    hostname: HostArg,
     ca: Annotated[Path, typer.Option("--ca", metavar="DIR", help="Folder with ca.pem and ca.key.")],
     out: OutDirOpt,
-    days: Annotated[int, typer.Option("--days", metavar="N", help="Validity in days.")] = 397,
+    days: DaysOpt = 397,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
 ) -> None:
@@ -147,7 +149,7 @@ def issue_cmd(
 @app.command("csr", help=CSR_HELP)
 def csr_cmd(
     ctx: typer.Context,
-    hostname: Annotated[str, typer.Argument(help="The appliance's hostname.")],
+    hostname: HostArg,
     out: OutDirOpt,
     force: ForceOpt = False,
     fmt: FormatOpt = None,
