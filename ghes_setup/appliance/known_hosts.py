@@ -76,7 +76,10 @@ class KnownHosts:
         self.entries = entries
 
     @classmethod
-    def load(cls, path: Path) -> KnownHosts:
+    def load(cls, path: Path | None = None) -> KnownHosts:
+        """`path`, or the user's own file (~/.ssh/known_hosts, as OpenSSH) when None."""
+        if path is None:
+            path = Path("~/.ssh/known_hosts").expanduser()
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:

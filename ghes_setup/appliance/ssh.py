@@ -286,7 +286,7 @@ class SshTransport(TransportBase):
             transport.banner_timeout = o.timeout
             transport.handshake_timeout = o.timeout
             transport.auth_timeout = o.timeout
-            known = KnownHosts.load(o.known_hosts or Path("~/.ssh/known_hosts").expanduser())
+            known = KnownHosts.load(o.known_hosts)
             aliases = (address,) if address != o.host else ()
             self._prefer_known_key_types(transport, known, aliases)
             presented = _key_exchange(transport, o.where, o.timeout)

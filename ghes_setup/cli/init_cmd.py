@@ -234,7 +234,7 @@ def _pin_host_key(
     presented = presented_host_key(
         site.hostname, c.ssh_port, address=c.address, resolver=resolver, timeout=c.timeout
     )
-    known = KnownHosts.load(c.known_hosts or Path("~/.ssh/known_hosts").expanduser())
+    known = KnownHosts.load(c.known_hosts)
     aliases = (c.address,) if c.address else ()
     try:
         decide(

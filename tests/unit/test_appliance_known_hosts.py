@@ -127,3 +127,12 @@ def test_known_types_lists_what_the_file_has_for_the_host(tmp_path: Path) -> Non
         f"other.example.com ssh-ed25519 {KEY.base64}",
     )
     assert known.known_types(["[ghe.example.com]:122"]) == ["ssh-rsa"]
+
+
+def test_no_file_given_means_the_users_own_known_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert KnownHosts.load().path == tmp_path / ".ssh" / "known_hosts"
+    given = tmp_path / "elsewhere"
+    assert KnownHosts.load(given).path == given
