@@ -60,23 +60,29 @@ What a `check` process no longer imports, or imports only when it uses it:
 
 How a run is ordered (`runbooks/check.py`, `runbooks/context.py`, `appliance/selector.py`): the
 appliance's chain is the longest, so it starts first, in a thread, before the check modules
-load; its SSH half (the TCP and SSH handshakes, then the Packages settings) is read while the
-Manage API identifies, not after it; the Manage API's client and its trust store are built on
-the first request, and one TLS context per CA file serves every client of the run
+load. SSH's TCP and SSH handshakes and its login start while the Manage API identifies
+(`SshTransport.connect_ahead`; httpx loads with the API's first request, after that start);
+nothing runs over SSH until the API has answered, then the Packages settings are read over it
+while the API reads that follow go on. `read-settings` runs its `ghe-config` reads at once (14
+keys: 86 -> 45 ms on the lab). The latest configuration run is asked once for the two checks
+that read it. One TLS context per CA file serves every client of the run
 (`httpclient.ssl_context`); the interpreter's last garbage collection is skipped at exit
 (`gc.freeze()` in `cli/main.py`, 50-75 ms on this VM).
 
-Why 0.5 s is still out of reach on the lab (2026-12-07, `--debug` timestamps, idle 2-core VM):
-after the interpreter and the CLI start (about 0.1 s), the appliance's serial chain is the SSH
-handshake (20-60 ms), the first session (about 45 ms while the other checks keep the
-interpreter busy), the `read-settings` script (about 0.1 s: one `ghe-config` per Packages
-key) and, once Packages reads as enabled, the appliance's own blob-storage test through the
-admin shell (about 0.14 s; the lab's test writes, reads and deletes an object in moto or
-Azurite). The last two are the appliance's own work, and the storage test must follow the
-read: it runs only when Packages is enabled. The rest of the run (DNS, 18 TLS handshakes,
-/status, the registry) overlaps that chain but shares the 2 cores with the lab's servers: the
-client uses about 0.4 s of CPU a run. On a loaded machine every figure stretches; the ratio of
-the interleaved runs is the comparison that holds.
+Why 0.5 s is still out of reach on the lab (2026-12-07, `--debug` timestamps, 2-core VM): the
+appliance's chain is serial. After the interpreter and the CLI start (about 0.05 s), the
+Manage API must answer before anything runs over SSH (0.13-0.15 s on an idle VM, up to 0.3 s
+while the check modules load beside it); then the admin shell's first session (about 45 ms of
+sshd's own set-up after login, hidden when the login ends first), `read-settings` (60-130 ms)
+and, once Packages reads as enabled, the appliance's own blob-storage test (about 0.13 s; the
+lab's test writes, reads and deletes an object in moto or Azurite). The last two are the
+appliance's own work, and the storage test must follow the read: it runs only when Packages
+is enabled. Waiting for the API before loading the check modules was tried: no gain, the
+contention moves to the appliance's scripts. The rest of the run (DNS, 18 TLS handshakes,
+/status, the registry) overlaps the chain but shares the 2 cores with the lab's servers: the
+client uses about 0.35 s of CPU a run. Best runs end at 0.45-0.5 s; the VM's absolute figures
+drift by 15-30 % between minutes, so the ratio of the interleaved runs is the comparison that
+holds.
 """
 
 
