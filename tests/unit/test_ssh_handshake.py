@@ -13,18 +13,23 @@ from ghes_setup.errors import Unreachable
 from tests.ports import silent_port
 
 
+def silent_transport(port: int, tmp_path: Path, *, timeout: float) -> SshTransport:
+    """An SshTransport to a loopback port that accepts TCP and never speaks SSH."""
+    options = SshOptions(
+        host="ghe.example.com",
+        port=port,
+        address="127.0.0.1",
+        known_hosts=tmp_path / "known_hosts",
+        timeout=timeout,
+    )
+    return SshTransport(options)
+
+
 def test_a_port_that_never_answers_is_unreachable_in_one_line(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     with silent_port() as port:
-        options = SshOptions(
-            host="ghe.example.com",
-            port=port,
-            address="127.0.0.1",
-            known_hosts=tmp_path / "known_hosts",
-            timeout=1.0,
-        )
-        transport = SshTransport(options)
+        transport = silent_transport(port, tmp_path, timeout=1.0)
         started = time.monotonic()
         with pytest.raises(Unreachable) as info:
             transport.identify(["packages.enabled"])
@@ -48,14 +53,7 @@ def test_inits_host_key_read_says_the_same_of_a_silent_port() -> None:
 
 def test_a_connection_made_ahead_hands_its_error_to_the_first_exec_once(tmp_path: Path) -> None:
     with silent_port() as port:
-        options = SshOptions(
-            host="ghe.example.com",
-            port=port,
-            address="127.0.0.1",
-            known_hosts=tmp_path / "known_hosts",
-            timeout=1.0,
-        )
-        transport = SshTransport(options)
+        transport = silent_transport(port, tmp_path, timeout=1.0)
         transport.connect_ahead()
         started = time.monotonic()
         with pytest.raises(Unreachable, match=r"SSH handshake with ghe\.example\.com"):
@@ -72,14 +70,7 @@ def test_a_connection_made_ahead_hands_its_error_to_the_first_exec_once(tmp_path
 
 def test_close_does_not_wait_for_a_connection_made_ahead(tmp_path: Path) -> None:
     with silent_port() as port:
-        options = SshOptions(
-            host="ghe.example.com",
-            port=port,
-            address="127.0.0.1",
-            known_hosts=tmp_path / "known_hosts",
-            timeout=3.0,
-        )
-        transport = SshTransport(options)
+        transport = silent_transport(port, tmp_path, timeout=3.0)
         transport.connect_ahead()
         time.sleep(0.2)  # the handshake is waiting for a banner that never comes
         started = time.monotonic()
