@@ -135,11 +135,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"ghes-setup-{stamp}-{_random.token_hex(2)}"
 
 
-def appliance_of(site: Site) -> str:
-    """The key run records of this appliance are filed under (hostname and address)."""
-    return checkpoints.appliance_key(site.hostname, site.connect_host)
-
-
 def check_options(options: ApplyOptions) -> None:
     """Refuse options that would only fail later (after a write): exit 3 before connecting."""
     for value, flag in ((options.timeout_s, "--timeout"), (options.poll_s, "poll interval")):
@@ -185,7 +180,7 @@ def pending_of(transport: ApplianceTransport, site: Site, state_dir: Path | None
     """What is stored but not applied on the site's appliance (`pending.read_pending`)."""
     return read_pending(
         transport,
-        appliance=appliance_of(site),
+        appliance=checkpoints.appliance_of(site),
         directory=state_dir or checkpoints.default_dir(),
     )
 
@@ -231,7 +226,7 @@ def apply_site(
         reason="apply",
         before_push=before_push,
         after_apply=after_apply,
-        appliance=appliance_of(site),
+        appliance=checkpoints.appliance_of(site),
         latest_run=latest_run,
         site=site,
     )
@@ -307,7 +302,7 @@ def rollback(
     sink = progress or NullProgress()
     check_options(options)
     folder = options.snapshot_dir or checkpoints.default_dir()
-    appliance = appliance_of(site)
+    appliance = checkpoints.appliance_of(site)
     path = snapshot_path or checkpoints.latest(site.hostname, folder, appliance)
     if path is None:
         raise MaterialError(

@@ -45,13 +45,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ghes_setup.appliance.transport import Settings, SettingValue, normalise_pem, spec
 from ghes_setup.errors import GhesSetupError, MaterialError
 from ghes_setup.facts import SettingKind
 from ghes_setup.files import private_dir, write_file
 from ghes_setup.secrets import Secret
+
+if TYPE_CHECKING:
+    from ghes_setup.config.site import Site
 
 CHECKPOINT_SCHEMA_VERSION: Final = 1
 PRE_ROLLBACK: Final = "pre-rollback"
@@ -104,6 +107,11 @@ def appliance_key(hostname: str, address: str) -> str:
     """`ghe.example.com@10.0.0.5`: the appliance a snapshot belongs to, safe in a file name."""
     key = f"{hostname}@{address}" if address and address != hostname else hostname
     return re.sub(r"[^A-Za-z0-9@._-]", "_", key)
+
+
+def appliance_of(site: Site) -> str:
+    """The key run records of this appliance are filed under (hostname and address)."""
+    return appliance_key(site.hostname, site.connect_host)
 
 
 def digest(name: str, value: SettingValue) -> str:

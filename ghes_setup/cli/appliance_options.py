@@ -256,7 +256,9 @@ def with_run(
 def connect_with(ctx: typer.Context, site: Path | None, conn: ConnectionArgs) -> Connect:
     """The connection options of a command decorated with `with_connection` (flags > env >
     site file) as a `Connect`."""
-    from ghes_setup.appliance.service import Connect
+    # From the selector, where it is defined: `appliance.service` (which re-exports it) loads
+    # the apply machinery, which a `check` run never uses.
+    from ghes_setup.appliance.selector import Connect
     from ghes_setup.config.site import SiteOverrides
 
     if conn.password_stdin and conn.token_stdin:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Final
 
 from ghes_setup.appliance import checkpoint as checkpoints
-from ghes_setup.appliance.apply import appliance_of
 from ghes_setup.appliance.context import ApplianceContext
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.checks import FunctionCheck, Report, run_checks
@@ -38,7 +37,10 @@ def check_packages(
     pending = run_checks(
         PENDING,
         ApplianceContext(
-            transport, (), appliance=appliance_of(site), state_dir=checkpoints.default_dir()
+            transport,
+            (),
+            appliance=checkpoints.appliance_of(site),
+            state_dir=checkpoints.default_dir(),
         ),
     )
     return Report(command, results + pending, target)

@@ -122,7 +122,6 @@ class PipelineContext:
 
     def appliance(self) -> ApplianceContext:
         from ghes_setup.appliance import checkpoint as checkpoints
-        from ghes_setup.appliance.apply import appliance_of
         from ghes_setup.appliance.context import CHECKED_SETTINGS, ApplianceContext
         from ghes_setup.packages.desired import PACKAGES_SCOPE
 
@@ -133,7 +132,7 @@ class PipelineContext:
             lambda: ApplianceContext(
                 self.transport(),
                 prefetch,
-                appliance=appliance_of(self.site),
+                appliance=checkpoints.appliance_of(self.site),
                 state_dir=checkpoints.default_dir(),
             ),
         )
