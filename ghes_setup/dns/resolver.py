@@ -14,6 +14,8 @@ Two things live here:
 Every query runs with a timeout; independent queries run concurrently in a thread pool; and a
 per-resolver cache (with in-flight de-duplication) makes HOSTNAME one query per record type
 and server however many checks ask for it. dnspython exceptions never leave this module.
+dnspython loads with the first query (about 40 ms): a run whose appliance address is pinned
+builds its resolver at start-up without waiting for it.
 """
 
 from __future__ import annotations
@@ -24,15 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING
 
 from ghes_setup.config.site import Site
 from ghes_setup.dns.lookup import Lookup, Lookups, LookupStatus, sort_addresses
@@ -48,6 +42,10 @@ from ghes_setup.net import (
     to_ascii,
 )
 from ghes_setup.trace import event
+
+if TYPE_CHECKING:
+    import dns.message
+    import dns.rdatatype
 
 DEFAULT_TIMEOUT = 3.0
 # A CNAME chain longer than this is treated as broken (RFC 1034 resolvers use similar caps).
@@ -70,6 +68,8 @@ class _Answer:
 
 def system_nameservers() -> tuple[Nameserver, ...]:
     """The nameservers of the system's resolver configuration (/etc/resolv.conf)."""
+    import dns.resolver
+
     try:
         conf = dns.resolver.Resolver(configure=True)
     except (dns.resolver.NoResolverConfiguration, OSError):
@@ -173,6 +173,9 @@ class DnsResolver:
     def _resolve(self, server: Nameserver, name: str, rdtype: str) -> _Answer:
         """One server, one record type: query, follow CNAMEs (re-asking for the chain's end
         when the server did not include it, as an authoritative-only server does)."""
+        import dns.rcode
+        import dns.rdatatype
+
         deadline = time.monotonic() + self.timeout
         where = str(server)
         chain: list[str] = []
@@ -236,6 +239,11 @@ class DnsResolver:
         timeout: float,
         rdtype: str,
     ) -> dns.message.Message | _Answer:
+        import dns.exception
+        import dns.message
+        import dns.query
+        import dns.rcode
+
         where = str(server)
         query = dns.message.make_query(name, wanted)  # RD set: recursive servers recurse
         with self._lock:
@@ -285,6 +293,9 @@ def _walk(
     response: dns.message.Message, qname: str, wanted: dns.rdatatype.RdataType
 ) -> tuple[list[str], list[str]]:
     """Follow the answer section from `qname`: (addresses at the end, CNAME targets in order)."""
+    import dns.name
+    import dns.rdatatype
+
     current = dns.name.from_text(qname)
     hops: list[str] = []
     for _ in range(MAX_CHAIN + 1):
