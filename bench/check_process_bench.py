@@ -56,12 +56,16 @@ What a `check` process no longer imports, or imports only when it uses it:
 - rich loads only to draw the table on a terminal: the plain text of cron, Ansible and pipes,
   and `--format nagios|prometheus|json`, load none of it (`reporting/human.py`);
 - `registry.smoke` loads the protocol client, the image builder and the REST client only when
-  a smoke test runs (`check --smoke`, `up`, `registry smoke`).
+  a smoke test runs (`check --smoke`, `up`, `registry smoke`);
+- dnspython loads with the first DNS query (`dns/resolver.py`), not when the run's resolver is
+  built: a site whose appliance address is pinned starts the appliance's chain about 40 ms
+  sooner; httpx loads with the Manage API's first request;
+- the apply machinery (`appliance/apply.py`, `appliance/service.py`) is not loaded by `check`.
 
 How a run is ordered (`runbooks/check.py`, `runbooks/context.py`, `appliance/selector.py`): the
 appliance's chain is the longest, so it starts first, in a thread, before the check modules
 load. SSH's TCP and SSH handshakes and its login start while the Manage API identifies
-(`SshTransport.connect_ahead`; httpx loads with the API's first request, after that start);
+(`SshTransport.connect_ahead`);
 nothing runs over SSH until the API has answered, then the Packages settings are read over it
 while the API reads that follow go on. `read-settings` runs its `ghe-config` reads at once (14
 keys: 86 -> 45 ms on the lab). The latest configuration run is asked once for the two checks
@@ -70,7 +74,7 @@ that read it. One TLS context per CA file serves every client of the run
 (`gc.freeze()` in `cli/main.py`, 50-75 ms on this VM).
 
 Why 0.5 s is still out of reach on the lab (2026-12-07, `--debug` timestamps, 2-core VM): the
-appliance's chain is serial. After the interpreter and the CLI start (about 0.05 s), the
+appliance's chain is serial. After the interpreter and the CLI start (about 0.06 s), the
 Manage API must answer before anything runs over SSH (0.13-0.15 s on an idle VM, up to 0.3 s
 while the check modules load beside it); then the admin shell's first session (about 45 ms of
 sshd's own set-up after login, hidden when the login ends first), `read-settings` (60-130 ms)
