@@ -100,9 +100,10 @@ COMMIT_WAIT_S: Final = 60  # how long the write script waits for COMMIT before r
 # The fixed scripts the admin shell runs live in ghes_setup/appliance/scripts/*.sh (package
 # data, checked by shellcheck in CI); each says its arguments and protocol in its header.
 # Values travel length-framed ("... LENGTH\n" + LENGTH raw bytes + "\n", LC_ALL=C so that a
-# length is bytes) and are read with bash builtins: no base64 or subshell fork per key, so a
-# run costs about one ghe-config call per key read or written. prelude.sh (the lock and the
-# journal of a killed write) comes first in every script that reads or changes settings.
+# length is bytes) and are read with bash builtins: no base64 per key, so a run costs about
+# one ghe-config call per key read or written; a read runs its calls at once (one background
+# job each), a write one after the other. prelude.sh (the lock and the journal of a killed
+# write) comes first in every script that reads or changes settings.
 
 
 def _script(name: str) -> str:
