@@ -190,9 +190,11 @@ class SshTransport(TransportBase):
         self._lock = threading.Lock()
         self._transport: paramiko.Transport | None = None
         self._ahead: Future[None] | None = None  # connect_ahead's connection, under way
+        self._spare: paramiko.Channel | None = None  # a session opened ahead, for one exec
         self._trust: Trust | None = None
         self._prefetched: dict[str, SettingValue] = {}
         self.connections = 0  # how many SSH connections this object opened (for tests)
+        self.sessions = 0  # session channels opened
         self.execs = 0
         self.last_run_id: str | None = None
 
@@ -210,11 +212,15 @@ class SshTransport(TransportBase):
 
     # ------------------------------------------------------------------ connection
     def connect_ahead(self) -> None:
-        """Start the TCP and SSH handshakes and the login in a thread. Nothing runs on the
-        appliance (no lock taken, no journal replayed, no setting read): the next exec waits
-        for this connection, or raises what connecting met, once. Not with
-        --accept-new-host-key: the key it adds to known_hosts waits for a connection the
-        run uses."""
+        """Start the TCP and SSH handshakes, the login and the opening of one session channel
+        in a thread. Nothing runs on the appliance (no command: no lock taken, no journal
+        replayed, no setting read): the next exec waits for this connection, or raises what
+        connecting met, once, and runs on that channel. Not with --accept-new-host-key: the
+        key it adds to known_hosts waits for a connection the run uses.
+
+        The channel is opened ahead because OpenSSH answers the first request after the
+        login only once its post-login process is ready: about 45 ms on the lab's sshd,
+        where later channels open in under a millisecond (docs/appliance.md)."""
         if self.options.accept_new_host_key:
             return
         with self._lock:
@@ -232,13 +238,27 @@ class SshTransport(TransportBase):
         except BaseException as exc:  # the next exec's answer
             future.set_exception(exc)
             return
+        spare = self._session(transport) if self._ahead is future else None
         with self._lock:
             keep = self._ahead is future  # close() in between leaves closing it to us
             if keep:
                 self._transport = transport
+                self._spare = spare
         if not keep:
             transport.close()
         future.set_result(None)
+
+    def _session(self, transport: paramiko.Transport) -> paramiko.Channel | None:
+        """A session channel, no command yet; None when the server will not open one now
+        (the exec that needs it opens its own and reports what goes wrong)."""
+        import paramiko
+
+        try:
+            channel = transport.open_session(timeout=self.options.timeout)
+        except (paramiko.SSHException, EOFError, OSError):
+            return None
+        self.sessions += 1
+        return channel
 
     def _connection(self) -> paramiko.Transport:
         ahead = self._ahead
@@ -381,6 +401,7 @@ class SshTransport(TransportBase):
     def close(self) -> None:
         with self._lock:
             self._ahead = None  # a connect still under way closes its connection itself
+            self._spare = None  # closed with its connection
             if self._transport is not None:
                 self._transport.close()
                 self._transport = None
@@ -390,8 +411,14 @@ class SshTransport(TransportBase):
         import paramiko
 
         transport = self._connection()
+        with self._lock:
+            spare, self._spare = self._spare, None
         try:
-            channel = transport.open_session(timeout=self.options.timeout)
+            if spare is not None and spare.get_transport() is transport and not spare.closed:
+                channel = spare
+            else:
+                channel = transport.open_session(timeout=self.options.timeout)
+                self.sessions += 1
             channel.settimeout(self.options.command_timeout)
             event("ssh", f"> {self.options.where}: exec script {script_name(command)}")
             channel.exec_command(command)

@@ -55,11 +55,15 @@ def test_a_connection_made_ahead_runs_nothing_and_serves_the_first_exec(
         transport.connect_ahead()
         transport.connect_ahead()  # one connection, however often it is asked
         deadline = time.monotonic() + 10
-        while transport.connections == 0 and time.monotonic() < deadline:
+        while transport.sessions == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert (transport.connections, transport.execs) == (1, 0)  # logged in, ran nothing
+        # Logged in with one session channel open, and nothing run on it.
+        assert (transport.connections, transport.sessions, transport.execs) == (1, 1, 0)
         assert transport.identify(["packages.enabled"]).hostname == fresh_lab.hostname
-        assert (transport.connections, transport.execs) == (1, 1)
+        # The first exec ran on the channel opened ahead; the next one opens its own.
+        assert (transport.connections, transport.sessions, transport.execs) == (1, 1, 1)
+        transport.identify()
+        assert (transport.connections, transport.sessions, transport.execs) == (1, 2, 2)
 
 
 def test_a_connection_made_ahead_and_closed_at_once_is_not_used_again(
