@@ -186,6 +186,14 @@ class PipelineContext:
         early.start()
         self._early = early
 
+    def await_appliance(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for `start_appliance`'s first answer (or its error);
+        True when it came. Without `start_appliance`, at once."""
+        if self._early is None:
+            return True
+        self._early.join(timeout)
+        return not self._early.is_alive()
+
     def close(self) -> None:
         if self._early is not None:
             self._early.join()  # its transport must not open after this close
