@@ -10,6 +10,7 @@ import pytest
 
 from ghes_setup.appliance.ssh import SshOptions, SshTransport, presented_host_key
 from ghes_setup.errors import Unreachable
+from tests.imports import packages_loaded_by
 from tests.ports import silent_port
 
 
@@ -78,3 +79,16 @@ def test_close_does_not_wait_for_a_connection_made_ahead(tmp_path: Path) -> None
         assert time.monotonic() - started < 0.5
         time.sleep(3.5)  # the connecting thread gives up; nothing is left behind
         assert transport.connections == 0
+
+
+def test_connect_ahead_loads_paramiko_before_it_returns() -> None:
+    # The connecting thread never starts here: only connect_ahead's own import can load it.
+    code = (
+        "import threading\n"
+        "from ghes_setup.appliance.ssh import SshOptions, SshTransport\n"
+        "threading.Thread.start = lambda self: None\n"
+        "t = SshTransport(SshOptions(host='ghe.example.com', address='127.0.0.1'))\n"
+        "assert 'paramiko' not in __import__('sys').modules\n"
+        "t.connect_ahead()\n"
+    )
+    assert packages_loaded_by(code, ["paramiko"]) == ["paramiko"]
