@@ -232,6 +232,7 @@ class SshTransport(TransportBase):
         # anything the caller does meanwhile (the Manage API's httpx and TLS set-up) would slow
         # down under the one interpreter lock, while the handshakes below are mostly waits.
         import paramiko  # noqa: F401
+
         threading.Thread(
             target=self._connect_into, args=(future,), name="ssh-connect-ahead", daemon=True
         ).start()
