@@ -71,11 +71,11 @@ so the SSH side is ready about 30 ms sooner); nothing runs over SSH until the AP
 then the Packages settings are read over it while the API reads that follow go on. The check
 modules load once the API has answered (at most 0.5 s later): the chain's first steps (loading
 httpx and the CA roots, the TLS and SSH handshakes) are CPU work that loading them beside it
-slowed down. `read-settings` runs its `ghe-config` reads at once (14 keys: 86 -> 45 ms on the
-lab). The latest configuration run is asked once for the two checks that read it. One TLS
-context per CA file serves every client of the run (`httpclient.ssl_context`); the
-interpreter's last garbage collection is skipped at exit (`gc.freeze()` in `cli/main.py`, 50-75
-ms on this VM).
+slowed down (50-80 ms a run in interleaved A/B runs of 30 rounds). `read-settings` runs its
+`ghe-config` reads at once (14 keys: 86 -> 45 ms on the lab). The latest configuration run is
+asked once for the two checks that read it. One TLS context per CA file serves every client of
+the run (`httpclient.ssl_context`); the interpreter's last garbage collection is skipped at
+exit (`gc.freeze()` in `cli/main.py`, 50-75 ms on this VM).
 
 What is left of a run on the lab (2026-12-07, `--debug` timestamps, 2-core VM): the appliance's
 chain is serial. After the interpreter and the CLI start (about 0.06 s), the Manage API answers

@@ -62,7 +62,7 @@ def run_check(
         # TLS and SSH handshakes. Loading the check modules at the same time slows them down
         # (one interpreter lock), so they load once the Manage API has answered (or after
         # FIRST_ANSWER_WAIT_S), while the chain waits on the appliance's SSH commands: about
-        # 50 ms less a run on the lab (docs/performance.md).
+        # 50-80 ms less a run on the lab (docs/performance.md).
         ctx.start_appliance()
         ctx.await_appliance(FIRST_ANSWER_WAIT_S)
         results = run_checks(check_table(smoke=smoke), ctx, on_result=on_result)
