@@ -47,7 +47,7 @@ HEAVY = (
 
 NOTES = """\
 What a `check` process no longer imports, or imports only when it uses it:
-- paramiko loads inside `appliance.ssh` when an SSH transport talks (a run that opens one
+- paramiko loads inside `appliance.ssh_connection` when an SSH transport talks (a run that opens one
   but routes every setting to the Manage API never loads it), and without invoke: paramiko
   imports invoke only for `Match exec` in ssh_config files, which ghes-setup never reads
   (invoke brought asyncio, unittest.mock and YAML);

@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from bench.lab import bench_lab, delay_proxies
-from ghes_setup.appliance.ssh import SshOptions, SshTransport
+from ghes_setup.appliance.ssh import SshTransport
+from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions
 from ghes_setup.lab.handle import LabHandle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +61,7 @@ def ours(lab: LabHandle, port: int, known_hosts: Path, values: dict[str, str]) -
         use_agent=False,
     )
     start = time.perf_counter()
-    with SshTransport(options) as transport:
+    with SshTransport(SshConnection(options)) as transport:
         transport.write_keys(values)
     return time.perf_counter() - start
 
@@ -124,12 +125,14 @@ def main() -> int:
     ):
         known = known_hosts_for(lab, port, Path(tmp))
         warm = SshTransport(
-            SshOptions(
-                host="127.0.0.1",
-                port=port,
-                identity=lab.identity,
-                known_hosts=known,
-                use_agent=False,
+            SshConnection(
+                SshOptions(
+                    host="127.0.0.1",
+                    port=port,
+                    identity=lab.identity,
+                    known_hosts=known,
+                    use_agent=False,
+                )
             )
         )
         with warm:

@@ -401,7 +401,8 @@ def open_transport(
 def _ssh(
     site: Site, resolver: AddressResolver | None, progress: ProgressSink | None
 ) -> ApplianceTransport:
-    from ghes_setup.appliance.ssh import SshOptions, SshTransport
+    from ghes_setup.appliance.ssh import SshTransport
+    from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions
 
     c = site.connection
     options = SshOptions(
@@ -415,7 +416,7 @@ def _ssh(
         accept_new_host_key=c.accept_new_host_key,
         timeout=c.timeout,
     )
-    return SshTransport(options, resolver=resolver, progress=progress)
+    return SshTransport(SshConnection(options, resolver=resolver, progress=progress))
 
 
 def _api(

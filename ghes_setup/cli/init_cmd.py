@@ -227,7 +227,7 @@ def _pin_host_key(
     """None when known_hosts (or a given pin) already trusts the key; the fingerprint to pin
     when the admin agrees; HostKeyNotTrusted (exit 4) otherwise."""
     from ghes_setup.appliance.known_hosts import KnownHosts, decide, host_entry
-    from ghes_setup.appliance.ssh import presented_host_key
+    from ghes_setup.appliance.ssh_connection import presented_host_key
     from ghes_setup.errors import HostKeyNotTrusted
 
     c = site.connection

@@ -14,7 +14,8 @@ import trustme
 
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
-from ghes_setup.appliance.ssh import SshOptions, SshTransport
+from ghes_setup.appliance.ssh import SshTransport
+from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.lab.handle import LabHandle
 from ghes_setup.net import ResolveOverrides, SystemResolver
@@ -42,7 +43,7 @@ def ssh_transport(lab: LabHandle, **options: object) -> SshTransport:
         "use_agent": False,
     }
     base.update(options)
-    return SshTransport(SshOptions(**base))  # type: ignore[arg-type]
+    return SshTransport(SshConnection(SshOptions(**base)))  # type: ignore[arg-type]
 
 
 def api_transport(lab: LabHandle, password: str | None = None) -> ManageApiTransport:

@@ -34,7 +34,7 @@ def test_a_whole_read_plan_write_cycle_uses_one_connection_and_few_execs(
         assert current["subdomain_isolation"] is False
         transport.write_settings({"subdomain_isolation": True, "packages.enabled": False})
         assert transport.read_settings(["subdomain_isolation"])["subdomain_isolation"] is True
-        assert (transport.connections, transport.execs) == (1, 3)
+        assert (transport.connection.connections, transport.connection.execs) == (1, 3)
 
 
 def test_an_ecosystem_key_set_to_an_empty_value_reads_as_unset(fresh_lab: LabHandle) -> None:
@@ -52,18 +52,19 @@ def test_a_connection_made_ahead_runs_nothing_and_serves_the_first_exec(
     fresh_lab: LabHandle,
 ) -> None:
     with ssh_transport(fresh_lab) as transport:
+        c = transport.connection
         transport.connect_ahead()
         transport.connect_ahead()  # one connection, however often it is asked
         deadline = time.monotonic() + 10
-        while transport.sessions == 0 and time.monotonic() < deadline:
+        while c.sessions == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         # Logged in with one session channel open, and nothing run on it.
-        assert (transport.connections, transport.sessions, transport.execs) == (1, 1, 0)
+        assert (c.connections, c.sessions, c.execs) == (1, 1, 0)
         assert transport.identify(["packages.enabled"]).hostname == fresh_lab.hostname
         # The first exec ran on the channel opened ahead; the next one opens its own.
-        assert (transport.connections, transport.sessions, transport.execs) == (1, 1, 1)
+        assert (c.connections, c.sessions, c.execs) == (1, 1, 1)
         transport.identify()
-        assert (transport.connections, transport.sessions, transport.execs) == (1, 2, 2)
+        assert (c.connections, c.sessions, c.execs) == (1, 2, 2)
 
 
 def test_a_connection_made_ahead_and_closed_at_once_is_not_used_again(
@@ -73,7 +74,7 @@ def test_a_connection_made_ahead_and_closed_at_once_is_not_used_again(
     transport.connect_ahead()
     transport.close()  # before the handshakes end: the connecting thread closes its result
     transport.identify()  # a later call connects anew
-    assert (transport.connections, transport.execs) == (2, 1)
+    assert (transport.connection.connections, transport.connection.execs) == (2, 1)
     transport.close()
 
 
@@ -82,5 +83,6 @@ def test_accept_new_host_key_connects_only_when_used(fresh_lab: LabHandle, tmp_p
     transport = ssh_transport(fresh_lab, known_hosts=known, accept_new_host_key=True)
     transport.connect_ahead()
     time.sleep(0.3)
-    assert transport.connections == 0 and not known.exists()  # no key added for nothing
+    assert transport.connection.connections == 0  # no connection, no key added for nothing
+    assert not known.exists()
     transport.close()

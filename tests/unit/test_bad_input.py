@@ -254,7 +254,7 @@ def test_flag_values_are_blamed_on_the_flag(tmp_path: Path) -> None:
 def test_passphrase_protected_identity_is_an_input_error_saying_what_to_do(
     tmp_path: Path, kind: str, pem: bool
 ) -> None:
-    from ghes_setup.appliance.ssh import SshOptions, SshTransport
+    from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions
 
     key = tmp_path / f"id_{kind}"
     subprocess.run(
@@ -262,9 +262,9 @@ def test_passphrase_protected_identity_is_an_input_error_saying_what_to_do(
         + (["-m", "PEM"] if pem else []),
         check=True,
     )
-    transport = SshTransport(SshOptions(host="ghe.example.com", identity=key, use_agent=False))
+    connection = SshConnection(SshOptions(host="ghe.example.com", identity=key, use_agent=False))
     with pytest.raises(MaterialError) as info:
-        transport._authenticate(None)  # type: ignore[arg-type]  # fails before any I/O
+        connection._authenticate(None)  # type: ignore[arg-type]  # fails before any I/O
     assert "protected by a passphrase" in info.value.message
     assert info.value.hint is not None
     assert "ssh-agent" in info.value.hint and "without a passphrase" in info.value.hint

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.appliance.ssh import SshOptions, SshTransport, presented_host_key
+from ghes_setup.appliance.ssh import SshTransport
+from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions, presented_host_key
 from ghes_setup.errors import Unreachable
 from tests.imports import packages_loaded_by
 from tests.ports import silent_port
@@ -23,7 +24,7 @@ def silent_transport(port: int, tmp_path: Path, *, timeout: float) -> SshTranspo
         known_hosts=tmp_path / "known_hosts",
         timeout=timeout,
     )
-    return SshTransport(options)
+    return SshTransport(SshConnection(options))
 
 
 def test_a_port_that_never_answers_is_unreachable_in_one_line(
@@ -78,16 +79,17 @@ def test_close_does_not_wait_for_a_connection_made_ahead(tmp_path: Path) -> None
         transport.close()
         assert time.monotonic() - started < 0.5
         time.sleep(3.5)  # the connecting thread gives up; nothing is left behind
-        assert transport.connections == 0
+        assert transport.connection.connections == 0
 
 
 def test_connect_ahead_loads_paramiko_before_it_returns() -> None:
     # The connecting thread never starts here: only connect_ahead's own import can load it.
     code = (
         "import threading\n"
-        "from ghes_setup.appliance.ssh import SshOptions, SshTransport\n"
+        "from ghes_setup.appliance.ssh import SshTransport\n"
+        "from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions\n"
         "threading.Thread.start = lambda self: None\n"
-        "t = SshTransport(SshOptions(host='ghe.example.com', address='127.0.0.1'))\n"
+        "t = SshTransport(SshConnection(SshOptions(host='ghe.example.com', address='127.0.0.1')))\n"
         "assert 'paramiko' not in __import__('sys').modules\n"
         "t.connect_ahead()\n"
     )
