@@ -15,29 +15,21 @@ every node says so. `GET /config/apply/events` answers per node, each node with 
 (SingleNode, Ha, Cluster) and which node is a replica. The field names come from
 `facts.SETTINGS` (`api_field`), never from here.
 
-Habits:
-- the client comes from `httpclient.make_client`: TLS always verified (`--ca-file` adds a CA),
-  names resolved through the run's resolver while SNI and the certificate keep the real name;
-- idempotent calls (GET, PUT settings) are retried with exponential backoff on connection
-  errors and 502/503/504 (Retry-After honoured, capped); `POST config/apply` is never retried
-  blindly: after an ambiguous failure the run id is looked up first, and only a run the
-  appliance does not know is started again;
-- 401/403 -> `AuthenticationFailed` (exit 4) with a hint; a 4xx on PUT -> `SettingsRejected`;
-  answers we cannot read -> `ApplianceResponseError`. No message ever carries the password
-  (`secrets.scrub` is the last line of defence).
+Requests go through `manage_session.ManageApiSession` (TLS always verified, retries with
+backoff for idempotent calls only, 401/403 as `AuthenticationFailed`). `POST config/apply` is
+never retried blindly: after an ambiguous failure the run id is looked up first, and only a
+run the appliance does not know is started again. A 4xx on PUT -> `SettingsRejected`; answers
+we cannot read -> `ApplianceResponseError`.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ghes_setup import facts
+from ghes_setup.appliance.manage_session import Ambiguous, ApiOptions, ManageApiSession, message
 from ghes_setup.appliance.transport import (
     ApplianceInfo,
     ApplyEvent,
@@ -47,7 +39,6 @@ from ghes_setup.appliance.transport import (
     Settings,
     SettingsRejected,
     SettingValue,
-    TlsNotTrusted,
     TransportBase,
     check_run_id,
     decode_api,
@@ -56,80 +47,26 @@ from ghes_setup.appliance.transport import (
 )
 from ghes_setup.errors import (
     ApplianceResponseError,
-    AuthenticationFailed,
     RefusedTarget,
-    Unreachable,
-    UnsupportedVersion,
 )
 from ghes_setup.facts import GhesVersion
-from ghes_setup.net import AddressResolver
-from ghes_setup.progress import NullProgress, ProgressSink
-from ghes_setup.secrets import Secret, scrub
+from ghes_setup.secrets import scrub
 
 if TYPE_CHECKING:
-    import httpx
-
-API_USER: Final = "api_key"  # manage-ghes.md: Basic auth user for the root site admin password
-RETRY_STATUSES: Final = frozenset({502, 503, 504})
-MAX_RETRY_AFTER_S: Final = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class ApiOptions:
-    host: str
-    port: int = facts.MANAGE_API_PORT
-    ca_file: Path | None = None
-    timeout: float = 10.0
-    # "https" on 8443, "http" on 8080 (docs "Network ports": the Management Console without
-    # TLS). Plain HTTP carries the admin password in clear: `selector` refuses it unless the
-    # site allows it explicitly.
-    scheme: str = "https"
-    retries: int = 4  # extra attempts for idempotent calls
-    backoff_s: float = 0.25  # first wait; doubles each time
-    max_backoff_s: float = 4.0
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}/manage/v1"
-
-    @property
-    def where(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-class _Ambiguous(Exception):
-    """A non-idempotent request may or may not have reached the appliance (internal)."""
+    pass
 
 
 class ManageApiTransport(TransportBase):
     """`ApplianceTransport` over the Manage API. Thread-safe (httpx clients are)."""
 
-    def __init__(
-        self,
-        options: ApiOptions,
-        password: Secret,
-        *,
-        resolver: AddressResolver | None = None,
-        client: httpx.Client | None = None,
-        progress: ProgressSink | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.options = options
-        self._password = password
-        # Built on the first request: loading the trust store is tens of milliseconds that a
-        # run's SSH read-ahead (selector.RoutedTransport) need not wait for. A bad --ca-file is
-        # still refused before anything is sent.
-        self._resolver = resolver
-        self._client = client
-        self._client_lock = threading.Lock()
-        self._closed = False
-        self._auth: httpx.BasicAuth | None = None
-        self._progress = progress or NullProgress()
-        self._sleep = sleep
+    def __init__(self, session: ManageApiSession) -> None:
+        self.session = session
         self._events_supported = True
-        self.requests = 0  # requests sent (for tests)
-        self.retried = 0  # retries made (for tests and progress)
         self.last_run_id: str | None = None
+
+    @property
+    def options(self) -> ApiOptions:
+        return self.session.options
 
     @property
     def name(self) -> str:
@@ -139,161 +76,11 @@ class ManageApiTransport(TransportBase):
         return spec(setting).api_field is not None
 
     def close(self) -> None:
-        with self._client_lock:
-            self._closed = True
-            if self._client is not None:
-                self._client.close()
-
-    def _http(self) -> tuple[httpx.Client, httpx.BasicAuth]:
-        """The client and the credentials, made on first use: httpx loads with them, so a run
-        that starts with SSH's handshakes (selector.RoutedTransport) need not wait for it."""
-        import httpx
-
-        from ghes_setup.httpclient import make_client
-
-        with self._client_lock:
-            if self._closed:
-                raise RuntimeError("Manage API transport used after close()")
-            if self._auth is None:
-                self._auth = httpx.BasicAuth(API_USER, self._password.reveal())
-            if self._client is None:
-                self._client = make_client(
-                    resolver=self._resolver,
-                    ca_file=self.options.ca_file,
-                    timeout=self.options.timeout,
-                    base_url=self.options.base_url,
-                )
-            return self._client, self._auth
-
-    # ------------------------------------------------------------------ HTTP plumbing
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object = None,
-        params: Mapping[str, str] | None = None,
-        idempotent: bool = True,
-    ) -> httpx.Response:
-        """Send with retries (idempotent calls only). Returns any non-retryable response;
-        raises `Unreachable` after the last attempt, `_Ambiguous` for a non-idempotent call
-        whose fate is unknown, `AuthenticationFailed` on 401/403."""
-        import httpx
-
-        from ghes_setup.httpclient import describe
-
-        attempts = 1 + self.options.retries
-        operation = f"{method} {self.options.base_url}{path}"
-        client, auth = self._http()
-        for attempt in range(1, attempts + 1):
-            try:
-                self.requests += 1
-                response = client.request(method, path, json=json, params=params, auth=auth)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing was sent: safe to try again, even for a POST. Not a certificate that
-                # did not verify: asking again gets the same certificate.
-                if attempt < attempts and "CERTIFICATE_VERIFY_FAILED" not in str(exc):
-                    self._wait(attempt, None, f"cannot connect ({describe(exc)})")
-                    continue
-                raise self._unreachable(operation, exc) from None
-            except httpx.TransportError as exc:  # sent; its fate is unknown
-                if not idempotent:
-                    raise _Ambiguous(describe(exc)) from None
-                if attempt < attempts:
-                    self._wait(attempt, None, describe(exc))
-                    continue
-                raise self._unreachable(operation, exc) from None
-            if response.status_code in RETRY_STATUSES:
-                if not idempotent:
-                    raise _Ambiguous(f"HTTP {response.status_code}")
-                if attempt < attempts:
-                    self._wait(attempt, response, f"HTTP {response.status_code}")
-                    continue
-                raise ApplianceResponseError(
-                    f"{operation}: HTTP {response.status_code} after {attempts} attempts",
-                    hint="the Manage API is unavailable; check the appliance (ghe-service-list)",
-                )
-            self._check_auth(response)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
-        delay = min(self.options.backoff_s * 2 ** (attempt - 1), self.options.max_backoff_s)
-        if response is not None:
-            retry_after = response.headers.get("Retry-After", "")
-            if retry_after.isdigit():
-                delay = min(float(retry_after), MAX_RETRY_AFTER_S)
-        self.retried += 1
-        self._progress.log(f"Manage API: {scrub(reason)}; retrying in {delay:.2g} s")
-        self._sleep(delay)
-
-    def _unreachable(self, operation: str, exc: httpx.HTTPError) -> Unreachable:
-        from ghes_setup.httpclient import describe
-
-        text = str(exc)
-        if "CERTIFICATE_VERIFY_FAILED" in text and ("expired" in text or "not yet valid" in text):
-            # An out-of-date certificate is not fixed by another CA file (issue 13, item 7).
-            return TlsNotTrusted(
-                f"{operation}: the appliance's certificate is out of date: {scrub(describe(exc))}",
-                hint="install a renewed certificate on the appliance (check one first with "
-                "`ghes-setup tls check`); its validity dates, not the CA, are the problem",
-            )
-        if "CERTIFICATE_VERIFY_FAILED" in text:
-            return TlsNotTrusted(
-                f"{operation}: {scrub(describe(exc))}",
-                hint="pass the CA that signed the appliance's certificate with --ca-file "
-                "(site: [connection] ca_file)",
-            )
-        if "[SSL" in text or "SSL:" in text:
-            return TlsNotTrusted(
-                f"{operation}: TLS handshake failed: {scrub(describe(exc))}",
-                hint=f"is port {self.options.port} the Management Console with TLS (8443)? "
-                "Port 8080 is plain HTTP ([connection] api_scheme)",
-            )
-        hint = (
-            f"check the address, that TCP {self.options.port} is open, and --resolve/--nameserver"
-        )
-        return Unreachable(f"{operation}: {scrub(describe(exc))}", hint=hint)
-
-    def _check_auth(self, response: httpx.Response) -> None:
-        if response.status_code == 401:
-            raise AuthenticationFailed(
-                f"the Manage API at {self.options.where} refused the admin password "
-                f"(HTTP 401, password from {self._password.source})",
-                hint="set GHES_SETUP_ADMIN_PASSWORD (or --password-file/--password-stdin) to "
-                "the root site administrator password",
-            )
-        if response.status_code == 403:
-            raise AuthenticationFailed(
-                f"the Manage API at {self.options.where} denied access (HTTP 403): "
-                f"{_message(response)}",
-                hint="too many failed logins lock the Management Console; unlock it with "
-                "ghe-reactivate-admin-login in the admin shell",
-            )
-
-    def _json(self, response: httpx.Response, what: str) -> Any:
-        if response.status_code == 404:
-            raise UnsupportedVersion(
-                f"the Manage API at {self.options.where} has no {what} "
-                f"(HTTP 404 for {response.request.url.path}); GHES before "
-                f"{facts.MANAGE_API_SINCE}?",
-                hint="the Manage API needs GHES 3.12 or later; use --transport ssh",
-            )
-        if response.status_code >= 400:
-            raise ApplianceResponseError(
-                f"Manage API {what}: HTTP {response.status_code}: {_message(response)}"
-            )
-        try:
-            return response.json()
-        except ValueError:
-            raise ApplianceResponseError(
-                f"Manage API {what}: the answer is not JSON (HTTP {response.status_code})",
-                hint="is port 8443 really the Management Console?",
-            ) from None
+        self.session.close()
 
     # ------------------------------------------------------------------ identify
     def identify(self, prefetch: Iterable[str] = ()) -> ApplianceInfo:
-        versions = self._json(self._request("GET", "/version"), "version endpoint")
+        versions = self.session.json(self.session.request("GET", "/version"), "version endpoint")
         try:
             first = versions[0]
             node_host = first.get("hostname")
@@ -305,9 +92,9 @@ class ManageApiTransport(TransportBase):
                 f"{scrub(str(versions))[:120]}"
             ) from None
         topology, is_replica, primary = "SingleNode", False, None
-        response = self._request("GET", "/config/nodes")
+        response = self.session.request("GET", "/config/nodes")
         if response.status_code != 404:
-            nodes = self._json(response, "nodes endpoint")
+            nodes = self.session.json(response, "nodes endpoint")
             try:
                 topology = str(nodes.get("topology") or topology)
                 entries = [n for n in nodes.get("nodes") or [] if isinstance(n, dict)]
@@ -337,7 +124,7 @@ class ManageApiTransport(TransportBase):
 
     def maintenance(self) -> bool | None:
         """Maintenance mode on any node (`GET /manage/v1/maintenance`); None if unreadable."""
-        response = self._request("GET", "/maintenance")
+        response = self.session.request("GET", "/maintenance")
         if response.status_code != 200:
             return None
         try:
@@ -349,7 +136,7 @@ class ManageApiTransport(TransportBase):
         """A read-only `GET /manage/v1{path}`: its status and JSON body (None when not JSON).
         For `ghes-setup capture`, which records answers as they are; retried like every GET,
         401/403 raise `AuthenticationFailed`."""
-        response = self._request("GET", path)
+        response = self.session.request("GET", path)
         try:
             body: Any = response.json()
         except ValueError:
@@ -401,20 +188,21 @@ class ManageApiTransport(TransportBase):
                     node[part] = dict(seen) if isinstance(seen, dict) else {}
                 node = node[part]
             node[leaf] = encode_api(name, value)
-        response = self._request("PUT", "/config/settings", json=body)
+        response = self.session.request("PUT", "/config/settings", json=body)
         if response.status_code in (200, 201, 202, 204):
             return
         if response.status_code in (400, 409, 422):
             raise SettingsRejected(
                 f"the Manage API refused the settings (HTTP {response.status_code}): "
-                f"{_message(response)}; nothing was changed",
+                f"{message(response)}; nothing was changed",
                 hint="fix the value in the site file and run the command again",
             )
-        self._json(response, "settings endpoint")  # raises with the status
+        self.session.json(response, "settings endpoint")  # raises with the status
         raise ApplianceResponseError(f"PUT /manage/v1/config/settings: HTTP {response.status_code}")
 
     def _settings_document(self) -> dict[str, Any]:
-        document = self._json(self._request("GET", "/config/settings"), "settings endpoint")
+        response = self.session.request("GET", "/config/settings")
+        document = self.session.json(response, "settings endpoint")
         if not isinstance(document, dict):
             raise ApplianceResponseError("GET /manage/v1/config/settings: not a JSON object")
         return document
@@ -442,25 +230,27 @@ class ManageApiTransport(TransportBase):
             )
         for _ in range(1 + self.options.retries):
             try:
-                response = self._request(
+                response = self.session.request(
                     "POST", "/config/apply", json={"run_id": run_id}, idempotent=False
                 )
-            except _Ambiguous as exc:
+            except Ambiguous as exc:
                 # Never start twice: ask whether the first attempt got through.
-                self._progress.log(f"Manage API: POST config/apply ambiguous ({exc}); checking")
+                self.session.progress.log(
+                    f"Manage API: POST config/apply ambiguous ({exc}); checking"
+                )
                 status = self.apply_status(run_id)
                 if status.known:
                     self.last_run_id = run_id
                     return ApplyRun(run_id, self.name)
-                self._wait(1, None, "the configuration run did not start")
+                self.session.wait(1, None, "the configuration run did not start")
                 continue
             if response.status_code == 400:
                 raise ApplianceResponseError(
                     f"the Manage API refused to start configuration run {run_id} (HTTP 400): "
-                    f"{_message(response)}",
+                    f"{message(response)}",
                     hint="check the appliance (ghes-setup config show) and run again",
                 )
-            data = self._json(response, "config apply endpoint")
+            data = self.session.json(response, "config apply endpoint")
             started = data.get("run_id") if isinstance(data, dict) else None
             self.last_run_id = str(started or run_id)
             return ApplyRun(self.last_run_id, self.name)
@@ -473,12 +263,12 @@ class ManageApiTransport(TransportBase):
     def _apply_document(self, run_id: str | None) -> dict[str, Any] | None:
         """GET config/apply; None when the appliance does not know `run_id` (its 400)."""
         params = {"run_id": run_id} if run_id else None
-        response = self._request("GET", "/config/apply", params=params)
+        response = self.session.request("GET", "/config/apply", params=params)
         # "Bad request" is the documented answer for a run id the appliance does not know.
         # A 404 is not in the description; an appliance that sends one means the same.
         if run_id and response.status_code in (400, 404):
             return None
-        data = self._json(response, "config apply endpoint")
+        data = self.session.json(response, "config apply endpoint")
         if not isinstance(data, dict) or "running" not in data or "successful" not in data:
             raise ApplianceResponseError(
                 f"GET /manage/v1/config/apply at {self.options.where}: expected running, "
@@ -558,11 +348,11 @@ class ManageApiTransport(TransportBase):
 
     def _events_nodes(self, last: str | None) -> list[dict[str, Any]]:
         params = {"last_request_id": last} if last else None
-        response = self._request("GET", "/config/apply/events", params=params)
+        response = self.session.request("GET", "/config/apply/events", params=params)
         if response.status_code == 404:
             self._events_supported = False  # introduction version UNVERIFIED
             return []
-        data = self._json(response, "config apply events endpoint")
+        data = self.session.json(response, "config apply events endpoint")
         nodes = data.get("nodes") if isinstance(data, dict) else None
         if not isinstance(nodes, list):
             raise ApplianceResponseError("GET /manage/v1/config/apply/events: unexpected answer")
@@ -603,15 +393,3 @@ def _decode_cursors(text: str | None) -> dict[str, str]:
     if not isinstance(data, dict):
         return {"": text}
     return {str(k): str(v) for k, v in data.items()}
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return scrub(response.text.strip()[:200]) or response.reason_phrase
-    if isinstance(data, dict):
-        for key in ("message", "error", "errors"):
-            if data.get(key):
-                return scrub(str(data[key]))[:300]
-    return scrub(str(data))[:200]

@@ -422,7 +422,8 @@ def _ssh(
 def _api(
     site: Site, resolver: AddressResolver | None, password: Secret, progress: ProgressSink | None
 ) -> ApplianceTransport:
-    from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+    from ghes_setup.appliance.manage_api import ManageApiTransport
+    from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 
     c = site.connection
     scheme = site.api_scheme
@@ -436,4 +437,6 @@ def _api(
     options = ApiOptions(
         host=site.hostname, port=c.api_port, ca_file=c.ca_file, timeout=c.timeout, scheme=scheme
     )
-    return ManageApiTransport(options, password, resolver=resolver, progress=progress)
+    return ManageApiTransport(
+        ManageApiSession(options, password, resolver=resolver, progress=progress)
+    )

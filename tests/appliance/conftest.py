@@ -13,7 +13,8 @@ import pytest
 import trustme
 
 from ghes_setup.appliance.fake import FakeAppliance
-from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+from ghes_setup.appliance.manage_api import ManageApiTransport
+from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 from ghes_setup.appliance.ssh import SshTransport
 from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions
 from ghes_setup.appliance.transport import ApplianceTransport
@@ -50,7 +51,7 @@ def api_transport(lab: LabHandle, password: str | None = None) -> ManageApiTrans
     resolver = SystemResolver(ResolveOverrides.parse([f"{lab.hostname}:{lab.address}"]))
     options = ApiOptions(host=lab.hostname, port=lab.ports.api, ca_file=lab.ca_file)
     return ManageApiTransport(
-        options, Secret(password or lab.admin_password, "lab"), resolver=resolver
+        ManageApiSession(options, Secret(password or lab.admin_password, "lab"), resolver=resolver)
     )
 
 

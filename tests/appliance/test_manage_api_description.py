@@ -10,7 +10,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+from ghes_setup.appliance.manage_api import ManageApiTransport
+from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 from ghes_setup.errors import RefusedTarget
 from ghes_setup.progress import RecordingProgress
 from ghes_setup.secrets import Secret
@@ -23,11 +24,13 @@ NEW_CERT = "-----BEGIN CERTIFICATE-----\nnew\n-----END CERTIFICATE-----\n"
 def api(server: FakeManageApi, host: str = "ghe.example.com") -> ManageApiTransport:
     options = ApiOptions(host=host, retries=2, backoff_s=0.0)
     return ManageApiTransport(
-        options,
-        Secret(PASSWORD),
-        client=client_for(server, options.base_url),
-        sleep=lambda _s: None,
-        progress=RecordingProgress(),
+        ManageApiSession(
+            options,
+            Secret(PASSWORD),
+            client=client_for(server, options.base_url),
+            sleep=lambda _s: None,
+            progress=RecordingProgress(),
+        )
     )
 
 
@@ -135,9 +138,11 @@ def test_busy_client_error_is_not_a_traceback_when_answer_has_no_nodes() -> None
 
     options = ApiOptions(host="ghe", retries=0)
     t = ManageApiTransport(
-        options,
-        Secret(PASSWORD),
-        client=httpx.Client(transport=httpx.MockTransport(handle), base_url=options.base_url),
+        ManageApiSession(
+            options,
+            Secret(PASSWORD),
+            client=httpx.Client(transport=httpx.MockTransport(handle), base_url=options.base_url),
+        )
     )
     with pytest.raises(RefusedTarget, match="already in progress"):
         t.start_apply("r1")
@@ -148,7 +153,9 @@ def test_a_whole_run_conforms_to_the_oldest_and_newest_description(version: str)
     server = FakeManageApi(nodes=("ghe-1", "ghe-2"), replicas=("ghe-2",), topology="Ha")
     options = ApiOptions(host="ghe-1", retries=0)
     t = ManageApiTransport(
-        options, Secret(PASSWORD), client=client_for(server, options.base_url, version)
+        ManageApiSession(
+            options, Secret(PASSWORD), client=client_for(server, options.base_url, version)
+        )
     )
     assert t.identify().topology == "Ha"
     t.write_settings({"subdomain_isolation": True, "tls.cert": NEW_CERT})
@@ -158,5 +165,5 @@ def test_a_whole_run_conforms_to_the_oldest_and_newest_description(version: str)
     assert t.apply_status("r1").successful
     t.apply_events(cursor)
     assert not t.apply_status("unknown-run").known
-    transport = t._client._transport
+    transport = t.session._client._transport
     assert isinstance(transport, ValidatingTransport) and len(transport.exchanges) >= 9

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+from ghes_setup.appliance.manage_api import ManageApiTransport
+from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 from ghes_setup.appliance.preflight import CONTAINER_REGISTRY, MANAGE_API, PACKAGES, preflight
 from ghes_setup.errors import RefusedTarget
 from ghes_setup.exit_codes import ExitCode, for_error
@@ -19,7 +20,7 @@ from tests.appliance.manage_fake import PASSWORD, FakeManageApi, client_for
 def api(server: FakeManageApi, host: str) -> ManageApiTransport:
     options = ApiOptions(host=host, retries=0)
     return ManageApiTransport(
-        options, Secret(PASSWORD), client=client_for(server, options.base_url)
+        ManageApiSession(options, Secret(PASSWORD), client=client_for(server, options.base_url))
     )
 
 

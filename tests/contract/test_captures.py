@@ -13,7 +13,8 @@ import jsonschema
 import pytest
 
 from ghes_setup import facts
-from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+from ghes_setup.appliance.manage_api import ManageApiTransport
+from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 from ghes_setup.appliance.transport import decode_api, decode_config
 from ghes_setup.capture.parsers import parse_config_list, parse_scopes
 from ghes_setup.capture.redact import is_marker, redact_config_value, redact_document
@@ -184,7 +185,9 @@ def _manage_api(doc: dict[str, Any]) -> ManageApiTransport:
 
     options = ApiOptions(host=doc["hostname"], retries=0)
     client = httpx.Client(transport=httpx.MockTransport(handle), base_url=options.base_url)
-    return ManageApiTransport(options, Secret("not-the-password", "test"), client=client)
+    return ManageApiTransport(
+        ManageApiSession(options, Secret("not-the-password", "test"), client=client)
+    )
 
 
 @pytest.mark.parametrize("path", ALL, ids=_id)

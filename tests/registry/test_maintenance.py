@@ -13,7 +13,8 @@ import pytest
 
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.maintenance import in_maintenance, parse_ghe_maintenance
-from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+from ghes_setup.appliance.manage_api import ManageApiTransport
+from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 from ghes_setup.appliance.selector import RoutedTransport
 from ghes_setup.checks import Status
 from ghes_setup.errors import Unreachable
@@ -80,7 +81,9 @@ def test_a_healthy_registry_never_asks_for_the_maintenance_state() -> None:
 def test_the_manage_api_reads_maintenance_per_node() -> None:
     server = FakeManageApi(nodes=("ghe-1", "ghe-2"))
     options = ApiOptions(host="ghe-1", retries=0)
-    api = ManageApiTransport(options, Secret(PASSWORD), client=client_for(server, options.base_url))
+    api = ManageApiTransport(
+        ManageApiSession(options, Secret(PASSWORD), client=client_for(server, options.base_url))
+    )
     assert api.maintenance() is False
     server.maintenance = True
     assert api.maintenance() is True

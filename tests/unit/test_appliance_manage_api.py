@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ghes_setup.appliance.manage_api import ApiOptions, ManageApiTransport
+from ghes_setup.appliance.manage_api import ManageApiTransport
+from ghes_setup.appliance.manage_session import ApiOptions, ManageApiSession
 from ghes_setup.appliance.transport import SettingsRejected, TlsNotTrusted
 from ghes_setup.errors import (
     ApplianceResponseError,
@@ -151,7 +152,13 @@ def transport(
         inner = validating_transport(vendored_versions()[-1], inner)
     client = httpx.Client(transport=inner, base_url=options.base_url)
     t = ManageApiTransport(
-        options, Secret(password), client=client, sleep=slept.append, progress=RecordingProgress()
+        ManageApiSession(
+            options,
+            Secret(password),
+            client=client,
+            sleep=slept.append,
+            progress=RecordingProgress(),
+        )
     )
     return t, slept
 
@@ -187,7 +194,7 @@ def test_503_on_an_idempotent_call_is_retried_with_backoff_and_succeeds() -> Non
     server.fail_503 = 2
     t, slept = transport(server)
     assert t.read_settings(["hostname"])["hostname"] == "ghe.example.com"
-    assert slept == [0.1, 0.2] and t.retried == 2
+    assert slept == [0.1, 0.2] and t.session.retried == 2
 
 
 def test_retries_give_up_with_a_clear_error() -> None:
@@ -306,11 +313,13 @@ def test_an_expired_certificate_says_renew_not_pass_a_ca_file(
     options = ApiOptions(host="ghe.example.com", retries=0, backoff_s=0.0)
     client = httpx.Client(transport=httpx.MockTransport(refuse), base_url=options.base_url)
     t = ManageApiTransport(
-        options,
-        Secret(PASSWORD),
-        client=client,
-        sleep=lambda _s: None,
-        progress=RecordingProgress(),
+        ManageApiSession(
+            options,
+            Secret(PASSWORD),
+            client=client,
+            sleep=lambda _s: None,
+            progress=RecordingProgress(),
+        )
     )
     with pytest.raises(TlsNotTrusted) as info:
         t.identify()
@@ -323,10 +332,12 @@ def test_the_client_is_built_on_the_first_request_and_never_after_close(tmp_path
     bad_ca = tmp_path / "ca.pem"
     bad_ca.write_text("not a certificate\n", encoding="utf-8")
     options = ApiOptions(host="ghe.example.com", ca_file=bad_ca)
-    t = ManageApiTransport(options, Secret(PASSWORD))  # nothing loaded, nothing sent yet
+    t = ManageApiTransport(
+        ManageApiSession(options, Secret(PASSWORD))
+    )  # nothing loaded, nothing sent yet
     with pytest.raises(MaterialError, match="cannot load it as PEM"):
         t.identify()  # the CA file, refused before anything is sent
-    assert t.requests == 0
+    assert t.session.requests == 0
     t.close()
     with pytest.raises(RuntimeError, match="after close"):
         t.identify()  # not a new client behind a closed transport
@@ -345,7 +356,9 @@ def test_a_certificate_that_does_not_verify_is_not_asked_for_again() -> None:
     options = ApiOptions(host="ghe.example.com", retries=3, backoff_s=1.0)
     client = httpx.Client(transport=httpx.MockTransport(refuse), base_url=options.base_url)
     slept: list[float] = []
-    t = ManageApiTransport(options, Secret(PASSWORD), client=client, sleep=slept.append)
+    t = ManageApiTransport(
+        ManageApiSession(options, Secret(PASSWORD), client=client, sleep=slept.append)
+    )
     with pytest.raises(TlsNotTrusted, match="certificate verify failed"):
         t.identify()
     assert (len(sent), slept) == (1, [])  # exit 4 at once, not after three backoffs
