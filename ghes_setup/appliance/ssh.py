@@ -1,8 +1,8 @@
 """`SshTransport`: the GHES settings protocol over the appliance's admin shell (port 122).
 
 The connection itself (dial, host key, login, channels) is `ssh_connection.SshConnection`;
-this module says what runs in its channels and reads the answers. With it, the only module
-that imports paramiko (an import-linter contract says so). Its habits come from
+this module says what runs in its channels and reads the answers. The two are the only
+modules that import paramiko (an import-linter contract says so). Its habits come from
 backup-utils' `ghe-ssh` (one entry point, batch mode, scripts piped to bash) and from the lab
 notes (docs/reference/lab-findings.md §4):
 

@@ -1,6 +1,6 @@
 """`SshConnection`: one SSH connection to the appliance's admin shell (port 122, user admin).
 
-With `appliance.ssh`, the only module that imports paramiko (an import-linter contract says
+With `appliance.ssh`, the only modules that import paramiko (an import-linter contract says
 so). This module dials, trusts, logs in and opens channels; `appliance.ssh` says what runs in
 them (its fixed scripts) and reads their answers. Its habits come from backup-utils'
 `ghe-ssh` (one entry point, batch mode) and from the lab notes
@@ -100,15 +100,9 @@ class SshConnection:
         self._transport: paramiko.Transport | None = None
         self._ahead: Future[None] | None = None  # connect_ahead's connection, under way
         self._spare: paramiko.Channel | None = None  # a session opened ahead, for one exec
-        self._trust: Trust | None = None
         self.connections = 0  # how many SSH connections this object opened (for tests)
         self.sessions = 0  # session channels opened
         self.execs = 0
-
-    @property
-    def trust(self) -> Trust | None:
-        """How the host key was trusted on the last connection."""
-        return self._trust
 
     def connect_ahead(self) -> None:
         """Start the TCP and SSH handshakes, the login and the opening of one session channel
@@ -215,7 +209,7 @@ class SshConnection:
             aliases = (address,) if address != o.host else ()
             self._prefer_known_key_types(transport, known, aliases)
             presented = _key_exchange(transport, o.where, o.timeout)
-            self._trust = decide(
+            trust = decide(
                 presented,
                 host=o.host,
                 port=o.port,
@@ -224,7 +218,7 @@ class SshConnection:
                 pin=o.host_key,
                 accept_new=o.accept_new_host_key,
             )
-            if self._trust is Trust.ADDED:  # say so, as OpenSSH does
+            if trust is Trust.ADDED:  # say so, as OpenSSH does
                 self._progress.log(
                     f"Permanently added {presented.type} {presented.fingerprint} for "
                     f"{o.where} to {known.path} (--accept-new-host-key)"
