@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ghes_setup import facts
 from ghes_setup.appliance.manage_session import Ambiguous, ApiOptions, ManageApiSession, message
@@ -51,9 +51,6 @@ from ghes_setup.errors import (
 )
 from ghes_setup.facts import GhesVersion
 from ghes_setup.secrets import scrub
-
-if TYPE_CHECKING:
-    pass
 
 
 class ManageApiTransport(TransportBase):
