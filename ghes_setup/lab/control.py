@@ -32,6 +32,7 @@ import socket
 import socketserver
 import struct
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,13 @@ class ControlHandler(socketserver.StreamRequestHandler):
                     code = int(handler(args, stdin))
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the caller went away (e.g. its SSH session was cut)
+                except Exception as exc:  # said to the caller, traceback to the log
+                    # Without this the connection closed with no exit line and the caller
+                    # could only say "lab-reconcile failed: {}".
+                    traceback.print_exc()  # labd's standard error is its log file
+                    with contextlib.suppress(OSError):
+                        out("stderr", f"labd: {cmd}: {type(exc).__name__}: {exc}\n")
+                    code = 1
         with contextlib.suppress(OSError):
             self._send({"exit": code})
 

@@ -261,3 +261,28 @@ def test_a_setup_run_recorded_while_a_run_goes_on_leaves_no_run_going_for_ever(
     _HeldEngine.release.set()
     assert engine.wait_idle(5)
     assert engine.running() is None and [r.origin for r in load_runs(layout)] == ["ssh", "setup"]
+
+
+def test_a_control_command_that_raises_answers_with_its_error_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, the connection closed without an exit line and the caller could only say
+    # "lab-reconcile failed: {}" (seen in CI when Azurite did not come back after a fault).
+    from ghes_setup.lab import client, control, parts
+    from ghes_setup.lab.http_common import LabContext
+
+    def broken(_self: object, _args: list[str], _stdin: str) -> int:
+        raise parts.PartError("Azurite did not start; see azure.log")
+
+    monkeypatch.setattr(control.Commands, "lab_reconcile", broken)
+    socket_path = tmp_path / "control.sock"
+    server = control.ControlServer(str(socket_path), cast(LabContext, SimpleNamespace()))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        layout = cast(Layout, SimpleNamespace(control_socket=socket_path))
+        answer = client.call(layout, "lab-reconcile", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.code == 1
+    assert answer.stderr == "labd: lab-reconcile: PartError: Azurite did not start; see azure.log\n"
