@@ -778,6 +778,14 @@ def azure_key(config: LabConfig, accepting: bool) -> str:
     return base64.b64encode(hashlib.sha512(config.azure_key.encode()).digest()).decode()
 
 
+# Azurite writes its metadata (LokiJS JSON files under the workspace, in place, not through a
+# rename) while it closes on SIGTERM. Killed in the middle (procs.stop's SIGKILL after its
+# timeout, on a loaded machine), it leaves a file no later Azurite can read ("Exit due to
+# unhandled error: ... in JSON"), and every reconcile and reset after fails: seen once in CI.
+# Closing takes well under a second when the machine is idle; give it time.
+AZURITE_CLOSE_S: Final = 30.0
+
+
 def spawn_azurite(layout: Layout, config: LabConfig) -> int | None:
     """Start Azurite's blob service as the faults say (not at all under storage-down), or
     restart it when its account key must change. Returns its PID, None when it must not run."""
@@ -788,14 +796,14 @@ def spawn_azurite(layout: Layout, config: LabConfig) -> int | None:
     current = mode_file.read_text(encoding="ascii").strip() if mode_file.exists() else ""
     if not listening:
         if pid is not None:
-            procs.stop(pid)
+            procs.stop(pid, timeout=AZURITE_CLOSE_S)
         with contextlib.suppress(FileNotFoundError):
             layout.pid_file("azure").unlink()
         return None
     if pid is not None and current == mode:
         return pid
     if pid is not None:
-        procs.stop(pid)
+        procs.stop(pid, timeout=AZURITE_CLOSE_S)
     program = azurite_blob()
     if program is None:
         raise PartError("Azurite is not installed: run scripts/install-lab-node.sh")
