@@ -136,7 +136,12 @@ class SshConnection:
         except BaseException as exc:  # the next exec's answer
             future.set_exception(exc)
             return
-        spare = self._session(transport) if self._ahead is future else None
+        try:
+            spare = self._session(transport) if self._ahead is future else None
+        except BaseException as exc:  # whatever it is, the exec waiting for us is answered
+            transport.close()
+            future.set_exception(exc)
+            return
         with self._lock:
             keep = self._ahead is future  # close() in between leaves closing it to us
             if keep:

@@ -3,8 +3,10 @@ middlebox): one clear `Unreachable`, never an internal error or paramiko's trace
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,45 @@ def test_connect_ahead_loads_paramiko_before_it_returns() -> None:
         "t.connect_ahead()\n"
     )
     assert packages_loaded_by(code, ["paramiko"]) == ["paramiko"]
+
+
+class _ChannelBug(SshConnection):
+    """Connects at once; opening the spare channel meets an error nobody expected."""
+
+    class _Connected:
+        closed = False
+
+        def is_active(self) -> bool:
+            return not self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+    def _connect(self) -> Any:
+        self.made = self._Connected()
+        return self.made
+
+    def _session(self, transport: Any) -> Any:
+        raise RuntimeError("unexpected")
+
+
+def test_a_connection_made_ahead_that_fails_after_the_login_is_the_first_execs_error(
+    tmp_path: Path,
+) -> None:
+    """Whatever ends the connecting thread, the exec waiting for it gets an answer: never a
+    wait without end (the thread's connection is closed, not left open)."""
+    connection = _ChannelBug(SshOptions(host="ghe.example.com", known_hosts=tmp_path / "kh"))
+    connection.connect_ahead()
+    answer: list[BaseException] = []
+
+    def first_exec() -> None:
+        try:
+            connection._connection()
+        except BaseException as exc:
+            answer.append(exc)
+
+    waiting = threading.Thread(target=first_exec, daemon=True)
+    waiting.start()
+    waiting.join(5)
+    assert not waiting.is_alive(), "the first exec waits for ever"
+    assert [type(e) for e in answer] == [RuntimeError] and connection.made.closed
