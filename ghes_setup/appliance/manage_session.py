@@ -160,7 +160,7 @@ class ManageApiSession:
                 raise self._unreachable(operation, exc) from None
             except httpx.TransportError as exc:  # sent; its fate is unknown
                 if not idempotent:
-                    raise Ambiguous(describe(exc)) from None
+                    raise Ambiguous(scrub(describe(exc))) from None
                 if attempt < attempts:
                     self.wait(attempt, None, describe(exc))
                     continue

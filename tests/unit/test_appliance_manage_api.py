@@ -41,6 +41,7 @@ class FakeManage:
         self.fail_503 = 0
         self.post_503 = 0  # POST config/apply answers 503 and starts nothing
         self.drop_after_post = 0  # POSTs that start a run, then lose the answer
+        self.drop_error = "connection reset"
         self.connect_errors = 0
         self.posts = 0
         self.version = "3.17.2"
@@ -95,7 +96,7 @@ class FakeManage:
             self.runs.setdefault(run_id, {"running": True, "successful": False})
             if self.drop_after_post:
                 self.drop_after_post -= 1
-                raise httpx.ReadError("connection reset", request=request)
+                raise httpx.ReadError(self.drop_error, request=request)
             return httpx.Response(200, json={"run_id": run_id})  # the documented answer
         if (request.method, path) == ("GET", "/config/apply"):
             run_id = request.url.params.get("run_id")
@@ -245,6 +246,19 @@ def test_a_post_whose_answer_was_lost_is_looked_up_not_repeated() -> None:
     t, _ = transport(server)
     assert t.start_apply("r1").run_id == "r1"
     assert server.posts == 1 and list(server.runs) == ["r1"]
+
+
+def test_a_lost_post_answer_is_logged_without_a_secret_its_error_repeats() -> None:
+    server = FakeManage()
+    server.drop_after_post = 1
+    server.drop_error = f"connection reset while sending api_key:{PASSWORD}"
+    t, _ = transport(server)
+    assert t.start_apply("r1").run_id == "r1"
+    progress = t.session.progress
+    assert isinstance(progress, RecordingProgress)
+    logged = [m for kind, m in progress.events if kind == "log"]
+    assert any("ambiguous" in m for m in logged)
+    assert not any(PASSWORD in m for m in logged)
 
 
 def test_a_busy_appliance_refuses_a_second_run() -> None:
