@@ -50,7 +50,15 @@ def tls_san(ctx: TlsMaterialContext) -> Outcome:
         upper = [s for s in sans if names.is_wildcard(s) and names.matches(s, host)]
         if upper:
             hints.append(f"{upper[0]} covers {host} itself but no name under it")
-        invalid = [s for s in sans if "*" in s and not names.valid_wildcard(names.safe_ascii(s))]
+        unusable = [s for s in sans if names.presented(s) is None]
+        if unusable:
+            hints.append(
+                f"{', '.join(repr(s) for s in unusable)} matches no host: TLS clients compare "
+                "a certificate's names as written (no trailing dot, spaces or non-ASCII)"
+            )
+        invalid = [
+            s for s in sans if "*" in s and not names.valid_wildcard(names.presented(s) or "")
+        ]
         if invalid:
             hints.append(
                 f"{', '.join(invalid)} is not a valid wildcard (one whole left-most label only)"

@@ -10,8 +10,11 @@ Rules, and why:
   why GHES needs both HOSTNAME and `*.HOSTNAME` in the certificate (enabling-subdomain-
   isolation.md). Partial-label wildcards (`f*.example.com`) and wildcards over a single label
   (`*.com`) never match.
-- Comparison is case-insensitive and on A-labels (IDNA), so a Unicode host name and its
-  `xn--` form are the same name.
+- Comparison is case-insensitive. The host asked for is turned into A-labels (IDNA), so a
+  Unicode host name and its `xn--` form are the same host. A certificate's name is taken as
+  it is written: a SAN dNSName is an IA5String that clients compare byte for byte (but for
+  case), so one with a trailing dot, a space or non-ASCII characters matches nothing
+  (OpenSSL's hostname check, Go's and `cryptography`'s verifier all refuse them).
 
 No I/O here and no third-party imports except `cryptography`'s X.509 types.
 """
@@ -41,10 +44,18 @@ def valid_wildcard(pattern: str) -> bool:
     )
 
 
+def presented(name: str) -> str | None:
+    """A certificate's name as a client compares it (lower-case), or None when no client
+    matches it: not ASCII, a trailing dot, surrounding spaces."""
+    if not name.isascii() or name != name.strip() or name.endswith("."):
+        return None
+    return name.lower()
+
+
 def matches(pattern: str, host: str) -> bool:
     """Does the presented identifier `pattern` (a SAN dNSName) cover `host`?"""
+    p = presented(pattern)
     try:
-        p = to_ascii(pattern)
         h = to_ascii(host)
     except ValueError:
         return False
@@ -93,11 +104,4 @@ def covered_by(names: Iterable[str], host: str) -> str | None:
 def covers_wildcard(names: Iterable[str], hostname: str) -> bool:
     """Is the literal `*.HOSTNAME` among the names (what GHES's docs ask for)?"""
     wanted = "*." + to_ascii(hostname)
-    return any(safe_ascii(n) == wanted for n in names)
-
-
-def safe_ascii(name: str) -> str:
-    try:
-        return to_ascii(name)
-    except ValueError:
-        return name.lower()
+    return any(presented(n) == wanted for n in names)

@@ -123,6 +123,15 @@ def test_tls_san_counts_isolation_hosts_of_the_requested_version(tmp_path: Path)
     assert f"notebooks.{HOST}" in san.details["uncovered_isolation_hosts"]
 
 
+def test_tls_san_fails_names_written_with_a_trailing_dot(tmp_path: Path) -> None:
+    # OpenSSL's hostname check, Go and cryptography's verifier match none of these.
+    leaf = pki().leaf(sans=(f"{HOST}.", f"*.{HOST}."))
+    san = run_tls_check(_material(tmp_path, leaf)).by_id("tls-san")
+    assert san.status is Status.FAIL
+    assert san.details["missing"] == [HOST, f"*.{HOST}"]
+    assert f"'{HOST}.'" in san.summary and "matches no host" in san.summary
+
+
 def _fields(request: TlsCheckRequest) -> dict[str, object]:
     return {name: getattr(request, name) for name in request.__dataclass_fields__}
 

@@ -13,7 +13,10 @@ from tests.tls.corpus import pki
     [
         ("ghe.example.com", "ghe.example.com", True),
         ("GHE.Example.COM", "ghe.example.com", True),
-        ("ghe.example.com.", "ghe.example.com", True),
+        ("ghe.example.com", "ghe.example.com.", True),  # the host asked for may end in a dot
+        ("ghe.example.com.", "ghe.example.com", False),  # a certificate's name may not
+        ("*.ghe.example.com.", "containers.ghe.example.com", False),
+        (" ghe.example.com", "ghe.example.com", False),
         ("*.ghe.example.com", "containers.ghe.example.com", True),
         ("*.ghe.example.com", "CONTAINERS.GHE.EXAMPLE.COM", True),
         ("*.ghe.example.com", "ghe.example.com", False),  # never the apex
@@ -37,7 +40,14 @@ def test_matches_follows_the_one_label_wildcard_rule(
 def test_unicode_host_matches_its_a_label_form() -> None:
     assert names.to_ascii("GHE.Bücher.example") == "ghe.xn--bcher-kva.example"
     assert names.matches("*.xn--bcher-kva.example", "ghe.bücher.example")
-    assert names.matches("ghe.bücher.example", "ghe.xn--bcher-kva.example")
+    assert names.matches("xn--bcher-kva.example", "Bücher.example")
+
+
+def test_a_certificate_name_in_u_labels_matches_nothing() -> None:
+    # A SAN is an IA5String: clients compare its bytes, and never decode it from Unicode.
+    assert not names.matches("ghe.bücher.example", "ghe.xn--bcher-kva.example")
+    assert not names.matches("*.bücher.example", "a.xn--bcher-kva.example")
+    assert not names.covers_wildcard(["*.bücher.example"], "bücher.example")
 
 
 def test_invalid_internationalised_name_never_matches() -> None:
@@ -49,6 +59,7 @@ def test_invalid_internationalised_name_never_matches() -> None:
 def test_covers_wildcard_needs_the_literal_wildcard_for_the_hostname() -> None:
     assert names.covers_wildcard(["ghe.example.com", "*.GHE.example.com"], "ghe.example.com")
     assert not names.covers_wildcard(["*.example.com"], "ghe.example.com")
+    assert not names.covers_wildcard(["*.ghe.example.com."], "ghe.example.com")
 
 
 def test_cn_is_ignored_when_sans_exist_and_only_used_when_asked() -> None:
