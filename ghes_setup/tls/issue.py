@@ -221,10 +221,7 @@ def issue(
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
+        .add_extension(_authority_key_id(ca_cert, ca_key), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     leaf_pem = _pem(cert)
@@ -312,6 +309,19 @@ def _make_dir(path: Path) -> None:
 
 def _new_key(key_bits: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=key_bits)
+
+
+def _authority_key_id(
+    ca_cert: x509.Certificate, ca_key: rsa.RSAPrivateKey
+) -> x509.AuthorityKeyIdentifier:
+    """The CA's own key identifier, as OpenSSL links a certificate to its issuer (its AKI must
+    equal the issuer's SKI). A CA's SKI is not always the SHA-1 of its key (RFC 7093 methods);
+    only a CA without one gets the key's hash."""
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
 def _serial() -> int:

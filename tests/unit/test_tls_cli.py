@@ -337,3 +337,39 @@ def test_csr_refuses_a_report_format_before_writing_anything(
     assert "this command supports human, json" in result.stderr
     assert not out.exists()
     assert_no_traceback(result)
+
+
+def test_issue_links_the_leaf_to_an_existing_cas_own_key_identifier(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """A corporate CA whose SKI is not the SHA-1 of its key (RFC 7093): the leaf's AKI must be
+    that SKI, or OpenSSL's clients (curl, git) do not find the issuer."""
+    from datetime import timedelta
+
+    from cryptography.hazmat.primitives import hashes
+
+    key = rsa_key()
+    ski = x509.SubjectKeyIdentifier(b"\x5a" * 20)
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Corp Root")])
+    corp = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + timedelta(days=3000))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    assert ski != x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    ca = tmp_path / "corp"
+    ca.mkdir()
+    (ca / "ca.pem").write_bytes(cert_pem(corp))
+    (ca / "ca.key").write_bytes(key_pem(key))
+    result = cli("tls", "issue", HOST, "--ca", str(ca), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result
+    leaf = x509.load_pem_x509_certificate((tmp_path / "out" / f"{HOST}.crt").read_bytes())
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
