@@ -38,6 +38,7 @@ _BLOCK = re.compile(
     rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----",
     re.DOTALL,
 )
+_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----")
 _KEY_LABELS = frozenset({b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"DSA PRIVATE KEY"})
 _ENCRYPTED_LABEL = b"ENCRYPTED PRIVATE KEY"
 _CERT_LABEL = b"CERTIFICATE"
@@ -240,8 +241,21 @@ def load_bundle(path: Path) -> CertBundle | LoadFailure:
     data = _read_pem(path, "certificate")
     if isinstance(data, LoadFailure):
         return data
-    blocks = [(m.group(1), m.group(0)) for m in _BLOCK.finditer(data)]
+    matched = list(_BLOCK.finditer(data))
+    blocks = [(m.group(1), m.group(0)) for m in matched]
     labels = [label for label, _ in blocks]
+    after = matched[-1].end() if matched else 0
+    if matched and _BEGIN.search(data, after):
+        # A block that starts and never ends: dropping it would make a cut-off intermediate
+        # look missing (nginx refuses such a file: "bad end line").
+        return LoadFailure(
+            path,
+            "certificate",
+            ProblemKind.CORRUPT,
+            f"certificate file {path}: PEM block {len(matched) + 1} is truncated (no END line)",
+            "the file was cut off (in a copy/paste or a transfer?): get the certificates "
+            "again from your CA",
+        )
     certs: list[x509.Certificate] = []
     for index, (label, block) in enumerate(blocks, start=1):
         if label != _CERT_LABEL:

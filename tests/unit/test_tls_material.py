@@ -105,3 +105,13 @@ def test_truncated_pem_block_says_so(tmp_path: Path) -> None:
     assert isinstance(loaded, LoadFailure)
     assert loaded.kind is ProblemKind.CORRUPT
     assert "truncated" in loaded.message
+
+
+def test_a_bundle_whose_last_block_is_cut_off_says_so_rather_than_drop_it(tmp_path: Path) -> None:
+    p = pki()
+    inter = cert_pem(p.inter.cert).decode()
+    (tmp_path / "cut.pem").write_bytes(cert_pem(p.leaf()) + inter[: len(inter) // 2].encode())
+    loaded = load_bundle(tmp_path / "cut.pem")
+    assert isinstance(loaded, LoadFailure)
+    assert loaded.kind is ProblemKind.CORRUPT
+    assert "PEM block 2 is truncated" in loaded.message
