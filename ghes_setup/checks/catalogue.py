@@ -301,7 +301,8 @@ CATALOGUE: Final[tuple[Row, ...]] = (
         "packages",
         "ghes_setup.packages.check_enabled:packages_enabled",
         _PACKAGES,
-        (P.CHECK, P.PACKAGES_STATUS, P.VERIFY),
+        # `up`: only when the site names Packages storage but leaves Packages as it is.
+        (P.CHECK, P.PACKAGES_STATUS, P.VERIFY, P.UP),
         via="packages",
         also_requires=(CheckId.APPLIANCE_REACHABLE,),
     ),

@@ -83,6 +83,7 @@ __all__ = [
     "enable_packages",
     "hook_factory",
     "lint_secrets",
+    "packages_described",
     "packages_hooks",
     "packages_status",
     "packages_wanted",
@@ -245,6 +246,14 @@ def packages_wanted(site: Site) -> bool:
     """Whether the site file says anything about Packages (`[packages] enabled` given): a
     pipeline adds `PACKAGES_SCOPE` and the hooks only then."""
     return site.packages.enabled is not None
+
+
+def packages_described(site: Site) -> bool:
+    """Whether the site file describes Packages without managing it: its storage or its
+    ecosystems, with `[packages] enabled` unset (left to `packages enable`). `up` then
+    compares them read-only instead of writing them."""
+    pk = site.packages
+    return pk.enabled is None and (pk.storage is not None or bool(pk.ecosystems))
 
 
 # ---------------------------------------------------------------------------- commands

@@ -53,7 +53,12 @@ from ghes_setup.packages.desired import (
     read_storage_secrets,
 )
 from ghes_setup.packages.errors import PrecheckFailed, StorageCheckFailed
-from ghes_setup.packages.service import lint_secrets, packages_hooks, packages_wanted
+from ghes_setup.packages.service import (
+    lint_secrets,
+    packages_described,
+    packages_hooks,
+    packages_wanted,
+)
 from ghes_setup.progress import NullProgress, ProgressSink
 from ghes_setup.registry.smoke import run_smoke
 from ghes_setup.registry.status import wait_for_registry
@@ -414,15 +419,22 @@ def _configure(
         verdict(summary, details=details),
         time.perf_counter() - started,
     )
-    # The storage lint (packages-storage-config): its errors stopped the run before it began.
-    lint = (
-        run_checks(checks(Pipeline.UP, area="packages"), ctx.packages())
-        if secrets is not None
-        else ()
-    )
+    packages: tuple[CheckResult, ...] = ()
+    if secrets is not None:
+        # The storage lint (packages-storage-config): its errors stopped the run before it began.
+        packages = run_checks(
+            checks(Pipeline.UP, only=CheckId.PACKAGES_STORAGE_CONFIG), ctx.packages()
+        )
+    elif packages_described(site):
+        # Packages is left as it is ([packages] enabled unset), but the site file names its
+        # storage or ecosystems: compared read-only, "matches the site file" stays true.
+        packages = run_checks(checks(Pipeline.UP, only=CheckId.PACKAGES_ENABLED), ctx.packages())
+        differs = next((r for r in packages if not r.status.ok), None)
+        if differs is not None:
+            summary = f"{summary}; but {differs.id}: {differs.summary}"
     run.step(
         "apply" if not outcome.dry_run else "plan",
-        [*lint, result],
+        [*packages, result],
         started=started,
         summary=summary,
     )

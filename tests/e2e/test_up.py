@@ -179,3 +179,29 @@ def test_check_takes_the_connection_options_of_design_4(registry_lab: LabHandle,
     assert result.exit_code == 0, not_passing
     reachable = next(r for r in result.json()["results"] if r["id"] == "appliance-reachable")
     assert reachable["details"]["via"] == "ssh"
+
+
+def test_up_compares_the_packages_storage_a_site_names_but_leaves_as_it_is(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    """`[packages] enabled` unset leaves Packages to `packages enable`; a bucket the site
+    names that the appliance does not use is still a difference, never "set up"."""
+    lab = registry_lab
+    text = lab.site_path.read_text()
+    assert "\nenabled = true\n" in text and "\nbucket = " in text
+    lines = [
+        'bucket = "another-bucket"' if line.startswith("bucket = ") else line
+        for line in text.splitlines()
+        if line != "enabled = true"
+    ]
+    site = tmp_path / "site.toml"
+    site.write_text("\n".join(lines) + "\n")
+    runs = lab.apply_runs()
+    result = run_tool("up", "--yes", "--no-smoke", "--site", str(site), "--format", "json")
+    assert result.exit_code == 1, result
+    doc = result.json()
+    assert_valid_report(doc)
+    enabled = next(r for r in doc["results"] if r["id"] == "packages-enabled")
+    assert enabled["status"] == "fail" and "another-bucket" in enabled["summary"]
+    assert "is set up" not in result.stdout + result.stderr
+    assert lab.apply_runs() == runs  # compared, not written
