@@ -18,10 +18,11 @@ from ghes_setup.appliance.transport import (
     ApplyStatus,
     Settings,
 )
+from ghes_setup.config.site import Site
 from ghes_setup.errors import GhesSetupError
 
 # The settings the read-only checks look at.
-CHECKED_SETTINGS: Final = ("subdomain_isolation", "tls.enabled", "tls.cert")
+CHECKED_SETTINGS: Final = ("hostname", "subdomain_isolation", "tls.enabled", "tls.cert")
 
 T = TypeVar("T")
 
@@ -56,6 +57,9 @@ class ApplianceContext:
     # folder); without them only the appliance's own run records count.
     appliance: str | None = None
     state_dir: Path | None = None
+    # The site file the checks compare the stored settings with (hostname, isolation, the
+    # certificate); without one they judge the appliance alone.
+    site: Site | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _info: Remembered[ApplianceInfo] = field(default_factory=Remembered, repr=False)
     _settings: Remembered[Settings] = field(default_factory=Remembered, repr=False)

@@ -10,6 +10,7 @@ from ghes_setup.appliance.context import ApplianceContext
 from ghes_setup.appliance.transport import ApplianceTransport
 from ghes_setup.checks import FunctionCheck, Report, run_checks
 from ghes_setup.checks.catalogue import Pipeline, checks
+from ghes_setup.config.site import Site
 
 CHECKS: Final[tuple[FunctionCheck[ApplianceContext], ...]] = checks(Pipeline.APPLIANCE_CHECK)
 
@@ -21,8 +22,10 @@ def check_appliance(
     command: str = "appliance check",
     appliance: str | None = None,
     state_dir: Path | None = None,
+    site: Site | None = None,
 ) -> Report:
-    """Run every appliance check against `transport` (read-only)."""
-    ctx = ApplianceContext(transport, appliance=appliance, state_dir=state_dir)
+    """Run every appliance check against `transport` (read-only); with `site`, the stored
+    hostname, isolation and certificate are compared with it."""
+    ctx = ApplianceContext(transport, appliance=appliance, state_dir=state_dir, site=site)
     results = run_checks(CHECKS, ctx)
     return Report(command, results, target)

@@ -134,6 +134,7 @@ class PipelineContext:
                 prefetch,
                 appliance=checkpoints.appliance_of(self.site),
                 state_dir=checkpoints.default_dir(),
+                site=self.site,
             ),
         )
 

@@ -102,3 +102,26 @@ def test_check_never_changes_the_appliance(fresh_lab: LabHandle, run_tool) -> No
     assert result.exit_code == 1  # a fresh appliance: isolation off, Packages off
     assert fresh_lab.settings() == before
     assert fresh_lab.apply_runs() == runs
+
+
+def test_a_renewed_certificate_in_the_site_file_not_yet_applied_fails_tls_enabled(
+    registry_lab: LabHandle, run_tool, tmp_path: Path
+) -> None:
+    """The appliance serves a good certificate, but not the one the site file gives: `check`
+    says so (cron after a renewal that nobody applied), and changes nothing."""
+    from ghes_setup.lab import pki
+
+    lab = registry_lab
+    renewed = pki.issue(pki.intermediate(lab.layout), [lab.hostname, f"*.{lab.hostname}"])
+    (tmp_path / "renewed.pem").write_bytes(renewed.chain_pem())
+    (tmp_path / "renewed.key").write_bytes(renewed.key_pem())
+    site = site_variant(lab, tmp_path, {
+        "tls.cert": f'"{tmp_path / "renewed.pem"}"', "tls.key": f'"{tmp_path / "renewed.key"}"',
+    })  # fmt: skip
+    before = lab.settings()
+    result = run_tool("check", "--site", str(site), "--format", "json")
+    assert result.exit_code == 1, result
+    tls = next(r for r in result.json()["results"] if r["id"] == "tls-enabled")
+    assert tls["status"] == "fail" and "not the site file's (renewed.pem)" in tls["summary"]
+    assert lab.settings() == before
+    assert run_tool("check", "--format", "json").exit_code == 0  # the lab's own site file

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ghes_setup.appliance.context import Remembered
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.status import check_appliance
 from ghes_setup.checks import Status
+from ghes_setup.config.site import Site, TlsSettings
 from ghes_setup.errors import Unreachable
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -92,3 +95,58 @@ def test_a_bug_is_not_remembered() -> None:
     with pytest.raises(KeyError):
         remembered.get(lambda: {}["missing"])
     assert remembered.get(lambda: "asked again") == "asked again"
+
+
+# ------------------------------------------------------------- compared with the site file
+def _site(tmp_path: Path, cert: str = PEM, **kw: object) -> Site:
+    (tmp_path / "cert.pem").write_text(cert)
+    (tmp_path / "key.pem").write_text(
+        "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+    )
+    tls = TlsSettings(cert=tmp_path / "cert.pem", key=tmp_path / "key.pem")
+    return Site(hostname="ghe.example.com", tls=tls, **kw)  # type: ignore[arg-type]
+
+
+def _configured(**settings: object) -> FakeAppliance:
+    base = {
+        "hostname": "ghe.example.com",
+        "subdomain_isolation": True,
+        "tls.enabled": True,
+        "tls.cert": PEM,
+    }
+    return FakeAppliance(settings={**base, **settings})
+
+
+def test_the_site_files_certificate_installed_passes_whitespace_aside(tmp_path: Path) -> None:
+    site = _site(tmp_path, cert=PEM.replace("\n", "\r\n") + "\n")
+    report = check_appliance(_configured(), site=site)
+    assert report.by_id("tls-enabled").status is Status.PASS
+    assert report.by_id("subdomain-isolation").status is Status.PASS
+
+
+def test_another_certificate_installed_than_the_site_files_fails(tmp_path: Path) -> None:
+    other = PEM.replace("MIIB", "MIIC")
+    result = check_appliance(_configured(**{"tls.cert": other}), site=_site(tmp_path))
+    tls = result.by_id("tls-enabled")
+    assert tls.status is Status.FAIL
+    assert "not the site file's (cert.pem)" in tls.summary and "config apply" in (tls.remedy or "")
+    assert tls.details["site_certificate"] != tls.details["certificate"]
+
+
+def test_an_unreadable_site_certificate_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    (tmp_path / "cert.pem").unlink()
+    assert check_appliance(_configured(), site=site).by_id("tls-enabled").status is Status.ERROR
+
+
+def test_another_stored_hostname_than_the_site_files_fails(tmp_path: Path) -> None:
+    fake = _configured(hostname="ghe-staging.example.com")
+    result = check_appliance(fake, site=_site(tmp_path)).by_id("subdomain-isolation")
+    assert result.status is Status.FAIL
+    assert "ghe-staging.example.com" in result.summary
+
+
+def test_isolation_on_while_the_site_file_turns_it_off_fails(tmp_path: Path) -> None:
+    site = _site(tmp_path, subdomain_isolation=False)
+    result = check_appliance(_configured(), site=site).by_id("subdomain-isolation")
+    assert result.status is Status.FAIL and "turns it off" in result.summary
