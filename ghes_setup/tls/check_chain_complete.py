@@ -19,7 +19,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from ghes_setup.checks import Outcome, check
 from ghes_setup.tls.check_chain_order import proper_order
 from ghes_setup.tls.context import TlsMaterialContext
-from ghes_setup.tls.material import describe, is_self_issued
+from ghes_setup.tls.material import describe, is_self_issued, purpose_problem
 from ghes_setup.tls.trust import Trust, verify_chain
 
 
@@ -114,6 +114,17 @@ def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
                 ),
                 details=details,
             )
+    purpose = purpose_problem(leaf)
+    if purpose is not None:
+        # The path-only verification below permits any purpose: the server's own is checked
+        # here, as every TLS client checks it.
+        return Outcome.failed(
+            f"{describe(leaf)} is not a TLS server certificate: {purpose}; docker, git and "
+            "curl refuse it",
+            remedy="reissue it with the extended key usage serverAuth (TLS Web Server "
+            "Authentication); ghes-setup tls csr asks for it",
+            details={**details, "purpose": purpose},
+        )
     # The anchor counts too: a --ca-file root outside its validity fails the path as surely.
     dated = (*chain, anchor) if anchor is not None and anchor not in chain else tuple(chain)
     at = judging_time(dated, ctx.now)

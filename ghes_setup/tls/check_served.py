@@ -33,7 +33,7 @@ from ghes_setup.net import AddressResolver
 from ghes_setup.tls import names
 from ghes_setup.tls.check_chain_complete import judging_time
 from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, day_thresholds, days_left
-from ghes_setup.tls.material import describe, is_self_issued, issued_by
+from ghes_setup.tls.material import describe, is_self_issued, issued_by, purpose_problem
 from ghes_setup.tls.probe import FailureKind, ProbeFailure, ServedChain, fetch_chain
 from ghes_setup.tls.trust import Trust, verify_chain
 
@@ -107,6 +107,9 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
     if names.covered_by(presented, served.host) is None:
         listed = ", ".join(presented) if presented else "no DNS names"
         problems.append(("name", f"name mismatch: the certificate covers {listed}"))
+    purpose = purpose_problem(leaf)
+    if purpose is not None:
+        problems.append(("purpose", f"not a TLS server certificate: {purpose}"))
     for cert in relevant:
         which = "the certificate" if cert is leaf else f"intermediate {describe(cert)}"
         if cert.not_valid_before_utc > now:
@@ -205,6 +208,7 @@ def probe_hosts(ctx: TlsProbeContext) -> list[HostResult]:
 _REMEDIES = {
     "name": "serve a certificate whose SANs cover {host} and *.{host} (validate it first "
     "with ghes-setup tls check), then apply the configuration",
+    "purpose": "serve a certificate issued for TLS servers (extended key usage serverAuth)",
     "untrusted": "serve the full chain (leaf first, then the intermediates); for a private CA "
     "pass it with --ca-file",
     "expired": "renew the certificate and upload it",

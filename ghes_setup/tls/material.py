@@ -30,7 +30,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ghes_setup.errors import MaterialError
 
@@ -432,6 +432,21 @@ def is_ca(cert: x509.Certificate) -> bool:
 
 def is_self_issued(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer
+
+
+def purpose_problem(cert: x509.Certificate) -> str | None:
+    """Why TLS clients refuse `cert` as a server's certificate by its extended key usage, or
+    None. No EKU extension allows any purpose; one without serverAuth refuses this one: so
+    OpenSSL (`-purpose sslserver`), Go (docker, the GitHub CLI) and cryptography's verifier
+    read it (RFC 5280 §4.2.1.12)."""
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    if ExtendedKeyUsageOID.SERVER_AUTH in eku:
+        return None
+    listed = ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in eku)
+    return f"its extended key usage ({listed or 'empty'}) lacks serverAuth"
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -87,6 +87,7 @@ def build_cert(
     not_after: datetime = NOW + 90 * DAY,
     ca: bool = False,
     signing_hash: hashes.HashAlgorithm = SHA256,
+    eku: tuple[x509.ObjectIdentifier, ...] | None = (ExtendedKeyUsageOID.SERVER_AUTH,),
 ) -> x509.Certificate:
     subject = name(cn)
     public = key.public_key()
@@ -122,9 +123,8 @@ def build_cert(
             critical=True,
         )
     else:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
+        if eku is not None:  # None: no extension at all (any purpose)
+            builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
         if sans is not None:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False

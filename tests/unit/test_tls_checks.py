@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ghes_setup import facts
 from ghes_setup.checks import Status
@@ -132,6 +133,21 @@ def test_tls_san_fails_names_written_with_a_trailing_dot(tmp_path: Path) -> None
     assert f"'{HOST}.'" in san.summary and "matches no host" in san.summary
 
 
+def test_a_leaf_not_issued_for_tls_servers_fails_tls_chain_complete(tmp_path: Path) -> None:
+    leaf = pki().leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,))
+    report = run_tls_check(_material(tmp_path, leaf))
+    complete = report.by_id("tls-chain-complete")
+    assert complete.status is Status.FAIL
+    assert "is not a TLS server certificate" in complete.summary
+    assert "(clientAuth) lacks serverAuth" in complete.summary
+    assert "serverAuth" in (complete.remedy or "")
+
+
+def test_a_leaf_without_extended_key_usage_may_serve_tls(tmp_path: Path) -> None:
+    report = run_tls_check(_material(tmp_path, pki().leaf(eku=None)))
+    assert report.by_id("tls-chain-complete").status is Status.PASS
+
+
 def _fields(request: TlsCheckRequest) -> dict[str, object]:
     return {name: getattr(request, name) for name in request.__dataclass_fields__}
 
@@ -220,6 +236,20 @@ def test_served_certificate_without_wildcard_fails_on_the_subdomains(tmp_path: P
     assert failing == set(facts.isolation_hosts(HOST, None))
     assert "name mismatch" in result.summary
     assert f"*.{HOST}" in (result.remedy or "")
+
+
+def test_served_certificate_for_clients_only_is_named_as_such_not_untrusted(
+    tmp_path: Path,
+) -> None:
+    p = pki()
+    server = FakeServer((p.leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,)), p.inter.cert))
+    report = run_tls_probe(
+        _probe_request(tmp_path, _everything_at(), subdomains=False), fetch=server
+    )
+    result = report.by_id("tls-served")
+    assert result.status is Status.FAIL
+    assert "not a TLS server certificate" in result.summary and "untrusted" not in result.summary
+    assert "issued for TLS servers" in (result.remedy or "")
 
 
 def test_served_chain_without_intermediate_names_the_missing_issuer(tmp_path: Path) -> None:
