@@ -86,7 +86,9 @@ def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
                 details=details,
             )
     else:
-        anchor = trust.issuer_of(top)
+        # A bundle may end in a cross-signed copy of a trusted root (the "long chain" some
+        # CAs ship): the path stops at the root's own certificate, and verifies there.
+        anchor = trust.issuer_of(top) or trust.same_ca(top)
         if anchor is None:
             missing = top.issuer.rfc4514_string()
             urls = ca_issuers_urls(top)

@@ -91,6 +91,15 @@ class Trust:
     def contains(self, cert: x509.Certificate) -> bool:
         return any(anchor == cert for anchor in self.anchors)
 
+    def same_ca(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """The anchor that is `cert`'s CA under another certificate (a cross-signed copy of a
+        trusted root: the same name and key), or None. A path reaching `cert` reaches it."""
+        key = cert.public_key()
+        for anchor in self.anchors:
+            if anchor.subject == cert.subject and anchor.public_key() == key:
+                return anchor
+        return None
+
 
 def load_trust(ca_file: Path | None, *, include_system: bool = True) -> Trust:
     """System roots plus the certificates of `ca_file`; raises MaterialError if it is bad."""

@@ -22,7 +22,17 @@ from ghes_setup.tls.service import (
     run_tls_probe,
     served_fingerprints,
 )
-from tests.tls.corpus import DAY, HOST, NOW, cert_pem, key_pem, pki, rsa_key
+from tests.tls.corpus import (
+    DAY,
+    HOST,
+    NOW,
+    Issuer,
+    build_cert,
+    cert_pem,
+    key_pem,
+    pki,
+    rsa_key,
+)
 
 
 def _material(tmp_path: Path, leaf: x509.Certificate) -> TlsCheckRequest:
@@ -146,6 +156,32 @@ def test_a_leaf_not_issued_for_tls_servers_fails_tls_chain_complete(tmp_path: Pa
 def test_a_leaf_without_extended_key_usage_may_serve_tls(tmp_path: Path) -> None:
     report = run_tls_check(_material(tmp_path, pki().leaf(eku=None)))
     assert report.by_id("tls-chain-complete").status is Status.PASS
+
+
+def test_a_bundle_ending_in_a_cross_signed_copy_of_a_trusted_root_is_complete(
+    tmp_path: Path,
+) -> None:
+    """The "long chain" some CAs ship: leaf, intermediate, then root R cross-signed by an
+    older root that is no longer trusted. R itself is trusted: the path ends there."""
+    old_key, root_key, inter_key = rsa_key(slot=2), rsa_key(slot=3), rsa_key(slot=4)
+    old = Issuer(build_cert("Old Root", old_key, None, ca=True), old_key)
+    root = Issuer(build_cert("New Root", root_key, None, ca=True), root_key)
+    cross = build_cert("New Root", root_key, old, ca=True)
+    inter = Issuer(build_cert("New Intermediate", inter_key, root, ca=True), inter_key)
+    leaf_key = rsa_key()
+    leaf = build_cert(HOST, leaf_key, inter)
+    (tmp_path / "chain.pem").write_bytes(cert_pem(leaf, inter.cert, cross))
+    (tmp_path / "key.pem").write_bytes(key_pem(leaf_key))
+    (tmp_path / "root.pem").write_bytes(cert_pem(root.cert))
+    request = TlsCheckRequest(
+        cert=tmp_path / "chain.pem",
+        key=tmp_path / "key.pem",
+        hostname=HOST,
+        ca_file=tmp_path / "root.pem",
+    )
+    complete = run_tls_check(request).by_id("tls-chain-complete")
+    assert complete.status is Status.PASS, complete
+    assert complete.details["anchor"] == "CN=New Root"
 
 
 def _fields(request: TlsCheckRequest) -> dict[str, object]:
