@@ -13,6 +13,7 @@ from __future__ import annotations
 from cryptography import x509
 
 from ghes_setup.checks import Outcome, check
+from ghes_setup.tls import names
 from ghes_setup.tls.context import TlsMaterialContext
 from ghes_setup.tls.material import describe, is_ca, is_self_issued, issued_by
 
@@ -43,6 +44,16 @@ def tls_chain_order(ctx: TlsMaterialContext) -> Outcome:
     details: dict[str, object] = {"bundle": listed}
     problems: list[str] = []
     if is_ca(certs[0]) and certs[0] is leaf:
+        if names.covered_by(names.dns_names(leaf), ctx.hostname) is not None:
+            # Not a misplaced CA: the server's own certificate says it is one (what
+            # `openssl req -x509` makes unless told otherwise). Reordering cannot fix it.
+            return Outcome.failed(
+                f"the server certificate ({describe(leaf)}) is marked as a CA "
+                "(basicConstraints CA:TRUE); TLS clients refuse a CA as a server's certificate",
+                remedy="reissue it with CA:FALSE (openssl req -x509 ... -addext "
+                "basicConstraints=critical,CA:FALSE), or issue one with ghes-setup tls issue",
+                details={**details, "server_is_ca": True},
+            )
         problems.append(
             f"the first certificate ({describe(certs[0])}) is a CA certificate, "
             "not the server certificate"

@@ -184,6 +184,35 @@ def test_a_bundle_ending_in_a_cross_signed_copy_of_a_trusted_root_is_complete(
     assert complete.details["anchor"] == "CN=New Root"
 
 
+def test_a_server_certificate_marked_as_a_ca_is_named_not_reordered(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes
+
+    key = rsa_key()
+    subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, HOST)])
+    leaf = (  # what openssl req -x509 makes by default: self-signed, CA:TRUE, with the SANs
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(11)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 90 * DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(HOST), x509.DNSName(f"*.{HOST}")]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "self.pem").write_bytes(cert_pem(leaf))
+    (tmp_path / "key.pem").write_bytes(key_pem(key))
+    request = TlsCheckRequest(cert=tmp_path / "self.pem", key=tmp_path / "key.pem", hostname=HOST)
+    order = run_tls_check(request).by_id("tls-chain-order")
+    assert order.status is Status.FAIL
+    assert "is marked as a CA" in order.summary and "CA:FALSE" in (order.remedy or "")
+    assert "rebuild the bundle" not in (order.remedy or "")
+
+
 def _fields(request: TlsCheckRequest) -> dict[str, object]:
     return {name: getattr(request, name) for name in request.__dataclass_fields__}
 
