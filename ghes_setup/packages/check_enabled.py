@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from ghes_setup.checks import Outcome, check
+from ghes_setup.errors import SiteFileError
 from ghes_setup.packages import backends
 from ghes_setup.packages.context import PackagesContext
-from ghes_setup.packages.desired import CONTAINER, ECOSYSTEMS, ecosystem_setting
+from ghes_setup.packages.desired import CONTAINER, ECOSYSTEMS, check_ecosystems, ecosystem_setting
 
 ENABLE_REMEDY = "ghes-setup packages enable --site SITE (runs the storage precheck first)"
 
@@ -27,6 +28,10 @@ def packages_enabled(ctx: PackagesContext) -> Outcome:
     pk = ctx.site.packages
     if pk.enabled is False:
         return Outcome.skipped("the site file turns GitHub Packages off ([packages] enabled)")
+    try:
+        check_ecosystems(ctx.site)  # what `up` and `packages enable` refuse, never dropped
+    except SiteFileError as exc:
+        return Outcome.errored(exc.message, exc.hint)
     s = ctx.settings()
     storage = s["packages.storage_type"]
     ecosystems = {name: (s[ecosystem_setting(name)] or "enabled") for name in ECOSYSTEMS}

@@ -126,7 +126,7 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     for name in backend.site_settings:
         if name not in desired:
             raise _missing(site, backend, name)
-    _check_ecosystems(site)  # after the storage keys: a missing key is named first
+    check_ecosystems(site)  # after the storage keys: a missing key is named first
     # The order a plan shows them in: Packages, the storage (its site keys, then its
     # secrets), the ecosystems as the site lists them.
     order = (
@@ -139,7 +139,7 @@ def desired_packages(site: Site, secrets: StorageSecrets) -> Settings:
     return Settings({name: desired[name] for name in order if name in desired})
 
 
-def _check_ecosystems(site: Site) -> None:
+def check_ecosystems(site: Site) -> None:
     """SiteFileError for an ecosystem the site lists that GHES has no setting for."""
     for name in site.packages.ecosystems:
         if name not in ECOSYSTEMS:

@@ -238,6 +238,19 @@ def test_status_passes_after_enable_and_fails_before(
     assert SECRET not in repr(after)
 
 
+def test_status_cannot_pass_an_ecosystem_the_appliance_has_no_setting_for(
+    opened: list[ApplianceTransport], tmp_path: Path
+) -> None:
+    fake = FakeAppliance(storage=GOOD)
+    opened[:] = [fake]
+    enable(fake, opened, tmp_path)
+    site = the_site(ecosystems={"container": "enabled", "npmjs": "disabled"})
+    enabled = packages_status(Connect(site=site)).by_id("packages-enabled")
+    # What `up` and `packages enable` refuse (exit 3) is never silently dropped here.
+    assert enabled.status.value == "error", enabled
+    assert "unknown ecosystem 'npmjs'" in enabled.summary and "npm" in (enabled.remedy or "")
+
+
 def test_status_fails_while_the_packages_settings_are_stored_but_not_applied(
     opened: list[ApplianceTransport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
