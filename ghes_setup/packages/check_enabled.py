@@ -27,7 +27,14 @@ def packages_enabled(ctx: PackagesContext) -> Outcome:
     """GitHub Packages is enabled with blob storage and the desired ecosystems."""
     pk = ctx.site.packages
     if pk.enabled is False:
-        return Outcome.skipped("the site file turns GitHub Packages off ([packages] enabled)")
+        if ctx.settings()["packages.enabled"] is True:
+            return Outcome.failed(
+                "GitHub Packages is enabled; the site file turns it off ([packages] enabled)",
+                "ghes-setup up --site SITE turns it off (or set enabled = true in the site file "
+                "to keep it)",
+                details={"enabled": True},
+            )
+        return Outcome.skipped("GitHub Packages is off, as the site file says")
     try:
         check_ecosystems(ctx.site)  # what `up` and `packages enable` refuse, never dropped
     except SiteFileError as exc:

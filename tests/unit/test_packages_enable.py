@@ -251,6 +251,20 @@ def test_status_cannot_pass_an_ecosystem_the_appliance_has_no_setting_for(
     assert "unknown ecosystem 'npmjs'" in enabled.summary and "npm" in (enabled.remedy or "")
 
 
+def test_status_fails_packages_on_while_the_site_file_turns_it_off(
+    opened: list[ApplianceTransport], tmp_path: Path
+) -> None:
+    fake = FakeAppliance(storage=GOOD)
+    opened[:] = [fake]
+    off = the_site(enabled=False)
+    assert packages_status(Connect(site=off)).by_id("packages-enabled").status.value == "skip"
+    enable(fake, opened, tmp_path)
+    status = packages_status(Connect(site=off))
+    enabled = status.by_id("packages-enabled")
+    assert enabled.status.value == "fail" and "turns it off" in enabled.summary, status
+    assert status.by_id("packages-storage").status.value == "skip"
+
+
 def test_status_fails_while_the_packages_settings_are_stored_but_not_applied(
     opened: list[ApplianceTransport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
