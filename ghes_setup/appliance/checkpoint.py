@@ -103,6 +103,18 @@ class Checkpoint:
         return self.settings.subset(self.changed)
 
 
+# The run ids `apply.new_run_id` makes: `ghes-setup-20261127T104500.123Z-1a2b`.
+_RUN_ID = re.compile(r"^ghes-setup-(\d{8}T\d{6}\.\d{3})Z-[0-9a-f]+$")
+
+
+def run_started(run_id: str | None) -> datetime | None:
+    """When a run of ghes-setup started (UTC), read from its id; None for any other id."""
+    match = _RUN_ID.match(run_id or "")
+    if match is None:
+        return None
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+
+
 def appliance_key(hostname: str, address: str) -> str:
     """`ghe.example.com@10.0.0.5`: the appliance a snapshot belongs to, safe in a file name."""
     key = f"{hostname}@{address}" if address and address != hostname else hostname

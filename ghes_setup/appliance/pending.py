@@ -27,6 +27,7 @@ is still in progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ghes_setup.appliance import checkpoint as checkpoints
@@ -130,6 +131,26 @@ def _record(directory: Path | None, appliance: str | None) -> checkpoints.Checkp
     return checkpoints.latest_record(directory, appliance)
 
 
+def _started_before(run_id: str | None, record: checkpoints.Checkpoint) -> bool:
+    """True when `run_id` is a run of ghes-setup that started before `record` was written: it
+    cannot have applied that write. Over SSH the latest run is the latest ghes-setup started
+    there, which may be older than a write whose run went through the Manage API. Other runs
+    (the Management Console's) carry no time: they are taken to be later, as before."""
+    started = checkpoints.run_started(run_id)
+    # The write's own run id dates it to the millisecond (`created` to the second); a run of
+    # ours between the write and that run's start is not told apart: it errs towards pending.
+    written = checkpoints.run_started(record.run_id) or _parse_time(record.created)
+    return started is not None and written is not None and started < written
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def _same_run(record: checkpoints.Checkpoint, status: ApplyStatus) -> bool:
     return record.run_id is not None and record.run_id == status.run_id
 
@@ -139,7 +160,12 @@ def _from_record(
 ) -> Pending | None:
     """The tool's last write to this appliance did not end in a successful run: pending if
     no successful run came after it and the written values are still stored."""
-    if latest.known and latest.successful and latest.run_id not in (None, record.previous_run):
+    if (
+        latest.known
+        and latest.successful
+        and latest.run_id not in (None, record.previous_run)
+        and not _started_before(latest.run_id, record)
+    ):
         return None  # a run after the write succeeded (ours, or someone else's)
     names = [n for n in (record.changed or ()) if transport.supports(n)]
     targets = record.targets or {}

@@ -166,3 +166,39 @@ def test_the_two_checks_that_read_the_latest_run_report_one_answer(tmp_path: Pat
     assert report.by_id("appliance-config-apply").status.value == "pass"
     assert report.by_id("appliance-pending").status.value == "pass"
     assert fake.asked == 1
+
+
+def test_a_run_older_than_the_failed_write_does_not_clear_it(tmp_path: Path) -> None:
+    """Cron `check` with an SSH key only sees the runs ghes-setup started over SSH. The last
+    one succeeded before a later `config apply` through the Manage API failed: that old run
+    must not read as "a run after the write succeeded"."""
+    from ghes_setup.appliance.status import check_appliance
+
+    ssh_view = FakeAppliance(settings={"subdomain_isolation": False})
+    api_view = FakeAppliance()
+    api_view.store = ssh_view.store  # one appliance: the same stored settings
+    apply_site(ssh_view, site(), tls_gate=None, options=options(tmp_path), clock=fast())
+    # Turned off and applied from the Management Console: a run only the API lists.
+    ssh_view.store["core.subdomain-isolation"] = "false"
+    api_view.start_apply("console-run")
+    while api_view.apply_status("console-run").running:
+        pass
+    api_view.fail_next_apply("Reloading application services")
+    with pytest.raises(ApplyFailed):
+        apply_site(api_view, site(), tls_gate=None, options=options(tmp_path), clock=fast())
+    assert ssh_view.value("subdomain_isolation") is True  # stored; the run that applies it failed
+    report = check_appliance(ssh_view, appliance=HOST, state_dir=tmp_path / "snapshots")
+    pending = report.by_id("appliance-pending")
+    assert pending.status.value == "fail", pending
+    assert api_view.run_order[-1] in pending.summary
+
+
+def test_a_run_id_of_ghes_setup_tells_when_the_run_started() -> None:
+    from datetime import UTC, datetime
+
+    from ghes_setup.appliance.apply import new_run_id
+    from ghes_setup.appliance.checkpoint import run_started
+
+    at = datetime(2026, 11, 27, 10, 45, 0, 123456, tzinfo=UTC)
+    assert run_started(new_run_id(at)) == at.replace(microsecond=123000)
+    assert run_started("console-run") is None and run_started(None) is None
