@@ -19,7 +19,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID
 from ghes_setup.checks import Outcome, check
 from ghes_setup.tls.check_chain_order import proper_order
 from ghes_setup.tls.context import TlsMaterialContext
-from ghes_setup.tls.material import describe, is_self_issued, purpose_problem
+from ghes_setup.tls.material import describe, is_self_issued, key_id_problem, purpose_problem
 from ghes_setup.tls.trust import Trust, verify_chain
 
 
@@ -153,6 +153,15 @@ def tls_chain_complete(ctx: TlsMaterialContext) -> Outcome:
     root = verified.chain[-1] if verified.chain else anchor
     details["path"] = [describe(c) for c in verified.chain]
     details["anchor"] = describe(root)
+    unlinked = key_id_problem(verified.chain)
+    if unlinked is not None:
+        return Outcome.failed(
+            f"the chain reaches {describe(root)}, but {unlinked}: git, curl and other "
+            "OpenSSL clients do not find that issuer",
+            remedy="get the certificate reissued by the CA (its authority key identifier must "
+            "be the issuer's subject key identifier)",
+            details={**details, "key_id_mismatch": unlinked},
+        )
     return Outcome.passed(
         f"the chain reaches {describe(root)} from {_where(trust, root)}", details=details
     )

@@ -33,7 +33,13 @@ from ghes_setup.net import AddressResolver
 from ghes_setup.tls import names
 from ghes_setup.tls.check_chain_complete import judging_time
 from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, day_thresholds, days_left
-from ghes_setup.tls.material import describe, is_self_issued, issued_by, purpose_problem
+from ghes_setup.tls.material import (
+    describe,
+    is_self_issued,
+    issued_by,
+    key_id_problem,
+    purpose_problem,
+)
 from ghes_setup.tls.probe import FailureKind, ProbeFailure, ServedChain, fetch_chain
 from ghes_setup.tls.trust import Trust, verify_chain
 
@@ -128,6 +134,8 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
         strict = verify_chain(leaf, list(certs[1:]), trust, at=now, server_name=served.host)
         if not strict.ok:
             problems.append(("untrusted", _untrusted(certs, trust, strict.reason)))
+        elif (unlinked := key_id_problem(strict.chain)) is not None:
+            problems.append(("key-id", f"OpenSSL clients cannot link the chain: {unlinked}"))
     if problems:
         return HostResult(
             ok=False,
@@ -209,6 +217,8 @@ _REMEDIES = {
     "name": "serve a certificate whose SANs cover {host} and *.{host} (validate it first "
     "with ghes-setup tls check), then apply the configuration",
     "purpose": "serve a certificate issued for TLS servers (extended key usage serverAuth)",
+    "key-id": "get the certificate reissued by the CA: its authority key identifier must be the "
+    "issuer's subject key identifier (git and curl need it)",
     "untrusted": "serve the full chain (leaf first, then the intermediates); for a private CA "
     "pass it with --ca-file",
     "expired": "renew the certificate and upload it",

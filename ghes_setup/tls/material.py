@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import pairwise
 from pathlib import Path
 
 from cryptography import x509
@@ -432,6 +434,25 @@ def is_ca(cert: x509.Certificate) -> bool:
 
 def is_self_issued(cert: x509.Certificate) -> bool:
     return cert.subject == cert.issuer
+
+
+def key_id_problem(chain: Sequence[x509.Certificate]) -> str | None:
+    """Why OpenSSL-based clients (git, curl) cannot link a verified path, or None: a
+    certificate whose authority key identifier is not its issuer's subject key identifier.
+    OpenSSL then takes that issuer for another CA ("unable to get local issuer certificate");
+    `cryptography`'s verifier, Go and browsers link by name and signature and accept it."""
+    for cert, issuer in pairwise(chain):
+        try:
+            aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+            ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            continue
+        if aki.key_identifier is not None and aki.key_identifier != ski.digest:
+            return (
+                f"the authority key identifier of {describe(cert)} is not the subject key "
+                f"identifier of its issuer {describe(issuer)}"
+            )
+    return None
 
 
 def purpose_problem(cert: x509.Certificate) -> str | None:

@@ -213,6 +213,54 @@ def test_a_server_certificate_marked_as_a_ca_is_named_not_reordered(tmp_path: Pa
     assert "rebuild the bundle" not in (order.remedy or "")
 
 
+def _leaf_with_authority_key_id(key_id: bytes) -> x509.Certificate:
+    """A leaf of the corpus's intermediate whose AKI is `key_id` (a CA that fills it in
+    wrong: the signature, names and SANs are right)."""
+    from cryptography.hazmat.primitives import hashes
+
+    p = pki()
+    key = rsa_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, HOST)]))
+        .issuer_name(p.inter.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(12)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 90 * DAY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(HOST), x509.DNSName(f"*.{HOST}")]),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier(key_id, None, None), critical=False)
+        .sign(p.inter.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+
+
+def test_a_leaf_whose_authority_key_id_is_not_its_issuers_fails_tls_chain_complete(
+    tmp_path: Path,
+) -> None:
+    # git and curl (OpenSSL) do not find the issuer; cryptography's verifier alone accepts it.
+    complete = run_tls_check(_material(tmp_path, _leaf_with_authority_key_id(b"\x01" * 20)))
+    result = complete.by_id("tls-chain-complete")
+    assert result.status is Status.FAIL
+    assert "authority key identifier" in result.summary and "OpenSSL" in result.summary
+
+
+def test_served_chain_whose_authority_key_id_is_wrong_is_named(tmp_path: Path) -> None:
+    p = pki()
+    server = FakeServer((_leaf_with_authority_key_id(b"\x01" * 20), p.inter.cert))
+    report = run_tls_probe(
+        _probe_request(tmp_path, _everything_at(), subdomains=False), fetch=server
+    )
+    result = report.by_id("tls-served")
+    assert result.status is Status.FAIL
+    assert "OpenSSL clients cannot link the chain" in result.summary
+    assert "reissued" in (result.remedy or "")
+
+
 def _fields(request: TlsCheckRequest) -> dict[str, object]:
     return {name: getattr(request, name) for name in request.__dataclass_fields__}
 
