@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ghes_setup import facts
@@ -184,26 +185,36 @@ def test_a_bundle_ending_in_a_cross_signed_copy_of_a_trusted_root_is_complete(
     assert complete.details["anchor"] == "CN=New Root"
 
 
-def test_a_server_certificate_marked_as_a_ca_is_named_not_reordered(tmp_path: Path) -> None:
+def _hand_built(
+    key: rsa.RSAPrivateKey, issuer: Issuer | None, *, ca: bool = False, aki: bytes | None = None
+) -> x509.Certificate:
+    """A server certificate for HOST and *.HOST that the corpus does not make: marked as a CA
+    (`ca`), or with an authority key identifier of the caller's (`aki`)."""
     from cryptography.hazmat.primitives import hashes
 
-    key = rsa_key()
     subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, HOST)])
-    leaf = (  # what openssl req -x509 makes by default: self-signed, CA:TRUE, with the SANs
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
         .public_key(key.public_key())
         .serial_number(11)
         .not_valid_before(NOW - DAY)
         .not_valid_after(NOW + 90 * DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(
             x509.SubjectAlternativeName([x509.DNSName(HOST), x509.DNSName(f"*.{HOST}")]),
             critical=False,
         )
-        .sign(key, hashes.SHA256())
     )
+    if aki is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier(aki, None, None), False)
+    return builder.sign(issuer.key if issuer else key, hashes.SHA256())  # type: ignore[arg-type]
+
+
+def test_a_server_certificate_marked_as_a_ca_is_named_not_reordered(tmp_path: Path) -> None:
+    key = rsa_key()
+    leaf = _hand_built(key, None, ca=True)  # openssl req -x509's default: self-signed, CA:TRUE
     (tmp_path / "self.pem").write_bytes(cert_pem(leaf))
     (tmp_path / "key.pem").write_bytes(key_pem(key))
     request = TlsCheckRequest(cert=tmp_path / "self.pem", key=tmp_path / "key.pem", hostname=HOST)
@@ -216,27 +227,7 @@ def test_a_server_certificate_marked_as_a_ca_is_named_not_reordered(tmp_path: Pa
 def _leaf_with_authority_key_id(key_id: bytes) -> x509.Certificate:
     """A leaf of the corpus's intermediate whose AKI is `key_id` (a CA that fills it in
     wrong: the signature, names and SANs are right)."""
-    from cryptography.hazmat.primitives import hashes
-
-    p = pki()
-    key = rsa_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, HOST)]))
-        .issuer_name(p.inter.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(12)
-        .not_valid_before(NOW - DAY)
-        .not_valid_after(NOW + 90 * DAY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(HOST), x509.DNSName(f"*.{HOST}")]),
-            critical=False,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier(key_id, None, None), critical=False)
-        .sign(p.inter.key, hashes.SHA256())  # type: ignore[arg-type]
-    )
+    return _hand_built(rsa_key(), pki().inter, aki=key_id)
 
 
 def test_a_leaf_whose_authority_key_id_is_not_its_issuers_fails_tls_chain_complete(
