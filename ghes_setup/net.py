@@ -48,6 +48,15 @@ def to_ascii(name: str) -> str:
     return ".".join(label.lower() for label in labels)
 
 
+def comparable(name: str) -> str:
+    """A host name in the form two names compare in: its A-labels (`to_ascii`), or, for a
+    name IDNA refuses, the name as written, lower-case, without its final dot."""
+    try:
+        return to_ascii(name)
+    except ValueError:
+        return name.strip().lower().rstrip(".")
+
+
 def valid_a_label(label: str) -> bool:
     """Is an `xn--` label punycode that decodes, by IDNA 2008, and encodes back to itself?"""
     import idna

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ghes_setup.appliance.context import ApplianceContext
 from ghes_setup.checks import Outcome, check
-from ghes_setup.net import to_ascii
+from ghes_setup.net import comparable
 
 _APPLY = "ghes-setup config apply --site SITE"
 
@@ -27,7 +27,7 @@ def subdomain_isolation(ctx: ApplianceContext) -> Outcome:
         site is not None
         and isinstance(stored, str)
         and stored.strip()
-        and _name(stored) != _name(site.hostname)
+        and comparable(stored) != comparable(site.hostname)
     ):
         return Outcome.failed(
             f"the appliance's hostname is {stored}, the site file's {site.hostname}",
@@ -49,10 +49,3 @@ def subdomain_isolation(ctx: ApplianceContext) -> Outcome:
         "set subdomain_isolation = true in the site file, then ghes-setup config apply",
         details={"value": value},
     )
-
-
-def _name(hostname: str) -> str:
-    try:
-        return to_ascii(hostname)
-    except ValueError:  # a stored name no client could use: compared as written
-        return hostname.strip().lower()

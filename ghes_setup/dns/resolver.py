@@ -37,9 +37,9 @@ from ghes_setup.net import (
     Nameserver,
     ResolveOverrides,
     SystemResolver,
+    comparable,
     known_addresses,
     pins_for,
-    to_ascii,
 )
 from ghes_setup.trace import event
 
@@ -282,11 +282,9 @@ class DnsResolver:
 
 def _norm(name: str) -> str:
     """The name as queried: A-labels by IDNA 2008 (`net.to_ascii`), never dnspython's default
-    IDNA 2003 encoding, which would ask for `strasse.example` instead of `straße.example`."""
-    try:
-        return to_ascii(name)
-    except ValueError:
-        return name.strip().lower().rstrip(".")  # dnspython then says what is wrong with it
+    IDNA 2003 encoding, which would ask for `strasse.example` instead of `straße.example`.
+    A name IDNA refuses goes as written: dnspython then says what is wrong with it."""
+    return comparable(name)
 
 
 def _walk(
