@@ -11,14 +11,14 @@ from __future__ import annotations
 from ghes_setup.checks import Outcome, check
 from ghes_setup.errors import GhesSetupError
 from ghes_setup.packages.context import PackagesContext
-from ghes_setup.packages.storage import BLOB_CHECK, check_blob_connection
+from ghes_setup.packages.storage import BLOB_CHECK
 
 
 @check("packages-storage", area="packages", requires=("packages-enabled",))
 def packages_storage(ctx: PackagesContext) -> Outcome:
     """Packages blob storage answers the appliance's own storage tests."""
     try:
-        result = check_blob_connection(ctx.runner())
+        result = ctx.storage_test()
     except GhesSetupError as exc:
         return Outcome.errored(f"cannot run {BLOB_CHECK}: {exc.message}", exc.hint)
     details = result.document()

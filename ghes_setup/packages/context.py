@@ -14,7 +14,13 @@ from ghes_setup.appliance.context import Remembered
 from ghes_setup.appliance.transport import ApplianceTransport, Settings
 from ghes_setup.config.site import Site
 from ghes_setup.packages.desired import PACKAGES_SCOPE
-from ghes_setup.packages.storage import UtilityRunner, require_runner, utility_runner
+from ghes_setup.packages.storage import (
+    StorageTest,
+    UtilityRunner,
+    check_blob_connection,
+    require_runner,
+    utility_runner,
+)
 
 
 @dataclass
@@ -23,6 +29,8 @@ class PackagesContext:
     site: Site
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _settings: Remembered[Settings] = field(default_factory=Remembered, repr=False)
+    _storage_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _storage_test: Remembered[StorageTest] = field(default_factory=Remembered, repr=False)
 
     def runner(self) -> UtilityRunner:
         """The admin shell (`PackagesNeedSsh` when this run has none)."""
@@ -36,6 +44,13 @@ class PackagesContext:
         """Every Packages setting, read once (secrets arrive as `Secret`; only 'set' is used)."""
         with self._lock:
             return self._settings.get(self._read_settings)
+
+    def storage_test(self) -> StorageTest:
+        """The appliance's own blob storage test (`ghe-check-blob-connection`), run once: a
+        `check` run may start it ahead, as soon as packages-enabled passes
+        (`PipelineContext.start_appliance`), and packages-storage takes its answer."""
+        with self._storage_lock:
+            return self._storage_test.get(lambda: check_blob_connection(self.runner()))
 
     def _read_settings(self) -> Settings:
         self.runner()

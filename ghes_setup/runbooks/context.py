@@ -54,6 +54,7 @@ class PipelineContext:
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
     _transport: RoutedTransport | None = field(default=None, repr=False)
     _early: threading.Thread | None = field(default=None, repr=False)
+    _then: threading.Thread | None = field(default=None, repr=False)
 
     def _once(self, key: str, build: Callable[[], T]) -> T:
         # One lock per area: building one context (which may build another: the appliance's
@@ -170,11 +171,13 @@ class PipelineContext:
 
         return self._once("smoke", build)
 
-    def start_appliance(self) -> None:
+    def start_appliance(self, then: Callable[[], object] | None = None) -> None:
         """Identify the appliance in a thread from now on (the Manage API, then over SSH the
         Packages settings, `RoutedTransport._read_ahead`): the longest chain of a `check` run
         starts while the rest of the run is still importing. The appliance and Packages checks
-        take its memoised answer, or meet and report its error."""
+        take its memoised answer, or meet and report its error. Once the appliance has
+        answered, `then` runs in a thread of its own (the run's next step on the appliance;
+        its errors are dropped too); `close` waits for it."""
         if self._early is not None:
             return
 
@@ -182,6 +185,12 @@ class PipelineContext:
             # Nothing is lost: a check that needs the answer asks again and gets the error.
             with contextlib.suppress(Exception):
                 self.appliance().info()
+                if then is not None:
+                    follow = threading.Thread(
+                        target=_quietly, args=(then,), name="appliance-then", daemon=True
+                    )
+                    follow.start()
+                    self._then = follow
 
         early = threading.Thread(target=identify, name="appliance-early", daemon=True)
         early.start()
@@ -198,6 +207,8 @@ class PipelineContext:
     def close(self) -> None:
         if self._early is not None:
             self._early.join()  # its transport must not open after this close
+        if self._then is not None:
+            self._then.join()  # nor be used after it
         if self._transport is not None:
             self._transport.close()
 
@@ -206,3 +217,8 @@ class PipelineContext:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _quietly(step: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        step()

@@ -79,3 +79,93 @@ def test_await_appliance_without_a_started_appliance_returns_at_once() -> None:
     started = time.monotonic()
     assert ctx.await_appliance(5)
     assert time.monotonic() - started < 1
+
+
+# --- the storage test starts once packages-enabled is known to pass, not when the runner gets
+# to packages-storage (after the check modules have loaded)
+
+STORAGE_URL = "http://minio.example.com:9000"
+
+
+def _packages_appliance(bucket: str = "pkgs") -> FakeAppliance:
+    from ghes_setup.appliance.fake import FakeStorage
+    from ghes_setup.secrets import Secret
+
+    return FakeAppliance(
+        settings={
+            "packages.enabled": True,
+            "packages.storage_type": "s3",
+            "packages.service_url": STORAGE_URL,
+            "packages.bucket": bucket,
+            "packages.s3_access_key": Secret("AK"),
+            "packages.s3_secret_key": Secret("SK"),
+        },
+        storage=FakeStorage("s3", STORAGE_URL, "pkgs", "AK", "SK"),
+    )
+
+
+def _packages_context(monkeypatch: pytest.MonkeyPatch, appliance: FakeAppliance) -> PipelineContext:
+    from ghes_setup.config.site import PackagesSettings
+
+    packages = PackagesSettings(storage="minio", service_url=STORAGE_URL, bucket="pkgs")
+    site = Site(hostname="ghe.example.com", packages=packages)
+    ctx = PipelineContext(site=site, resolver=SystemResolver())
+    monkeypatch.setattr(ctx, "transport", lambda: appliance)
+    return ctx
+
+
+def _packages_table(
+    monkeypatch: pytest.MonkeyPatch, appliance: FakeAppliance, wait_s: float = 5.0
+) -> list[bool]:
+    """The appliance-reachable and Packages checks; the table notes, when it loads, whether the
+    storage test has run by then (it waits up to `wait_s` for it)."""
+    from ghes_setup.checks.catalogue import CheckId, Pipeline
+
+    seen: list[bool] = []
+
+    def table(*, smoke: bool = False) -> check_runbook.Adapted:
+        deadline = time.monotonic() + wait_s
+        while BLOB_CHECK not in _utilities(appliance) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(BLOB_CHECK in _utilities(appliance))
+        pipeline = Pipeline.CHECK
+        return check_runbook.pipeline_checks(
+            pipeline, only=CheckId.APPLIANCE_REACHABLE
+        ) + check_runbook.pipeline_checks(pipeline, area="packages")
+
+    monkeypatch.setattr(check_runbook, "check_table", table)
+    return seen
+
+
+BLOB_CHECK = "ghe-check-blob-connection"
+
+
+def _utilities(appliance: FakeAppliance) -> list[str]:
+    return [argv[0] for argv in list(appliance.utility_calls)]
+
+
+def test_the_storage_test_starts_before_the_check_modules_load_and_runs_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    appliance = _packages_appliance()
+    seen = _packages_table(monkeypatch, appliance)
+    report = check_runbook.run_check(_packages_context(monkeypatch, appliance))
+    assert seen == [True]
+    assert _utilities(appliance) == [BLOB_CHECK]  # packages-storage took the early answer
+    by_id = {r.id: r for r in report.results}
+    assert by_id["packages-enabled"].status.value == "pass"
+    assert by_id["packages-storage"].status.value == "pass"
+
+
+def test_no_storage_test_ahead_when_packages_enabled_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    appliance = _packages_appliance(bucket="other")  # not the site file's bucket
+    monkeypatch.setattr(check_runbook, "FIRST_ANSWER_WAIT_S", 0.2)
+    seen = _packages_table(monkeypatch, appliance, wait_s=0.3)
+    report = check_runbook.run_check(_packages_context(monkeypatch, appliance))
+    assert seen == [False]
+    assert _utilities(appliance) == []  # packages-storage is skipped: nothing ran it
+    by_id = {r.id: r for r in report.results}
+    assert by_id["packages-enabled"].status.value == "fail"
+    assert by_id["packages-storage"].status.value == "skip"
