@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import secrets as _random
 import stat
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from ghes_setup.errors import InputError, OutputError
+from ghes_setup.errors import InputError, MaterialError, OutputError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -105,6 +106,32 @@ def write_file(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return path
+
+
+def read_document(
+    path: Path, *, what: str, schema_version: int, kind: str | None = None, hint: str | None = None
+) -> dict[str, Any]:
+    """A JSON document ghes-setup wrote (a capture, an upgrade snapshot, a run record), read
+    back: an object with this version's `schema_version`, and `kind` when given. Anything else
+    is a `MaterialError` (exit 3) that names the file and what is wrong with it; `hint` says
+    how to get a good one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MaterialError(f"{what} {path} does not exist", hint=hint) from None
+    except OSError as exc:
+        raise MaterialError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except ValueError:  # not JSON, or not UTF-8
+        raise MaterialError(f"{what} {path} is not JSON", hint=hint) from None
+    if not isinstance(document, dict) or (kind is not None and document.get("kind") != kind):
+        raise MaterialError(f"{path} is not a ghes-setup {what}", hint=hint)
+    found = document.get("schema_version")
+    if found != schema_version:
+        raise MaterialError(
+            f"{what} {path}: schema_version {found!r}, expected {schema_version}",
+            hint="use the version of ghes-setup that wrote it, or make it again with this one",
+        )
+    return document
 
 
 def _check_target(path: Path, folder: Path, what: str) -> None:

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ghes_setup.appliance.transport import Settings, SettingValue, normalise_pem, spec
 from ghes_setup.errors import GhesSetupError, MaterialError
 from ghes_setup.facts import SettingKind
-from ghes_setup.files import private_dir, write_file
+from ghes_setup.files import private_dir, read_document, write_file
 from ghes_setup.secrets import Secret
 
 if TYPE_CHECKING:
@@ -249,24 +249,21 @@ def save(
 
 def load(path: Path) -> Checkpoint:
     where = str(path)
+    raw = read_document(
+        path,
+        what="snapshot",
+        schema_version=CHECKPOINT_SCHEMA_VERSION,
+        hint="list them in the snapshot folder",
+    )
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MaterialError(
-            f"snapshot {path} does not exist", hint="list them in the snapshot folder"
-        ) from None
     except OSError as exc:
         raise MaterialError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    except ValueError:
-        raise MaterialError(f"snapshot {path} is not JSON", hint="was it edited?") from None
     if mode & 0o077:
         raise MaterialError(
             f"snapshot {path} is readable by others (mode {mode:o}); it holds secrets",
             hint=f"chmod 600 {path}, and consider rotating the secrets it holds",
         )
-    if not isinstance(raw, dict) or raw.get("schema_version") != CHECKPOINT_SCHEMA_VERSION:
-        raise MaterialError(f"snapshot {path}: unknown format (schema_version)")
     values = raw.get("settings")
     if not isinstance(values, dict) or not isinstance(raw.get("host"), str):
         raise MaterialError(f"snapshot {path}: missing host or settings")

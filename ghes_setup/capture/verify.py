@@ -18,7 +18,6 @@ anything is written.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ghes_setup import facts
 from ghes_setup.capture.redact import is_marker
 from ghes_setup.config.site import Site
 from ghes_setup.errors import InputError
+from ghes_setup.files import read_document
 
 CONFIRMED: Final = "confirmed"
 CONTRADICTED: Final = "contradicted"
@@ -114,29 +114,14 @@ def fact_line(fact_id: str) -> str:
 
 
 def load_capture(path: Path) -> dict[str, Any]:
-    """A capture file, checked for its kind and schema version (`InputError`, exit 3)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(
-            f"capture {path}: no such file", hint="ghes-setup capture --out FILE"
-        ) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(
-            f"capture {path}: not a JSON capture ({type(exc).__name__})",
-            hint="give a file written by `ghes-setup capture --out FILE`",
-        ) from None
-    if not isinstance(doc, dict) or doc.get("kind") != "ghes-setup-capture":
-        raise InputError(
-            f"capture {path}: not a ghes-setup capture (no kind ghes-setup-capture)",
-            hint="give a file written by `ghes-setup capture --out FILE`",
-        )
-    if doc.get("schema_version") != 1:
-        raise InputError(
-            f"capture {path}: schema_version {doc.get('schema_version')!r}, expected 1",
-            hint="capture again with this version of ghes-setup",
-        )
-    return doc
+    """A capture file, checked for its kind and schema version (`MaterialError`, exit 3)."""
+    return read_document(
+        path,
+        what="capture",
+        kind="ghes-setup-capture",
+        schema_version=1,
+        hint="give a file written by `ghes-setup capture --out FILE`",
+    )
 
 
 # ---------------------------------------------------------------------------- judging

@@ -36,7 +36,7 @@ from ghes_setup.checks import CheckResult, Outcome, Report, Status, run_checks
 from ghes_setup.checks.catalogue import CheckId, Pipeline
 from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.facts import GhesVersion
-from ghes_setup.files import write_file
+from ghes_setup.files import read_document, write_file
 from ghes_setup.packages.desired import ECOSYSTEMS, ecosystem_setting
 from ghes_setup.registry.check_ping import ping
 from ghes_setup.runbooks.check import pipeline_checks
@@ -174,23 +174,13 @@ def snapshot_to(ctx: PipelineContext, path: Path, *, force: bool = False) -> Sna
 
 
 def load_snapshot(path: Path) -> dict[str, Any]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MaterialError(
-            f"snapshot {path} does not exist", hint="take one with ghes-setup snapshot"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MaterialError(f"cannot read snapshot {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise MaterialError(f"snapshot {path} is not JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("kind") != KIND:
-        raise MaterialError(
-            f"{path} is not a ghes-setup upgrade snapshot",
-            hint="take one with ghes-setup snapshot --site SITE --out FILE",
-        )
-    if document.get("schema_version") != SCHEMA_VERSION:
-        raise MaterialError(f"{path}: snapshot schema {document.get('schema_version')} unknown")
+    document = read_document(
+        path,
+        what="upgrade snapshot",
+        kind=KIND,
+        schema_version=SCHEMA_VERSION,
+        hint="take one with ghes-setup snapshot --site SITE --out FILE",
+    )
     for key in ("hostname", "appliance", "settings", "served", "registry"):
         if key not in document:
             raise MaterialError(f"snapshot {path} lacks {key!r}")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.errors import InputError, OutputError
-from ghes_setup.files import private_dir, write_file
+from ghes_setup.errors import InputError, MaterialError, OutputError
+from ghes_setup.files import private_dir, read_document, write_file
 from tests.conftest import CliRunner, assert_no_traceback
 
 
@@ -222,3 +222,44 @@ def test_tls_out_folder_created_for_keys_is_0700(cli: CliRunner, tmp_path: Path)
     assert result.exit_code == 0, result
     assert _mode(tmp_path / "new" / "ca") == 0o700
     assert _mode(tmp_path / "new" / "ca" / "ca.key") == 0o600
+
+
+# --- reading back what the tool wrote
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "capture {path} does not exist"),
+        (b"{not json", "capture {path} is not JSON"),
+        (b'\xff\xfe{"kind": "k"}', "capture {path} is not JSON"),  # not UTF-8
+        (b"[1, 2]", "{path} is not a ghes-setup capture"),
+        (b'{"kind": "other", "schema_version": 1}', "{path} is not a ghes-setup capture"),
+        (b'{"kind": "k", "schema_version": 2}', "capture {path}: schema_version 2, expected 1"),
+        (b'{"kind": "k"}', "capture {path}: schema_version None, expected 1"),
+    ],
+)
+def test_a_document_that_is_not_what_the_tool_wrote_is_one_named_error(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "doc.json"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(MaterialError) as info:
+        read_document(path, what="capture", kind="k", schema_version=1, hint="make one")
+    assert info.value.message == message.format(path=path)
+    assert isinstance(info.value, InputError)  # exit 3
+
+
+def test_a_document_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    with pytest.raises(MaterialError, match=r"cannot read snapshot .*: Is a directory"):
+        read_document(tmp_path, what="snapshot", schema_version=1)
+
+
+def test_a_document_the_tool_wrote_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps({"kind": "k", "schema_version": 1, "x": [1]}), encoding="utf-8")
+    assert read_document(path, what="capture", kind="k", schema_version=1)["x"] == [1]
+    # No kind asked: any object with the schema version.
+    path.write_text(json.dumps({"schema_version": 1}), encoding="utf-8")
+    assert read_document(path, what="snapshot", schema_version=1) == {"schema_version": 1}
