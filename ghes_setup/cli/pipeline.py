@@ -103,6 +103,8 @@ def pipeline_context(
         password=connect.password,
         token=token,
         timeout=timeout,
+        nameservers=tuple(conn.nameserver or ()),
+        resolve=tuple(conn.resolve or ()),
     )
 
 

@@ -49,6 +49,10 @@ class PipelineContext:
     mode: Mode | None = None
     environ: Mapping[str, str] | None = None
     timeout: float = 10.0
+    # The run's --nameserver and --resolve flags: the DNS checks ask those servers and take a
+    # pin for HOSTNAME as its expected addresses, as `dns check` does (`resolver` has them too).
+    nameservers: tuple[str, ...] = ()
+    resolve: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -76,7 +80,12 @@ class PipelineContext:
     def dns(self) -> DnsContext:
         from ghes_setup.dns.service import prepare, request_for_site
 
-        return self._once("dns", lambda: prepare(request_for_site(self.site)))
+        return self._once(
+            "dns",
+            lambda: prepare(
+                request_for_site(self.site, nameservers=self.nameservers, resolve=self.resolve)
+            ),
+        )
 
     def tls_served(self) -> TlsProbeContext:
         from ghes_setup.tls.service import TlsProbeRequest, probe_context

@@ -125,3 +125,16 @@ def test_a_renewed_certificate_in_the_site_file_not_yet_applied_fails_tls_enable
     assert tls["status"] == "fail" and "not the site file's (renewed.pem)" in tls["summary"]
     assert lab.settings() == before
     assert run_tool("check", "--format", "json").exit_code == 0  # the lab's own site file
+
+
+def test_the_dns_checks_ask_the_nameserver_given_on_the_command_line(
+    registry_lab: LabHandle, run_tool
+) -> None:
+    # Nothing answers DNS on 127.0.0.1:9: the DNS checks must say so, not pass by asking the
+    # site file's nameserver (the lab's) instead.
+    result = run_tool("check", "--nameserver", "127.0.0.1:9", "--format", "json")
+    by_id = {r["id"]: r for r in result.json()["results"]}
+    assert by_id["dns-hostname"]["status"] == "error", by_id["dns-hostname"]
+    assert "127.0.0.1:9" in by_id["dns-hostname"]["summary"]
+    # The appliance is reached through the site's pinned address, as before.
+    assert by_id["appliance-reachable"]["status"] == "pass"
