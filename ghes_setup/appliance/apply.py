@@ -408,6 +408,17 @@ def _execute(
         # Only unknowable state (a run in progress, SSH without records): nothing to start,
         # but never "nothing to change": the outcome carries the plan's pending note.
         return ApplyOutcome(command, info, plan)
+    running = plan.pending is not None and plan.pending.running
+    if plan.changes and running and not options.dry_run:
+        # Written now, the values would land while that run applies what it read at its start,
+        # and our own run could not start until it ends: every gate comes before the first write.
+        # Exit 6, as when the appliance refuses to start our run for the same reason.
+        assert plan.pending is not None
+        raise ApplyFailed(
+            f"{command} did not start: {plan.pending.summary}; nothing was written",
+            hint="wait for it to finish (ghes-setup config show), then run the command again",
+            step="push",
+        )
     if before_push is not None and plan.changes:
         before_push(plan)  # its exception stops the run: nothing is written
     if options.dry_run:
@@ -449,14 +460,34 @@ def _execute(
         try:
             transport.write_settings(plan.target())
         except GhesSetupError as exc:
-            sink.finish(False, "nothing was changed")
-            _mark(record, RunState.PUSH_FAILED, "push")
+            landed = _landed(transport, plan)
+            if not landed and landed is not None:
+                sink.finish(False, "nothing was changed")
+                _mark(record, RunState.PUSH_FAILED, "push")
+                raise ApplyFailed(
+                    f"{command} failed at step 'push': {exc.message}",
+                    hint=exc.hint or "fix the cause and run the command again",
+                    step="push",
+                    snapshot=str(path),
+                    rolled_back=True,
+                ) from None
+            # The write landed, or may have: its answer was lost (a timeout, a 504, an SSH
+            # drop after the commit). The record stays unsettled, so `pending` finds what is
+            # stored and the next plan applies it; never "nothing was changed".
+            _mark(record, RunState.SAVED, "push")
+            if landed is None:
+                what = "whether the settings were written cannot be told (no answer to a read)"
+                then = "run the command again once the appliance answers (it applies what landed)"
+            else:
+                what = f"{', '.join(landed)} stored but not applied"
+                then = "ghes-setup config apply applies them"
+            sink.finish(False, what)
             raise ApplyFailed(
-                f"{command} failed at step 'push': {exc.message}",
-                hint=exc.hint or "fix the cause and run the command again",
+                f"{command} failed at step 'push': {exc.message}; {what}",
+                hint=f"{then}, or {rollback_hint}",
                 step="push",
                 snapshot=str(path),
-                rolled_back=True,
+                rolled_back=False,
             ) from None
         record = _mark(record, RunState.WRITTEN, "push")
         sink.finish(True, "written")
@@ -515,6 +546,18 @@ def _execute(
 
 def record_state(record: checkpoints.Checkpoint | None) -> str:
     return record.state if record is not None else RunState.WRITTEN
+
+
+def _landed(transport: ApplianceTransport, plan: Plan) -> tuple[str, ...] | None:
+    """After a failed write: the planned settings whose new value is stored (none: the write
+    did not happen), or None when the appliance does not answer the read."""
+    target = plan.target()
+    try:
+        current = transport.read_settings(list(target))
+    except GhesSetupError:
+        return None
+    same = checkpoints.digest
+    return tuple(n for n, value in target.items() if same(n, current[n]) == same(n, value))
 
 
 def _mark(

@@ -341,8 +341,8 @@ class SshTransport(TransportBase):
             raise Unreachable(
                 f"SSH connection to {self.options.where} dropped while writing settings "
                 f"({reason}) and could not be re-established to verify",
-                hint="the appliance puts the old values back by itself (journal "
-                "~/.ghes-setup/journal); run `ghes-setup config show` to confirm",
+                hint="if the write had not committed, the appliance puts the old values back "
+                "by itself (journal ~/.ghes-setup/journal); `ghes-setup config show` tells which",
             ) from None
         if current == dict(values):
             return  # the commit made it before the drop

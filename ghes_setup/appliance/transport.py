@@ -25,6 +25,7 @@ from typing import Final, Protocol, Self
 from ghes_setup import facts
 from ghes_setup.errors import ApplianceResponseError, InputError, Unreachable
 from ghes_setup.facts import GhesVersion, SettingKind, SettingSpec
+from ghes_setup.net import comparable
 from ghes_setup.secrets import Secret
 
 SettingValue = bool | str | Secret | None
@@ -277,7 +278,11 @@ def normalise_pem(text: str) -> str:
 
 
 def same_value(name: str, a: SettingValue, b: SettingValue) -> bool:
-    """Equality as the appliance means it (PEM whitespace does not count)."""
+    """Equality as the appliance means it (PEM whitespace does not count; a host name is
+    compared as DNS compares it, as the site file's is read: case and a final dot do not
+    count, so `GHE.Example.com` stored is no "hostname change")."""
+    if name == "hostname" and isinstance(a, str) and isinstance(b, str):
+        return comparable(a) == comparable(b)
     kind = spec(name).kind
     if kind is SettingKind.PEM and isinstance(a, str) and isinstance(b, str):
         return normalise_pem(a) == normalise_pem(b)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,10 @@ from ghes_setup.appliance.apply import (
 )
 from ghes_setup.appliance.fake import FakeAppliance
 from ghes_setup.appliance.plan import describe, plan_document
-from ghes_setup.appliance.transport import RUN_ID_PATTERN
+from ghes_setup.appliance.transport import RUN_ID_PATTERN, SettingValue
 from ghes_setup.checks import CheckResult, Report, Status
 from ghes_setup.config.site import Site, TlsSettings
-from ghes_setup.errors import ApplyFailed, InputError, Interrupted, RefusedTarget
+from ghes_setup.errors import ApplyFailed, InputError, Interrupted, RefusedTarget, Unreachable
 from ghes_setup.progress import RecordingProgress
 from ghes_setup.secrets import REDACTED
 
@@ -204,6 +205,74 @@ def test_a_refused_push_changes_nothing_and_says_so(tmp_path: Path) -> None:
     # the record says the push failed: nothing is pending afterwards
     _, plan = plan_site(fake, site_with(), state_dir=tmp_path / "snapshots")
     assert plan.pending is None
+
+
+class LostAnswer(FakeAppliance):
+    """An appliance that stores the write, but whose answer never comes back (a PUT read
+    timeout, a 504, an SSH drop after the commit); with `mute`, it answers nothing after."""
+
+    mute = False
+
+    def write_settings(self, changes: Mapping[str, SettingValue]) -> None:
+        super().write_settings(changes)
+        self.unreachable = self.mute
+        raise Unreachable("PUT https://ghe.example.com:8443/manage/v1/config/settings: timeout")
+
+
+def test_a_write_whose_answer_is_lost_is_stored_not_applied_and_the_next_run_applies_it(
+    tmp_path: Path,
+) -> None:
+    fake = LostAnswer(settings={"subdomain_isolation": False})
+    with pytest.raises(ApplyFailed) as info:
+        apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
+    assert "subdomain_isolation stored but not applied" in info.value.message
+    assert "nothing was changed" not in info.value.message and not info.value.rolled_back
+    assert "ghes-setup config apply" in (info.value.hint or "")
+    assert exit_codes.for_error(info.value) == 6
+    # The record stays unsettled: the next plan finds the write pending and applies it.
+    _, plan = plan_site(fake, site_with(), state_dir=tmp_path / "snapshots")
+    assert plan.pending is not None and plan.pending.names == ("subdomain_isolation",)
+    outcome = apply_site(
+        fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock()
+    )
+    assert outcome.run is not None and fake.run_order == [outcome.run.run_id]
+
+
+def test_a_write_that_fails_with_the_appliance_gone_says_it_cannot_tell(tmp_path: Path) -> None:
+    fake = LostAnswer(settings={"subdomain_isolation": False})
+    fake.mute = True
+    with pytest.raises(ApplyFailed) as info:
+        apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
+    assert "cannot be told" in info.value.message and not info.value.rolled_back
+    assert "config rollback" in (info.value.hint or "")
+    (record,) = (tmp_path / "snapshots").glob("*.json")
+    assert json.loads(record.read_text())["state"] not in checkpoints.SETTLED
+
+
+def test_nothing_is_written_while_another_configuration_run_is_in_progress(
+    tmp_path: Path,
+) -> None:
+    fake = FakeAppliance(settings={"subdomain_isolation": False}, apply_polls=10_000)
+    fake.start_apply("console-run-1")  # someone else's, from the Management Console
+    with pytest.raises(ApplyFailed, match=r"console-run-1.*in progress.*nothing was written") as i:
+        apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
+    assert exit_codes.for_error(i.value) == 6
+    assert fake.writes == 0 and fake.value("subdomain_isolation") is False
+    assert not (tmp_path / "snapshots").exists()
+    # A dry run still shows the plan.
+    dry_run = options(tmp_path, dry_run=True)
+    dry = apply_site(fake, site_with(), tls_gate=None, options=dry_run, clock=fast_clock())
+    assert dry.plan.changed_names == ("subdomain_isolation",)
+
+
+@pytest.mark.parametrize("stored", ["GHE.Example.com", "ghe.example.com."])
+def test_a_hostname_stored_in_another_case_or_with_a_final_dot_is_no_hostname_change(
+    tmp_path: Path, stored: str
+) -> None:
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    fake.store["core.github-hostname"] = stored
+    _, plan = plan_site(fake, site_with(), state_dir=tmp_path / "snapshots")
+    assert plan.changed_names == ("subdomain_isolation",)
 
 
 def test_a_hostname_change_is_refused_before_any_write_naming_both_names(tmp_path: Path) -> None:
