@@ -40,7 +40,7 @@ from ghes_setup.appliance.transport import (
     encode_config,
     spec,
 )
-from ghes_setup.errors import AuthenticationFailed, Unreachable
+from ghes_setup.errors import AuthenticationFailed, RefusedTarget, Unreachable
 from ghes_setup.facts import GhesVersion
 
 # The steps a configuration run goes through, in the words of ghe-config-apply's progress.
@@ -210,7 +210,8 @@ class FakeAppliance(TransportBase):
             self._reach()
             check_run_id(run_id)
             if any(not r.done for r in self.runs.values()):
-                raise SettingsRejected("a configuration run is already in progress")
+                # What the SSH and Manage API transports raise (RefusedTarget, exit 6).
+                raise RefusedTarget("a configuration run is already in progress")
             run = _FakeApplyRun(run_id, APPLY_STEPS, self._fail_next, self.apply_polls)
             self._fail_next = None
             self.runs[run_id] = run
