@@ -53,6 +53,7 @@ from ghes_setup.appliance.transport import (
 )
 from ghes_setup.config.site import Site
 from ghes_setup.errors import (
+    ApplianceError,
     AuthenticationFailed,
     GhesSetupError,
     InputError,
@@ -283,8 +284,17 @@ class RoutedTransport(TransportBase):
         first.write_settings({n: changes[n] for n in first_names})
         try:
             second.write_settings({n: changes[n] for n in second_names})
-        except GhesSetupError:
-            first.write_settings(dict(before))
+        except GhesSetupError as exc:
+            try:
+                first.write_settings(dict(before))
+            except GhesSetupError as undo:
+                # The cause is the second write's refusal; the failed undo leaves the first
+                # half written, which the caller finds by reading the values back.
+                raise ApplianceError(
+                    f"{exc.message}; writing the {first.name} settings back failed too: "
+                    f"{undo.message}",
+                    hint=exc.hint,
+                ) from None
             raise
 
     def start_apply(self, run_id: str) -> ApplyRun:

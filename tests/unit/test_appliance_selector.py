@@ -21,6 +21,7 @@ from ghes_setup.appliance.transport import (
 )
 from ghes_setup.config.site import Connection, Site
 from ghes_setup.errors import (
+    ApplianceError,
     AuthenticationFailed,
     InputError,
     SecretMissing,
@@ -65,6 +66,26 @@ def test_a_write_across_both_transports_is_all_or_nothing() -> None:
         routed.write_settings({"packages.enabled": True, "hostname": "new.example.com"})
     assert ssh.value("packages.enabled") is None  # the SSH half was written back
     assert ssh.value("hostname") == "ghe.example.com"
+
+
+def test_a_failed_undo_of_the_ssh_half_keeps_the_api_refusal_as_the_cause() -> None:
+    ssh, api, routed = pair()
+    api._validator = lambda name, text: "nope" if name == "hostname" else None
+    original = ssh.write_settings
+    calls: list[int] = []
+
+    def write_once(changes: Mapping[str, SettingValue]) -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            raise Unreachable("SSH connection to ghe.example.com:122 lost")
+        original(changes)
+
+    ssh.write_settings = write_once  # type: ignore[method-assign]
+    with pytest.raises(ApplianceError) as info:
+        routed.write_settings({"packages.enabled": True, "hostname": "new.example.com"})
+    assert "nope" in info.value.message  # the API's refusal, the cause
+    assert "writing the fake settings back failed too" in info.value.message
+    assert ssh.value("packages.enabled") is True  # left written: the caller reads it back
 
 
 def test_reads_merge_both_transports_in_the_order_asked() -> None:
