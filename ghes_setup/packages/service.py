@@ -148,6 +148,15 @@ class PackagesHooks:
         """ghe-check-blob-connection after a run that enabled Packages or changed its storage."""
         if not _enables_storage(outcome.plan):
             return
+        run = outcome.run.run_id if outcome.run else "?"
+        self.check_storage(
+            f"GitHub Packages is applied (run {run})",
+            f"(or roll back: ghes-setup config rollback {outcome.snapshot})",
+        )
+
+    def check_storage(self, state: str, rollback: str = "") -> None:
+        """ghe-check-blob-connection: the storage the appliance has must answer its own tests
+        (`StorageCheckFailed` when it does not); `state` says what the settings are."""
         self.sink.stage("blob storage check", f"{BLOB_CHECK} on the appliance")
         result = check_blob_connection(self.runner)
         self.blob_check = result
@@ -155,18 +164,15 @@ class PackagesHooks:
             self.sink.finish(True, result.lines[-1] if result.lines else "passed")
             return
         self.sink.finish(False, result.reason)
-        run = outcome.run.run_id if outcome.run else "?"
         if not result.runnable:
             raise ApplianceResponseError(
-                f"the settings are applied (run {run}), but {BLOB_CHECK} cannot run on the "
-                f"appliance: {result.reason}",
+                f"{state}, but {BLOB_CHECK} cannot run on the appliance: {result.reason}",
                 hint="check the storage from the Management Console",
             )
         raise StorageCheckFailed(
-            f"GitHub Packages is applied (run {run}), but {BLOB_CHECK} failed: {result.reason}",
+            f"{state}, but {BLOB_CHECK} failed: {result.reason}",
             hint="read ghe-config.log on the appliance; fix the storage, then run "
-            f"ghes-setup packages enable again (or roll back: ghes-setup config rollback "
-            f"{outcome.snapshot})",
+            f"ghes-setup packages enable again {rollback}".rstrip(),
         )
 
 
@@ -315,6 +321,10 @@ def enable_packages(
             before_push=hooks.before_push,
             after_apply=hooks.after_apply,
         )
+        if hooks.blob_check is None and not outcome.dry_run and desired.get("packages.enabled"):
+            # Nothing to write (a run again after the storage itself was fixed, or broke): the
+            # command still says only what the storage's own tests say.
+            hooks.check_storage("GitHub Packages is enabled as the site file says")
     return EnableOutcome(outcome, hooks.precheck, hooks.blob_check)
 
 

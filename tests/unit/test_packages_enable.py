@@ -108,15 +108,28 @@ def test_enable_prechecks_then_writes_applies_and_checks_the_blob_storage(
     assert not any(SECRET in text or ACCESS in text for _, text in progress.events)
 
 
-def test_second_enable_changes_nothing_runs_no_precheck_and_no_apply(
+def test_second_enable_changes_nothing_runs_no_precheck_and_no_apply_but_tests_the_storage(
     opened: list[ApplianceTransport], tmp_path: Path
 ) -> None:
     fake = FakeAppliance(storage=GOOD)
     enable(fake, opened, tmp_path)
-    calls, runs = len(fake.utility_calls), len(fake.run_order)
+    calls, runs, writes = len(fake.utility_calls), len(fake.run_order), fake.writes
     second = enable(fake, opened, tmp_path)
-    assert second.apply.plan.empty and second.precheck is None and second.blob_check is None
-    assert len(fake.utility_calls) == calls and len(fake.run_order) == runs
+    assert second.apply.plan.empty and second.precheck is None
+    assert second.blob_check is not None and second.blob_check.passed
+    assert [c[0] for c in fake.utility_calls[calls:]] == ["ghe-check-blob-connection"]
+    assert len(fake.run_order) == runs and fake.writes == writes
+
+
+def test_enable_again_after_the_storage_broke_fails_though_nothing_is_to_change(
+    opened: list[ApplianceTransport], tmp_path: Path
+) -> None:
+    fake = FakeAppliance(storage=GOOD)
+    enable(fake, opened, tmp_path)
+    fake.storage = FakeStorage("s3", URL, "pkgs", ACCESS, "rotated-secret")  # keys revoked
+    with pytest.raises(StorageCheckFailed, match="enabled as the site file says, but") as info:
+        enable(fake, opened, tmp_path)
+    assert exit_codes.for_error(info.value) == exit_codes.ExitCode.CHECK_FAILED
 
 
 def test_wrong_secret_fails_at_the_precheck_with_nothing_written(
@@ -211,7 +224,8 @@ def test_only_an_ecosystem_change_applies_without_a_storage_precheck(
     calls = len(fake.utility_calls)
     outcome = enable(fake, opened, tmp_path, site=the_site(ecosystems={"npm": "read-only"}))
     assert outcome.apply.plan.changed_names == ("packages.ecosystems.npm",)
-    assert outcome.precheck is None and len(fake.utility_calls) == calls
+    assert outcome.precheck is None  # the storage is not changed: only its own test, after
+    assert [c[0] for c in fake.utility_calls[calls:]] == ["ghe-check-blob-connection"]
     assert fake.value("packages.ecosystems.npm") == "read-only"
 
 
