@@ -69,13 +69,16 @@ def interrupted_line(events: Iterable[tuple[str, str]]) -> str:
     where = f"interrupted at {st.step}" if st.step else "interrupted"
     rollback = f"; to undo: ghes-setup config rollback {st.snapshot}" if st.snapshot else ""
     if not st.write_started:
-        return f"{where}; the appliance was not changed"
-    if not st.written:
+        if st.run_id is None:
+            return f"{where}; the appliance was not changed"
+        # Nothing written by this run, but a configuration run started for the settings an
+        # earlier one stored (pending): what follows says how far that run got.
+    elif not st.written:
         return (
             f"{where}; the appliance was left with the settings possibly written, not applied "
             f"(pending): run the command again to finish{rollback}"
         )
-    if st.run_id is None or (st.step == WRITE_STEP):
+    elif st.run_id is None or (st.step == WRITE_STEP):
         return (
             f"{where}; the appliance was left with the settings stored but not applied "
             f"(pending, no configuration run started): run the command again to apply them"

@@ -39,6 +39,11 @@ WRITTEN = (*PUSH, ("finish", (True, "written")))
 ANNOUNCED = (*WRITTEN, ("stage", ("config apply", "starting run r-42")))
 STARTED = (*ANNOUNCED, ("advance", (1.0, 1800.0, "waiting for config apply")))
 SUCCEEDED = (*STARTED, ("finish", (True, "run r-42 succeeded")))
+# A run that applies what an earlier one stored (pending): no push of its own.
+PENDING_RUN = (
+    ("stage", ("config apply", "applying the pending settings in run r-43")),
+    ("advance", (1.0, 1800.0, "waiting for config apply")),
+)
 
 
 @pytest.mark.parametrize(
@@ -75,8 +80,22 @@ SUCCEEDED = (*STARTED, ("finish", (True, "run r-42 succeeded")))
             (*PLAN, *SNAP, *STARTED, ("finish", (False, "service failed"))),
             ["interrupted at config apply;", "stored but not applied", "r-42 failed"],
         ),
+        (
+            (*PLAN, *PENDING_RUN),
+            ["interrupted at config apply;", "run r-43 still running", "settings are stored"],
+        ),
     ],
-    ids=["nothing", "plan", "pushing", "written", "announced", "running", "applied", "failed"],
+    ids=[
+        "nothing",
+        "plan",
+        "pushing",
+        "written",
+        "announced",
+        "running",
+        "applied",
+        "failed",
+        "pending-run",
+    ],
 )
 def test_interrupted_line_says_the_step_and_what_was_left(
     calls: tuple[tuple[str, Any], ...], expected: list[str]
