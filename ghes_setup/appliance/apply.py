@@ -503,7 +503,7 @@ def _execute(
             f"{command} failed at step 'start config apply': {exc.message}; the settings are "
             "written but not applied (pending: the next ghes-setup config apply or up applies "
             "them)",
-            hint=f"run the command again once the appliance answers, or {rollback_hint}",
+            hint=f"run the command again once the appliance answers; {rollback_hint}",
             step="start config apply",
             snapshot=str(path) if path else None,
         ) from None
@@ -569,7 +569,9 @@ def _mark(
 def _rollback_hint(path: Path | None, site: Site | None) -> str:
     """The rollback command, complete enough to work as printed (the site file named)."""
     if path is None:
-        return "or roll back with: ghes-setup config rollback --site SITE (it picks the snapshot)"
+        # Nothing of this run's to undo (it applied settings stored earlier, maybe by someone
+        # else): `config rollback` would pick an older change of ghes-setup's.
+        return "this run wrote no settings, so there is nothing of it to roll back"
     where = f" --site {shlex.quote(str(site.source))}" if site and site.source else ""
     return f"roll back with: ghes-setup config rollback {shlex.quote(str(path))}{where}"
 

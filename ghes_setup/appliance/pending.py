@@ -92,7 +92,7 @@ def read_pending(
                 step="in progress",
                 known=False,
                 running=True,
-                snapshot=record.path if record else None,
+                snapshot=_snapshot_of(record, latest),
             ),
         )
     if latest.failed:
@@ -105,7 +105,7 @@ def read_pending(
                 run_id=latest.run_id,
                 step=step,
                 names=tuple(record.changed or ()) if record and _same_run(record, latest) else (),
-                snapshot=record.path if record else None,
+                snapshot=_snapshot_of(record, latest),
             ),
         )
     if record is not None and record.state not in checkpoints.SETTLED:
@@ -149,6 +149,17 @@ def _parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _snapshot_of(record: checkpoints.Checkpoint | None, latest: ApplyStatus) -> Path | None:
+    """The run record to roll back to for `latest`: the write of that very run, or a write of
+    ours that never settled. A settled record (its run succeeded long ago) is not: rolling
+    back to it would undo an old, good change for someone else's failed run."""
+    if record is None:
+        return None
+    if _same_run(record, latest) or record.state not in checkpoints.SETTLED:
+        return record.path
+    return None
 
 
 def _same_run(record: checkpoints.Checkpoint, status: ApplyStatus) -> bool:

@@ -265,6 +265,25 @@ def test_nothing_is_written_while_another_configuration_run_is_in_progress(
     assert dry.plan.changed_names == ("subdomain_isolation",)
 
 
+def test_a_failed_run_of_someone_elses_settings_offers_no_rollback_of_an_old_good_change(
+    tmp_path: Path,
+) -> None:
+    fake = FakeAppliance(settings={"subdomain_isolation": False})
+    opts = options(tmp_path)
+    ours = apply_site(fake, site_with(), tls_gate=None, options=opts, clock=fast_clock())
+    fake.fail_next_apply()
+    fake.start_apply("console-run-7")  # the Management Console's run, which fails
+    while fake.apply_status("console-run-7").running:
+        pass
+    _, plan = plan_site(fake, site_with(), state_dir=tmp_path / "snapshots")
+    assert plan.pending is not None and plan.pending.snapshot is None  # not ours to undo
+    fake.fail_next_apply()
+    with pytest.raises(ApplyFailed) as info:
+        apply_site(fake, site_with(), tls_gate=None, options=options(tmp_path), clock=fast_clock())
+    assert str(ours.snapshot) not in (info.value.hint or "") and info.value.snapshot is None
+    assert "nothing of it to roll back" in (info.value.hint or "")
+
+
 @pytest.mark.parametrize("stored", ["GHE.Example.com", "ghe.example.com."])
 def test_a_hostname_stored_in_another_case_or_with_a_final_dot_is_no_hostname_change(
     tmp_path: Path, stored: str
