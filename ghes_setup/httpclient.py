@@ -14,7 +14,9 @@ through a client built here, so that:
   proxy; through a proxy the name goes in the CONNECT and the proxy resolves it (as with
   curl, `--resolve` and the site's `address` pin direct connections only);
 - with `--debug` every request and response line is traced (`ghes_setup.trace`): method,
-  URL, status, proxy; never headers or bodies.
+  URL, status, proxy; never headers or bodies, and URLs through `trace.safe_url` (no user
+  information, query values replaced but for a few known-harmless ones: a presigned storage
+  URL carries its signature in the query).
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ class PinnedTransport(httpx.HTTPTransport):
 
 
 def _trace_request(request: httpx.Request) -> None:
-    event("http", f"> {request.method} {request.url}")
+    event("http", f"> {request.method} {safe_url(str(request.url))}")
 
 
 def _trace_response(response: httpx.Response) -> None:
@@ -201,7 +203,7 @@ def _trace_response(response: httpx.Response) -> None:
     event(
         "http",
         f"< {response.http_version} {response.status_code} {response.reason_phrase} "
-        f"({request.method} {url})",
+        f"({request.method} {safe_url(str(url))})",
     )
 
 

@@ -16,7 +16,8 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
+from typing import Final
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from ghes_setup.secrets import scrub
 
@@ -56,10 +57,33 @@ def event(kind: str, text: str) -> None:
                 sink(line + "\n")
 
 
+# Query parameters whose values are traced: the registry's and its token service's, which
+# name repositories, digests and pages, never credentials. Every other value is replaced.
+_TRACED_VALUES: Final = frozenset({"scope", "service", "n", "last", "digest", "page", "per_page"})
+
+
 def safe_url(url: str) -> str:
-    """A URL without user information (`https://user:pass@proxy` -> `https://***@proxy`)."""
+    """A URL fit for the trace: no user information, no query values that may be credentials.
+
+    - user information goes: `https://user:pass@proxy` -> `https://***@proxy`;
+    - the query keeps every parameter's name but only the values of `_TRACED_VALUES`
+      (`scope=`, `service=`, `digest=`, `n=`, `last=`, `page=`, `per_page=`); any other value
+      becomes `***`, whatever the host: a blob redirect's presigned storage URL carries its
+      credential in the query (S3 `X-Amz-Credential`/`X-Amz-Signature`, Azure SAS `sig=`, GCS
+      `X-Goog-Signature`), an upload URL its session (`_state`), and the trace cannot tell
+      the registry's hosts from storage's. A parameter without `=` is replaced whole;
+    - the fragment goes.
+    """
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "&".join(_safe_parameter(p) for p in parts.query.split("&")) if parts.query else ""
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
+
+
+def _safe_parameter(parameter: str) -> str:
+    name, equals, _ = parameter.partition("=")
+    if not equals:
+        return parameter if unquote_plus(name) in _TRACED_VALUES or not name else "***"
+    return parameter if unquote_plus(name) in _TRACED_VALUES else f"{name}=***"
