@@ -189,7 +189,9 @@ class BlobDownloader:
                 ) from None
             page = doc.get("tags") if isinstance(doc, dict) else None
             tags.extend(t for t in page or [] if isinstance(t, str))
-            url = _next_link(response.headers.get("link"), url)
+            link = _next_link(response.headers.get("link"))
+            op = f"GET tags of {repository}"
+            url = None if link is None else self._s.target(link, op, base=url)
         return tags
 
     def _check_pull_start(self, response: httpx.Response, op: str, offset: int) -> None:
@@ -213,11 +215,13 @@ def _content_range_start(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _next_link(header: str | None, current: httpx.URL) -> httpx.URL | None:
+def _next_link(header: str | None) -> str | None:
+    """The target of `Link: <...>; rel="next"`, as written (resolved by `RegistrySession.target`
+    against the page's URL)."""
     if not header:
         return None
     for part in header.split(","):
         m = re.match(r"\s*<([^>]*)>\s*;(.*)$", part)
         if m and re.search(r'rel="?next"?', m.group(2)):
-            return current.join(m.group(1))
+            return m.group(1)
     return None

@@ -3,10 +3,12 @@
     ApplianceError (ghes_setup.errors)
     └── RegistryError               the registry answered, and the answer means "it does not work"
         ├── RegistryHTTPError       an unexpected status (with the OCI error codes of the body)
+        │   └── OtherHostError      ... from a host the registry sent us to (storage, a CDN)
         ├── InsufficientScope       401 insufficient_scope after asking once for the wider scope
         ├── AccessDenied            403 / DENIED: the token is valid but may not do this
         ├── DigestMismatch          bytes whose sha256 (or size) is not what their digest says
-        └── UploadFailed            a blob upload did not complete within the retry budget
+        ├── UploadFailed            a blob upload did not complete within the retry budget
+        └── UnsafeTarget            a URL or token realm the registry named that we refuse
 
 Not here: "no connection" is `errors.Unreachable` and "credentials refused" is
 `errors.AuthenticationFailed` (both exit 4). These classes fall through the exit-code table to
@@ -68,3 +70,26 @@ class DigestMismatch(RegistryError):
 
 class UploadFailed(RegistryError):
     """A blob upload could not be completed (retries and restarts exhausted, or refused)."""
+
+
+class OtherHostError(RegistryHTTPError):
+    """A host other than the registry's origin (blob storage or a CDN a download was redirected
+    to, an upload Location on another host) answered with a failure. `host` names it: its
+    401/403 is not the registry's challenge nor a package permission."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        status: int,
+        codes: tuple[str, ...] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, codes=codes, hint=hint)
+        self.host = host
+
+
+class UnsafeTarget(RegistryError):
+    """The registry named a URL we refuse: an upload Location or tags Link that downgrades to
+    plain http, or a token realm (which would get the PAT) off https or off the appliance."""

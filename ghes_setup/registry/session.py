@@ -2,6 +2,13 @@
 
 Errors: no connection -> `errors.Unreachable`; refused credentials -> `AuthenticationFailed`;
 everything else that means "the registry does not work" -> `registry.errors.*`.
+
+Credentials (a Bearer token, or Basic user:PAT) go to the registry's own origin only: the same
+scheme, host and port as its base URL. The registry may name other URLs (an upload Location,
+a tags `Link`, a blob redirect to its storage); those get the request without Authorization
+(distribution-spec: clients MUST NOT forward Authorization headers across host boundaries),
+their 401/403 is that host's failure rather than a challenge to answer, and a URL that drops
+from https to plain http is refused (`UnsafeTarget`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,12 @@ from ghes_setup.registry.auth import (
     TokenCache,
     parse_www_authenticate,
 )
-from ghes_setup.registry.errors import AccessDenied, RegistryHTTPError
+from ghes_setup.registry.errors import (
+    AccessDenied,
+    OtherHostError,
+    RegistryHTTPError,
+    UnsafeTarget,
+)
 from ghes_setup.registry.retry import (
     RETRYABLE_STATUS,
     RetryPolicy,
@@ -32,6 +44,26 @@ from ghes_setup.registry.retry import (
 )
 from ghes_setup.registry.token_auth import Credentials, TokenAuth
 from ghes_setup.registry.wire import error_body, unreachable, untrusted
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the default port filled in: what "same origin" compares."""
+    return url.scheme, url.host.rstrip("."), url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
+def answered_by(response: httpx.Response) -> httpx.URL:
+    """The URL that gave `response` (after redirects), with its name rather than the address
+    `PinnedTransport` dialled (it rewrites the request's host and keeps the name as SNI)."""
+    url = response.request.url
+    name = response.request.extensions.get("sni_hostname")
+    return url.copy_with(host=name) if isinstance(name, str) else url
+
+
+def without_query(url: httpx.URL) -> str:
+    """`url` for a message: an upload's `_state` or a signed query stays out of it."""
+    return str(url.copy_with(query=None, fragment=None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +170,29 @@ class RegistrySession:
     def url(self, path: str) -> httpx.URL:
         return self.base.join(path)
 
+    def same_origin(self, url: httpx.URL) -> bool:
+        """Whether `url` is on the registry's own origin, the only one that gets credentials."""
+        return origin(url) == origin(self.base)
+
+    def target(self, location: str, op: str, *, base: httpx.URL | None = None) -> httpx.URL:
+        """A URL the registry named (upload Location, tags Link), resolved against `base` (the
+        registry's root by default) and refused when it drops from https to plain http."""
+        url = (base or self.base).join(location)
+        self._refuse_downgrade(url, op)
+        return url
+
+    def _refuse_downgrade(self, url: httpx.URL, op: str) -> None:
+        # Plain http would put the upload's bytes and `_state`, or the tag list, on the wire in
+        # clear text and let anyone on the path answer for the registry.
+        if self.base.scheme == "https" and url.scheme != "https":
+            raise UnsafeTarget(
+                f"{op}: the registry named {without_query(url)}, plain http from an https "
+                "registry; not followed",
+                hint="the registry (or the proxy in front of it) must name https URLs in its "
+                "Location and Link headers; check that it knows it is served over https "
+                "(X-Forwarded-Proto)",
+            )
+
     @contextmanager
     def stream(
         self,
@@ -184,13 +239,17 @@ class RegistrySession:
         `retry=None`: no retries here (uploads recover at a higher level); a connection error
         is raised as `Unreachable` at once.
         """
+        self._refuse_downgrade(url, op)
+        # Credentials only for the registry's own origin: a Location or Link the registry
+        # names may be another host (distribution-spec: MUST NOT forward Authorization).
+        credentials = authenticate and self.same_origin(url)
         auth_retried = False
         while True:
-            token = self.auth.token_for(scope) if authenticate else None
+            token = self.auth.token_for(scope) if credentials else None
             request_headers = dict(headers or {})
             if token is not None:
                 request_headers["Authorization"] = f"Bearer {token.value.reveal()}"
-            elif authenticate and self.auth.basic and self.auth.credentials is not None:
+            elif credentials and self.auth.basic and self.auth.credentials is not None:
                 request_headers["Authorization"] = self.auth.header()
             request = self.http.build_request(
                 method, url, headers=request_headers, content=body() if body else None
@@ -209,6 +268,14 @@ class RegistrySession:
                 text = f"{reason} ({self.registry})"
                 raise unreachable(text, exc, name="containers.HOSTNAME") from None
             status = response.status_code
+            if status in (401, 403) and not self.same_origin(answered_by(response)):
+                # Storage, a CDN or another host the registry sent us to: its challenge is not
+                # the registry's (answering it would send the PAT there), and its 403 is not a
+                # package permission.
+                if stream:
+                    response.read()
+                response.close()
+                raise self.error(response, op)
             if status == 401 and authenticate:
                 if stream:
                     response.read()
@@ -235,6 +302,9 @@ class RegistrySession:
     def error(self, response: httpx.Response, op: str) -> Exception:
         codes, message = error_body(response)
         status = response.status_code
+        where = answered_by(response)
+        if not self.same_origin(where):
+            return self._other_host_error(response, op, where, codes, message)
         text = f"{op}: HTTP {status}"
         if codes:
             text += f" {', '.join(codes)}"
@@ -247,6 +317,37 @@ class RegistrySession:
                 "check the package's access settings and the org's policies",
             )
         return RegistryHTTPError(text, status=status, codes=codes)
+
+    def _other_host_error(
+        self,
+        response: httpx.Response,
+        op: str,
+        where: httpx.URL,
+        codes: tuple[str, ...],
+        message: str,
+    ) -> OtherHostError:
+        host = where.netloc.decode("ascii", "replace")
+        detail = (f" {', '.join(codes)}" if codes else "") + (f": {message}" if message else "")
+        if response.history:
+            text = (
+                f"{op}: {host}, where the registry redirected the request (its blob storage or "
+                f"a CDN), answered HTTP {response.status_code}{detail}"
+            )
+            hint = (
+                f"check the registry's blob storage at {host}: its signed URLs (clock skew, "
+                "expiry), its access policy and the proxy to it (ghe-check-blob-connection); "
+                f"registry credentials are sent only to {self.registry}"
+            )
+        else:
+            text = (
+                f"{op}: {host}, which the registry named for this request, answered HTTP "
+                f"{response.status_code}{detail}"
+            )
+            hint = (
+                f"registry credentials are sent only to {self.registry}; the registry's "
+                "Location and Link headers should name it (check its external URL settings)"
+            )
+        return OtherHostError(text, host=host, status=response.status_code, codes=codes, hint=hint)
 
     def event(self, message: str) -> None:
         self.stats.events.append(message)

@@ -5,6 +5,11 @@ normalised scope set (`auth.TokenCache`); a 401 `insufficient_scope` is answered
 for the wider scope (ours plus the challenge's), then it is an `InsufficientScope` error
 (CNCF distribution token spec). A registry that answers with a Basic challenge gets the
 credentials on every request instead.
+
+The realm gets the PAT, so it must be https and on the appliance: the registry's own host,
+HOSTNAME or a name under HOSTNAME (`check_realm`). GHES's realm is not documented
+(`facts.REGISTRY_REALM_GUESS`, presumably https://containers.HOSTNAME/token; the lab's is);
+a challenge naming any other host is refused rather than answered with the PAT.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 import httpx
 
+from ghes_setup import facts
 from ghes_setup.errors import AuthenticationFailed, Unreachable
 from ghes_setup.httpclient import describe
 from ghes_setup.registry.auth import (
@@ -24,7 +30,12 @@ from ghes_setup.registry.auth import (
     parse_token_response,
     parse_www_authenticate,
 )
-from ghes_setup.registry.errors import AccessDenied, InsufficientScope, RegistryHTTPError
+from ghes_setup.registry.errors import (
+    AccessDenied,
+    InsufficientScope,
+    RegistryHTTPError,
+    UnsafeTarget,
+)
 from ghes_setup.registry.retry import RETRYABLE_STATUS
 from ghes_setup.registry.wire import basic_header, error_body
 from ghes_setup.secrets import Secret
@@ -36,6 +47,40 @@ CLASSIC_PAT_HINT: Final = (
     "use a classic personal access token with read:packages and write:packages; "
     "GitHub Packages does not accept fine-grained tokens"
 )
+
+
+def appliance_hostname(registry_host: str) -> str:
+    """HOSTNAME of a registry at `containers.HOSTNAME` (how `RegistrySession` is addressed).
+
+    A registry named otherwise (tests, a bare address) is its own HOSTNAME: then only it and
+    the names under it count as the appliance, never its parent domain.
+    """
+    host = registry_host.rstrip(".")
+    label = facts.CONTAINER_REGISTRY_LABEL + "."
+    return host.removeprefix(label) if host.startswith(label) else host
+
+
+def check_realm(realm: httpx.URL, registry_host: str) -> None:
+    """Refuse a token realm the PAT must not go to: not https, or not on the appliance (the
+    registry's host, HOSTNAME, or a name under HOSTNAME)."""
+    shown = str(realm.copy_with(query=None, fragment=None))
+    if realm.scheme != "https":
+        raise UnsafeTarget(
+            f"the registry's token realm {shown} is not https; the credentials are not sent "
+            "in clear text",
+            hint="the registry's /v2/ challenge (WWW-Authenticate) must name an https realm; "
+            "check what answers containers.HOSTNAME (a proxy in front of the appliance?)",
+        )
+    host = realm.host.rstrip(".")
+    registry = registry_host.rstrip(".")
+    hostname = appliance_hostname(registry)
+    if host not in (registry, hostname) and not host.endswith("." + hostname):
+        raise UnsafeTarget(
+            f"the registry's token realm {shown} is not on the appliance ({registry} or "
+            f"{hostname}); the credentials are not sent to {host}",
+            hint="check what answers containers.HOSTNAME: GHES's token service is on the "
+            "appliance, so a realm elsewhere is a proxy or another registry in front of it",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +170,7 @@ class TokenAuth:
         # copy_merge_params keeps a query the realm URL already has; replacing it is the trap of
         # docs/registry.md ("Uploads: streaming, `_state`, ...").
         url = httpx.URL(self.realm).copy_merge_params(params)
+        check_realm(url, self._s.base.host)
         host = url.host
         state = self._s.new_retry()
         while True:

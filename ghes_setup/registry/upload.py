@@ -28,7 +28,7 @@ from ghes_setup.errors import Unreachable
 from ghes_setup.registry.errors import DigestMismatch, RegistryHTTPError, UploadFailed
 from ghes_setup.registry.oci import MANIFEST_ACCEPT, BlobSource, Descriptor, sha256_digest
 from ghes_setup.registry.retry import RETRYABLE_STATUS, RetryState, parse_retry_after
-from ghes_setup.registry.session import RegistrySession
+from ghes_setup.registry.session import RegistrySession, answered_by
 from ghes_setup.registry.wire import ProgressFn, error_body, repository_scope, short_digest
 
 _LOST_UPLOAD_CODES: Final = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
@@ -206,7 +206,9 @@ class BlobUploader:
         location = response.headers.get("location")
         if not location:
             raise RegistryHTTPError(f"{op}: 202 without a Location header", status=202)
-        return str(self._s.base.join(location))
+        # A relative Location resolves against the URL it answered (RFC 7231 §7.1.2, which the
+        # distribution-spec cites for <blob-push-location>), not against the registry's root.
+        return str(self._s.target(location, op, base=answered_by(response)))
 
     def _patch(
         self,
@@ -241,7 +243,8 @@ class BlobUploader:
                 raise _Interrupted(exc.message, location=location, offset=start) from None
             status = response.status_code
             if status == 202:
-                location = str(self._s.base.join(response.headers.get("location") or location))
+                named = response.headers.get("location") or location
+                location = str(self._s.target(named, op, base=answered_by(response)))
                 confirmed = _range_end(response.headers.get("range"))
                 if confirmed is not None and confirmed != end - 1:
                     raise _Interrupted(
@@ -342,7 +345,8 @@ class BlobUploader:
             return None, 0
         end = _range_end(response.headers.get("range"))
         if response.status_code in (200, 202, 204) and end is not None:
-            location = str(self._s.base.join(response.headers.get("location") or exc.location))
+            named = response.headers.get("location") or exc.location
+            location = str(self._s.target(named, "upload status", base=answered_by(response)))
             if end == 0 and exc.offset == 0:
                 # "0-0" means empty here: nothing of ours was confirmed yet.
                 self._s.stats.uploads_resumed += 1

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
+import httpx
 import pytest
 
 from ghes_setup.errors import AuthenticationFailed, Unreachable
 from ghes_setup.registry.client import Credentials, RegistryClient, upload_url_with_digest
-from ghes_setup.registry.errors import DigestMismatch, InsufficientScope, UploadFailed
+from ghes_setup.registry.errors import (
+    DigestMismatch,
+    InsufficientScope,
+    OtherHostError,
+    UnsafeTarget,
+    UploadFailed,
+)
 from ghes_setup.registry.oci import (
     DOCKER_MANIFEST,
     OCI_CONFIG,
@@ -18,8 +27,9 @@ from ghes_setup.registry.oci import (
     build_manifest,
 )
 from ghes_setup.registry.retry import RetryPolicy
+from ghes_setup.registry.token_auth import check_realm
 from ghes_setup.secrets import Secret
-from tests.registry.fake import REGISTRY, FakeRegistry, Fault
+from tests.registry.fake import HOST, REGISTRY, SCOPE_ACTIONS, FakeRegistry, Fault, Upload
 
 REPO = "octo/app"
 
@@ -387,3 +397,227 @@ def test_delete_without_the_delete_scope_is_a_result() -> None:
     reader = make(fake, "pat-read")
     result = reader.delete_manifest(REPO, digest)
     assert not result.deleted and result.status == 401
+
+
+# --------------------------------------------------------------------------- other origins
+# Credentials go to the registry's own origin only (distribution-spec: clients MUST NOT forward
+# Authorization across host boundaries). `Elsewhere` is the fake plus the other hosts a
+# registry may name: it records the Authorization of every request, serves `others[host]`
+# with its handler, and serves any other origin as the registry itself (a front end to it).
+
+
+class Elsewhere(FakeRegistry):
+    def __init__(
+        self,
+        *,
+        upload_base: str | None = None,
+        blob_redirect: str | None = None,
+        basic: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.upload_base = upload_base  # the origin upload Locations name instead of ours
+        self.blob_redirect = blob_redirect  # blob GETs answer 307 to this URL
+        self.basic = basic  # a registry with Basic auth instead of a token service
+        self.others: dict[str, Callable[[httpx.Request], httpx.Response]] = {}
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        self.seen.append((request.method, str(url), request.headers.get("authorization")))
+        if url.host in self.others:
+            return self.others[url.host](request)
+        if (url.scheme, url.host, url.port) != ("https", REGISTRY, None) and url.host != HOST:
+            return self.relay(request)
+        response = super().handle(request)
+        blob_get = request.method == "GET" and "/blobs/sha256:" in url.path
+        if self.blob_redirect and blob_get and response.status_code == 200:
+            return httpx.Response(307, headers={"Location": self.blob_redirect})
+        return response
+
+    def relay(self, request: httpx.Request) -> httpx.Response:
+        url = request.url.copy_with(scheme="https", host=REGISTRY, port=None)
+        return super().handle(
+            httpx.Request(request.method, url, headers=request.headers, content=request.read())
+        )
+
+    def credentials_elsewhere(self) -> list[str]:
+        """Requests that carried Authorization to any origin but the registry's."""
+        return [
+            f"{method} {url}"
+            for method, url, auth in self.seen
+            if auth and not url.startswith(f"https://{REGISTRY}/")
+        ]
+
+    def _location(self, repo: str, upload_id: str, upload: Upload) -> str:
+        location = super()._location(repo, upload_id, upload)
+        if self.upload_base is None:
+            return location
+        return location.replace(f"https://{REGISTRY}", self.upload_base)
+
+    def _challenge(
+        self, repo: str | None, action: str | None, error: str | None = None
+    ) -> httpx.Response:
+        if self.basic:
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Basic realm="registry"'})
+        return super()._challenge(repo, action, error)
+
+    def _bearer(self, request: httpx.Request) -> dict[str, set[str]] | None:
+        if not self.basic:
+            return super()._bearer(request)
+        pat = self._pat_of_basic(request)
+        if pat is None:
+            return None
+        actions = set().union(*(SCOPE_ACTIONS.get(s, set()) for s in pat.scopes))
+        return {REPO: actions}
+
+
+@pytest.mark.parametrize("basic", [False, True], ids=["bearer", "basic"])
+@pytest.mark.parametrize(
+    "upload_base", ["https://uploads.elsewhere.test", f"https://{REGISTRY}:5000"]
+)
+def test_upload_location_on_another_origin_gets_no_credentials(
+    upload_base: str, basic: bool
+) -> None:
+    fake = Elsewhere(upload_base=upload_base, basic=basic)
+    client = make(fake)
+    with pytest.raises(OtherHostError) as info:
+        client.push_blob(REPO, blob(1000))
+    # That host wants credentials: it is named, and it got none of ours.
+    assert info.value.status == 401
+    assert info.value.host == httpx.URL(upload_base).netloc.decode()
+    assert any(url.startswith(upload_base) for _, url, _ in fake.seen)
+    assert fake.credentials_elsewhere() == []
+    assert "pat-write" not in str(info.value) and "_state" not in str(info.value)
+
+
+class PathRelativeLocations(FakeRegistry):
+    """Upload Locations relative to the upload URL itself: `<id>?_state=...`."""
+
+    def _location(self, repo: str, upload_id: str, upload: Any) -> str:
+        return super()._location(repo, upload_id, upload).split("/blobs/uploads/", 1)[1]
+
+
+def test_a_path_relative_upload_location_resolves_against_the_upload_url() -> None:
+    fake = PathRelativeLocations()
+    client = make(fake)
+    layer = blob(1000)
+    client.push_blob(REPO, layer)  # POST, then PUT to .../blobs/uploads/<id>
+    out = bytearray()
+    client.pull_blob(REPO, layer.descriptor, out.extend)
+    assert bytes(out) == layer.data
+
+
+@pytest.mark.parametrize("basic", [False, True], ids=["bearer", "basic"])
+def test_upload_location_that_downgrades_to_http_is_refused(basic: bool) -> None:
+    fake = Elsewhere(upload_base=f"http://{REGISTRY}", basic=basic)
+    client = make(fake)
+    with pytest.raises(UnsafeTarget) as info:
+        client.push_blob(REPO, blob(1000))
+    assert "plain http" in info.value.message and info.value.hint
+    assert "\n" not in info.value.message and "_state" not in info.value.message
+    assert not [url for _, url, _ in fake.seen if url.startswith("http://")]
+
+
+def test_tags_next_link_on_another_host_gets_no_credentials() -> None:
+    fake = Elsewhere()
+    mirror: list[str | None] = []
+
+    def next_page(request: httpx.Request) -> httpx.Response:
+        mirror.append(request.headers.get("authorization"))
+        return httpx.Response(200, json={"name": REPO, "tags": ["b"]})
+
+    fake.others["mirror.elsewhere.test"] = next_page
+    client = make(fake)
+    body, mt, _ = _push_image(client)
+    client.push_manifest(REPO, "a", body, mt)
+    link = f'<https://mirror.elsewhere.test/v2/{REPO}/tags/list?n=1&last=a>; rel="next"'
+    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
+        200, json={"name": repo, "tags": ["a"]}, headers={"Link": link}
+    )
+    assert client.list_tags(REPO) == ["a", "b"]
+    assert mirror == [None]
+    assert fake.credentials_elsewhere() == []
+
+
+def test_tags_next_link_that_downgrades_to_http_is_refused() -> None:
+    fake = Elsewhere()
+    client = make(fake)
+    body, mt, _ = _push_image(client)
+    client.push_manifest(REPO, "a", body, mt)
+    link = f'<http://{REGISTRY}/v2/{REPO}/tags/list?n=1&last=a>; rel="next"'
+    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
+        200, json={"name": repo, "tags": ["a"]}, headers={"Link": link}
+    )
+    with pytest.raises(UnsafeTarget):
+        client.list_tags(REPO)
+    assert not [url for _, url, _ in fake.seen if url.startswith("http://")]
+
+
+def test_redirect_targets_challenge_is_not_answered_with_our_credentials() -> None:
+    # containerd CVE-2020-15157: a blob redirect to a host whose 401 names its own realm.
+    fake = Elsewhere(blob_redirect="https://cdn.elsewhere.test/blob/x")
+    fake.others["cdn.elsewhere.test"] = lambda request: httpx.Response(
+        401,
+        headers={"WWW-Authenticate": f'Bearer realm="https://{HOST}/token",service="cdn"'},
+    )
+    client = make(fake)
+    _, _, layer = _push_image(client)
+    requests_before = len(fake.token_requests)
+    with pytest.raises(OtherHostError) as info:
+        client.pull_blob(REPO, layer.descriptor)
+    assert info.value.host == "cdn.elsewhere.test" and info.value.status == 401
+    assert "cdn.elsewhere.test" in info.value.message
+    assert len(fake.token_requests) == requests_before  # the challenge was not answered
+    assert not [url for _, url, _ in fake.seen if url.startswith(f"https://{HOST}/token")]
+    assert fake.credentials_elsewhere() == []
+
+
+def test_storage_403_after_a_redirect_names_the_storage_not_package_access() -> None:
+    storage = "https://bucket.s3.storage.test/blob?X-Amz-Signature=abc"
+    fake = Elsewhere(blob_redirect=storage)
+    fake.others["bucket.s3.storage.test"] = lambda request: httpx.Response(
+        403, text="<Error><Code>SignatureDoesNotMatch</Code></Error>"
+    )
+    client = make(fake)
+    _, _, layer = _push_image(client)
+    with pytest.raises(OtherHostError) as info:
+        client.pull_blob(REPO, layer.descriptor)
+    assert info.value.host == "bucket.s3.storage.test" and info.value.status == 403
+    assert "storage" in (info.value.hint or "") and "package" not in (info.value.hint or "")
+    assert "X-Amz-Signature" not in info.value.message
+
+
+@pytest.mark.parametrize("realm", [f"http://{REGISTRY}/token", "https://auth.elsewhere.test/token"])
+def test_realm_off_https_or_off_the_appliance_gets_no_credentials(realm: str) -> None:
+    fake = Elsewhere(realm=realm)
+    client = make(fake)
+    with pytest.raises(UnsafeTarget) as info:
+        client.login(REPO)
+    assert info.value.hint and "\n" not in info.value.message
+    assert not [url for _, url, _ in fake.seen if url.startswith(realm)]
+    assert fake.token_requests == []
+
+
+@pytest.mark.parametrize(
+    ("realm", "registry", "allowed"),
+    [
+        ("https://containers.ghe.lab.test/token", "containers.ghe.lab.test", True),  # the lab
+        ("https://containers.ghe.test:8443/token", "containers.ghe.test:8443", True),
+        ("https://ghe.test/token", "containers.ghe.test", True),  # HOSTNAME
+        ("https://auth.ghe.test/token", "containers.ghe.test", True),  # under HOSTNAME
+        ("https://registry.example/token", "registry.example", True),  # no containers. label
+        ("http://containers.ghe.test/token", "containers.ghe.test", False),
+        ("https://test/token", "containers.ghe.test", False),  # HOSTNAME's parent
+        ("https://evilghe.test/token", "containers.ghe.test", False),
+        ("https://ghe.test.evil.example/token", "containers.ghe.test", False),
+        ("https://example/token", "registry.example", False),
+    ],
+)
+def test_check_realm_allows_the_appliance_only(realm: str, registry: str, allowed: bool) -> None:
+    host = httpx.URL(f"https://{registry}").host
+    if allowed:
+        check_realm(httpx.URL(realm), host)
+    else:
+        with pytest.raises(UnsafeTarget):
+            check_realm(httpx.URL(realm), host)
