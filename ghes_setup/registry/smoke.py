@@ -37,7 +37,7 @@ from ghes_setup.checks.model import CheckResult, JsonValue, Outcome, Status
 from ghes_setup.errors import GhesSetupError, InputError
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
-from ghes_setup.registry.errors import RegistryError, RegistryHTTPError
+from ghes_setup.registry.errors import InsufficientScope, RegistryError, RegistryHTTPError
 from ghes_setup.registry.oci import ManifestFormat, is_repository_name, parse_manifest
 from ghes_setup.registry.retry import RetryPolicy
 from ghes_setup.secrets import Secret
@@ -374,7 +374,7 @@ class _SmokeRun:
                     raise _StepFailed(
                         f"push of blob {blob.descriptor.digest} to {self.repository} failed: "
                         f"{exc.message}",
-                        exc.hint or self._push_remedy(exc),
+                        self._remedy(exc),
                     ) from None
                 done_before += blob.descriptor.size
                 sent += pushed.bytes_sent
@@ -399,12 +399,22 @@ class _SmokeRun:
             except RegistryError as exc:
                 raise _StepFailed(
                     f"push of the manifest {self.repository}:{self.run_id} failed: {exc.message}",
-                    exc.hint or self._push_remedy(exc),
+                    self._remedy(exc),
                 ) from None
             self.pushed_manifest = digest
             self.details["manifest_digest"] = digest
             self.details["media_type"] = image.manifest_media_type
             step.summary = f"{self.repository}:{self.run_id} -> {digest}"
+
+    def _remedy(self, exc: RegistryError) -> str:
+        """What to do about a refused push: the error's own hint, but never "use a classic PAT
+        with write:packages" for a token the auth step has shown to have it. The token
+        service then granted less than asked (the distribution token spec grants the
+        intersection with what the user may do): the user may not publish there."""
+        has_write = self.info is not None and self.info.allows("write:packages")
+        if isinstance(exc, InsufficientScope) and has_write:
+            return self._push_remedy(exc)
+        return exc.hint or self._push_remedy(exc)
 
     def _push_remedy(self, exc: RegistryError) -> str:
         status = exc.status if isinstance(exc, RegistryHTTPError) else None

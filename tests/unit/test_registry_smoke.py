@@ -87,6 +87,24 @@ def test_read_only_token_fails_at_push_naming_write_packages(tmp_path: Path) -> 
     assert exit_codes.for_status(result.status) == 1
 
 
+class PullOnlyGrants(FakeRegistry):
+    """The token service grants pull only: the user may not publish in the namespace, though
+    the PAT has write:packages (the granted set is the intersection, distribution token spec)."""
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        self.grant_less_once = True
+        return super()._token(request)
+
+
+def test_a_write_token_whose_user_may_not_publish_is_sent_to_the_package_permissions(
+    tmp_path: Path,
+) -> None:
+    result = smoke(PullOnlyGrants(), request(tmp_path))
+    assert result.status is Status.FAIL and steps(result)["push blobs"] == "fail"
+    assert result.remedy and "may publish packages in octo-org" in result.remedy
+    assert "classic" not in result.remedy  # the token has the scope: not the token's fault
+
+
 def test_wrong_token_raises_authentication_failed(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationFailed) as info:
         smoke(FakeRegistry(), request(tmp_path, "nope-nope"))
