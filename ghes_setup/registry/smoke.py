@@ -37,7 +37,12 @@ from ghes_setup.checks.model import CheckResult, JsonValue, Outcome, Status
 from ghes_setup.errors import GhesSetupError, InputError
 from ghes_setup.net import AddressResolver
 from ghes_setup.progress import NullProgress, ProgressSink
-from ghes_setup.registry.errors import InsufficientScope, RegistryError, RegistryHTTPError
+from ghes_setup.registry.errors import (
+    DigestMismatch,
+    InsufficientScope,
+    RegistryError,
+    RegistryHTTPError,
+)
 from ghes_setup.registry.oci import ManifestFormat, is_repository_name, parse_manifest
 from ghes_setup.registry.retry import RetryPolicy
 from ghes_setup.secrets import Secret
@@ -397,6 +402,10 @@ class _SmokeRun:
                     self.repository, self.run_id, image.manifest, image.manifest_media_type
                 )
             except RegistryError as exc:
+                if isinstance(exc, DigestMismatch):
+                    # The registry took the manifest (and the run's tag) but under another
+                    # digest: cleanup must still try to delete it, or say it is left behind.
+                    self.pushed_manifest = exc.actual or exc.digest
                 raise _StepFailed(
                     f"push of the manifest {self.repository}:{self.run_id} failed: {exc.message}",
                     self._remedy(exc),

@@ -105,6 +105,18 @@ def test_a_write_token_whose_user_may_not_publish_is_sent_to_the_package_permiss
     assert "classic" not in result.remedy  # the token has the scope: not the token's fault
 
 
+def test_a_manifest_stored_under_another_digest_is_not_called_nothing_to_clean_up(
+    tmp_path: Path,
+) -> None:
+    fake = FakeRegistry()
+    fake.wrong_manifest_digest = True  # 201, but another Docker-Content-Digest
+    result = smoke(fake, request(tmp_path))
+    assert result.status is Status.FAIL and steps(result)["push manifest"] == "fail"
+    cleanup = result.details["cleanup"]
+    assert cleanup["reason"] != "nothing to clean up"
+    assert cleanup["deleted"] is True or fake.tags  # deleted, or said to be left behind
+
+
 def test_wrong_token_raises_authentication_failed(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationFailed) as info:
         smoke(FakeRegistry(), request(tmp_path, "nope-nope"))
