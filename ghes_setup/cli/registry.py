@@ -171,8 +171,6 @@ def smoke_cmd(
         keep=keep,
         chunk_size=chunk_bytes,
         manifest_format="docker" if manifest_format == "docker" else "oci",
-        # Per read/write, not in all: a large blob's closing PUT may take a while to commit.
-        timeout=max(site_obj.connection.timeout, 60.0),
     )
     st = state(ctx)
     progress = TransferProgress(st.err, verbose=st.verbose)

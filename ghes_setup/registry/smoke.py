@@ -105,11 +105,15 @@ class SmokeRequest:
         keep: bool = False,
         chunk_size: int | None = None,
         manifest_format: ManifestFormat = "oci",
-        timeout: float = 30.0,
+        timeout: float | None = None,
     ) -> SmokeRequest:
         """The smoke test of `site`: its hostname, its [smoke] user, namespace, image and
-        size, its HTTPS port and CA file (`registry smoke` and `ghes-setup check --smoke`)."""
+        size, its HTTPS port and CA file (`registry smoke`, `check --smoke` and `up`).
+        `timeout` is per read or write, at least 60 s by default (the site's if longer): a large
+        blob's closing PUT may take a while to commit."""
         smoke, c = site.smoke, site.connection
+        if timeout is None:
+            timeout = max(c.timeout, 60.0)
         return cls(
             hostname=site.hostname,
             token=token,

@@ -117,6 +117,15 @@ def test_a_manifest_stored_under_another_digest_is_not_called_nothing_to_clean_u
     assert cleanup["deleted"] is True or fake.tags  # deleted, or said to be left behind
 
 
+def test_every_smoke_of_a_site_waits_as_long_for_a_large_blobs_commit() -> None:
+    # `registry smoke`, `check --smoke` and `up` all build their request here.
+    from ghes_setup.config.site import Site
+
+    site = Site(hostname=HOST)
+    assert SmokeRequest.for_site(site, Secret("pat-write"), None).timeout == 60.0
+    assert SmokeRequest.for_site(site, Secret("pat-write"), None, timeout=5.0).timeout == 5.0
+
+
 def test_wrong_token_raises_authentication_failed(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationFailed) as info:
         smoke(FakeRegistry(), request(tmp_path, "nope-nope"))
