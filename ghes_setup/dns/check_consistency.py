@@ -3,9 +3,9 @@ for the wildcard probe.
 
 Split-horizon setups, a secondary that missed a zone transfer, or an internal resolver with a
 stale override all make some clients reach the appliance and others not. Each nameserver is
-asked on its own (the given `--nameserver`s, else the system's resolv.conf). NXDOMAIN and
-NODATA count as "no addresses"; a server that gives no answer at all makes the check `error`
-unless two others already disagree (then it fails: that is definite news).
+asked on its own (the given `--nameserver`s, else the system's resolv.conf). NXDOMAIN, NODATA
+and a broken CNAME chain count as "no addresses"; a server that gives no answer at all makes the
+check `error` unless two others already disagree (then it fails: that is definite news).
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ def nameservers_agree(ctx: DnsContext) -> Outcome:
                 shown[str(server)] = result.status.value
                 continue
             sets.setdefault(result.address_set, []).append(str(server))
-            shown[str(server)] = list(result.addresses)
+            # A CNAME loop gives no addresses, like NXDOMAIN, but the report says which it was.
+            shown[str(server)] = (
+                result.status.value if result.status.broken else list(result.addresses)
+            )
         per_name[name] = shown
         if len(sets) > 1:
             disagree.append(name)

@@ -12,7 +12,13 @@ from __future__ import annotations
 from ghes_setup.checks import Outcome, check
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.lookup import format_set, sort_addresses
-from ghes_setup.dns.verdicts import could_not_check, record_remedy, via
+from ghes_setup.dns.verdicts import (
+    broken_chain,
+    broken_chain_remedy,
+    could_not_check,
+    record_remedy,
+    via,
+)
 
 
 @check("dns-hostname", area="dns")
@@ -30,6 +36,17 @@ def hostname_resolves(ctx: DnsContext) -> Outcome:
     metrics = {"addresses": float(len(found.addresses))}
     if not found.status.definitive:
         return could_not_check(found, "the hostname", **details)
+    if found.status.broken:
+        return Outcome.failed(
+            broken_chain(found),
+            broken_chain_remedy(
+                found,
+                f"end {host}'s chain at the appliance's addresses "
+                f"({record_remedy(host, ctx.expect, ctx.ttl)})",
+            ),
+            details={**details, "status": found.status.value},
+            metrics=metrics,
+        )
     if found.status.missing:
         return Outcome.failed(
             f"{host} {found.reason()}{via(found)}",

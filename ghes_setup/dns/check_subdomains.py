@@ -6,8 +6,15 @@ all, but an explicit record for one name overrides the wildcard: a stale `upload
 at an old server is exactly what this check catches. Every name is looked up concurrently.
 
 `details.failing` lists the names that definitely do not resolve to HOSTNAME's addresses,
-`details.reasons` says why for each (nxdomain, nodata, different-addresses), `details.unchecked`
-lists names whose lookup gave no answer (timeout, servfail, ...), `details.checked` all names.
+`details.reasons` says why for each (nxdomain, nodata, cname-loop, cname-chain-too-long,
+different-addresses), `details.unchecked` lists names whose lookup gave no answer (timeout,
+servfail, ...), `details.checked` all names.
+
+The remedy blames what the wildcard probe's answer (asked for dns-wildcard; the resolver's cache
+answers it again) shows is at fault: with a working wildcard, a missing name has records of its
+own that hide it (a CNAME to a name without addresses, or a record under it such as
+`_acme-challenge.containers` TXT, which makes `containers` exist without addresses); a name
+resolving where the wildcard does is wrong because the wildcard is, not because of its own record.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Mapping
 from ghes_setup.checks import Outcome, check
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.lookup import Lookup, format_set
-from ghes_setup.dns.verdicts import could_not_check, record_remedy
+from ghes_setup.dns.verdicts import broken_chain_remedy, could_not_check, record_remedy
 
 DIFFERENT = "different-addresses"
 SHOW = 8  # names listed in a summary or remedy; details.failing has them all
@@ -44,7 +51,7 @@ def subdomains_resolve(ctx: DnsContext) -> Outcome:
         result = found[name]
         if not result.status.definitive:
             unchecked[name] = result.status.value
-        elif result.status.missing:
+        elif result.status.missing or result.status.broken:
             reasons[name] = result.status.value
         elif result.address_set != apex.address_set:
             reasons[name] = DIFFERENT
@@ -58,13 +65,16 @@ def subdomains_resolve(ctx: DnsContext) -> Outcome:
     }
     metrics = {"checked": float(len(names)), "failing": float(len(failing))}
     if failing:
+        # Already answered for dns-wildcard (and put in flight by `prepare`): no new query.
+        probe = ctx.lookups.lookup(ctx.probe_name)
+        details["wildcard"] = {"probe": ctx.probe_name, **_brief(probe)}
         listed = ", ".join(f"{n.removesuffix('.' + host)} ({reasons[n]})" for n in failing[:SHOW])
         if len(failing) > SHOW:
             listed += f" and {len(failing) - SHOW} more (details.failing)"
         return Outcome.failed(
             f"{len(failing)} of {len(names)} isolation subdomains do not resolve to "
             f"{format_set(apex.addresses)} like {host}: {listed}",
-            _remedy(ctx, apex, found, reasons),
+            _remedy(ctx, apex, probe, found, reasons),
             details=details,
             metrics=metrics,
         )
@@ -93,15 +103,45 @@ def _brief(result: Lookup) -> dict[str, object]:
 
 
 def _remedy(
-    ctx: DnsContext, apex: Lookup, found: Mapping[str, Lookup], reasons: dict[str, str]
+    ctx: DnsContext,
+    apex: Lookup,
+    probe: Lookup,
+    found: Mapping[str, Lookup],
+    reasons: dict[str, str],
 ) -> str:
     host = ctx.hostname
-    missing = [n for n, r in reasons.items() if r != DIFFERENT]
+    wildcard = record_remedy("*." + host, apex.addresses, ctx.ttl)
+    missing = [n for n in reasons if found[n].status.missing]
+    broken = [n for n in reasons if found[n].status.broken]
     different = [n for n, r in reasons.items() if r == DIFFERENT]
+    # Names that resolve exactly like the probe get their addresses from the wildcard.
+    wrong_wildcard = probe.ok and probe.address_set != apex.address_set
+    through = [n for n in different if wrong_wildcard and found[n].address_set == probe.address_set]
+    own = [n for n in different if n not in through]
     parts = []
-    if missing:
+    if through:
         parts.append(
-            f"add the wildcard {record_remedy('*.' + host, apex.addresses, ctx.ttl)} "
+            f"fix the wildcard, which points to {format_set(probe.addresses)}: {wildcard} "
+            f"(that fixes {_names(through)})"
+        )
+    if missing and probe.ok:
+        shown = ", ".join(
+            n + (f" (CNAME to {found[n].canonical_name})" if found[n].cname_chain else "")
+            for n in missing[:SHOW]
+        )
+        if len(missing) > SHOW:
+            shown += f" and {len(missing) - SHOW} more (details.failing)"
+        one = len(missing) == 1
+        parts.append(
+            f"{shown} {'has records of its' if one else 'have records of their'} own that hide "
+            f"the wildcard *.{host} but no address: give {'it' if one else 'each'} an address "
+            f"record ({record_remedy(missing[0], apex.addresses, ctx.ttl)}) in place of those "
+            "records, or remove them (a CNAME, or a name under it such as _acme-challenge)"
+        )
+    elif missing:
+        verb = "repair" if probe.status.broken else "add"
+        parts.append(
+            f"{verb} the wildcard {wildcard} "
             + (
                 f"(covers every subdomain) or a record for each of: {', '.join(missing)}"
                 if len(missing) <= SHOW
@@ -109,10 +149,20 @@ def _remedy(
                 "names in details.failing"
             )
         )
-    if different:
-        shown = ", ".join(f"{n} -> {format_set(found[n].addresses)}" for n in different)
+    parts.extend(
+        broken_chain_remedy(found[n], f"{n} must lead to {host} ({n}. {ctx.ttl} IN CNAME {host}.)")
+        for n in broken[:SHOW]
+    )
+    if own:
+        shown = ", ".join(f"{n} -> {format_set(found[n].addresses)}" for n in own)
+        whose = "that override the wildcard" if probe.ok else "of their own"
         parts.append(
-            f"fix or delete the records that override the wildcard ({shown}) so they point "
+            f"fix or delete the records {whose} ({shown}) so they point "
             f"to {format_set(apex.addresses)}"
         )
     return "; ".join(parts)
+
+
+def _names(names: list[str]) -> str:
+    listed = ", ".join(names[:SHOW])
+    return listed + (f" and {len(names) - SHOW} more" if len(names) > SHOW else "")

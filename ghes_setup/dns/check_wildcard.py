@@ -13,7 +13,13 @@ from __future__ import annotations
 from ghes_setup.checks import Outcome, check
 from ghes_setup.dns.context import DnsContext
 from ghes_setup.dns.lookup import format_set
-from ghes_setup.dns.verdicts import could_not_check, record_remedy, via
+from ghes_setup.dns.verdicts import (
+    broken_chain,
+    broken_chain_remedy,
+    could_not_check,
+    record_remedy,
+    via,
+)
 
 
 @check("dns-wildcard", area="dns", requires=("dns-hostname",))
@@ -34,6 +40,14 @@ def wildcard_resolves(ctx: DnsContext) -> Outcome:
     if not probe.status.definitive:
         return could_not_check(probe, "the wildcard", **details)
     wanted = record_remedy(f"*.{host}", apex.addresses, ctx.ttl)
+    if probe.status.broken:
+        return Outcome.failed(
+            f"the wildcard is broken: {broken_chain(probe)}",
+            broken_chain_remedy(
+                probe, f"point the wildcard at {host}: *.{host}. {ctx.ttl} IN CNAME {host}."
+            ),
+            details={**details, "status": probe.status.value},
+        )
     if probe.status.missing:
         return Outcome.failed(
             f"no wildcard record: {ctx.probe_name} {probe.reason()}",

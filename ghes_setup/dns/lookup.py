@@ -14,20 +14,27 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from ghes_setup.net import Nameserver
+from ghes_setup.net import Nameserver, comparable
+
+# A CNAME chain longer than this is treated as broken (RFC 1034 resolvers use similar caps).
+MAX_CHAIN = 8
 
 
 class LookupStatus(Enum):
     """How a lookup ended.
 
     NXDOMAIN and NODATA are definitive answers: the name (or its address records) does not
-    exist, so a check fails. SERVFAIL, TIMEOUT, REFUSED, UNREACHABLE and NO_NAMESERVERS mean
-    nobody gave an answer we can judge: the check could not be evaluated (`error`).
+    exist, so a check fails. CNAME_LOOP and LONG_CHAIN are definitive too: the server answered,
+    and its CNAMEs lead back into themselves or on past MAX_CHAIN hops, a fault in the records
+    that a check fails. SERVFAIL, TIMEOUT, REFUSED, UNREACHABLE and NO_NAMESERVERS mean nobody
+    gave an answer we can judge: the check could not be evaluated (`error`).
     """
 
     OK = "ok"
     NXDOMAIN = "nxdomain"  # the name does not exist
     NODATA = "nodata"  # the name exists but has no A or AAAA record
+    CNAME_LOOP = "cname-loop"  # the CNAME chain comes back to a name it passed
+    LONG_CHAIN = "cname-chain-too-long"  # more than MAX_CHAIN CNAMEs in a row
     SERVFAIL = "servfail"  # the server failed (or answered something unreadable)
     TIMEOUT = "timeout"  # no answer within the timeout
     REFUSED = "refused"  # the server will not answer for this name (not its zone, ACL)
@@ -37,12 +44,23 @@ class LookupStatus(Enum):
     @property
     def definitive(self) -> bool:
         """An answer a check can judge (found, or definitely not there)."""
-        return self in (LookupStatus.OK, LookupStatus.NXDOMAIN, LookupStatus.NODATA)
+        return self in (
+            LookupStatus.OK,
+            LookupStatus.NXDOMAIN,
+            LookupStatus.NODATA,
+            LookupStatus.CNAME_LOOP,
+            LookupStatus.LONG_CHAIN,
+        )
 
     @property
     def missing(self) -> bool:
         """The records are definitely not there (a check fails)."""
         return self in (LookupStatus.NXDOMAIN, LookupStatus.NODATA)
+
+    @property
+    def broken(self) -> bool:
+        """The records are there but their CNAME chain leads nowhere (a check fails)."""
+        return self in (LookupStatus.CNAME_LOOP, LookupStatus.LONG_CHAIN)
 
     @property
     def describe(self) -> str:
@@ -53,6 +71,8 @@ _DESCRIBE = {
     LookupStatus.OK: "resolves",
     LookupStatus.NXDOMAIN: "does not exist (NXDOMAIN)",
     LookupStatus.NODATA: "has no A or AAAA record (NODATA)",
+    LookupStatus.CNAME_LOOP: "leads into a CNAME loop",
+    LookupStatus.LONG_CHAIN: f"has a CNAME chain longer than {MAX_CHAIN}",
     LookupStatus.SERVFAIL: "server failure (SERVFAIL)",
     LookupStatus.TIMEOUT: "lookup timed out",
     LookupStatus.REFUSED: "query refused (REFUSED)",
@@ -67,9 +87,9 @@ class Lookup:
 
     `addresses` is A then AAAA, each normalised (`ipaddress` compressed form) and sorted.
     `cname_chain` lists the names the CNAMEs led to, in order (empty when `name` had address
-    records itself). `server` is the nameserver that gave this answer (`IP[:PORT]`), or None
-    when none did. `detail` says more when the lookup did not succeed (which record type, which
-    servers were tried).
+    records itself); for CNAME_LOOP it ends with the name met a second time. `server` is the
+    nameserver that gave this answer (`IP[:PORT]`), or None when none did. `detail` says more
+    when the lookup did not succeed (which record type, which servers were tried).
     """
 
     name: str
@@ -91,6 +111,14 @@ class Lookup:
     def canonical_name(self) -> str:
         """Where the CNAME chain ends (the name itself without one)."""
         return self.cname_chain[-1] if self.cname_chain else self.name
+
+    @property
+    def cname_loop(self) -> tuple[str, ...]:
+        """For CNAME_LOOP, the loop from the name met twice round to it again (`a, b, a`)."""
+        if self.status is not LookupStatus.CNAME_LOOP or not self.cname_chain:
+            return ()
+        path = (comparable(self.name), *self.cname_chain)
+        return path[path.index(path[-1]) :]
 
     def reason(self) -> str:
         """One phrase for a summary: `does not exist (NXDOMAIN)`, `lookup timed out (...)`."""

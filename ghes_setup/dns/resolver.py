@@ -25,11 +25,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ghes_setup.config.site import Site
-from ghes_setup.dns.lookup import Lookup, Lookups, LookupStatus, sort_addresses
+from ghes_setup.dns.lookup import MAX_CHAIN, Lookup, Lookups, LookupStatus, sort_addresses
 from ghes_setup.errors import Unreachable
 from ghes_setup.memo import SharedAnswers
 from ghes_setup.net import (
@@ -48,8 +48,9 @@ if TYPE_CHECKING:
     import dns.rdatatype
 
 DEFAULT_TIMEOUT = 3.0
-# A CNAME chain longer than this is treated as broken (RFC 1034 resolvers use similar caps).
-MAX_CHAIN = 8
+# A query that gets no answer is sent once more, like glibc's `attempts:2`: one lost UDP
+# packet among the ~38 queries of a run must not turn a check into "could not check".
+ATTEMPTS = 2
 # Concurrent queries per `lookup_many` call: every isolation subdomain, A and AAAA, at once.
 MAX_WORKERS = 64
 RECORD_TYPES = ("A", "AAAA")
@@ -88,10 +89,11 @@ def system_nameservers() -> tuple[Nameserver, ...]:
 class DnsResolver:
     """A and AAAA lookups through given nameservers, or the system's when none are given.
 
-    `timeout` bounds each server's answer for one name and record type, CNAME follow-ups
-    included. With several nameservers and no `server=`, they are asked in order, like a stub
-    resolver: the first definitive answer wins; if none gives one, the lookup reports the
-    first server's failure and names every server tried.
+    `timeout` bounds each server's answer for one name and record type, CNAME follow-ups and
+    the repeat of a query that got no answer (ATTEMPTS) included. With several nameservers and
+    no `server=`, they are asked in order, like a stub resolver: the first definitive answer
+    wins; if none gives one, the lookup reports the first server's failure and names every
+    server tried.
     """
 
     def __init__(
@@ -182,30 +184,27 @@ class DnsResolver:
         current = name
         seen = {name}
         wanted = dns.rdatatype.from_text(rdtype)
-        for _ in range(MAX_CHAIN):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return _Answer(
-                    LookupStatus.TIMEOUT,
-                    chain=tuple(chain),
-                    server=where,
-                    detail=f"{rdtype} {name}: no answer from {where} within {self.timeout:g} s",
-                )
-            response = self._send(server, current, wanted, remaining, rdtype)
-            if isinstance(response, _Answer):
-                return response
+        # One query more than hops: a server that gives one CNAME per answer needs it for the
+        # addresses at the end of a chain of MAX_CHAIN hops.
+        for _ in range(MAX_CHAIN + 1):
+            response = self._ask(server, current, wanted, deadline, rdtype)
+            if isinstance(response, _Answer):  # no answer to judge; keep the chain so far
+                return replace(response, chain=tuple(chain))
             rcode = response.rcode()
             addresses, hops = _walk(response, current, wanted)
             for hop in hops:
                 if hop in seen:
+                    # The chain's last name is the one met twice: the loop can be shown whole.
                     return _Answer(
-                        LookupStatus.SERVFAIL,
-                        chain=tuple(chain),
+                        LookupStatus.CNAME_LOOP,
+                        chain=(*chain, hop),
                         server=where,
                         detail=f"{rdtype} {name}: CNAME loop at {hop}",
                     )
                 seen.add(hop)
                 chain.append(hop)
+                if len(chain) > MAX_CHAIN:
+                    return _too_long(rdtype, name, chain, where)
             if addresses:
                 return _Answer(LookupStatus.OK, sort_addresses(addresses), tuple(chain), where)
             if rcode == dns.rcode.NXDOMAIN:
@@ -224,11 +223,35 @@ class DnsResolver:
             if not hops:
                 return _Answer(LookupStatus.NODATA, chain=tuple(chain), server=where)
             current = chain[-1]  # the chain ended in a CNAME without data: ask for its target
+        return _too_long(rdtype, name, chain, where)
+
+    def _ask(
+        self,
+        server: Nameserver,
+        name: str,
+        wanted: dns.rdatatype.RdataType,
+        deadline: float,
+        rdtype: str,
+    ) -> dns.message.Message | _Answer:
+        """`_send`, sent again when it got no answer. Each attempt gets an equal share of what
+        is left before `deadline`, so --timeout still bounds the whole wait; only a timeout is
+        retried: NXDOMAIN, SERVFAIL or REFUSED is the server's answer, and asking again would
+        get the same."""
+        sent = 0
+        while sent < ATTEMPTS:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            answer = self._send(server, name, wanted, remaining / (ATTEMPTS - sent), rdtype)
+            sent += 1
+            if not (isinstance(answer, _Answer) and answer.status is LookupStatus.TIMEOUT):
+                return answer
+        where = str(server)
+        tries = f" ({sent} attempts)" if sent > 1 else ""
         return _Answer(
-            LookupStatus.SERVFAIL,
-            chain=tuple(chain),
+            LookupStatus.TIMEOUT,
             server=where,
-            detail=f"{rdtype} {name}: CNAME chain longer than {MAX_CHAIN}",
+            detail=f"{rdtype} {name}: no answer from {where} within {self.timeout:g} s{tries}",
         )
 
     def _send(
@@ -278,6 +301,15 @@ class DnsResolver:
             f"{dns.rcode.to_text(response.rcode())}, {len(response.answer)} answer RRset(s)",
         )
         return response
+
+
+def _too_long(rdtype: str, name: str, chain: list[str], where: str) -> _Answer:
+    return _Answer(
+        LookupStatus.LONG_CHAIN,
+        chain=tuple(chain),
+        server=where,
+        detail=f"{rdtype} {name}: CNAME chain longer than {MAX_CHAIN}",
+    )
 
 
 def _norm(name: str) -> str:
@@ -336,8 +368,12 @@ def _combine(name: str, a: _Answer, aaaa: _Answer) -> Lookup:
                 server=part.server,
                 detail=detail,
             )
-    addresses = sort_addresses((*a.addresses, *aaaa.addresses))
     chain = a.chain or aaaa.chain
+    # A broken chain outranks addresses from the other half: the records are at fault either way.
+    for part in (a, aaaa):
+        if part.status.broken:
+            return Lookup(name, part.status, (), part.chain, part.server, part.detail)
+    addresses = sort_addresses((*a.addresses, *aaaa.addresses))
     if addresses:
         return Lookup(name, LookupStatus.OK, addresses, chain, a.server or aaaa.server)
     status = (

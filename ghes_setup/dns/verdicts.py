@@ -1,7 +1,8 @@
 """Wording shared by the DNS checks: "could not check" outcomes and record remedies.
 
 A lookup that got no definitive answer (timeout, SERVFAIL, REFUSED, unreachable, no
-nameserver) makes a check `error`, never `fail`: the records may well be right.
+nameserver) makes a check `error`, never `fail`: the records may well be right. A CNAME loop or
+an over-long chain is an answer: the records are wrong, and the check fails naming the loop.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 
 from ghes_setup import facts
 from ghes_setup.checks import Outcome
-from ghes_setup.dns.lookup import Lookup
+from ghes_setup.dns.lookup import MAX_CHAIN, Lookup, LookupStatus
 from ghes_setup.dns.records import records, zone_lines
 from ghes_setup.net import Nameserver
 
@@ -50,3 +51,19 @@ def via(lookup: Lookup) -> str:
     if not lookup.cname_chain:
         return ""
     return " (via CNAME " + " -> ".join(lookup.cname_chain) + ")"
+
+
+def broken_chain(lookup: Lookup) -> str:
+    """What is wrong with a CNAME_LOOP or LONG_CHAIN lookup, for a summary."""
+    if lookup.status is LookupStatus.CNAME_LOOP:
+        return f"{lookup.name} leads into a CNAME loop: {' -> '.join(lookup.cname_loop)}"
+    return f"{lookup.name} has a CNAME chain longer than {MAX_CHAIN}: " + " -> ".join(
+        (lookup.name, *lookup.cname_chain)
+    )
+
+
+def broken_chain_remedy(lookup: Lookup, fix: str) -> str:
+    """`break the CNAME loop at X` (or shorten the chain), then what to point it at."""
+    if lookup.status is LookupStatus.CNAME_LOOP and lookup.cname_loop:
+        return f"break the CNAME loop at {lookup.cname_loop[0]}: {fix}"
+    return f"shorten the CNAME chain of {lookup.name} to at most {MAX_CHAIN} hops: {fix}"

@@ -2,9 +2,10 @@
 
 It behaves like DNS where the checks care: CNAMEs are followed (and recorded), a wildcard
 answers every name under its suffix that has no record of its own, names with neither are
-NXDOMAIN, and a name or a whole server can be made to fail (timeout, SERVFAIL, ...). It
-implements the same interface as `DnsResolver`, including asking one server or all of them
-in order like a stub resolver.
+NXDOMAIN, a CNAME loop or a chain longer than MAX_CHAIN is CNAME_LOOP or LONG_CHAIN (its
+chain ending as DnsResolver's does), and a name or a whole server can be made to fail
+(timeout, SERVFAIL, ...). It implements the same interface as `DnsResolver`, including asking
+one server or all of them in order like a stub resolver.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ghes_setup.dns.lookup import Lookup, LookupStatus, sort_addresses
+from ghes_setup.dns.lookup import MAX_CHAIN, Lookup, LookupStatus, sort_addresses
 from ghes_setup.net import Nameserver
 
 HOST = "ghe.example.com"
@@ -35,12 +36,20 @@ class FakeZone:
             return Lookup(name, self.down, server=server, detail=f"{server} is down")
         chain: list[str] = []
         current = name.lower().rstrip(".")
-        for _ in range(8):
+        seen = {current}
+        while True:
             if current in self.failures:
                 return Lookup(name, self.failures[current], cname_chain=tuple(chain), server=server)
             if current in self.cnames:
                 current = self.cnames[current]
                 chain.append(current)
+                if current in seen:  # as DnsResolver: the chain ends with the name met twice
+                    status = LookupStatus.CNAME_LOOP
+                    return Lookup(name, status, cname_chain=tuple(chain), server=server)
+                if len(chain) > MAX_CHAIN:
+                    status = LookupStatus.LONG_CHAIN
+                    return Lookup(name, status, cname_chain=tuple(chain), server=server)
+                seen.add(current)
                 continue
             if current in self.records:
                 return self._found(name, self.records[current], chain, server)
@@ -50,7 +59,6 @@ class FakeZone:
                 if current.endswith("." + suffix):
                     return self._found(name, addresses, chain, server)
             return Lookup(name, LookupStatus.NXDOMAIN, cname_chain=tuple(chain), server=server)
-        return Lookup(name, LookupStatus.SERVFAIL, server=server, detail="CNAME loop")
 
     @staticmethod
     def _found(name: str, addresses: Sequence[str], chain: list[str], server: str) -> Lookup:

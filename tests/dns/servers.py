@@ -5,7 +5,8 @@
   127.53.x.y address and port, its own pid file (without one it writes /var/run/dnsmasq.pid),
   stopped by PID.
 - `ScriptedDns`: an in-process dnslib server with a dict zone, for answers dnsmasq will not
-  give on demand: SERVFAIL for chosen names, and a delay per answer.
+  give on demand: SERVFAIL for chosen names, a delay per answer, CNAME loops (dnsmasq refuses
+  to load them), and the first query for chosen names lost (never answered).
 - `SilentUdp`: a bound UDP socket that never answers (a timeout).
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, A, DNSError, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from ghes_setup.net import Nameserver
@@ -144,21 +145,41 @@ class _ZoneResolver(BaseResolver):  # type: ignore[misc]
         reply = request.reply()
         qname = str(request.q.qname).rstrip(".").lower()
         qtype = QTYPE[request.q.qtype]
+        with s.lock:
+            lose = (qname, qtype) not in s.dropped and qname in s.drop_once
+            if lose:
+                s.dropped.add((qname, qtype))
+        if lose:  # dnslib's handler sends nothing when the resolver raises DNSError
+            raise DNSError(f"dropped the first {qtype} query for {qname}")
         if s.servfail_all or qname in s.servfail:
             reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        # Follow CNAMEs in the server's own data, as a recursive resolver does, and stop at the
+        # first name met twice (a loop), like BIND, leaving the loop for the client to find.
+        seen = {qname}
+        while qname in s.cnames:
+            target = s.cnames[qname]
+            reply.add_answer(RR(qname, QTYPE.CNAME, rdata=CNAME(target), ttl=60))
+            if target in seen:
+                return reply
+            seen.add(target)
+            qname = target
+        if qname in s.nodata:  # exists without addresses (a TXT only, or names under it)
             return reply
         addresses = s.records.get(qname)
         if addresses is None and s.wildcard is not None and qname.endswith("." + s.zone):
             addresses = s.wildcard
         if addresses is None:
-            reply.header.rcode = RCODE.NXDOMAIN if qname.endswith(s.zone) else RCODE.REFUSED
+            # A CNAME's target outside the zone was looked up (as a recursive resolver does).
+            ours = qname.endswith(s.zone) or len(seen) > 1
+            reply.header.rcode = RCODE.NXDOMAIN if ours else RCODE.REFUSED
             return reply
         for address in addresses:
             is_v6 = ":" in address
             if qtype == "A" and not is_v6:
-                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=60))
+                reply.add_answer(RR(qname, QTYPE.A, rdata=A(address), ttl=60))
             elif qtype == "AAAA" and is_v6:
-                reply.add_answer(RR(request.q.qname, QTYPE.AAAA, rdata=AAAA(address), ttl=60))
+                reply.add_answer(RR(qname, QTYPE.AAAA, rdata=AAAA(address), ttl=60))
         return reply
 
 
@@ -168,7 +189,10 @@ class _Quiet(DNSLogger):  # type: ignore[misc]
 
 
 class ScriptedDns:
-    """dnslib over UDP and TCP: `zone` apex and wildcard, SERVFAIL for chosen names."""
+    """dnslib over UDP and TCP: `zone` apex and wildcard, SERVFAIL for chosen names, CNAMEs
+    (`alias -> target`, followed in the answer), `nodata` names that exist without addresses
+    (hiding the wildcard, as RFC 4592 says), and `drop_once` names whose first query of each
+    type gets no answer (a lost packet)."""
 
     def __init__(
         self,
@@ -176,12 +200,19 @@ class ScriptedDns:
         *,
         records: dict[str, Sequence[str]] | None = None,
         wildcard: Sequence[str] | None = None,
+        cnames: dict[str, str] | None = None,
+        nodata: Sequence[str] = (),
         servfail: Sequence[str] = (),
         servfail_all: bool = False,
+        drop_once: Sequence[str] = (),
         delay: float = 0.0,
     ) -> None:
         self.zone = zone
         self.records = {k.lower(): tuple(v) for k, v in (records or {}).items()}
+        self.cnames = {k.lower(): v.lower().rstrip(".") for k, v in (cnames or {}).items()}
+        self.nodata = {n.lower() for n in nodata}
+        self.drop_once = {n.lower() for n in drop_once}
+        self.dropped: set[tuple[str, str]] = set()
         self.wildcard = tuple(wildcard) if wildcard is not None else None
         self.servfail = {n.lower() for n in servfail}
         self.servfail_all = servfail_all

@@ -4,6 +4,7 @@ and exit code through the CLI, and `details.failing` where it matters."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -11,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dnslib import QTYPE, DNSRecord
 
 from ghes_setup import facts
 from ghes_setup.checks.catalogue import Pipeline, rows
+from ghes_setup.dns.lookup import LookupStatus
 from ghes_setup.dns.resolver import DnsResolver, make_resolver
 from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
 from ghes_setup.errors import Unreachable
@@ -427,3 +430,140 @@ def test_make_resolver_resolves_through_a_nameserver(dnsmasq: Start) -> None:
     assert resolver.addresses(f"containers.{ZONE}") == (APEX,)
     with pytest.raises(Unreachable, match=r"cannot resolve example\.com .*REFUSED"):
         resolver.addresses("example.com")
+
+
+# ------------------------------------------------------------------ a lost packet is asked again
+
+
+def test_one_lost_packet_is_asked_again_and_the_check_passes(
+    cli: CliRunner, scripted_dns: Callable[..., ScriptedDns]
+) -> None:
+    # The review's --drop-once: one UDP answer among the run's ~38 never arrives.
+    containers = f"containers.{ZONE}"
+    server = scripted_dns(records={ZONE: [APEX]}, wildcard=[APEX], drop_once=[containers])
+    result = check(cli, server.nameserver)
+    assert result.exit_code == 0, result
+    assert set(statuses(result).values()) == {"pass", "skip"}
+    assert server.dropped == {(containers, "A"), (containers, "AAAA")}
+
+
+def test_a_silent_server_is_asked_twice_within_the_timeout(silent_udp: SilentUdp) -> None:
+    resolver = DnsResolver([silent_udp.nameserver], timeout=0.4)
+    start = time.monotonic()
+    result = resolver.lookup(ZONE)
+    elapsed = time.monotonic() - start
+    assert result.status is LookupStatus.TIMEOUT
+    assert "within 0.4 s (2 attempts)" in result.detail
+    assert elapsed < 0.4 + 0.3, elapsed  # --timeout bounds both attempts together
+    silent_udp.sock.setblocking(False)
+    received: list[str] = []
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            received.append(QTYPE[DNSRecord.parse(silent_udp.sock.recv(512)).q.qtype])
+    assert sorted(received) == ["A", "A", "AAAA", "AAAA"]
+
+
+# ------------------------------------------------------------------ broken CNAME chains: fail
+
+LOOP = {
+    f"containers.{ZONE}": "loop1.loop.test",
+    "loop1.loop.test": "loop2.loop.test",
+    "loop2.loop.test": "loop1.loop.test",
+}
+
+
+def result_of(result: CliResult, check_id: str) -> dict[str, object]:
+    return next(r for r in result.json()["results"] if r["id"] == check_id)  # type: ignore[no-any-return]
+
+
+def test_a_cname_loop_under_a_subdomain_fails_naming_the_loop_exit_1(
+    cli: CliRunner, scripted_dns: Callable[..., ScriptedDns]
+) -> None:
+    # The review's z5: not "could not check ... raise --timeout" (exit 7), a fault in the records
+    server = scripted_dns(records={ZONE: [APEX]}, wildcard=[APEX], cnames=LOOP)
+    result = check(cli, server.nameserver)
+    assert result.exit_code == 1, result
+    assert statuses(result) == {
+        "dns-hostname": "pass",
+        "dns-wildcard": "pass",
+        "dns-subdomains": "fail",
+        "dns-consistency": "skip",
+        "dns-cname-target": "pass",
+    }
+    sub = result_of(result, "dns-subdomains")
+    assert sub["details"]["reasons"] == {f"containers.{ZONE}": "cname-loop"}  # type: ignore[index]
+    assert sub["details"]["unchecked"] == []  # type: ignore[index]
+    assert "containers (cname-loop)" in str(sub["summary"])
+    remedy = str(sub["remedy"])
+    assert remedy.startswith("break the CNAME loop at loop1.loop.test: "), remedy
+    assert f"containers.{ZONE}. 300 IN CNAME {ZONE}." in remedy
+    assert "--timeout" not in remedy
+    assert "\n" not in remedy
+
+
+def test_a_cname_loop_at_the_hostname_fails_it_exit_1(
+    cli: CliRunner, scripted_dns: Callable[..., ScriptedDns]
+) -> None:
+    server = scripted_dns(wildcard=[APEX], cnames={ZONE: "a.loop.test", "a.loop.test": ZONE})
+    result = check(cli, server.nameserver)
+    assert result.exit_code == 1, result
+    assert statuses(result)["dns-hostname"] == "fail"
+    hostname = result_of(result, "dns-hostname")
+    assert hostname["summary"] == (
+        f"{ZONE} leads into a CNAME loop: {ZONE} -> a.loop.test -> {ZONE}"
+    )
+    assert str(hostname["remedy"]).startswith(f"break the CNAME loop at {ZONE}: ")
+    assert hostname["details"]["status"] == "cname-loop"  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ dns-subdomains' remedy
+
+
+def test_names_whose_own_records_hide_a_working_wildcard_are_blamed_not_the_wildcard(
+    cli: CliRunner, scripted_dns: Callable[..., ScriptedDns]
+) -> None:
+    # The review's z10 and z4: `_acme-challenge.containers` TXT makes containers exist without
+    # addresses (NODATA), raw is a CNAME to a name that does not exist (NXDOMAIN); the
+    # wildcard itself resolves, so "add the wildcard" would send the reader the wrong way.
+    server = scripted_dns(
+        records={ZONE: [APEX]},
+        wildcard=[APEX],
+        nodata=[f"containers.{ZONE}"],
+        cnames={f"raw.{ZONE}": "missing.example.net"},
+    )
+    resolver = DnsResolver([server.nameserver], timeout=1)
+    report = run_dns_check(DnsCheckRequest(hostname=ZONE), lookups=resolver)
+    assert report.by_id("dns-wildcard").status.value == "pass"
+    sub = report.by_id("dns-subdomains")
+    assert sub.status.value == "fail"
+    assert sub.details["reasons"] == {f"containers.{ZONE}": "nodata", f"raw.{ZONE}": "nxdomain"}
+    remedy = sub.remedy or ""
+    assert "add the wildcard" not in remedy
+    assert remedy.startswith(
+        f"containers.{ZONE}, raw.{ZONE} (CNAME to missing.example.net) have records of their "
+        f"own that hide the wildcard *.{ZONE} but no address: give each an address record "
+        f"(containers.{ZONE}. 300 IN A {APEX})"
+    ), remedy
+    # the probe's answer is dns-wildcard's: no query more than the names need
+    assert resolver.queries_sent == 2 * (2 + len(SUBDOMAINS))
+
+
+def test_a_wrong_wildcard_is_blamed_for_the_names_that_resolve_through_it(
+    cli: CliRunner, dnsmasq: Start
+) -> None:
+    # The review's z2, plus one name with its own (third) address
+    server = dnsmasq(*ELSEWHERE, f"--host-record=uploads.{ZONE},127.0.0.9")
+    result = check(cli, server)
+    assert result.exit_code == 1, result
+    sub = result_of(result, "dns-subdomains")
+    assert set(sub["details"]["reasons"].values()) == {"different-addresses"}  # type: ignore[index]
+    remedy = str(sub["remedy"])
+    assert remedy.startswith(
+        f"fix the wildcard, which points to {{127.0.0.2}}: *.{ZONE}. 300 IN A {APEX} "
+        f"(that fixes assets.{ZONE}, "
+    ), remedy
+    assert f"uploads.{ZONE}, " not in remedy.split("; ")[0]
+    assert remedy.endswith(
+        f"; fix or delete the records that override the wildcard (uploads.{ZONE} -> "
+        f"{{127.0.0.9}}) so they point to {{{APEX}}}"
+    ), remedy

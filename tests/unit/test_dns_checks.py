@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from ghes_setup import facts
 from ghes_setup.checks.catalogue import Pipeline, rows
 from ghes_setup.checks.model import Report, Status
-from ghes_setup.dns.lookup import Lookup, LookupStatus
+from ghes_setup.dns.lookup import MAX_CHAIN, Lookup, LookupStatus
 from ghes_setup.dns.service import DnsCheckRequest, run_dns_check
 from ghes_setup.errors import InputError
 from ghes_setup.exit_codes import ExitCode, NagiosCode, for_status, nagios_for_status
@@ -321,6 +322,136 @@ def test_a_definite_failure_outranks_an_unanswered_subdomain() -> None:
     assert sub.status is Status.FAIL
     assert sub.details["failing"] == [f"raw.{HOST}"]
     assert sub.details["unchecked"] == [f"media.{HOST}"]
+
+
+# ------------------------------------------------------------------ broken CNAME chains fail
+
+LOOP = {"loop1.example.net": "loop2.example.net", "loop2.example.net": "loop1.example.net"}
+
+
+def test_hostname_in_a_cname_loop_fails_naming_the_loop_not_could_not_check() -> None:
+    report = run(zone(apex=(), cnames={HOST: "lb.example.net", "lb.example.net": HOST}))
+    hostname = report.by_id("dns-hostname")
+    assert hostname.status is Status.FAIL
+    assert hostname.summary == f"{HOST} leads into a CNAME loop: {HOST} -> lb.example.net -> {HOST}"
+    assert (hostname.remedy or "").startswith(f"break the CNAME loop at {HOST}: ")
+    assert "--timeout" not in (hostname.remedy or "")
+    assert hostname.details["status"] == "cname-loop"
+    assert report.by_id("dns-wildcard").status is Status.SKIP
+    assert for_status(report.status) is ExitCode.CHECK_FAILED
+
+
+def test_wildcard_in_a_cname_loop_fails_naming_the_loop() -> None:
+    class LoopingWildcard(FakeZone):
+        def resolve(self, name: str, server: str) -> Lookup:
+            if name.endswith("." + HOST) and name not in self.records:
+                self.cnames.setdefault(name, "loop1.example.net")
+            return super().resolve(name, server)
+
+    report = run(LoopingWildcard(records={HOST: (IP,)}, cnames=dict(LOOP)))
+    wildcard = report.by_id("dns-wildcard")
+    assert wildcard.status is Status.FAIL
+    assert "loop1.example.net -> loop2.example.net -> loop1.example.net" in wildcard.summary
+    assert wildcard.remedy == (
+        f"break the CNAME loop at loop1.example.net: point the wildcard at {HOST}: "
+        f"*.{HOST}. 300 IN CNAME {HOST}."
+    )
+    sub = report.by_id("dns-subdomains")
+    assert sub.status is Status.FAIL
+    assert set(sub.details["reasons"].values()) == {"cname-loop"}
+
+
+def test_subdomain_in_a_cname_loop_fails_and_is_not_unchecked() -> None:
+    containers = f"containers.{HOST}"
+    sub = run(zone(cnames={containers: "loop1.example.net", **LOOP})).by_id("dns-subdomains")
+    assert sub.status is Status.FAIL
+    assert sub.details["reasons"] == {containers: "cname-loop"}
+    assert sub.details["unchecked"] == []
+    assert sub.remedy == (
+        f"break the CNAME loop at loop1.example.net: {containers} must lead to {HOST} "
+        f"({containers}. 300 IN CNAME {HOST}.)"
+    )
+
+
+def test_subdomain_with_a_chain_longer_than_the_limit_fails() -> None:
+    containers = f"containers.{HOST}"
+    hops = [containers, *(f"hop{i}.example.net" for i in range(MAX_CHAIN)), HOST]
+    sub = run(zone(cnames=dict(itertools.pairwise(hops)))).by_id("dns-subdomains")
+    assert sub.status is Status.FAIL
+    assert sub.details["reasons"] == {containers: "cname-chain-too-long"}
+    assert (sub.remedy or "").startswith(
+        f"shorten the CNAME chain of {containers} to at most {MAX_CHAIN} hops: "
+    )
+
+
+def test_a_cname_loop_on_one_nameserver_is_a_disagreement_shown_as_such() -> None:
+    report = run(zone(), zone(apex=(), cnames={HOST: HOST}))
+    consistency = report.by_id("dns-consistency")
+    assert consistency.status is Status.FAIL
+    assert consistency.details["answers"][HOST] == {str(NS1): [IP], str(NS2): "cname-loop"}
+
+
+# ------------------------------------------------------------------ dns-subdomains: whom to blame
+
+
+def test_missing_names_under_a_working_wildcard_are_blamed_on_their_own_records() -> None:
+    # `_acme-challenge.containers` TXT: containers exists without addresses (NODATA);
+    # raw is a CNAME to a name that does not exist (NXDOMAIN). The wildcard is fine.
+    z = zone(nodata={f"containers.{HOST}"}, cnames={f"raw.{HOST}": "missing.example.net"})
+    report = run(z)
+    assert report.by_id("dns-wildcard").status is Status.PASS
+    sub = report.by_id("dns-subdomains")
+    assert sub.details["reasons"] == {f"containers.{HOST}": "nodata", f"raw.{HOST}": "nxdomain"}
+    assert sub.details["wildcard"]["addresses"] == [IP]
+    remedy = sub.remedy or ""
+    assert "add the wildcard" not in remedy
+    assert remedy.startswith(
+        f"containers.{HOST}, raw.{HOST} (CNAME to missing.example.net) have records of their "
+        f"own that hide the wildcard *.{HOST} but no address: give each an address record "
+        f"(containers.{HOST}. 300 IN A {IP}) in place of those records, or remove them"
+    )
+
+
+def test_one_name_hiding_the_wildcard_is_named_in_the_singular() -> None:
+    sub = run(zone(nodata={f"containers.{HOST}"})).by_id("dns-subdomains")
+    assert (sub.remedy or "").startswith(
+        f"containers.{HOST} has records of its own that hide the wildcard *.{HOST} but no "
+        f"address: give it an address record (containers.{HOST}. 300 IN A {IP})"
+    )
+
+
+def test_a_wrong_wildcard_is_blamed_not_records_overriding_it() -> None:
+    sub = run(zone(wildcard=(OTHER,))).by_id("dns-subdomains")
+    assert set(sub.details["reasons"].values()) == {"different-addresses"}
+    remedy = sub.remedy or ""
+    assert "override" not in remedy
+    assert remedy.startswith(
+        f"fix the wildcard, which points to {{{OTHER}}}: *.{HOST}. 300 IN A {IP} "
+        f"(that fixes assets.{HOST}, "
+    )
+    assert remedy.endswith(" and 9 more)")
+
+
+def test_a_wrong_wildcard_and_a_record_of_its_own_are_told_apart() -> None:
+    uploads = f"uploads.{HOST}"
+    sub = run(zone(wildcard=(OTHER,), records={uploads: ("10.7.7.7",)})).by_id("dns-subdomains")
+    first, second = (sub.remedy or "").split("; ")
+    assert first.startswith("fix the wildcard") and uploads not in first
+    assert second == (
+        f"fix or delete the records that override the wildcard ({uploads} -> {{10.7.7.7}}) "
+        f"so they point to {{{IP}}}"
+    )
+
+
+def test_without_a_wildcard_a_record_pointing_elsewhere_overrides_nothing() -> None:
+    hosts = facts.isolation_hosts(HOST, None)
+    records = dict.fromkeys(hosts, (IP,))
+    records[f"uploads.{HOST}"] = (OTHER,)
+    sub = run(zone(wildcard=None, records=records)).by_id("dns-subdomains")
+    assert sub.remedy == (
+        f"fix or delete the records of their own (uploads.{HOST} -> {{{OTHER}}}) so they point "
+        f"to {{{IP}}}"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ order, the cache and make_resolver are tested on real dnspython messages."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+from types import SimpleNamespace
 
 import dns.message
 import dns.rcode
@@ -12,8 +14,15 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from ghes_setup.dns.lookup import Lookup, LookupStatus, format_set, sort_addresses
-from ghes_setup.dns.resolver import DnsAddressResolver, DnsResolver, _Answer, make_resolver
+from ghes_setup.dns import resolver as resolver_module
+from ghes_setup.dns.lookup import MAX_CHAIN, Lookup, LookupStatus, format_set, sort_addresses
+from ghes_setup.dns.resolver import (
+    ATTEMPTS,
+    DnsAddressResolver,
+    DnsResolver,
+    _Answer,
+    make_resolver,
+)
 from ghes_setup.errors import Unreachable
 from ghes_setup.net import Nameserver, ResolveOverrides, SystemResolver
 from tests.dns.fakes import HOST, IP, FakeDns, zone
@@ -118,11 +127,109 @@ def test_chain_ending_without_data_is_asked_again_for_its_target() -> None:
     assert result.cname_chain == ("edge.lb.test", HOST)
 
 
-def test_cname_loop_is_servfail_not_a_hang() -> None:
+def test_cname_loop_is_a_definitive_cname_loop_not_servfail_or_a_hang() -> None:
     records = {"a.test": [("CNAME", "b.test.")], "b.test": [("CNAME", "a.test.")]}
     result = ZoneResolver({NS1: Zone(records, include_chain_targets=False)}).lookup("a.test")
-    assert result.status is LookupStatus.SERVFAIL
-    assert "CNAME loop" in result.detail
+    assert result.status is LookupStatus.CNAME_LOOP
+    assert result.status.definitive and result.status.broken and not result.status.missing
+    assert result.cname_loop == ("a.test", "b.test", "a.test")
+    assert "CNAME loop at a.test" in result.detail
+
+
+@pytest.mark.parametrize("chased", [True, False])
+def test_a_loop_further_down_the_chain_is_shown_from_where_it_starts(chased: bool) -> None:
+    # z4/z5 of the review: containers -> loop1 -> loop2 -> loop1, whether the server puts the
+    # whole loop in one answer (a recursive resolver) or one CNAME per answer (authoritative)
+    records = {
+        f"containers.{HOST}": [("CNAME", "loop1.example.test.")],
+        "loop1.example.test": [("CNAME", "loop2.example.test.")],
+        "loop2.example.test": [("CNAME", "loop1.example.test.")],
+    }
+    r = ZoneResolver({NS1: Zone(records, include_chain_targets=chased)})
+    result = r.lookup(f"containers.{HOST}")
+    assert result.status is LookupStatus.CNAME_LOOP
+    assert result.cname_loop == ("loop1.example.test", "loop2.example.test", "loop1.example.test")
+
+
+@pytest.mark.parametrize("chased", [True, False])
+def test_a_chain_longer_than_the_limit_is_long_chain(chased: bool) -> None:
+    hops = [f"hop{i}.test" for i in range(MAX_CHAIN + 2)]
+    records = {a: [("CNAME", b + ".")] for a, b in itertools.pairwise(hops)}
+    records[hops[-1]] = [("A", IP)]
+    r = ZoneResolver({NS1: Zone(records, include_chain_targets=chased)})
+    result = r.lookup(hops[0])
+    assert result.status is LookupStatus.LONG_CHAIN
+    assert result.status.definitive and result.status.broken
+    assert f"CNAME chain longer than {MAX_CHAIN}" in result.detail
+    # the limit itself is fine, even asked one CNAME at a time
+    within = r.lookup(hops[1])
+    assert within.ok, within
+    assert len(within.cname_chain) == MAX_CHAIN
+
+
+class LosesPackets(ZoneResolver):
+    """The first `lose` attempts of each (name, type) time out, as a lost UDP packet does,
+    spending the whole wait they were given on the resolver's clock (`clock`, patched in by
+    `losing`); `waits` records the timeout each attempt was given."""
+
+    def __init__(self, zones: dict[Nameserver, Zone], lose: int, **kw: object) -> None:
+        super().__init__(zones, **kw)
+        self.lose = lose
+        self.waits: list[tuple[str, str, float]] = []
+        self.clock = [0.0]
+
+    def _send(self, server, name, wanted, timeout, rdtype):  # type: ignore[no-untyped-def,override]
+        with self.sent_lock:
+            self.waits.append((name, rdtype, timeout))
+            attempt = sum(1 for n, t, _ in self.waits if (n, t) == (name, rdtype))
+        if attempt <= self.lose:
+            self.clock[0] += timeout
+            return _Answer(LookupStatus.TIMEOUT, server=str(server), detail="lost")
+        return super()._send(server, name, wanted, timeout, rdtype)
+
+
+def losing(monkeypatch: pytest.MonkeyPatch, lose: int, timeout: float) -> LosesPackets:
+    """A resolver on a fake clock: the lost attempts' waits add up on it, without sleeping."""
+    r = LosesPackets({NS1: Zone({HOST: [("A", IP)]})}, lose=lose, timeout=timeout)
+    monkeypatch.setattr(resolver_module, "time", SimpleNamespace(monotonic=lambda: r.clock[0]))
+    return r
+
+
+def test_a_query_that_timed_out_is_sent_once_more_within_the_same_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    r = losing(monkeypatch, lose=1, timeout=2.0)
+    assert r._resolve(NS1, HOST, "A").addresses == (IP,)
+    waits = [w for _, _, w in r.waits]
+    assert len(waits) == ATTEMPTS == 2
+    # the budget is split, not doubled: --timeout still bounds the whole wait
+    assert waits == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert r.clock[0] <= 2.0
+
+
+def test_a_query_that_times_out_every_time_is_a_timeout_naming_the_attempts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    r = losing(monkeypatch, lose=ATTEMPTS, timeout=1.0)
+    result = r._resolve(NS1, HOST, "A")
+    assert result.status is LookupStatus.TIMEOUT
+    assert "within 1 s (2 attempts)" in result.detail
+    assert len(r.waits) == ATTEMPTS
+    assert r.clock[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("rcode", [dns.rcode.NXDOMAIN, dns.rcode.SERVFAIL, dns.rcode.REFUSED])
+def test_an_answer_is_never_retried(rcode: int) -> None:
+    r = ZoneResolver({NS1: Zone({}, rcode={HOST: rcode})})
+    assert r.lookup(HOST).status is not LookupStatus.OK
+    assert sorted(r.sent) == [(str(NS1), HOST, "A"), (str(NS1), HOST, "AAAA")]
+
+
+def test_an_unreachable_server_is_not_retried() -> None:
+    down = _Answer(LookupStatus.UNREACHABLE, server=str(NS1), detail="refused")
+    r = ZoneResolver({NS1: Zone({}, error=down)})
+    assert r.lookup(HOST).status is LookupStatus.UNREACHABLE
+    assert len(r.sent) == 2
 
 
 def test_nxdomain_and_nodata_are_told_apart() -> None:
