@@ -169,9 +169,11 @@ class BlobDownloader:
         if page_size and url is not None:
             url = url.copy_merge_params({"n": str(page_size)})
         tags: list[str] = []
-        for _ in range(1000):  # a bound, in case a registry links pages in a circle
-            if url is None:
+        visited: set[str] = set()
+        for _ in range(1000):  # a bound on the pages of a registry that never stops linking
+            if url is None or str(url) in visited:  # a page linking back: the list is done
                 break
+            visited.add(str(url))
             response = self._s.send(
                 "GET",
                 url,

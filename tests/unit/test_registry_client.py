@@ -540,6 +540,19 @@ def test_tags_next_link_on_another_host_gets_no_credentials() -> None:
     assert fake.credentials_elsewhere() == []
 
 
+def test_a_tags_page_linking_back_to_itself_ends_the_list() -> None:
+    fake = FakeRegistry()
+    client = make(fake)
+    body, mt, _ = _push_image(client)
+    client.push_manifest(REPO, "a", body, mt)
+    link = f'</v2/{REPO}/tags/list>; rel="next"'  # the very page just read
+    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
+        200, json={"name": repo, "tags": ["a"]}, headers={"Link": link}
+    )
+    assert client.list_tags(REPO) == ["a"]
+    assert len(fake.requests("GET", "/tags/list")) == 1
+
+
 def test_tags_next_link_that_downgrades_to_http_is_refused() -> None:
     fake = Elsewhere()
     client = make(fake)
