@@ -1,9 +1,11 @@
-"""dns-consistency: every configured nameserver gives the same addresses for HOSTNAME and
-for the wildcard probe.
+"""dns-consistency: every configured nameserver gives the same addresses for HOSTNAME, the
+wildcard probe and every isolation subdomain.
 
 Split-horizon setups, a secondary that missed a zone transfer, or an internal resolver with a
-stale override all make some clients reach the appliance and others not. Each nameserver is
-asked on its own (the given `--nameserver`s, else the system's resolv.conf). NXDOMAIN, NODATA
+stale override all make some clients reach the appliance and others not; a stale record of its
+own for one subdomain (`containers.` on the secondary only) is the case dns-subdomains cannot
+see, as it takes the first server's answer like a stub resolver. Each nameserver is asked on
+its own (the given `--nameserver`s, else the system's resolv.conf). NXDOMAIN, NODATA
 and a broken CNAME chain count as "no addresses"; a server that gives no answer at all makes the
 check `error` unless two others already disagree (then it fails: that is definite news).
 """
@@ -21,7 +23,8 @@ from ghes_setup.net import Nameserver
 
 @check("dns-consistency", area="dns")
 def nameservers_agree(ctx: DnsContext) -> Outcome:
-    """All given nameservers return the same addresses for HOSTNAME and the wildcard."""
+    """All given nameservers return the same addresses for HOSTNAME, the wildcard and every
+    isolation subdomain."""
     servers = ctx.lookups.nameservers
     if len(servers) < 2:
         which = f" ({servers[0]})" if servers else ""
@@ -29,7 +32,7 @@ def nameservers_agree(ctx: DnsContext) -> Outcome:
             f"only one nameserver to compare{which}" if servers else "no nameserver to compare",
             details={"nameservers": [str(s) for s in servers]},
         )
-    names = (ctx.hostname, ctx.probe_name)
+    names = (ctx.hostname, ctx.probe_name, *ctx.subdomain_hosts)
 
     def ask(server: Nameserver) -> dict[str, Lookup]:
         return dict(ctx.lookups.lookup_many(names, server=server))
@@ -78,7 +81,7 @@ def nameservers_agree(ctx: DnsContext) -> Outcome:
         )
     if unanswered:
         return could_not_check(unanswered[0], "that the nameservers agree", **details)
-    return Outcome.passed(
-        f"{len(servers)} nameservers agree on {ctx.hostname} and the wildcard",
-        details=details,
-    )
+    agreed = f"{ctx.hostname} and the wildcard"
+    if ctx.subdomain_hosts:
+        agreed = f"{ctx.hostname}, the wildcard and {len(ctx.subdomain_hosts)} isolation subdomains"
+    return Outcome.passed(f"{len(servers)} nameservers agree on {agreed}", details=details)

@@ -500,7 +500,8 @@ def test_two_nameservers_disagreeing_on_the_wildcard_fail() -> None:
     report = run(zone(), zone(wildcard=None))
     consistency = report.by_id("dns-consistency")
     assert consistency.status is Status.FAIL
-    assert consistency.details["disagree"] == [consistency.details["probe"]]
+    # The wildcard first, then the subdomains that only it gives.
+    assert consistency.details["disagree"][0] == consistency.details["probe"]
     assert "disagree on the wildcard" in consistency.summary
     assert "10.0.0.54: {}" in consistency.summary
     # the stub-mode checks used the first server, which has the wildcard
@@ -512,6 +513,16 @@ def test_two_nameservers_disagreeing_on_hostname_fail() -> None:
     consistency = report.by_id("dns-consistency")
     assert consistency.status is Status.FAIL
     assert HOST in consistency.details["disagree"]
+
+
+def test_a_stale_subdomain_record_on_the_second_nameserver_fails_consistency() -> None:
+    # dns-subdomains takes the first server's answers (a stub resolver): only this sees it.
+    report = run(zone(), zone(records={f"containers.{HOST}": (OTHER,)}))
+    consistency = report.by_id("dns-consistency")
+    assert consistency.status is Status.FAIL
+    assert consistency.details["disagree"] == [f"containers.{HOST}"]
+    assert f"disagree on containers.{HOST}" in consistency.summary
+    assert report.by_id("dns-subdomains").status is Status.PASS
 
 
 def test_nxdomain_and_nodata_agree_on_no_addresses() -> None:
