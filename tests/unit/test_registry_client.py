@@ -519,6 +519,18 @@ def test_upload_location_that_downgrades_to_http_is_refused(basic: bool) -> None
     assert not [url for _, url, _ in fake.seen if url.startswith("http://")]
 
 
+def _tag_a_linking_to(fake: FakeRegistry, link: str) -> RegistryClient:
+    """A client of `fake`, whose repository has the tag `a` on a tag list page that names
+    `link` as the next page."""
+    client = make(fake)
+    body, mt, _ = _push_image(client)
+    client.push_manifest(REPO, "a", body, mt)
+    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
+        200, json={"name": repo, "tags": ["a"]}, headers={"Link": f'<{link}>; rel="next"'}
+    )
+    return client
+
+
 def test_tags_next_link_on_another_host_gets_no_credentials() -> None:
     fake = Elsewhere()
     mirror: list[str | None] = []
@@ -528,12 +540,8 @@ def test_tags_next_link_on_another_host_gets_no_credentials() -> None:
         return httpx.Response(200, json={"name": REPO, "tags": ["b"]})
 
     fake.others["mirror.elsewhere.test"] = next_page
-    client = make(fake)
-    body, mt, _ = _push_image(client)
-    client.push_manifest(REPO, "a", body, mt)
-    link = f'<https://mirror.elsewhere.test/v2/{REPO}/tags/list?n=1&last=a>; rel="next"'
-    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
-        200, json={"name": repo, "tags": ["a"]}, headers={"Link": link}
+    client = _tag_a_linking_to(
+        fake, f"https://mirror.elsewhere.test/v2/{REPO}/tags/list?n=1&last=a"
     )
     assert client.list_tags(REPO) == ["a", "b"]
     assert mirror == [None]
@@ -542,26 +550,14 @@ def test_tags_next_link_on_another_host_gets_no_credentials() -> None:
 
 def test_a_tags_page_linking_back_to_itself_ends_the_list() -> None:
     fake = FakeRegistry()
-    client = make(fake)
-    body, mt, _ = _push_image(client)
-    client.push_manifest(REPO, "a", body, mt)
-    link = f'</v2/{REPO}/tags/list>; rel="next"'  # the very page just read
-    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
-        200, json={"name": repo, "tags": ["a"]}, headers={"Link": link}
-    )
+    client = _tag_a_linking_to(fake, f"/v2/{REPO}/tags/list")  # the very page just read
     assert client.list_tags(REPO) == ["a"]
     assert len(fake.requests("GET", "/tags/list")) == 1
 
 
 def test_tags_next_link_that_downgrades_to_http_is_refused() -> None:
     fake = Elsewhere()
-    client = make(fake)
-    body, mt, _ = _push_image(client)
-    client.push_manifest(REPO, "a", body, mt)
-    link = f'<http://{REGISTRY}/v2/{REPO}/tags/list?n=1&last=a>; rel="next"'
-    fake._tag_list = lambda request, repo: httpx.Response(  # type: ignore[method-assign]
-        200, json={"name": repo, "tags": ["a"]}, headers={"Link": link}
-    )
+    client = _tag_a_linking_to(fake, f"http://{REGISTRY}/v2/{REPO}/tags/list?n=1&last=a")
     with pytest.raises(UnsafeTarget):
         client.list_tags(REPO)
     assert not [url for _, url, _ in fake.seen if url.startswith("http://")]
