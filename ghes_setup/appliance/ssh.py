@@ -49,6 +49,7 @@ from ghes_setup.appliance.transport import (
     check_run_id,
     decode_config,
     encode_config,
+    normalise_pem,
     spec,
 )
 from ghes_setup.errors import (
@@ -344,7 +345,7 @@ class SshTransport(TransportBase):
                 hint="if the write had not committed, the appliance puts the old values back "
                 "by itself (journal ~/.ghes-setup/journal); `ghes-setup config show` tells which",
             ) from None
-        if current == dict(values):
+        if all(_same_text(current.get(key), text) for key, text in values.items()):
             return  # the commit made it before the drop
         raise Unreachable(
             f"SSH connection to {self.options.where} dropped while writing settings "
@@ -508,3 +509,13 @@ def _readline(reader: paramiko.BufferedFile[bytes]) -> str | None:
         return None
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
     return text.rstrip("\r\n")
+
+
+def _same_text(stored: str | None, written: str | None) -> bool:
+    """A value read back is the one written: PEM compared in the appliance's form (`ghe-config`
+    may keep a certificate without its final newline, or with CRLF), anything else exactly."""
+    if stored is None or written is None:
+        return stored == written
+    if "-----BEGIN " in written:
+        return normalise_pem(stored) == normalise_pem(written)
+    return stored == written

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from ghes_setup.appliance import ssh
+from ghes_setup.appliance.ssh_connection import SshConnection, SshOptions
+from ghes_setup.errors import Unreachable
 
 GHE_CONFIG_STUB = r"""#!/bin/bash
 # Test stub: git-config storage; secrets.* in secrets.conf. FAIL_KEY makes setting it fail.
@@ -347,3 +349,29 @@ def test_a_roll_back_unsets_a_key_that_printed_an_empty_value(shell: Shell) -> N
     rc, out = shell.run(ssh.WRITE_SCRIPT, [], payload, FAIL_KEY="secrets.packages.aws-secret-key")
     assert rc == 1 and out.startswith("FAIL ")
     assert shell.config("github-ssl.cert") is None
+
+
+# --- after a dropped write: was it committed?
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+class ReadsBack(ssh.SshTransport):
+    """A transport whose reconnect after a drop reads `stored` back for every key."""
+
+    def __init__(self, stored: str) -> None:
+        super().__init__(SshConnection(SshOptions(host="ghe.example.com")))
+        self.stored = stored
+
+    def _read(self, *, identify: bool, keys: list[str]) -> tuple[None, dict[str, str | None]]:
+        return None, dict.fromkeys(keys, self.stored)
+
+
+@pytest.mark.parametrize("stored", [PEM, PEM.rstrip("\n"), PEM.replace("\n", "\r\n")])
+def test_a_certificate_committed_before_the_drop_is_found_in_any_pem_form(stored: str) -> None:
+    ReadsBack(stored)._after_drop({"github-ssl.cert": PEM}, "connection reset")  # committed
+
+
+def test_a_write_rolled_back_after_the_drop_says_nothing_was_changed() -> None:
+    with pytest.raises(Unreachable, match="nothing was changed"):
+        ReadsBack("old value")._after_drop({"core.subdomain-isolation": "true"}, "reset")
