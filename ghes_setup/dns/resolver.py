@@ -48,8 +48,9 @@ if TYPE_CHECKING:
     import dns.rdatatype
 
 DEFAULT_TIMEOUT = 3.0
-# A query that gets no answer is sent once more, like glibc's `attempts:2`: one lost UDP
-# packet among the ~38 queries of a run must not turn a check into "could not check".
+# A query that gets no answer is sent once more on the same socket (`_exchange`), like glibc's
+# `attempts:2`: one lost UDP packet among the ~38 queries of a run must not turn a check into
+# "could not check", and an answer to the first send still counts until the timeout.
 ATTEMPTS = 2
 # Concurrent queries per `lookup_many` call: every isolation subdomain, A and AAAA, at once.
 MAX_WORKERS = 64
@@ -187,7 +188,15 @@ class DnsResolver:
         # One query more than hops: a server that gives one CNAME per answer needs it for the
         # addresses at the end of a chain of MAX_CHAIN hops.
         for _ in range(MAX_CHAIN + 1):
-            response = self._ask(server, current, wanted, deadline, rdtype)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _Answer(
+                    LookupStatus.TIMEOUT,
+                    chain=tuple(chain),
+                    server=where,
+                    detail=f"{rdtype} {name}: no answer from {where} within {self.timeout:g} s",
+                )
+            response = self._send(server, current, wanted, remaining, rdtype)
             if isinstance(response, _Answer):  # no answer to judge; keep the chain so far
                 return replace(response, chain=tuple(chain))
             rcode = response.rcode()
@@ -225,35 +234,6 @@ class DnsResolver:
             current = chain[-1]  # the chain ended in a CNAME without data: ask for its target
         return _too_long(rdtype, name, chain, where)
 
-    def _ask(
-        self,
-        server: Nameserver,
-        name: str,
-        wanted: dns.rdatatype.RdataType,
-        deadline: float,
-        rdtype: str,
-    ) -> dns.message.Message | _Answer:
-        """`_send`, sent again when it got no answer. Each attempt gets an equal share of what
-        is left before `deadline`, so --timeout still bounds the whole wait; only a timeout is
-        retried: NXDOMAIN, SERVFAIL or REFUSED is the server's answer, and asking again would
-        get the same."""
-        sent = 0
-        while sent < ATTEMPTS:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            answer = self._send(server, name, wanted, remaining / (ATTEMPTS - sent), rdtype)
-            sent += 1
-            if not (isinstance(answer, _Answer) and answer.status is LookupStatus.TIMEOUT):
-                return answer
-        where = str(server)
-        tries = f" ({sent} attempts)" if sent > 1 else ""
-        return _Answer(
-            LookupStatus.TIMEOUT,
-            server=where,
-            detail=f"{rdtype} {name}: no answer from {where} within {self.timeout:g} s{tries}",
-        )
-
     def _send(
         self,
         server: Nameserver,
@@ -273,15 +253,14 @@ class DnsResolver:
             self.queries_sent += 1
         event("dns", f"> {rdtype} {name} @{where}")
         try:
-            response, tcp = dns.query.udp_with_fallback(
-                query, server.address, timeout=timeout, port=server.port, ignore_unexpected=True
-            )
+            response, tcp = _exchange(query, server, timeout)
         except dns.exception.Timeout:
             event("dns", f"! {rdtype} {name} @{where}: timeout")
             return _Answer(
                 LookupStatus.TIMEOUT,
                 server=where,
-                detail=f"{rdtype} {name}: no answer from {where} within {self.timeout:g} s",
+                detail=f"{rdtype} {name}: no answer from {where} within {self.timeout:g} s "
+                f"(sent {ATTEMPTS} times)",
             )
         except OSError as exc:  # ICMP port unreachable, no route, bad address family
             return _Answer(
@@ -301,6 +280,52 @@ class DnsResolver:
             f"{dns.rcode.to_text(response.rcode())}, {len(response.answer)} answer RRset(s)",
         )
         return response
+
+
+def _exchange(
+    query: dns.message.Message, server: Nameserver, timeout: float
+) -> tuple[dns.message.Message, bool]:
+    """One query over UDP, sent again on the same socket when no answer has come after an equal
+    share of `timeout` (ATTEMPTS sends in all), then over TCP if the answer was truncated.
+
+    An answer to any of the sends counts until `timeout` is up: a lost packet is made good, and
+    a slow server that answers the first send late loses nothing (glibc's resolver resends the
+    same way, `attempts:2`). Raises `dns.exception.Timeout` when nothing came."""
+    import socket
+
+    import dns.exception
+    import dns.inet
+    import dns.message
+    import dns.query
+
+    family = dns.inet.af_for_address(server.address)
+    destination = dns.inet.low_level_address_tuple((server.address, server.port), family)
+    deadline = time.monotonic() + timeout
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        for attempt in range(1, ATTEMPTS + 1):
+            dns.query.send_udp(sock, query, destination)
+            left = deadline - time.monotonic()
+            wait = left if attempt == ATTEMPTS else left / (ATTEMPTS - attempt + 1)
+            try:
+                # dnspython's expirations are wall-clock times.
+                response, _ = dns.query.receive_udp(
+                    sock,
+                    destination,
+                    expiration=time.time() + max(wait, 0.0),
+                    ignore_unexpected=True,
+                    ignore_errors=True,  # a stray or mismatched datagram is not the answer
+                    query=query,
+                    raise_on_truncation=True,
+                )
+                return response, False
+            except dns.message.Truncated:
+                break
+            except dns.exception.Timeout:
+                if attempt == ATTEMPTS:
+                    raise
+    left = max(deadline - time.monotonic(), 0.001)
+    return dns.query.tcp(query, server.address, timeout=left, port=server.port), True
 
 
 def _too_long(rdtype: str, name: str, chain: list[str], where: str) -> _Answer:

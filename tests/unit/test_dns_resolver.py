@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from types import SimpleNamespace
 
 import dns.message
 import dns.rcode
@@ -14,10 +13,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from ghes_setup.dns import resolver as resolver_module
 from ghes_setup.dns.lookup import MAX_CHAIN, Lookup, LookupStatus, format_set, sort_addresses
 from ghes_setup.dns.resolver import (
-    ATTEMPTS,
     DnsAddressResolver,
     DnsResolver,
     _Answer,
@@ -167,55 +164,7 @@ def test_a_chain_longer_than_the_limit_is_long_chain(chased: bool) -> None:
     assert len(within.cname_chain) == MAX_CHAIN
 
 
-class LosesPackets(ZoneResolver):
-    """The first `lose` attempts of each (name, type) time out, as a lost UDP packet does,
-    spending the whole wait they were given on the resolver's clock (`clock`, patched in by
-    `losing`); `waits` records the timeout each attempt was given."""
-
-    def __init__(self, zones: dict[Nameserver, Zone], lose: int, **kw: object) -> None:
-        super().__init__(zones, **kw)
-        self.lose = lose
-        self.waits: list[tuple[str, str, float]] = []
-        self.clock = [0.0]
-
-    def _send(self, server, name, wanted, timeout, rdtype):  # type: ignore[no-untyped-def,override]
-        with self.sent_lock:
-            self.waits.append((name, rdtype, timeout))
-            attempt = sum(1 for n, t, _ in self.waits if (n, t) == (name, rdtype))
-        if attempt <= self.lose:
-            self.clock[0] += timeout
-            return _Answer(LookupStatus.TIMEOUT, server=str(server), detail="lost")
-        return super()._send(server, name, wanted, timeout, rdtype)
-
-
-def losing(monkeypatch: pytest.MonkeyPatch, lose: int, timeout: float) -> LosesPackets:
-    """A resolver on a fake clock: the lost attempts' waits add up on it, without sleeping."""
-    r = LosesPackets({NS1: Zone({HOST: [("A", IP)]})}, lose=lose, timeout=timeout)
-    monkeypatch.setattr(resolver_module, "time", SimpleNamespace(monotonic=lambda: r.clock[0]))
-    return r
-
-
-def test_a_query_that_timed_out_is_sent_once_more_within_the_same_timeout(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    r = losing(monkeypatch, lose=1, timeout=2.0)
-    assert r._resolve(NS1, HOST, "A").addresses == (IP,)
-    waits = [w for _, _, w in r.waits]
-    assert len(waits) == ATTEMPTS == 2
-    # the budget is split, not doubled: --timeout still bounds the whole wait
-    assert waits == [pytest.approx(1.0), pytest.approx(1.0)]
-    assert r.clock[0] <= 2.0
-
-
-def test_a_query_that_times_out_every_time_is_a_timeout_naming_the_attempts(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    r = losing(monkeypatch, lose=ATTEMPTS, timeout=1.0)
-    result = r._resolve(NS1, HOST, "A")
-    assert result.status is LookupStatus.TIMEOUT
-    assert "within 1 s (2 attempts)" in result.detail
-    assert len(r.waits) == ATTEMPTS
-    assert r.clock[0] == pytest.approx(1.0)
+# A lost packet and a slow server, over real UDP: tests/dns/test_dns_scenarios.py.
 
 
 @pytest.mark.parametrize("rcode", [dns.rcode.NXDOMAIN, dns.rcode.SERVFAIL, dns.rcode.REFUSED])
