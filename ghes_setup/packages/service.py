@@ -321,10 +321,23 @@ def enable_packages(
             before_push=hooks.before_push,
             after_apply=hooks.after_apply,
         )
-        if hooks.blob_check is None and not outcome.dry_run and desired.get("packages.enabled"):
-            # Nothing to write (a run again after the storage itself was fixed, or broke): the
-            # command still says only what the storage's own tests say.
-            hooks.check_storage("GitHub Packages is enabled as the site file says")
+        followed = outcome.status is not None and outcome.status.successful
+        settled = outcome.plan.empty or followed  # not --no-wait, nor a run still going
+        if (
+            hooks.blob_check is None
+            and settled
+            and not outcome.dry_run
+            and desired.get("packages.enabled")
+        ):
+            # Nothing to write (a run again after the storage itself was fixed, or broke), or a
+            # run that changed no storage setting: the command still ends with what the
+            # storage's own tests say.
+            run = outcome.run.run_id if outcome.run else None
+            hooks.check_storage(
+                f"GitHub Packages is applied (run {run})"
+                if followed
+                else "GitHub Packages is enabled as the site file says"
+            )
     return EnableOutcome(outcome, hooks.precheck, hooks.blob_check)
 
 

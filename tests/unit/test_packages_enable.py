@@ -132,6 +132,19 @@ def test_enable_again_after_the_storage_broke_fails_though_nothing_is_to_change(
     assert exit_codes.for_error(info.value) == exit_codes.ExitCode.CHECK_FAILED
 
 
+def test_no_wait_or_a_run_in_progress_runs_no_blob_check_before_the_run_ends(
+    opened: list[ApplianceTransport], tmp_path: Path
+) -> None:
+    fake = FakeAppliance(storage=GOOD, apply_polls=10_000)
+    started = enable(fake, opened, tmp_path, wait=False)
+    assert started.apply.run is not None and started.blob_check is None
+    assert [c[0] for c in fake.utility_calls] == ["ghe-packages-precheck"]
+    # Nothing left to write while that run goes on: still no blob check.
+    again = enable(fake, opened, tmp_path)
+    assert again.blob_check is None
+    assert [c[0] for c in fake.utility_calls] == ["ghe-packages-precheck"]
+
+
 def test_wrong_secret_fails_at_the_precheck_with_nothing_written(
     opened: list[ApplianceTransport], tmp_path: Path
 ) -> None:
