@@ -556,8 +556,7 @@ def _landed(transport: ApplianceTransport, plan: Plan) -> tuple[str, ...] | None
         current = transport.read_settings(list(target))
     except GhesSetupError:
         return None
-    same = checkpoints.digest
-    return tuple(n for n, value in target.items() if same(n, current[n]) == same(n, value))
+    return tuple(n for n, value in target.items() if same_value(n, current[n], value))
 
 
 def _mark(

@@ -210,7 +210,8 @@ class FakeAppliance(TransportBase):
             self._reach()
             check_run_id(run_id)
             if any(not r.done for r in self.runs.values()):
-                # What the SSH and Manage API transports raise (RefusedTarget, exit 6).
+                # What the SSH and Manage API transports raise (RefusedTarget; apply wraps it
+                # in ApplyFailed, exit 6).
                 raise RefusedTarget("a configuration run is already in progress")
             run = _FakeApplyRun(run_id, APPLY_STEPS, self._fail_next, self.apply_polls)
             self._fail_next = None
