@@ -43,7 +43,7 @@ from ghes_setup.registry.retry import (
     parse_retry_after,
 )
 from ghes_setup.registry.token_auth import Credentials, TokenAuth
-from ghes_setup.registry.wire import error_body, unreachable, untrusted
+from ghes_setup.registry.wire import error_body, unreachable, untrusted, without_query
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -59,11 +59,6 @@ def answered_by(response: httpx.Response) -> httpx.URL:
     url = response.request.url
     name = response.request.extensions.get("sni_hostname")
     return url.copy_with(host=name) if isinstance(name, str) else url
-
-
-def without_query(url: httpx.URL) -> str:
-    """`url` for a message: an upload's `_state` or a signed query stays out of it."""
-    return str(url.copy_with(query=None, fragment=None))
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from ghes_setup.registry.errors import (
     UnsafeTarget,
 )
 from ghes_setup.registry.retry import RETRYABLE_STATUS
-from ghes_setup.registry.wire import basic_header, error_body
+from ghes_setup.registry.wire import basic_header, error_body, without_query
 from ghes_setup.secrets import Secret
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def appliance_hostname(registry_host: str) -> str:
 def check_realm(realm: httpx.URL, registry_host: str) -> None:
     """Refuse a token realm the PAT must not go to: not https, or not on the appliance (the
     registry's host, HOSTNAME, or a name under HOSTNAME)."""
-    shown = str(realm.copy_with(query=None, fragment=None))
+    shown = without_query(realm)
     if realm.scheme != "https":
         raise UnsafeTarget(
             f"the registry's token realm {shown} is not https; the credentials are not sent "

@@ -26,6 +26,11 @@ def repository_scope(repository: str, *actions: str) -> ScopeSet:
     return ScopeSet.of([Scope.repository(repository, actions)])
 
 
+def without_query(url: httpx.URL) -> str:
+    """`url` for a message: an upload's `_state` or a signed query stays out of it."""
+    return str(url.copy_with(query=None, fragment=None))
+
+
 def short_digest(digest: str) -> str:
     return digest[:19] if digest.startswith("sha256:") else digest
 
