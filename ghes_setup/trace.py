@@ -13,6 +13,7 @@ script's name). Thread-safe: the DNS resolver and the registry trace from worker
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -78,7 +79,11 @@ def safe_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = "&".join(_safe_parameter(p) for p in parts.query.split("&")) if parts.query else ""
+    # `;` separates parameters too (HTML 4, and some servers): `?n=1;sig=abc` has two.
+    query = "".join(
+        piece if piece in ("&", ";") else _safe_parameter(piece)
+        for piece in re.split(r"([&;])", parts.query)
+    )
     return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
 
 

@@ -42,6 +42,8 @@ def test_safe_url_keeps_query_names_and_drops_their_values() -> None:
     )
     # A bare parameter may be the credential itself; a fragment is not traced.
     assert safe_url("https://cdn.test/x?SECRETTOKEN#frag") == "https://cdn.test/x?***"
+    # `;` separates parameters too: the value after it is not n's.
+    assert safe_url("https://cdn.test/x?n=1;sig=abc") == "https://cdn.test/x?n=1;sig=***"
     assert safe_url("https://user:pw@proxy.test:3128") == "https://***@proxy.test:3128"
     assert safe_url("https://containers.ghe.test/v2/") == "https://containers.ghe.test/v2/"
 
