@@ -70,7 +70,7 @@ leaves the chain; paramiko loads before the API's httpx and TLS set-up start, no
 so the SSH side is ready about 30 ms sooner); nothing runs over SSH until the API has answered,
 then the Packages settings are read over it while the API reads that follow go on; as soon as
 they show that packages-enabled passes, the appliance's blob storage test starts
-(`PipelineContext._storage_ahead`: packages-storage takes its answer) rather than when the
+(`runbooks.check._storage_test_ahead`: packages-storage takes its answer) rather than when the
 runner reaches packages-storage after the check modules have loaded (40-200 ms later on the
 lab; tree / base 0.95, -43 ms a run, in 20 interleaved rounds against 10e8da0). The check
 modules load once the API has answered (at most 0.5 s later): the chain's first steps (loading
