@@ -39,6 +39,20 @@ def assert_no_secret(lab: LabHandle, *texts: str) -> None:
             assert secret.strip() not in text, "a lab secret was printed"
 
 
+def site_with_certificate(
+    lab: LabHandle, tmp_path: Path, names: list[str], *, stem: str = "issued"
+) -> Path:
+    """A copy of the lab's site file whose [tls] cert and key are a new certificate for
+    `names`, issued by the lab's intermediate CA (written as tmp_path/STEM.pem and .key)."""
+    from ghes_setup.lab import pki
+
+    issued = pki.issue(pki.intermediate(lab.layout), names)
+    cert, key = tmp_path / f"{stem}.pem", tmp_path / f"{stem}.key"
+    cert.write_bytes(issued.chain_pem())
+    key.write_bytes(issued.key_pem())
+    return site_variant(lab, tmp_path, {"tls.cert": f'"{cert}"', "tls.key": f'"{key}"'})
+
+
 def site_variant(lab: LabHandle, tmp_path: Path, replace: dict[str, str]) -> Path:
     """A copy of the lab's site file with some lines replaced (`key = value` by key)."""
     lines = lab.site_path.read_text().splitlines()

@@ -10,7 +10,7 @@ import pytest
 
 from ghes_setup.checks.catalogue import Pipeline, rows
 from ghes_setup.lab.handle import LabHandle
-from tests.e2e.conftest import assert_no_secret, site_variant
+from tests.e2e.conftest import assert_no_secret, site_variant, site_with_certificate
 from tests.schema import assert_valid_report
 from tests.unit.test_reporters import parse_exposition
 
@@ -109,15 +109,8 @@ def test_a_renewed_certificate_in_the_site_file_not_yet_applied_fails_tls_enable
 ) -> None:
     """The appliance serves a good certificate, but not the one the site file gives: `check`
     says so (cron after a renewal that nobody applied), and changes nothing."""
-    from ghes_setup.lab import pki
-
     lab = registry_lab
-    renewed = pki.issue(pki.intermediate(lab.layout), [lab.hostname, f"*.{lab.hostname}"])
-    (tmp_path / "renewed.pem").write_bytes(renewed.chain_pem())
-    (tmp_path / "renewed.key").write_bytes(renewed.key_pem())
-    site = site_variant(lab, tmp_path, {
-        "tls.cert": f'"{tmp_path / "renewed.pem"}"', "tls.key": f'"{tmp_path / "renewed.key"}"',
-    })  # fmt: skip
+    site = site_with_certificate(lab, tmp_path, [lab.hostname, f"*.{lab.hostname}"], stem="renewed")
     before = lab.settings()
     result = run_tool("check", "--site", str(site), "--format", "json")
     assert result.exit_code == 1, result

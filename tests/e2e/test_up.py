@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ghes_setup.lab import pki
 from ghes_setup.lab.handle import LabHandle
 from tests.conftest import assert_no_traceback
-from tests.e2e.conftest import assert_no_secret, site_variant
+from tests.e2e.conftest import assert_no_secret, site_with_certificate
 from tests.schema import assert_valid_report
 
 pytestmark = pytest.mark.lab
@@ -79,12 +78,7 @@ def test_certificate_without_the_wildcard_stops_at_tls_before_any_change(
     fresh_lab: LabHandle, run_tool, tmp_path: Path
 ) -> None:
     lab = fresh_lab
-    leaf = pki.issue(pki.intermediate(lab.layout), [lab.hostname])  # no *.HOSTNAME
-    (tmp_path / "nowild.pem").write_bytes(leaf.chain_pem())
-    (tmp_path / "nowild.key").write_bytes(leaf.key_pem())
-    site = site_variant(lab, tmp_path, {
-        "tls.cert": f'"{tmp_path / "nowild.pem"}"', "tls.key": f'"{tmp_path / "nowild.key"}"',
-    })  # fmt: skip
+    site = site_with_certificate(lab, tmp_path, [lab.hostname], stem="nowild")  # no *.HOSTNAME
     runs = lab.apply_runs()
     result = run_tool("up", "--yes", "--site", str(site), "--format", "json")
     assert result.exit_code == 1, result
