@@ -16,11 +16,19 @@ the docker CLI, podman, skopeo, npm and the Actions runner use.
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from ghes_setup.checks import Outcome, check
 from ghes_setup.client.check_dns import resolve_all
 from ghes_setup.client.context import ClientContext
-from ghes_setup.client.noproxy import ProxyChoice, Rules, choose, no_proxy_variable, redact_url
+from ghes_setup.client.noproxy import (
+    ProxyChoice,
+    Rules,
+    choose,
+    curl_entries,
+    no_proxy_variable,
+    redact_url,
+)
 
 
 def _cidr_hints(ctx: ClientContext, no_proxy: str, hosts: list[str]) -> list[str]:
@@ -87,9 +95,17 @@ def client_proxy(ctx: ClientContext) -> Outcome:
     variable = proxied[0].variable
     who = "docker, podman, skopeo (Go rules)" if proxied[0].rules is Rules.GO else "curl and git"
     hints = _cidr_hints(ctx, no_proxy, names)
+    words = [w for w in re.split(r"[,\s]+", no_proxy) if w]
+    curl_no_proxy, _ = no_proxy_variable(ctx.environ, Rules.CURL)
+    if len(curl_entries(curl_no_proxy)) < len([w for w in re.split(r"[,\s]+", curl_no_proxy) if w]):
+        hints.append(
+            "NO_PROXY separates entries with a space alone: Go takes the words as one entry "
+            "that matches nothing, and curl 8.9 and later stop reading at that space (earlier "
+            "curl took it as a separator); separate entries with commas"
+        )
     if hints:
         details["hints"] = hints
-    wanted = ",".join(x for x in (no_proxy, ctx.hostname) if x)
+    wanted = ",".join(dict.fromkeys([*words, ctx.hostname]))
     remedy = (
         f"export NO_PROXY={wanted} no_proxy={wanted} (a plain {ctx.hostname} entry covers "
         "it and every subdomain, for Go and curl alike; `.NAME` and `*.NAME` miss NAME itself "

@@ -17,7 +17,11 @@ container steps):
 curl (`lib/noproxy.c`, curl 7.86 and later; also git's HTTPS transport, which is libcurl):
 - variables: `https_proxy` before `HTTPS_PROXY`, `no_proxy` before `NO_PROXY`, and
   `all_proxy`/`ALL_PROXY` when neither `https_proxy` is set;
-- `*` disables the proxy only when it is the whole value;
+- `*` disables the proxy only when it is the whole value (no blanks around it);
+- entries are separated by commas, with blanks allowed around them; since curl 8.9.0 a blank
+  followed by anything but a comma ends the list: `localhost ghe.example.com` is read as
+  `localhost` (curl 7.86 to 8.8 still took blanks as separators, 7.88 with a deprecation
+  warning: curl pull requests 10215 and 13789); we follow the current rule;
 - a leading dot is ignored: `example.com` and `.example.com` both match `example.com` and
   every name under it; `*.example.com` is not special (it matches nothing);
 - no port syntax; CIDRs (and plain IPs) match IP-literal hosts only.
@@ -155,6 +159,34 @@ def matches_curl(entry: str, host: str, port: int) -> bool:
     return target == name or target.endswith(f".{name}")
 
 
+def curl_entries(no_proxy: str) -> list[str]:
+    """The NO_PROXY entries curl 8.9.0 and later reads, in order (its `Curl_check_noproxy` loop).
+
+    Commas separate entries and blanks (space, tab) around one are skipped, but after an
+    entry's trailing blanks anything other than a comma ends the list: curl reads
+    `localhost ghe.example.com` as the one entry `localhost` (earlier curl read two). Go,
+    which splits on commas only, reads it as one entry that matches nothing.
+    """
+    entries: list[str] = []
+    blank = " \t"
+    i, n = 0, len(no_proxy)
+    while i < n:
+        while i < n and no_proxy[i] in blank:
+            i += 1
+        start = i
+        while i < n and no_proxy[i] not in blank and no_proxy[i] != ",":
+            i += 1
+        if i > start:
+            entries.append(no_proxy[start:i])
+        while i < n and no_proxy[i] in blank:
+            i += 1
+        if i >= n or no_proxy[i] != ",":
+            break
+        while i < n and no_proxy[i] == ",":
+            i += 1
+    return entries
+
+
 def choose(env: Mapping[str, str], host: str, port: int, rules: Rules) -> ProxyChoice:
     """The proxy `rules` would use for https://host:port/ under `env`."""
     proxy, variable = proxy_variable(env, rules)
@@ -172,11 +204,11 @@ def choose(env: Mapping[str, str], host: str, port: int, rules: Rules) -> ProxyC
             if matches_go(entry, host, port):
                 return ProxyChoice(proxy=None, bypass=entry, **base)  # type: ignore[arg-type]
     else:
-        if no_proxy.strip() == "*":
+        if no_proxy == "*":
             return ProxyChoice(proxy=None, bypass="*", **base)  # type: ignore[arg-type]
-        for entry in no_proxy.replace(" ", ",").split(","):
+        for entry in curl_entries(no_proxy):
             if matches_curl(entry, host, port):
-                return ProxyChoice(proxy=None, bypass=entry.strip(), **base)  # type: ignore[arg-type]
+                return ProxyChoice(proxy=None, bypass=entry, **base)  # type: ignore[arg-type]
     return ProxyChoice(proxy=proxy, variable=variable, **base)  # type: ignore[arg-type]
 
 

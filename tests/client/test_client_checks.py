@@ -276,6 +276,21 @@ def test_only_curl_through_a_failing_proxy_is_a_warning(tmp_path: Path) -> None:
     assert "curl and git" in result.summary
 
 
+def test_a_space_separated_no_proxy_is_named_and_the_remedy_uses_commas(tmp_path: Path) -> None:
+    # curl stops at "localhost" (a blank not followed by a comma ends its list) and Go takes
+    # "localhost HOST" as one entry: both send the appliance through the proxy.
+    machine = healthy(
+        tmp_path, env={"HTTPS_PROXY": "http://p:3128", "NO_PROXY": f"localhost {HOST}"}
+    )
+    machine.connect = (502, "HTTP/1.1 502 Bad Gateway")
+    result = run(client_proxy, machine.context())
+    assert result.status is Status.FAIL, result
+    assert "space alone" in result.summary
+    assert result.remedy is not None
+    assert f"export NO_PROXY=localhost,{HOST} no_proxy=localhost,{HOST} " in result.remedy
+    assert all(row["bypass"] is None for row in result.details["curl"])
+
+
 # ------------------------------------------------------------------ client-token
 
 

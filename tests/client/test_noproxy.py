@@ -7,6 +7,7 @@ import pytest
 from ghes_setup.client.noproxy import (
     Rules,
     choose,
+    curl_entries,
     matches_curl,
     matches_go,
     parse_proxy,
@@ -131,3 +132,33 @@ def test_proxy_passwords_are_redacted_and_parsed() -> None:
     assert parse_proxy("http://proxy.corp").port == 80
     with pytest.raises(ValueError, match="without a host"):
         parse_proxy("http://:3128")
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "entries"),
+    [
+        ("a.corp,b.corp", ["a.corp", "b.corp"]),
+        (" a.corp , ,b.corp,", ["a.corp", "b.corp"]),
+        ("a.corp\t,\tb.corp", ["a.corp", "b.corp"]),
+        # a blank followed by anything but a comma ends curl's list
+        ("localhost ghe.example.com", ["localhost"]),
+        ("a.corp, b.corp c.corp,d.corp", ["a.corp", "b.corp"]),
+        ("", []),
+        (" ", []),
+    ],
+)
+def test_curl_reads_entries_up_to_a_blank_without_a_comma(
+    no_proxy: str, entries: list[str]
+) -> None:
+    assert curl_entries(no_proxy) == entries
+
+
+def test_space_separated_names_go_through_the_proxy_for_both() -> None:
+    env = {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": f"localhost {HOST}"}
+    assert not choose(env, HOST, 443, GO).direct
+    assert not choose(env, HOST, 443, CURL).direct
+
+
+def test_a_star_with_blanks_is_not_a_lone_star_for_curl() -> None:
+    env = {"https_proxy": "http://p:3128", "no_proxy": " * "}
+    assert not choose(env, HOST, 443, CURL).direct
