@@ -9,7 +9,8 @@ enums, hostnames and key NAMES are kept: they are what `facts verify` and `lab u
 A value is a secret when its key or field name says so (password, secret, token, private,
 credential, key, community, ...), when it lives under `secrets.*` and is not one of the storage
 settings `facts.SETTINGS` marks as plain text (bucket, service URL, storage type, container),
-or when its text looks like one (a PEM private key, a GitHub token) wherever it is. The
+or when its text looks like one (a PEM private key, a GitHub token, a URL with a password or
+with a credential in its query: a proxy's `user:pass@`, an Azure SAS `sig=`) wherever it is. The
 explicit values the run holds (admin password, PAT) are scrubbed again over the finished
 document as a last line of defence.
 """
@@ -62,6 +63,19 @@ _SECRET_TEXT: Final = (
             re.IGNORECASE,
         ),
         "connection-string",
+    ),
+    # A URL carrying a password in its user information (`http://user:pass@proxy:3128`).
+    (re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]+@"), "password"),
+    # A URL whose query carries a credential: an Azure SAS `sig=`, a presigned S3 or GCS
+    # `X-Amz-Signature=`/`X-Amz-Credential=`/`X-Goog-Signature=`, an `access_token=`, a `key=`.
+    # The name decides; a template value (`{token}`, `$KEY`, `<key>`) is an example.
+    (
+        re.compile(
+            r"[?&;][A-Za-z0-9_.-]*(sig|signature|token|secret|password|passwd|key|credential|"
+            r"auth)[A-Za-z0-9_.-]*=(?![<{$&;#])[^&;#\s\"']{6,}",
+            re.IGNORECASE,
+        ),
+        "secret",
     ),
 )
 

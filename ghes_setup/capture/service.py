@@ -205,7 +205,9 @@ def _over_ssh(rec: _Recorder, doc: dict[str, Any], ssh: Any) -> None:
         phantoms: list[str] = []
         if nul is None:
             best, phantoms = _settle_plain(ssh, plain)
-        multiline = sorted(set(best.multiline) | set(plain.multiline))
+        # Only keys that are entries: a line of a value that looked like a key is not one,
+        # and its "name" may be a piece of a secret.
+        multiline = sorted(k for k in {*best.multiline, *plain.multiline} if k in best.entries)
         entries = {k: redact_config_value(k, v) for k, v in sorted(best.entries.items())}
         # No secrets.* key listed: not listed, or none set? One read of a secrets.* key that
         # is set whenever Packages has storage tells (None: cannot tell).

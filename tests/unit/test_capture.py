@@ -19,6 +19,7 @@ from ghes_setup.capture.redact import (
     redact_config_value,
     redact_document,
     scrub_known,
+    secret_text,
 )
 from ghes_setup.capture.verify import (
     VOLATILE,
@@ -54,7 +55,9 @@ SEEDED = {
     "secrets.packages.aws-access-key": "AKIASEEDEDACCESSKEY1",
     "secrets.packages.aws-secret-key": "SeededSecretKey/with+slash=",
     "secrets.admin.note": "SEEDED-MULTI-LINE-1\nkey.like=SEEDED-MULTI-LINE-2",
-    "app.smtp.user-password": "SEEDED-MULTI-LINE-3\nOdd_Key.x=SEEDED-MULTI-LINE-4",
+    "app.smtp.user-password": (
+        "SEEDED-MULTI-LINE-3\nOdd_Key.x=SEEDED-MULTI-LINE-4\nSEEDED-MULTI-LINE-5"
+    ),
     "app.smtp.password": "SeededSmtpPassword",
     "core.motd": "hello=world\nsecond line",
 }
@@ -159,6 +162,34 @@ def test_manage_api_document_secrets_are_redacted_and_the_rest_kept() -> None:
     assert out["subdomain_isolation"] is True and out["ldap"]["password"] is None
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("http_proxy", "http://proxyuser:Pr0xyPassw0rd@proxy.corp.example:3128"),
+        ("avatar.uri", "https://acct.blob.core.windows.net/a?sv=2022-11-02&sp=r&sig=SASsig%2Bx%3D"),
+        ("mapping.tileserver", "https://tiles.example/{z}/{x}/{y}.png?access_token=MAPBOXsecret1"),
+        ("x.url", "https://b.s3.amazonaws.com/o?X-Amz-Credential=AKIAEXAMPLE%2F2026&X-Amz-Date=1"),
+    ],
+)
+def test_urls_with_credentials_are_redacted_in_settings_and_documents(key: str, value: str) -> None:
+    assert redact_config_value(key, value) == marker(secret_text(value) or "?")
+    section, field = key.split(".") if "." in key else ("top", key)
+    assert is_marker(redact_document({section: {field: value}})[section][field])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://proxy.corp.example:3128",
+        "https://tiles.example/{z}/{x}/{y}.png?access_token={token}",
+        "https://ghe.example.com/path?page=2&per_page=100",
+        "mailto:admin@example.com",
+    ],
+)
+def test_urls_without_credentials_are_kept(value: str) -> None:
+    assert redact_config_value("mapping.tileserver", value) == value
+
+
 def test_known_values_are_scrubbed_wherever_they_appear() -> None:
     doc = {"a": ["x", "prefix-hunter2-suffix"], "b": {"c": "hunter2"}}
     assert scrub_known(doc, ["hunter2"]) == {
@@ -225,6 +256,9 @@ def test_ssh_probes_redact_every_seeded_secret_in_both_listing_formats(nul: bool
     assert "key.like" not in entries  # a value's line, not an entry
     assert "Odd_Key.x" not in entries
     assert doc["ghe_config"]["format"]["continuation_lines_like_keys"] == (0 if nul else 2)
+    # A value's line is no key in the format summary either (its "name" is part of a secret).
+    assert set(doc["ghe_config"]["format"]["multiline_keys"]) <= set(entries)
+    assert doc["ghe_config"]["format"]["multiline_keys"]
     assert doc["ghe_config"]["format"]["multiline_values"] == "continuation-lines"
     assert doc["unverified_keys"]["github-ssl.key"] == {"present": True, "kind": "redacted"}
     # Read-only: nothing but reads and usage texts ran.
