@@ -219,7 +219,10 @@ VERIFY_HELP = """\
 Prove the appliance still does what it did when the snapshot was taken: the version did not go
 backwards, subdomain isolation is on, Packages has the same storage and ecosystems, the same
 certificate is served for every host, the registry answers, and a smoke push and pull works
-(--no-smoke to skip). Lists every difference; exit 0 when there is none, 1 otherwise.
+(--no-smoke to skip). Lists every difference; exit 0 when there is none and every check
+passed, 1 when a difference or a failed check is found, 3 when the file is not a snapshot, 4
+when the appliance cannot be reached, 7 when a check could not be evaluated. DNS records are
+not part of a snapshot: run `ghes-setup check` after it.
 --report FILE writes the same as a Markdown (or .html) document for the upgrade ticket.
 
 Example: ghes-setup verify --site site.toml --against before-3.18.json --report verify.md

@@ -47,5 +47,11 @@ def differences_human(console: Console, result: VerifyDifferences) -> None:
             console.print(
                 f"  {d['what']}: {d['before']} -> {d['after']}", highlight=False, markup=False
             )
+    elif result.failing:
+        console.print(
+            f"No difference in what {result.against} recorded, but {', '.join(result.failing)} "
+            "did not pass (above): the appliance does not do all it did.",
+            highlight=False,
+        )
     else:
         console.print(f"No difference since {result.against}.", highlight=False)

@@ -231,10 +231,13 @@ class VerifyDifferences:
 
     against: Path
     differences: tuple[Mapping[str, Any], ...]
+    # The report did not pass: with no difference in the readings, checks still failed.
+    failing: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, report: Report, against: Path) -> VerifyDifferences:
-        return cls(against, tuple(differences(report)))
+        failing = tuple(r.id for r in report.results if r.status in (Status.FAIL, Status.ERROR))
+        return cls(against, tuple(differences(report)), failing)
 
 
 def differences(report: Report) -> list[dict[str, Any]]:
@@ -276,8 +279,10 @@ def _diffs_outcome(
 def _version(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResult:
     old = GhesVersion.parse(before["appliance"]["version"])
     new = GhesVersion.parse(after["appliance"]["version"])
-    details = {"before": str(old), "after": str(new)}
+    details: dict[str, Any] = {"before": str(old), "after": str(new)}
     if new < old:
+        # Going back is a difference; going up is the upgrade itself.
+        details["differences"] = [Difference("GHES version", str(old), str(new)).as_dict()]
         outcome = Outcome.failed(
             f"GHES went backwards: {old} -> {new}",
             "check which release the appliance booted (a failed upgrade rolls back to the "

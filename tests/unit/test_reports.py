@@ -16,11 +16,13 @@ from typing import Annotated, Any
 import pytest
 import typer
 from markdown_it import MarkdownIt
+from rich.console import Console
 
 from ghes_setup import __version__, render
 from ghes_setup.checks.model import CheckResult, Report, Status
 from ghes_setup.cli.invocation import command_line
 from ghes_setup.errors import Unreachable
+from ghes_setup.reporting.upgrade import differences_human
 from ghes_setup.runbooks.report import (
     RunInfo,
     detail_lines,
@@ -29,6 +31,7 @@ from ghes_setup.runbooks.report import (
     write_verify_report,
 )
 from ghes_setup.runbooks.up import StepRecord, UpResult
+from ghes_setup.runbooks.upgrade import VerifyDifferences, _version, differences
 from ghes_setup.secrets import REDACTED, Secret
 
 HOSTILE = "bad <script>alert(1)</script> | pipe\nsecond line & [link](http://x) `tick`"
@@ -258,3 +261,47 @@ def test_verify_that_could_not_run_still_writes_its_report_with_the_error(
     assert "Error: ssh 10.0.0.5:122: <refused> | closed (hint: open TCP 122)" in content
     assert "Not known: verify could not take its readings" in content
     assert "Checks" not in content
+
+
+@pytest.mark.parametrize("name", ["verify.md", "verify.html"])
+def test_verify_report_without_differences_but_failed_checks_does_not_say_none(
+    tmp_path: Path, name: str
+) -> None:
+    report = Report("verify", hostile_results(), target="ghe.example.com")
+    before = {"taken_at": "2026-12-01T10:00:00+00:00", "taken_by": "ghes-setup 0.1.0",
+              "appliance": {"version": "3.17.4"}}  # fmt: skip
+    out = tmp_path / name
+    write_verify_report(report, before, Path("before.json"), [], out, RUN, exit_code=1)
+    content = (
+        "".join(parse_html(out.read_text()).text) if name.endswith(".html") else (out.read_text())
+    )
+    assert "None: the appliance does what it did" not in content
+    assert "checks below did not pass" in content
+
+
+def test_verify_says_no_difference_only_when_its_checks_passed() -> None:
+    failing = VerifyDifferences.of(
+        Report("verify", hostile_results(), target="ghe.example.com"), Path("before.json")
+    )
+    passing = VerifyDifferences.of(
+        Report("verify", hostile_results()[:1], target="ghe.example.com"), Path("before.json")
+    )
+    said = {}
+    for name, found in (("failing", failing), ("passing", passing)):
+        console = Console(width=300, record=True, color_system=None)
+        differences_human(console, found)
+        said[name] = console.export_text()
+    assert said["passing"] == "No difference since before.json.\n"
+    assert "No difference since" not in said["failing"]
+    assert "registry-ping did not pass" in said["failing"]
+
+
+def test_a_version_gone_backwards_is_a_difference_and_going_up_is_not() -> None:
+    def snap(version: str) -> dict[str, Any]:
+        return {"appliance": {"version": version}}
+
+    back = _version(snap("3.17.4"), snap("3.16.2"))
+    up = _version(snap("3.17.4"), snap("3.18.0"))
+    assert back.status is Status.FAIL and up.status is Status.PASS
+    report = Report("verify", (back, up), target="ghe.example.com")
+    assert differences(report) == [{"what": "GHES version", "before": "3.17.4", "after": "3.16.2"}]
