@@ -350,7 +350,8 @@ def build_schedule(request: ScheduleRequest) -> Schedule:
         service = render(
             "schedule/check.service.j2",
             exec_start=_systemd_command(command),
-            env_file_unit=_systemd_path(request.env_file),
+            # EnvironmentFile= takes the rest of the line as one path: no quotes, `%` doubled.
+            env_file_unit=str(request.env_file).replace("%", "%%"),
             read_write_paths=writable,
             read_write_paths_unit=" ".join(_systemd_path(Path(p)) for p in writable),
             success_exit_status=" ".join(str(c) for c in _result_codes(request.format)),

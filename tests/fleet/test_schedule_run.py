@@ -211,6 +211,39 @@ def test_systemd_analyze_verify_accepts_the_units(
     assert ("OnCalendar" in timer) is calendar
 
 
+def test_systemd_analyze_accepts_paths_with_spaces_and_percent_signs(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """EnvironmentFile= takes the rest of its line as the path: quoting it made systemd ignore
+    the file ("path is not absolute"), and the check then ran without its secrets."""
+    need("systemd-analyze")
+    odd = tmp_path / "my dir %x"
+    (odd / "prom").mkdir(parents=True)
+    site = odd / "site.toml"
+    site.write_text('hostname = "ghe.example.com"\n', encoding="utf-8")
+    env_file = odd / "check 1.env"
+    env_file.write_text("GHES_SETUP_ADMIN_PASSWORD=x\n", encoding="utf-8")
+    out = tmp_path / "units"
+    result = cli(
+        "schedule", "--site", str(site), "--every", "5m", "--systemd",
+        "--env-file", str(env_file), "--textfile", str(odd / "prom" / "ghes.prom"),
+        "--out-dir", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", "ghes-setup-check.timer"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )
+    assert verify.returncode == 0, verify.stderr
+    assert "ignoring" not in verify.stderr and "not absolute" not in verify.stderr, verify.stderr
+    service = unit((out / "ghes-setup-check.service").read_text(encoding="utf-8"))["Service"]
+    assert service["EnvironmentFile"] == str(env_file).replace("%", "%%")
+
+
 @pytest.mark.parametrize(("every", "gap_s"), [("1m", 60), ("5m", 300), ("2h", 7200), ("1d", 86400)])
 def test_timer_calendar_elapses_at_the_interval(
     cli: CliRunner, tmp_path: Path, every: str, gap_s: int
