@@ -41,7 +41,7 @@ from ghes_setup.packages.desired import ECOSYSTEMS, ecosystem_setting
 from ghes_setup.registry.check_ping import ping
 from ghes_setup.runbooks.check import pipeline_checks
 from ghes_setup.runbooks.context import PipelineContext
-from ghes_setup.tls.check_served import fingerprints, judge_hosts, probe_hosts
+from ghes_setup.tls.check_served import HostResult, fingerprints, judge_hosts, probe_hosts
 
 KIND: Final = "ghes-setup upgrade snapshot"
 SCHEMA_VERSION: Final = 1
@@ -131,6 +131,10 @@ def _readings(
         "settings": settings,
         "unreadable": unreadable,
         "served": fingerprints(probe, hosts),
+        # Every certificate each host serves, over all its addresses (`served` keeps the
+        # first address's, for schema 1's readers): a second address serving another
+        # certificate is a difference too.
+        "served_all": _served_all(probe.hosts, hosts),
         "registry": {
             "ok": answer.ok,
             "answer": answer.short(),
@@ -184,7 +188,58 @@ def load_snapshot(path: Path) -> dict[str, Any]:
     for key in ("hostname", "appliance", "settings", "served", "registry"):
         if key not in document:
             raise MaterialError(f"snapshot {path} lacks {key!r}")
+    _check_shape(document, path)
     return document
+
+
+def _check_shape(document: Mapping[str, Any], path: Path) -> None:
+    """What verify reads, of the types docs/schema/snapshot-v1.json gives (an edited or
+    truncated file is bad input, exit 3, before the appliance is asked anything)."""
+    hint = "take a new one with ghes-setup snapshot --site SITE --out FILE"
+
+    def bad(what: str) -> MaterialError:
+        return MaterialError(f"snapshot {path}: {what}", hint=hint)
+
+    def text_map(key: str) -> None:
+        value = document.get(key)
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items()
+        ):
+            raise bad(f"{key!r} is not an object of texts")
+
+    if not isinstance(document["hostname"], str):
+        raise bad("'hostname' is not a text")
+    appliance = document["appliance"]
+    if appliance is None:
+        error = document.get("appliance_error")
+        why = error.get("message") if isinstance(error, dict) else None
+        raise bad(
+            "it holds no reading of the appliance"
+            + (f" (taken while: {why})" if isinstance(why, str) else "")
+            + ": it cannot prove the version, subdomain isolation or Packages"
+        )
+    if not isinstance(appliance, dict) or not isinstance(appliance.get("version"), str):
+        raise bad("'appliance' has no version text")
+    try:
+        GhesVersion.parse(appliance["version"])
+    except ValueError:
+        raise bad(f"'appliance.version' is not a GHES version: {appliance['version']!r}") from None
+    text_map("settings")
+    text_map("served")
+    served_all = document.get("served_all")
+    if served_all is not None and not (
+        isinstance(served_all, dict)
+        and all(
+            isinstance(v, list) and all(isinstance(f, str) for f in v) for v in served_all.values()
+        )
+    ):
+        raise bad("'served_all' is not an object of fingerprint lists")
+    registry = document["registry"]
+    if not isinstance(registry, dict) or not isinstance(registry.get("answer"), (str, type(None))):
+        raise bad("'registry' is not an object with an answer")
+    unreadable = document.get("unreadable", [])
+    if not isinstance(unreadable, list) or not all(isinstance(n, str) for n in unreadable):
+        raise bad("'unreadable' is not a list of setting names")
 
 
 # ---------------------------------------------------------------------------- verify
@@ -342,13 +397,36 @@ def _packages(before: Mapping[str, Any], after: Mapping[str, Any]) -> CheckResul
     return _result(CheckId.PACKAGES_ENABLED, "packages", outcome)
 
 
+def _served_all(names: Sequence[str], results: Sequence[HostResult]) -> dict[str, list[str]]:
+    found: dict[str, set[str]] = {name: set() for name in names}
+    for result in results:
+        if result.fingerprint_sha256:
+            found.setdefault(result.host, set()).add(result.fingerprint_sha256)
+    return {name: sorted(prints) for name, prints in found.items()}
+
+
 def _served(before: Mapping[str, Any], after: Mapping[str, Any], live: Outcome) -> CheckResult:
     old: Mapping[str, Any] = before["served"]
     new: Mapping[str, Any] = after["served"]
+    # A snapshot from before `served_all` holds one fingerprint a host: every address must
+    # serve that one now.
+    old_all: Mapping[str, Any] = before.get("served_all") or {
+        host: [value] if value else [] for host, value in old.items()
+    }
+    new_all: Mapping[str, Any] = after["served_all"]
+
+    def shown(prints: Sequence[str]) -> str | None:
+        return ", ".join(prints) if prints else None
+
     diffs = [
-        Difference(f"certificate served for {host}", old.get(host), new.get(host))
+        Difference(
+            f"certificate served for {host}",
+            shown(old_all.get(host, [])),
+            shown(new_all.get(host, [])),
+        )
         for host in sorted(set(old) | set(new))
         if old.get(host) != new.get(host)
+        or set(old_all.get(host, [])) != set(new_all.get(host, []))
     ]
     if diffs:
         outcome = _diffs_outcome(
