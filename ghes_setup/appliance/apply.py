@@ -403,11 +403,11 @@ def _execute(
     site: Site | None = None,
 ) -> ApplyOutcome:
     if plan.empty:
-        return ApplyOutcome(command, info, plan)
+        return ApplyOutcome(command, info, plan, dry_run=options.dry_run)
     if not plan.needs_run:
         # Only unknowable state (a run in progress, SSH without records): nothing to start,
         # but never "nothing to change": the outcome carries the plan's pending note.
-        return ApplyOutcome(command, info, plan)
+        return ApplyOutcome(command, info, plan, dry_run=options.dry_run)
     running = plan.pending is not None and plan.pending.running
     if plan.changes and running and not options.dry_run:
         # Written now, the values would land while that run applies what it read at its start,

@@ -50,6 +50,13 @@ def test_up_takes_a_fresh_lab_to_a_passing_smoke_test_then_changes_nothing(
     assert "nothing to change" in again["summary"]
     assert lab.apply_runs() == runs, "a second up started a configuration run"
 
+    # Nothing to change, --dry-run: still read-only, so no smoke push (it writes an image and
+    # deletes a package version), and no token needed for it.
+    dry = run_tool("up", "--dry-run", "--format", "json", env={"GHES_SETUP_TOKEN": ""})
+    assert dry.exit_code == 0, dry
+    assert "registry-smoke" not in statuses(dry.json())
+    assert lab.apply_runs() == runs
+
 
 def test_dry_run_changes_nothing_and_shows_the_plan(fresh_lab: LabHandle, run_tool) -> None:
     runs = fresh_lab.apply_runs()
