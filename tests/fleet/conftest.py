@@ -15,7 +15,7 @@ one inventory can hold a fleet of two real appliances.
 
 `standin` is a Fleet whose ghes-setup is a stand-in (STANDIN) that records its arguments, its
 GHES_SETUP_* environment and what was left on its standard input, and prints a v1 report
-(STANDIN_EXIT, STANDIN_RUN_ID, STANDIN_CHANGES from the environment steer it).
+(STANDIN_EXIT, STANDIN_RUN_ID, STANDIN_CHANGES, STANDIN_PENDING from the environment steer it).
 """
 
 from __future__ import annotations
@@ -319,10 +319,16 @@ if status:
     dry = "--dry-run" in sys.argv
     changes = [{"setting": "subdomain_isolation", "sensitive": False, "old": "false",
                 "new": "true"}] if os.environ.get("STANDIN_CHANGES") else []
+    # STANDIN_PENDING: "due" (stored, not applied: a run would apply it) or "running".
+    pending = {"summary": "1 setting stored but not applied", "run_id": "r-0", "step": None,
+               "settings": ["subdomain_isolation"], "known": True,
+               "running": os.environ["STANDIN_PENDING"] == "running", "snapshot": None,
+               } if os.environ.get("STANDIN_PENDING") else None
     results = [{"id": "appliance-config-apply", "area": "appliance", "status": "pass",
                 "summary": "applied" if run_id and not dry else "nothing to change",
                 "details": {"run_id": None if dry else run_id, "dry_run": dry,
-                            "plan": {"schema_version": 1, "changes": changes}}},
+                            "plan": {"schema_version": 1, "changes": changes,
+                                     "pending": pending}}},
                {"id": "registry-smoke", "area": "registry", "status": status,
                 "summary": "pushed and pulled" if code == 0 else "isolation is off"}]
     print(json.dumps({"schema_version": 1, "command": command, "status": status,

@@ -38,6 +38,18 @@ def test_setup_check_runs_up_dry_run_and_is_changed_when_the_plan_has_changes(
     assert runs(standin)[-1]["argv"][-1] == "--dry-run"
 
 
+def test_setup_check_is_changed_when_settings_are_stored_but_not_applied(standin: Fleet) -> None:
+    # No change to write, but a failed run left settings pending: the real run would start a
+    # configuration run, so --check must say "changed" (and not while a run is applying them).
+    standin.add_appliance("ghe-a", **SECRETS)
+    due = play(standin, "setup.yml", "--check", STANDIN_PENDING="due")
+    assert due.returncode == 0, due
+    assert recap(due, "ghe-a")["changed"] == 1
+    running = play(standin, "setup.yml", "--check", STANDIN_PENDING="running")
+    assert running.returncode == 0, running
+    assert recap(running, "ghe-a")["changed"] == 0
+
+
 def test_setup_check_still_fails_the_host_when_up_fails(standin: Fleet) -> None:
     standin.add_appliance("ghe-a", **SECRETS)
     result = play(standin, "setup.yml", "--check", STANDIN_EXIT="4")
@@ -63,6 +75,8 @@ def test_upgrade_verify_check_still_verifies(standin: Fleet) -> None:
     result = play(standin, "upgrade-verify.yml", "--tags", "verify", "--check", STANDIN_EXIT="1")
     assert result.returncode == 2, result
     assert runs(standin)[-1]["argv"][0] == "verify"
+    # The smoke test writes (an image pushed, a package version deleted): not under --check.
+    assert runs(standin)[-1]["argv"][-1] == "--no-smoke"
     assert "ghes-setup verify exited 1 for ghe-a" in result.stdout
     assert snapshot.read_bytes() == before
 
