@@ -45,7 +45,8 @@ def run_checks(
         if on_result is not None:
             on_result(result)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(checks)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(checks))))
+    try:
         running: dict[Future[CheckResult], Check[C]] = {}
         while pending or running:
             progressed = True
@@ -69,6 +70,12 @@ def run_checks(
             for future in finished:
                 running.pop(future)
                 finish(future.result())
+    except BaseException:
+        # Ctrl-C or SIGTERM (or a bug): do not wait for checks blocked in a read (up to their
+        # timeouts); the run must end now, with its one line and its failure textfile.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return tuple(done[i] for i in ids)
 
 

@@ -87,7 +87,22 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     # memory the OS takes back anyway. Frozen objects are skipped; `atexit` handlers, open files
     # and the output streams are still flushed and closed as usual.
     gc.freeze()
+    if code in (130, 143) and _threads_left():
+        # Interrupted: its line and failure textfile are written. A worker thread blocked in a
+        # read (a check, a connection started ahead) would hold the interpreter's exit until
+        # its timeout, and cron's or systemd's SIGKILL would come first.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
+
+
+def _threads_left() -> bool:
+    main_thread = threading.main_thread()
+    return any(
+        t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()
+    )
 
 
 def _tolerate_narrow_encodings() -> None:

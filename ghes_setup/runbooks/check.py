@@ -66,8 +66,12 @@ def run_check(
         ctx.start_appliance(then=lambda: _storage_test_ahead(ctx))
         ctx.await_appliance(FIRST_ANSWER_WAIT_S)
         results = run_checks(check_table(smoke=smoke), ctx, on_result=on_result)
-    finally:
-        ctx.close()
+    except BaseException:
+        # Ctrl-C or SIGTERM (or a bug): the run ends now, without waiting out a read the
+        # early appliance threads may be blocked in.
+        ctx.close(wait=False)
+        raise
+    ctx.close()
     return Report(COMMAND, results, target=ctx.site.hostname)
 
 

@@ -213,12 +213,17 @@ class PipelineContext:
         self._early.join(timeout)
         return not self._early.is_alive()
 
-    def close(self) -> None:
-        if self._early is not None:
+    def close(self, *, wait: bool = True) -> None:
+        """Close the connections; first wait for `start_appliance`'s threads, unless the run
+        is being stopped (`wait=False`: they are daemon threads, and whatever they still
+        open ends with the process)."""
+        if wait and self._early is not None:
             self._early.join()  # its transport must not open after this close
-        if self._then is not None:
+        if wait and self._then is not None:
             self._then.join()  # nor be used after it
-        if self._transport is not None:
+        busy = any(t is not None and t.is_alive() for t in (self._early, self._then))
+        if self._transport is not None and not busy:
+            # (A thread still busy holds the transport's lock: its sockets end with the process.)
             self._transport.close()
 
     def __enter__(self) -> Self:

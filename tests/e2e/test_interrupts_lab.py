@@ -4,6 +4,7 @@ the appliance was left with, exit 130, no traceback (reporting/interrupt.py)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,3 +139,39 @@ def test_ctrl_c_while_the_ssh_read_ahead_hangs_ends_at_once(
     assert waited < 3, (waited, lines)
     assert not any("Traceback" in line for line in lines), lines
     assert lines[-1] == "ghes-setup: interrupted at plan; the appliance was not changed.", lines
+
+
+def test_sigterm_while_a_check_hangs_ends_at_once_with_a_failure_textfile(
+    fresh_lab: LabHandle, tmp_path: Path
+) -> None:
+    """cron's `timeout` sends SIGTERM while a check waits on a Manage API that accepts TCP and
+    never answers: the run ends at once (not when the check's read times out, after which the
+    SIGKILL would come first) and its textfile says it could not run, instead of keeping the
+    last good run's `ghes_setup_up 1` until the stale alert."""
+    textfile = tmp_path / "ghes.prom"
+    textfile.write_text("ghes_setup_up 1\n", encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GHES_SETUP_")},
+        **fresh_lab.env,
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    with silent_port(fresh_lab.address) as port:
+        env["GHES_SETUP_CONNECTION_API_PORT"] = str(port)
+        with subprocess.Popen(
+            [sys.executable, "-m", "ghes_setup", "check", "--transport", "api", "--format",
+             "prometheus", "--textfile", str(textfile), "--timeout", "30"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True, env=env,
+        ) as proc:  # fmt: skip
+            time.sleep(2.5)  # started, and waiting on the silent Manage API
+            assert proc.poll() is None, "check ended before the signal"
+            proc.send_signal(signal.SIGTERM)
+            sent = time.monotonic()
+            _, stderr = proc.communicate(timeout=60)
+            waited = time.monotonic() - sent
+    assert proc.returncode == 143, stderr
+    assert waited < 3, (waited, stderr)
+    assert "Traceback" not in stderr, stderr
+    text = textfile.read_text(encoding="utf-8")
+    assert re.search(r"^ghes_setup_up\{[^}]*\} 0$", text, re.M), text
+    assert re.search(r"^ghes_setup_run_exit_code\{[^}]*\} 143$", text, re.M), text
