@@ -27,7 +27,7 @@ from typing import Any, Final
 from ghes_setup import facts
 from ghes_setup.capture.redact import is_marker
 from ghes_setup.config.site import Site
-from ghes_setup.errors import InputError
+from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.files import read_document
 
 CONFIRMED: Final = "confirmed"
@@ -113,15 +113,49 @@ def fact_line(fact_id: str) -> str:
 # ---------------------------------------------------------------------------- loading
 
 
+# The top-level members of docs/schema/capture-v1.json and their JSON types (None: null): an
+# edited or truncated capture is bad input (exit 3), not a crash in whatever reads it first.
+_SHAPE: Final[dict[str, tuple[type | None, ...]]] = {
+    "hostname": (str,),
+    "transports": (list,),
+    "identity": (dict,),
+    "settings": (dict, None),
+    "ghe_config": (dict, None),
+    "unverified_keys": (dict, None),
+    "last_apply": (dict,),
+    "maintenance": (dict, None),
+    "utilities": (dict,),
+    "front_door": (dict,),
+    "dns": (dict,),
+    "probes": (dict,),
+}
+
+
 def load_capture(path: Path) -> dict[str, Any]:
-    """A capture file, checked for its kind and schema version (`MaterialError`, exit 3)."""
-    return read_document(
-        path,
-        what="capture",
-        kind="ghes-setup-capture",
-        schema_version=1,
-        hint="give a file written by `ghes-setup capture --out FILE`",
+    """A capture file, checked for its kind, schema version and the types of its top-level
+    members (`MaterialError`, exit 3)."""
+    hint = "give a file written by `ghes-setup capture --out FILE`"
+    doc = read_document(
+        path, what="capture", kind="ghes-setup-capture", schema_version=1, hint=hint
     )
+    for key, types in _SHAPE.items():
+        if key not in doc:
+            raise MaterialError(f"capture {path} lacks {key!r}", hint=hint)
+        value = doc[key]
+        if not any(value is None if t is None else isinstance(value, t) for t in types):
+            names = " or ".join("null" if t is None else _JSON_TYPE[t] for t in types)
+            raise MaterialError(f"capture {path}: {key!r} is not {names}", hint=hint)
+    listing = doc["ghe_config"]
+    if listing is not None and not (
+        isinstance(listing.get("entries"), dict) and isinstance(listing.get("format"), dict)
+    ):
+        raise MaterialError(
+            f"capture {path}: 'ghe_config' has no 'entries' and 'format' objects", hint=hint
+        )
+    return doc
+
+
+_JSON_TYPE: Final[dict[type, str]] = {str: "a text", list: "a list", dict: "an object"}
 
 
 # ---------------------------------------------------------------------------- judging

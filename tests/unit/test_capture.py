@@ -418,3 +418,27 @@ def test_capture_to_a_missing_folder_exits_3_before_probing(cli: CliRunner, tmp_
     assert result.exit_code == 3, result.output
     assert "does not exist" in result.stderr and "Traceback" not in result.output
     assert cli("capture", "--out", str(tmp_path)).exit_code == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"identity": None}, "'identity' is not an object"),
+        ({"front_door": "x"}, "'front_door' is not an object"),
+        ({"settings": "x"}, "'settings' is not an object or null"),
+        ({"probes": []}, "'probes' is not an object"),
+        ({"unverified_keys": ["a"]}, "'unverified_keys'"),
+        ({"ghe_config": {"entries": [], "format": "x"}}, "'entries' and 'format'"),
+    ],
+)
+def test_facts_verify_on_a_capture_of_the_wrong_shape_exits_3_not_70(
+    cli: CliRunner, tmp_path: Path, change: dict[str, Any], words: str
+) -> None:
+    doc = json.loads(NEWEST.read_text(encoding="utf-8"))
+    doc.update(change)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    result = cli("facts", "verify", str(path))
+    assert result.exit_code == 3, result.output
+    assert words in result.stderr
+    assert "Traceback" not in result.output
