@@ -35,6 +35,15 @@ def snapshot_human(console: Console, result: SnapshotTaken) -> None:
         f"host(s), registry: {document['registry']['answer']}\n"
         f"After the upgrade: ghes-setup verify --against {out}",
     )
+    unreadable = document.get("unreadable") or []
+    if unreadable:
+        say_plain(
+            console,
+            f"Warning: {len(unreadable)} setting(s) could not be read ({', '.join(unreadable)}):"
+            " verify cannot compare them after the upgrade (it reports them as not evaluated,"
+            " exit 7). Over the Manage API alone the Packages settings are not readable: take"
+            " the snapshot again with the admin SSH shell (an SSH identity) before upgrading.",
+        )
 
 
 def differences_human(console: Console, result: VerifyDifferences) -> None:

@@ -94,3 +94,19 @@ def test_an_older_snapshot_without_served_all_is_compared_with_every_address() -
     assert _served(before, same, LIVE).status is Status.PASS
     other = snapshot(served_all={"ghe.example.com": [A, B], "containers.ghe.example.com": [A]})
     assert _served(before, other, LIVE).status is Status.FAIL
+
+
+def test_a_snapshot_that_could_not_read_settings_says_verify_cannot_compare_them() -> None:
+    from rich.console import Console
+
+    from ghes_setup.reporting.upgrade import snapshot_human
+    from ghes_setup.runbooks.upgrade import SnapshotTaken
+
+    said = {}
+    for name, unreadable in (("all read", []), ("api only", ["packages.enabled"])):
+        console = Console(width=300, record=True, color_system=None)
+        snapshot_human(console, SnapshotTaken(Path("before.json"), snapshot(unreadable=unreadable)))
+        said[name] = console.export_text()
+    assert "Warning" not in said["all read"]
+    assert "1 setting(s) could not be read (packages.enabled)" in said["api only"]
+    assert "SSH" in said["api only"]
