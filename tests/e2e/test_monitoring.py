@@ -31,6 +31,7 @@ RULES_TEXT_CMD = ("monitoring", "rules")
 INSTANCE = {"instance": "monitor.example.com:9100", "job": "node"}
 ALERTS = (
     "GhesCheckFailing",
+    "GhesCheckWarning",
     "GhesCheckCannotEvaluate",
     "GhesCheckCannotRun",
     "GhesCertificateExpiresSoon",
@@ -64,7 +65,7 @@ def rules_file(run_tool: RunTool, tmp_path: Path) -> Path:
     check = subprocess.run([promtool(), "check", "rules", str(path)],
                            capture_output=True, text=True, check=False)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 6 rules found" in check.stdout
+    assert f"SUCCESS: {len(ALERTS)} rules found" in check.stdout
     return path
 
 
@@ -221,6 +222,27 @@ def test_failing_run_fires_gheschecksfailing_for_each_failing_check_after_10_min
             alert_test(rules_file, "GhesCheckFailing", at="5m"),  # pending: for 10m
             alert_test(rules_file, "GhesCheckFailing", failing),
             *silent(rules_file, *others),
+        ],
+    )
+
+
+def test_a_warning_that_lasts_fires_ghescheckwarning_after_30_minutes(
+    registry_lab: LabHandle, run_tool: RunTool, rules_file: Path, tmp_path: Path
+) -> None:
+    # The lab's certificate has about 395 days left: with warn_days 400, tls-served warns
+    # (exit 0) and nothing else does.
+    text = write_textfile(run_tool, tmp_path, code=0, env={"GHES_SETUP_TLS_WARN_DAYS": "400"})
+    warning = status_labels(text, "warn")
+    assert [w["check"] for w in warning] == ["tls-served"], warning
+    others = [a for a in ALERTS if a != "GhesCheckWarning"]
+    run_promtool(
+        tmp_path,
+        rules_file,
+        input_series(text),
+        [
+            alert_test(rules_file, "GhesCheckWarning", at="20m"),  # pending: for 30m
+            alert_test(rules_file, "GhesCheckWarning", warning, at="35m"),
+            *silent(rules_file, *others, at="35m"),
         ],
     )
 
