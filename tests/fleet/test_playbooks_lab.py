@@ -96,6 +96,8 @@ def test_healthcheck_installs_a_cron_job_that_writes_the_textfile(
         assert value not in cron_text
     env_text = env_file.read_text(encoding="utf-8")
     assert f"GHES_SETUP_ADMIN_PASSWORD='{registry_lab.admin_password}'" in env_text
+    # Only what check needs on the monitoring host: no token without --smoke, no storage keys.
+    assert "GHES_SETUP_TOKEN" not in env_text and "GHES_SETUP_S3_" not in env_text, env_text
     fields, user, command = cron_entry(cron_text)
     assert (" ".join(fields), user) == ("*/5 * * * *", "root")
 
@@ -142,7 +144,9 @@ def test_healthcheck_installs_systemd_units_and_a_root_only_env_file(
     assert "OnUnitActiveSec=90s" in (units / "ghes-setup-check-lab.timer").read_text("utf-8")
     env_file = fleet.monitor_root / "ghes-setup" / "ghes-setup-check-lab.env"
     assert mode(env_file) == 0o600 and env_file.stat().st_uid == 0
-    assert f"GHES_SETUP_TOKEN='{lab.write_token}'" in env_file.read_text(encoding="utf-8")
+    env_text = env_file.read_text(encoding="utf-8")
+    assert f"GHES_SETUP_TOKEN='{lab.write_token}'" in env_text  # --smoke pushes with it
+    assert "GHES_SETUP_S3_" not in env_text, env_text
     verify = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", "ghes-setup-check-lab.timer"],
         cwd=units,
