@@ -96,6 +96,17 @@ def test_installs_once_from_a_wheel_then_changes_nothing(bare_fleet: Fleet, pipx
     assert len(installs(pipx)) == 1
 
 
+def test_an_index_password_in_the_pip_arguments_is_not_shown(bare_fleet: Fleet, pipx: Path) -> None:
+    secret = "S3cretIndexPw"
+    bare_fleet.monitor_vars |= {
+        "ghes_setup_install_pip_args": f"--index-url https://deploy:{secret}@pypi.corp.example/simple",
+    }
+    result = install(bare_fleet, pipx, "-v")
+    assert result.returncode == 0, result
+    assert installs(pipx)  # it did install, with the arguments
+    assert secret not in result.stdout + result.stderr
+
+
 def test_a_new_version_is_installed_over_the_old(bare_fleet: Fleet, pipx: Path) -> None:
     bare_fleet.monitor_vars |= {"ghes_setup_install_spec": "ghes-setup==0.1.0"}
     assert install(bare_fleet, pipx).returncode == 0
