@@ -174,6 +174,18 @@ def test_a_missing_env_file_stops_the_run_and_says_so_in_the_log(
     assert "check.env" in (stand_ins / "log.txt").read_text(encoding="utf-8")
 
 
+def analyze_verify(units: Path) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify` of the timer in `units` (and the service it starts)."""
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", "ghes-setup-check.timer"],
+        cwd=units,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )
+
+
 @pytest.mark.parametrize(("every", "calendar"), [("5m", True), ("2h", True), ("90s", False)])
 def test_systemd_analyze_verify_accepts_the_units(
     cli: CliRunner, tmp_path: Path, every: str, calendar: bool
@@ -197,14 +209,7 @@ def test_systemd_analyze_verify_accepts_the_units(
         str(out),
     )
     assert result.exit_code == 0, result
-    verify = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", "ghes-setup-check.timer"],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
-    )
+    verify = analyze_verify(out)
     assert verify.returncode == 0, verify.stderr
     assert "Unknown" not in verify.stderr and "ignoring" not in verify.stderr, verify.stderr
     timer = unit((out / "ghes-setup-check.timer").read_text(encoding="utf-8"))["Timer"]
@@ -230,14 +235,7 @@ def test_systemd_analyze_accepts_paths_with_spaces_and_percent_signs(
         "--out-dir", str(out),
     )  # fmt: skip
     assert result.exit_code == 0, result
-    verify = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", "ghes-setup-check.timer"],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
-    )
+    verify = analyze_verify(out)
     assert verify.returncode == 0, verify.stderr
     assert "ignoring" not in verify.stderr and "not absolute" not in verify.stderr, verify.stderr
     service = unit((out / "ghes-setup-check.service").read_text(encoding="utf-8"))["Service"]
