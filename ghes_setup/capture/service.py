@@ -158,17 +158,24 @@ def _admin(
         return
     try:
         if transport.ssh is not None:
-            doc["transports"].append("ssh")
             _over_ssh(rec, doc, transport.ssh)
+            _used(rec, doc, "ssh")
         else:
             rec.skip("ssh", "no SSH key given (--identity or ssh-agent)")
         if transport.api is not None:
-            doc["transports"].append("api")
             _over_api(rec, doc, transport.api)
+            _used(rec, doc, "api")
         else:
             rec.skip("api", "no admin password given (GHES_SETUP_ADMIN_PASSWORD)")
     finally:
         transport.close()
+
+
+def _used(rec: _Recorder, doc: dict[str, Any], name: str) -> None:
+    """`transports` names a transport only when one of its probes answered: an API that
+    refused the password, or an SSH shell that never answered, was offered, not used."""
+    if any(p.get("ok") is True for n, p in rec.probes.items() if n.startswith(f"{name}.")):
+        doc["transports"].append(name)
 
 
 # ---------------------------------------------------------------------------- SSH

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from ghes_setup.errors import InputError
 from ghes_setup.lab import client, state
 from ghes_setup.lab import settings as keys
 from ghes_setup.lab.layout import DEFAULT_STORAGE, LabConfig, Layout
-from ghes_setup.lab.service import UpOptions, UpResult, up
+from ghes_setup.lab.service import UpOptions, UpResult, down, up
 from ghes_setup.lab.settings import SettingsStore, fresh_settings
 from ghes_setup.packages import backends
 
@@ -162,6 +163,23 @@ def captured_storage(capture: dict[str, Any]) -> str | None:
     return stored_so[0].name
 
 
+# A key `git config` (so the lab's settings store, like the appliance's ghe-config) takes:
+# SECTION[.SUBSECTION].NAME, the name a letter then letters, digits or dashes.
+_GIT_KEY = re.compile(r"[A-Za-z0-9.-]+(\.[^\n\0]*)?\.[A-Za-z][A-Za-z0-9-]*")
+
+
+def _check_keys(capture: dict[str, Any], path: Path) -> None:
+    gc = capture.get("ghe_config")
+    entries = gc.get("entries") if isinstance(gc, dict) else None
+    bad = sorted(k for k in entries or {} if not _GIT_KEY.fullmatch(k))
+    if bad:
+        shown = ", ".join(repr(k) for k in bad[:3]) + (" ..." if len(bad) > 3 else "")
+        raise InputError(
+            f"capture {path}: {len(bad)} ghe-config key(s) no appliance can hold: {shown}",
+            hint="use the capture as `ghes-setup capture` wrote it (was it edited?)",
+        )
+
+
 def up_from_capture(
     path: Path, directory: Path, address: str | None = None, storage: str | None = None
 ) -> FromCaptureResult:
@@ -175,6 +193,7 @@ def up_from_capture(
             f"{layout.root} already holds a lab",
             hint=f"`ghes-setup lab down --dir {layout.root}` first, or another --dir",
         )
+    _check_keys(capture, path)  # before anything starts: a refusal leaves no lab behind
     started = up(
         UpOptions(
             directory,
@@ -186,8 +205,12 @@ def up_from_capture(
     )
     config, layout = started.config, started.layout
     result = FromCaptureResult(started)
-    values, result.replaced, result.dropped = lab_settings(capture, config, layout)
-    SettingsStore(layout).replace_all(values)
+    try:
+        values, result.replaced, result.dropped = lab_settings(capture, config, layout)
+        SettingsStore(layout).replace_all(values)
+    except BaseException:
+        down(directory)  # not half a lab: nothing running, the folder gone
+        raise
     answer = client.call(layout, "lab-apply")
     if answer.code != 0:
         result.notes.append(f"the configuration run failed: {answer.result or answer.stderr}")

@@ -148,6 +148,9 @@ def test_capture_under_faults_records_the_failed_probes_and_writes_the_file(
     probes = json.loads(out.read_text(encoding="utf-8"))["probes"]
     assert probes["ssh.ghe-config-list"]["ok"] is False
     assert probes["api.settings"]["ok"] and probes["front-door.registry"]["ok"]
+    # Offered but never answering: not named as a transport the capture went through.
+    assert json.loads(out.read_text(encoding="utf-8"))["transports"] == ["api"]
+    assert "via api)" in again.stdout, again.stdout
 
 
 @pytest.fixture
@@ -274,3 +277,21 @@ def test_an_api_only_capture_round_trips_through_a_lab(
     diff = differences(a, json.loads(second.read_text(encoding="utf-8")))
     assert diff == [], "\n".join(diff)
     assert twin.applied_settings()["core.subdomain-isolation"] == "true"
+
+
+def test_lab_from_capture_with_a_key_no_appliance_holds_starts_nothing(
+    cli: CliRunner, registry_lab: LabHandle, tmp_path: Path, second_lab_dir: Path
+) -> None:
+    first = tmp_path / "first.json"
+    assert _capture(cli, registry_lab, first).exit_code == 0
+    doc = json.loads(first.read_text(encoding="utf-8"))
+    doc["ghe_config"]["entries"]["nodot"] = "x"  # git config refuses a key without a section
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc), encoding="utf-8")
+    up = lab_command(
+        "up", "--from-capture", str(edited), "--dir", str(second_lab_dir),
+        "--address", free_lab_address(),
+    )  # fmt: skip
+    assert up.returncode == 3, up.stdout + up.stderr
+    assert "'nodot'" in up.stderr and "Traceback" not in up.stderr
+    assert not second_lab_dir.exists() or not any(second_lab_dir.iterdir())
