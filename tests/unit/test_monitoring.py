@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "templates" / "monitoring" / "ghes-setup.rules.yml"
 ALERTS = [
     "GhesCheckFailing",
+    "GhesCheckWarning",
     "GhesCheckCannotEvaluate",
     "GhesCheckCannotRun",
     "GhesCertificateExpiresSoon",
@@ -123,7 +124,7 @@ def test_exit_code_metric_is_the_commands() -> None:
     assert samples['ghes_setup_run_exit_code{command="check",host="ghe.example.com"}'] == 0
 
 
-def test_monitoring_rules_prints_the_shipped_file_with_the_six_alerts(cli: CliRunner) -> None:
+def test_monitoring_rules_prints_the_shipped_file_with_its_alerts(cli: CliRunner) -> None:
     result = cli("monitoring", "rules")
     assert result.exit_code == 0, result
     assert result.stdout == RULES.read_text()
