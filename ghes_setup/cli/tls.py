@@ -244,7 +244,7 @@ def probe_cmd(
     site: SiteOpt = None,
 ) -> None:
     from ghes_setup.config.site import SiteOverrides, target_hostname, validate_hostname
-    from ghes_setup.tls.service import TlsProbeRequest, run_tls_probe
+    from ghes_setup.tls.service import TlsProbeRequest, file_origins, run_tls_probe
 
     out = output.format(ctx)
     given = validate_hostname(hostname) if hostname else None
@@ -275,6 +275,7 @@ def probe_cmd(
         warn_days=spec.tls.warn_days,
         crit_days=spec.tls.crit_days,
         timeout=timeout,
+        ca_origin=file_origins(spec, {"ca_file": ("connection.ca_file", "--ca-file")})["ca_file"],
     )
     output.exit(ctx, out, run_tls_probe(request))
 

@@ -127,6 +127,9 @@ class Site:
     packages: PackagesSettings = field(default_factory=PackagesSettings)
     smoke: SmokeSettings = field(default_factory=SmokeSettings)
     source: Path | None = None  # the file it came from, if any
+    # Where each given value came from, by dotted key ("tls.key"): "site.toml: [tls] key",
+    # "GHES_SETUP_TLS_KEY" or the flag; for messages about a file a value names.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def api_scheme(self) -> str:
@@ -385,6 +388,7 @@ def _build(
         ghes_version=parsed_version,
         subdomain_isolation=isolation,
         source=path,
+        origins=dict(where.by_key),
         **sections,
     )
     _validate(site, where)

@@ -24,7 +24,7 @@ from ghes_setup.facts import GhesVersion
 # section ("" for the top level) -> the dataclass holding its keys (Site's own fields that
 # are not sections are the top level).
 SECTIONS: Final = ("", "connection", "tls", "packages", "smoke")
-_NOT_KEYS: Final = frozenset({"source", "connection", "tls", "packages", "smoke"})
+_NOT_KEYS: Final = frozenset({"source", "origins", "connection", "tls", "packages", "smoke"})
 
 # key path -> (meaning, example value for a key without a default, or None).
 KEY_HELP: Final[dict[str, tuple[str, Any]]] = {

@@ -88,7 +88,7 @@ class PipelineContext:
         )
 
     def tls_served(self) -> TlsProbeContext:
-        from ghes_setup.tls.service import TlsProbeRequest, probe_context
+        from ghes_setup.tls.service import TlsProbeRequest, file_origins, probe_context
 
         def build() -> TlsProbeContext:
             return probe_context(
@@ -102,6 +102,9 @@ class PipelineContext:
                     warn_days=self.site.tls.warn_days,
                     crit_days=self.site.tls.crit_days,
                     timeout=min(self.timeout, 10.0),
+                    ca_origin=file_origins(
+                        self.site, {"ca_file": ("connection.ca_file", "--ca-file")}
+                    )["ca_file"],
                 )
             )
 

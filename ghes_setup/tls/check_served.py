@@ -6,9 +6,11 @@ with SNI = the name, read the full presented chain (`tls.probe`), then verify it
 exact name with `cryptography.x509.verification` against the system store plus `--ca-file`
 (one-label wildcard rule, serverAuth, validity now). A host fails when the handshake is
 refused or the name is not recognised, the chain is untrusted (the remedy says when an
-intermediate is not sent), the name does not match, or a certificate is expired or not yet
-valid. The check is `error` only when nothing could be reached at all. `metrics.days_left`
-is the minimum over hosts, with the same thresholds as `tls-expiry`.
+intermediate is not sent, also when only `--ca-file` holds it: clients trust the root, not the
+admin's CA file), the name does not match, or a certificate clients use (`trust.used_path`: not
+a cross-signed copy of a trusted root sent after it) is expired or not yet valid. The check is
+`error` only when nothing could be reached at all. `metrics.days_left` is the minimum over
+hosts, with the same thresholds as `tls-expiry`.
 
 `served_fingerprints` gives the SHA-256 of each host's served leaf, for upgrade runbooks
 that compare before and after.
@@ -31,17 +33,20 @@ from ghes_setup.errors import GhesSetupError
 from ghes_setup.facts import HTTPS_PORT
 from ghes_setup.net import AddressResolver
 from ghes_setup.tls import names
-from ghes_setup.tls.check_chain_complete import judging_time
+from ghes_setup.tls.check_chain_complete import anchor_out_of_date, judging_time, where_from
+from ghes_setup.tls.check_key_type import RSASSA_PSS
 from ghes_setup.tls.context import DEFAULT_CRIT_DAYS, DEFAULT_WARN_DAYS, day_thresholds, days_left
 from ghes_setup.tls.material import (
     describe,
+    extensions_problem,
     is_self_issued,
     issued_by,
     key_id_problem,
+    names_problem,
     purpose_problem,
 )
 from ghes_setup.tls.probe import FailureKind, ProbeFailure, ServedChain, fetch_chain
-from ghes_setup.tls.trust import Trust, verify_chain
+from ghes_setup.tls.trust import Trust, Verified, used_path, verify_chain
 
 ChainFetcher = Callable[[str, str, int, float], ServedChain | ProbeFailure]
 MAX_PARALLEL = 32
@@ -98,7 +103,25 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
     """Verify one presented chain for its SNI name."""
     certs = served.certs
     leaf = certs[0]
-    relevant = [leaf, *(c for c in certs[1:] if not is_self_issued(c))]
+    malformed = next(
+        (
+            f"certificate {i} has {p}"
+            for i, c in enumerate(certs, 1)
+            if (p := extensions_problem(c) or names_problem(c))
+        ),
+        None,
+    )
+    if malformed is not None:  # every later step reads the extensions: judge nothing else
+        return HostResult(
+            host=served.host,
+            address=served.address,
+            ok=False,
+            error=f"the server sends a certificate ghes-setup cannot read: {malformed}",
+            kind="malformed",
+            fingerprint_sha256=fingerprint(leaf),
+        )
+    path, _unused = used_path(leaf, certs[1:], trust)
+    relevant = [leaf, *(c for c in path[1:] if not is_self_issued(c))]
     presented = names.dns_names(leaf)
     base: dict[str, Any] = {
         "host": served.host,
@@ -116,6 +139,11 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
     purpose = purpose_problem(leaf)
     if purpose is not None:
         problems.append(("purpose", f"not a TLS server certificate: {purpose}"))
+    if leaf.public_key_algorithm_oid.dotted_string == RSASSA_PSS:
+        problems.append(
+            ("key-type", "an RSA-PSS key (id-RSASSA-PSS): Go clients (docker, the GitHub CLI) "
+             "cannot complete a handshake with it")
+        )  # fmt: skip
     for cert in relevant:
         which = "the certificate" if cert is leaf else f"intermediate {describe(cert)}"
         if cert.not_valid_before_utc > now:
@@ -129,11 +157,21 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
         at = judging_time(tuple(relevant), now)
         lenient = verify_chain(leaf, list(certs[1:]), trust, at=at)
         if not lenient.ok:
-            problems.append(("untrusted", _untrusted(certs, trust, lenient.reason)))
+            problems.append(
+                _stale_anchor(path, trust, now)
+                or ("untrusted", _untrusted(certs, trust, lenient.reason))
+            )
+        elif lenient.borrowed:
+            problems.append(("incomplete", _borrowed(lenient, trust)))
     else:
         strict = verify_chain(leaf, list(certs[1:]), trust, at=now, server_name=served.host)
         if not strict.ok:
-            problems.append(("untrusted", _untrusted(certs, trust, strict.reason)))
+            problems.append(
+                _stale_anchor(path, trust, now)
+                or ("untrusted", _untrusted(certs, trust, strict.reason))
+            )
+        elif strict.borrowed:
+            problems.append(("incomplete", _borrowed(strict, trust)))
         elif (unlinked := key_id_problem(strict.chain)) is not None:
             problems.append(("key-id", f"OpenSSL clients cannot link the chain: {unlinked}"))
     if problems:
@@ -144,6 +182,34 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
             **base,
         )
     return HostResult(ok=True, **base)
+
+
+def _stale_anchor(
+    path: Sequence[x509.Certificate], trust: Trust, now: datetime
+) -> tuple[str, str] | None:
+    """The root the path reaches, when it is expired or not yet valid (clients refuse the
+    chain, whatever the server sends); None otherwise."""
+    top = path[-1]
+    roots = trust.roots()
+    anchor = top if is_self_issued(top) and roots.contains(top) else roots.issuer_of(top)
+    if anchor is None or (when := anchor_out_of_date(anchor, trust, now)) is None:
+        return None
+    return (
+        "stale-root",
+        f"untrusted chain: the root {describe(anchor)} ({where_from(trust, anchor)}) {when}",
+    )
+
+
+def _borrowed(verified: Verified, trust: Trust) -> str:
+    """The chain verifies only with intermediates of --ca-file: the server does not send them."""
+    missing = ", ".join(describe(c) for c in verified.borrowed)
+    top = verified.chain[-1]
+    trusting = f"the root {describe(top)}" if is_self_issued(top) else "your root"
+    return (
+        f"untrusted chain: the server does not send the intermediate {missing}, which only "
+        f"{trust.ca_file_label} holds; clients that trust {trusting} fail (unable to get "
+        "local issuer certificate)"
+    )
 
 
 def _untrusted(certs: Sequence[x509.Certificate], trust: Trust, reason: str | None) -> str:
@@ -216,11 +282,20 @@ def probe_hosts(ctx: TlsProbeContext) -> list[HostResult]:
 _REMEDIES = {
     "name": "serve a certificate whose SANs cover {host} and *.{host} (validate it first "
     "with ghes-setup tls check), then apply the configuration",
-    "purpose": "serve a certificate issued for TLS servers (extended key usage serverAuth)",
+    "purpose": "serve a TLS server certificate: extended key usage serverAuth, key usage "
+    "digitalSignature and keyEncipherment, CA:FALSE (ghes-setup tls csr asks for them)",
+    "key-type": "serve a certificate for a plain RSA key (rsaEncryption), 2048 bits or more "
+    "(ghes-setup tls csr)",
+    "malformed": "have the CA issue the certificate again (a malformed name or subjectAltName "
+    "also makes TLS clients refuse it)",
     "key-id": "get the certificate reissued by the CA: its authority key identifier must be the "
     "issuer's subject key identifier (git and curl need it)",
     "untrusted": "serve the full chain (leaf first, then the intermediates); for a private CA "
     "pass it with --ca-file",
+    "stale-root": "renew the root CA certificate (or check the clocks), give the new one to "
+    "the appliance's clients and pass it with --ca-file",
+    "incomplete": "append the intermediates to the uploaded certificate (leaf first, then the "
+    "intermediates) and apply: clients trust your root, not the intermediates of --ca-file",
     "expired": "renew the certificate and upload it",
     "not-yet-valid": "check the appliance's and the CA's clocks, or wait",
     FailureKind.UNRECOGNIZED_NAME.value: "the server has no certificate for this name: check "

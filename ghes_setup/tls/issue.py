@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ghes_setup.errors import MaterialError
 from ghes_setup.files import write_file
 from ghes_setup.tls import names
-from ghes_setup.tls.material import read_certificates, read_private_key
+from ghes_setup.tls.material import describe, is_ca, read_certificates, read_private_key
 
 CA_KEY_BITS = 3072
 LEAF_KEY_BITS = 2048
@@ -181,6 +181,7 @@ def issue(
             )
     ca_chain = read_certificates(ca_cert_path, what=f"CA certificate {ca_cert_path}")
     ca_cert = ca_chain[0]
+    _require_ca(ca_cert, ca_cert_path)
     ca_key = read_private_key(ca_key_path, what=f"CA key {ca_key_path}")
     if not isinstance(ca_key, rsa.RSAPrivateKey):
         raise MaterialError(f"CA key {ca_key_path} is not an RSA key", hint="use tls ca create")
@@ -203,17 +204,16 @@ def issue(
     _refuse_existing([key_path, cert_path, chain_path], force)
     key = _new_key(key_bits)
     san_names = (host, f"*.{host}")
+    subject = _subject(host)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(_serial())
         .not_valid_before(start)
         .not_valid_after(end)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in san_names]), critical=False
-        )
+        .add_extension(_san(san_names), critical=not subject)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             key_usage(ca=False),
@@ -259,12 +259,11 @@ def make_csr(
     _refuse_existing([key_path, csr_path], force)
     key = _new_key(key_bits)
     san_names = (host, f"*.{host}")
+    subject = _subject(host)
     csr = (
         x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in san_names]), critical=False
-        )
+        .subject_name(subject)
+        .add_extension(_san(san_names), critical=not subject)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -275,6 +274,56 @@ def make_csr(
 
 
 # ------------------------------------------------------------------ helpers
+
+
+# RFC 5280 ub-common-name: a CN holds at most 64 characters, a DNS name up to 253.
+MAX_COMMON_NAME = 64
+
+
+def _subject(host: str) -> x509.Name:
+    """CN=HOST, or an empty subject when HOST is longer than a CN may be: clients match the
+    subjectAltName only (RFC 6125), and RFC 5280 §4.2.1.6 then wants that extension critical
+    (callers mark it so when the subject is empty)."""
+    if len(host) > MAX_COMMON_NAME:
+        return x509.Name([])
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+
+
+def _san(san_names: Sequence[str]) -> x509.SubjectAlternativeName:
+    return x509.SubjectAlternativeName([x509.DNSName(n) for n in san_names])
+
+
+def _require_ca(ca_cert: x509.Certificate, path: Path) -> None:
+    """Refuse to sign with a certificate that is not a CA: the leaf would be issued, and
+    then refused by every client (`tls check`: tls-chain-complete)."""
+    hint = (
+        "--ca takes a folder with a CA certificate (ca.pem, CA:TRUE) and its key (ca.key), "
+        "e.g. one made by: ghes-setup tls ca create --out DIR"
+    )
+    if ca_cert.version is x509.Version.v1:
+        # OpenSSL takes a self-signed v1 certificate for a CA; WebPKI verifiers, and so
+        # `tls check`, need a v3 one with CA:TRUE.
+        raise MaterialError(
+            f"CA certificate {path} is an X.509 v1 certificate ({describe(ca_cert)}: no "
+            "extensions, so no CA:TRUE): verifiers that follow RFC 5280 refuse its chains",
+            hint=hint,
+        )
+    if not is_ca(ca_cert):
+        raise MaterialError(
+            f"CA certificate {path} is not a CA ({describe(ca_cert)}: basic constraints "
+            "without CA:TRUE): a server certificate cannot issue certificates",
+            hint=hint,
+        )
+    try:
+        usage = ca_cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not usage.key_cert_sign:
+        raise MaterialError(
+            f"CA certificate {path} may not sign certificates ({describe(ca_cert)}: its key "
+            "usage lacks keyCertSign)",
+            hint=hint,
+        )
 
 
 # Longest validity we issue: a private CA for 20 years; a server certificate for 825 days, the
@@ -368,14 +417,33 @@ def _write_key_and_pems(
     """Create `out_dir` (0700), then write the new private key (0600, first) and the public
     PEM files (0644). Each entry is (path, content, kind)."""
     key_path, private_key, key_kind = key
-    _make_dir(out_dir)
     items = [(key_path, _key_pem(private_key), key_kind, True)]
     items += [(path, data, kind, False) for path, data, kind in pems]
+    # Every target is judged before the first is written: refusing the chain only when it is
+    # reached would leave a new key next to the old certificate (a refusal writes nothing).
+    for path, *_ in items:
+        _refuse_unusable_target(path)
+    _make_dir(out_dir)
     written: list[WrittenFile] = []
     for path, data, kind, secret in items:
         write_atomic(path, data, mode=0o600 if secret else 0o644, overwrite=force)
         written.append(WrittenFile(path, kind, secret))
     return tuple(written)
+
+
+def _refuse_unusable_target(path: Path) -> None:
+    """What `write_file` refuses when it reaches a target, checked for all of them up front: a
+    symbolic link (never written through) or something other than a regular file."""
+    if path.is_symlink():
+        raise MaterialError(
+            f"--out file {path} is a symbolic link; refusing to write through it",
+            hint="remove the link, or choose another --out folder; nothing was written",
+        )
+    if path.exists() and not path.is_file():
+        raise MaterialError(
+            f"--out file {path} exists and is not a regular file",
+            hint="move it away, or choose another --out folder; nothing was written",
+        )
 
 
 def write_atomic(path: Path, data: bytes, *, mode: int, overwrite: bool) -> None:

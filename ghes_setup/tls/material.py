@@ -36,11 +36,22 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ghes_setup.errors import MaterialError
 
+# A BEGIN or END line as OpenSSL's PEM reader (so nginx, so the appliance) takes it: the marker
+# at the very start of a line and nothing after it but trailing whitespace, which it drops
+# (every byte up to a space, CR included); a UTF-8 byte order mark may open the file. An
+# indented marker, or text before it, makes OpenSSL skip the line and with it the block (the
+# next certificate becomes the leaf); text after an END line is "bad end line". `_BLOCK` and
+# `_BEGIN` run on `_normalized` text, once `_layout_problem` found every marker on its own line.
+_MARKER = re.compile(rb"-----(BEGIN|END) ([A-Z0-9 ]+)-----")
 _BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----",
-    re.DOTALL,
+    rb"^-----BEGIN ([A-Z0-9 ]+)-----$(.*?)^-----END \1-----$",
+    re.DOTALL | re.MULTILINE,
 )
-_BEGIN = re.compile(rb"-----BEGIN [A-Z0-9 ]+-----")
+_BEGIN = re.compile(rb"^-----BEGIN [A-Z0-9 ]+-----$", re.MULTILINE)
+# What OpenSSL strips from a line's end: every byte <= ' ' as a signed char, so the bytes of
+# 0x80 and above too (a no-break space pasted from rich text).
+_LINE_END_SPACE = bytes(range(0x21)) + bytes(range(0x80, 0x100))
+_UTF8_BOM = b"\xef\xbb\xbf"
 _KEY_LABELS = frozenset({b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"DSA PRIVATE KEY"})
 _ENCRYPTED_LABEL = b"ENCRYPTED PRIVATE KEY"
 _CERT_LABEL = b"CERTIFICATE"
@@ -238,9 +249,120 @@ def _parse_error(exc: Exception) -> str:
     return text
 
 
+def _normalized(data: bytes) -> bytes:
+    """The text as OpenSSL's PEM reader sees it: no byte order mark before the first line,
+    no trailing whitespace (CR included) on any line."""
+    data = data.removeprefix(_UTF8_BOM)
+    return b"\n".join(line.rstrip(_LINE_END_SPACE) for line in data.split(b"\n"))
+
+
+def _layout_problem(text: bytes, path: Path, role: str) -> LoadFailure | None:
+    """A BEGIN or END line OpenSSL does not read as one, an empty line inside a block, or a
+    block that ends under another name or never ends before the next begins, in `_normalized`
+    text. These pass `cryptography`'s PEM parser, or fail it with a message about something
+    else, while nginx refuses the file or takes the wrong certificate from it."""
+    blocks = 0  # BEGIN lines so far
+    label: bytes | None = None  # the block we are in
+    headers_only = True  # every line of this block so far is an RFC 1421 header ("Name: value")
+    blank_seen = False
+
+    def failure(number: int, message: str, remedy: str) -> LoadFailure:
+        return LoadFailure(
+            path, role, ProblemKind.CORRUPT, f"{role} file {path}, line {number}: {message}", remedy
+        )
+
+    for number, line in enumerate(text.split(b"\n"), start=1):
+        marker = _MARKER.search(line)
+        if marker is None:
+            if label is None:
+                continue
+            name = label.decode("ascii")
+            if line:
+                headers_only = headers_only and b":" in line
+            elif blank_seen or not headers_only:
+                # OpenSSL takes the lines before the first empty one as headers, and a
+                # second empty line as the end of the block: "not proc type", "bad end line".
+                return failure(
+                    number,
+                    f"an empty line inside PEM block {blocks} ({name})",
+                    "remove the empty lines between the '-----BEGIN' and '-----END' lines: "
+                    "OpenSSL, and so the appliance, does not read a block with gaps in it",
+                )
+            else:
+                blank_seen = True
+            continue
+        kind = marker.group(1).decode("ascii")
+        name = marker.group(2).decode("ascii")
+        which = f"the {kind} line of PEM block {blocks + 1 if kind == 'BEGIN' else blocks} ({name})"
+        before, after = line[: marker.start()], line[marker.end() :]
+        if before and not before.strip():
+            return failure(
+                number,
+                f"{which} is indented",
+                "remove the indentation (pasted from YAML or Markdown?): OpenSSL, and so the "
+                "appliance, reads a '-----BEGIN'/'-----END' line only at the very start of a "
+                "line, and skips or refuses the block otherwise",
+            )
+        if before:
+            return failure(
+                number,
+                f"{which} has text before it on the same line",
+                "put each '-----BEGIN'/'-----END' line on its own line: OpenSSL, and so the "
+                "appliance, skips a BEGIN line that does not start its line, and the block "
+                "with it",
+            )
+        if after.lstrip().startswith(b"-----BEGIN"):
+            return failure(
+                number,
+                f"{which} is followed by the next BEGIN line on the same line",
+                "put each '-----BEGIN'/'-----END' line on its own line: a line break is "
+                "missing where two files were joined (cat a.crt b.crt when a.crt does not "
+                "end with a newline); OpenSSL, and so the appliance, refuses it "
+                "('bad end line')",
+            )
+        if after:
+            return failure(
+                number,
+                f"{which} is followed by text on the same line",
+                "put each '-----BEGIN'/'-----END' line on its own line, with nothing after "
+                "it: OpenSSL, and so the appliance, does not read it otherwise",
+            )
+        if kind == "BEGIN":
+            if label is not None:
+                return failure(
+                    number,
+                    f"PEM block {blocks} ({label.decode('ascii')}) is truncated: block "
+                    f"{blocks + 1} begins before its END line",
+                    "the block was cut off (in a copy/paste or a transfer?): copy it again, "
+                    "from '-----BEGIN' to '-----END' inclusive",
+                )
+            blocks += 1
+            label, headers_only, blank_seen = marker.group(2), True, False
+        elif label is not None and marker.group(2) != label:
+            return failure(
+                number,
+                f"PEM block {blocks} begins as {label.decode('ascii')} but ends as {name}",
+                "copy the whole block again, from '-----BEGIN' to '-----END' inclusive "
+                "(OpenSSL, and so the appliance, refuses it)",
+            )
+        else:  # an END line outside a block is text between blocks to OpenSSL: skipped
+            label = None
+    return None
+
+
+def _read_laid_out(path: Path, role: str) -> bytes | LoadFailure:
+    """The PEM text of `path` as OpenSSL reads it (`_normalized`), once its BEGIN/END lines
+    are laid out as OpenSSL needs (`_layout_problem`)."""
+    raw = _read_pem(path, role)
+    if isinstance(raw, LoadFailure):
+        return raw
+    data = _normalized(raw)
+    return _layout_problem(data, path, role) or data
+
+
 def load_bundle(path: Path) -> CertBundle | LoadFailure:
     """Read a PEM bundle: every CERTIFICATE block in file order. Never raises for content."""
-    data = _read_pem(path, "certificate")
+    data = _read_laid_out(path, "certificate")
     if isinstance(data, LoadFailure):
         return data
     matched = list(_BLOCK.finditer(data))
@@ -262,21 +384,14 @@ def load_bundle(path: Path) -> CertBundle | LoadFailure:
     for index, (label, block) in enumerate(blocks, start=1):
         if label != _CERT_LABEL:
             continue
-        try:
-            with warnings.catch_warnings():
-                # e.g. "serial number wasn't positive": tolerated by clients today; not
-                # this tool's call, and a warning on stderr would only confuse the report.
-                warnings.simplefilter("ignore")
-                certs.append(x509.load_pem_x509_certificate(block))
-        except ValueError as exc:
-            return LoadFailure(
-                path,
-                "certificate",
-                ProblemKind.CORRUPT,
-                f"certificate file {path}: PEM block {index} does not parse ({_parse_error(exc)})",
-                "the block is damaged (line breaks or characters lost in a copy/paste?): "
-                "get the certificate again from your CA",
-            )
+        with warnings.catch_warnings():
+            # e.g. "serial number wasn't positive": tolerated by clients today; not
+            # this tool's call, and a warning on stderr would only confuse the report.
+            warnings.simplefilter("ignore")
+            cert = _load_certificate(block, path, index)
+        if isinstance(cert, LoadFailure):
+            return cert
+        certs.append(cert)
     has_key = any(label in _KEY_LABELS or label == _ENCRYPTED_LABEL for label in labels)
     if certs:
         return CertBundle(path, tuple(certs), contains_private_key=has_key)
@@ -316,9 +431,65 @@ def load_bundle(path: Path) -> CertBundle | LoadFailure:
     )
 
 
+def _load_certificate(block: bytes, path: Path, index: int) -> x509.Certificate | LoadFailure:
+    """One CERTIFICATE block, extensions included: `cryptography` parses those only when first
+    read, so a malformed one (a truncated subjectAltName) would pass here and then break every
+    check that reads it."""
+    try:
+        cert = x509.load_pem_x509_certificate(block)
+    except ValueError as exc:
+        return LoadFailure(
+            path,
+            "certificate",
+            ProblemKind.CORRUPT,
+            f"certificate file {path}: PEM block {index} does not parse ({_parse_error(exc)})",
+            "the block is damaged (line breaks or characters lost in a copy/paste?): "
+            "get the certificate again from your CA",
+        )
+    problem = extensions_problem(cert) or names_problem(cert)
+    if problem is not None:
+        return LoadFailure(
+            path,
+            "certificate",
+            ProblemKind.CORRUPT,
+            f"certificate file {path}: PEM block {index} has {problem}, which ghes-setup "
+            "cannot read, so it cannot judge the certificate",
+            "have the CA issue it again (or fix the tool or template that made it); "
+            "a malformed name or subjectAltName also makes TLS clients refuse it",
+        )
+    return cert
+
+
+def names_problem(cert: x509.Certificate) -> str | None:
+    """'a malformed subject name' when the subject or issuer does not decode (invalid UTF-8
+    in a UTF8String: OpenSSL refuses to load such a certificate), else None."""
+    for which in ("subject", "issuer"):
+        try:
+            getattr(cert, which).rfc4514_string()
+        except ValueError:
+            return f"a malformed {which} name"
+    return None
+
+
+def extensions_problem(cert: x509.Certificate) -> str | None:
+    """'a malformed subject_alternative_name extension (...)' when `cert`'s extensions do not
+    parse, else None. `cryptography` parses them only when first read; call this before
+    anything reads them (a certificate a server presents, too)."""
+    try:
+        _ = cert.extensions  # parses every extension
+    except x509.DuplicateExtension as exc:
+        return f"the same extension twice ({exc.oid.dotted_string})"
+    except (ValueError, x509.UnsupportedGeneralNameType) as exc:
+        where = re.findall(r'"([a-z_]+)"', str(exc))
+        if where:
+            return f"a malformed {where[-1]} extension (its DER does not parse)"
+        return "a malformed extension (its DER does not parse)"
+    return None
+
+
 def load_key(path: Path) -> KeyFile | LoadFailure:
     """Read one unencrypted PEM private key. Never raises for content."""
-    data = _read_pem(path, "key")
+    data = _read_laid_out(path, "key")
     if isinstance(data, LoadFailure):
         return data
     blocks = [(m.group(1), m.group(2), m.group(0)) for m in _BLOCK.finditer(data)]
@@ -456,18 +627,72 @@ def key_id_problem(chain: Sequence[x509.Certificate]) -> str | None:
 
 
 def purpose_problem(cert: x509.Certificate) -> str | None:
-    """Why TLS clients refuse `cert` as a server's certificate by its extended key usage, or
-    None. No EKU extension allows any purpose; one without serverAuth refuses this one: so
-    OpenSSL (`-purpose sslserver`), Go (docker, the GitHub CLI) and cryptography's verifier
-    read it (RFC 5280 §4.2.1.12)."""
+    """Why TLS clients refuse `cert` as a server's certificate by its extended key usage or its
+    key usage, or None.
+
+    Extended key usage: no extension allows any purpose; one without serverAuth refuses this
+    one, as OpenSSL (`-purpose sslserver`), Go (docker, the GitHub CLI) and cryptography's
+    verifier read it (RFC 5280 §4.2.1.12). Key usage (RFC 5280 §4.2.1.3), when present:
+    OpenSSL's sslserver purpose (curl, git with OpenSSL: "unsuitable certificate purpose")
+    wants digitalSignature, keyEncipherment or keyAgreement; GnuTLS (git on Debian and Ubuntu:
+    "Key usage violation") wants digitalSignature, which TLS 1.3 and every ECDHE key exchange
+    sign with (keyEncipherment serves only RSA key exchange, gone from TLS 1.3 and from what
+    clients offer first). keyCertSign on a certificate that is not a CA is left alone: only
+    OpenSSL's strict mode (`-x509_strict`) refuses it, curl and git accept it."""
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
+        pass
+    else:
+        if ExtendedKeyUsageOID.SERVER_AUTH not in eku:
+            listed = ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in eku)
+            return (
+                f"its extended key usage ({listed or 'empty'}) lacks serverAuth: docker, git "
+                "and curl refuse it"
+            )
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
         return None
-    if ExtendedKeyUsageOID.SERVER_AUTH in eku:
-        return None
-    listed = ", ".join(getattr(oid, "_name", None) or oid.dotted_string for oid in eku)
-    return f"its extended key usage ({listed or 'empty'}) lacks serverAuth"
+    listed = ", ".join(key_usage_names(usage)) or "empty"
+    if not (usage.digital_signature or usage.key_encipherment or usage.key_agreement):
+        return (
+            f"its key usage ({listed}) has neither digitalSignature nor keyEncipherment "
+            "(OpenSSL: 'unsuitable certificate purpose'; GnuTLS: 'Key usage violation')"
+        )
+    if not usage.digital_signature:
+        return (
+            f"its key usage ({listed}) lacks digitalSignature, which TLS 1.3 and ECDHE key "
+            "exchange need (git with GnuTLS: 'Key usage violation')"
+        )
+    return None
+
+
+def key_usage_names(usage: x509.KeyUsage) -> list[str]:
+    """The bits a key usage extension sets, by their RFC 5280 names."""
+    names = [
+        name
+        for name, on in (
+            ("digitalSignature", usage.digital_signature),
+            ("nonRepudiation", usage.content_commitment),
+            ("keyEncipherment", usage.key_encipherment),
+            ("dataEncipherment", usage.data_encipherment),
+            ("keyAgreement", usage.key_agreement),
+            ("keyCertSign", usage.key_cert_sign),
+            ("cRLSign", usage.crl_sign),
+        )
+        if on
+    ]
+    if usage.key_agreement:  # the two are only defined (readable) with keyAgreement
+        names += [
+            name
+            for name, on in (
+                ("encipherOnly", usage.encipher_only),
+                ("decipherOnly", usage.decipher_only),
+            )
+            if on
+        ]
+    return names
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -3,7 +3,9 @@
 `run_tls_check(TlsCheckRequest(...)) -> Report` (command "tls check") loads the bundle and the
 key and runs the eight certificate checks of docs/reference/architecture.md §4. Bad *content* is a
 check result (`tls-pem` fails, the rest are skipped); a file that does not exist or cannot be read,
-an unusable `--ca-file` or an invalid host name raise `MaterialError`/`InputError` (exit 3).
+an unusable `--ca-file` or an invalid host name raise `MaterialError`/`InputError` (exit 3),
+naming where the path came from (docs/exit-codes.md): the flag, the `GHES_SETUP_*` variable or
+the site file and key (`TlsCheckRequest.origins`, filled in by `from_site`).
 The appliance work calls it before pushing a certificate.
 
 `run_tls_probe(TlsProbeRequest(...)) -> Report` (command "tls probe") runs `tls-served`:
@@ -14,15 +16,15 @@ compare them before and after).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ghes_setup.checks import Check, Report, run_checks
 from ghes_setup.checks.catalogue import Pipeline, checks
 from ghes_setup.config.site import Site, validate_hostname
-from ghes_setup.errors import InputError
+from ghes_setup.errors import InputError, MaterialError
 from ghes_setup.facts import HTTPS_PORT, GhesVersion, isolation_hosts
 from ghes_setup.net import AddressResolver
 from ghes_setup.tls.check_served import ChainFetcher, TlsProbeContext
@@ -48,10 +50,19 @@ class TlsCheckRequest:
     now: datetime | None = None
     # The GHES release whose isolation subdomains `tls-san` counts (default: a current one).
     ghes_version: GhesVersion | None = None
+    # Where "cert", "key" and "ca_file" came from, for errors: a flag ("--key"), a variable
+    # ("GHES_SETUP_TLS_KEY") or the site file's key ("site.toml: [tls] key"). Default: the flag.
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_site(cls, site: Site, *, ghes_version: GhesVersion | None = None) -> TlsCheckRequest:
-        """The site's [tls] cert and key for its hostname; InputError (exit 3) without them."""
+    def from_site(
+        cls,
+        site: Site,
+        *,
+        ghes_version: GhesVersion | None = None,
+    ) -> TlsCheckRequest:
+        """The site's [tls] cert and key for its hostname; InputError (exit 3) without them.
+        Errors about the files name where their paths came from (`Site.origins`)."""
         if not site.hostname:
             raise InputError(
                 "no hostname given", hint="pass --hostname ghe.example.com or use a site file"
@@ -69,7 +80,26 @@ class TlsCheckRequest:
             warn_days=site.tls.warn_days,
             crit_days=site.tls.crit_days,
             ghes_version=ghes_version or site.ghes_version,
+            origins=file_origins(
+                site,
+                {
+                    "cert": ("tls.cert", "--cert"),
+                    "key": ("tls.key", "--key"),
+                    "ca_file": ("connection.ca_file", "--ca-file"),
+                },
+            ),
         )
+
+
+def file_origins(site: Site, keys: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """For each name -> (site key such as "tls.key", its flag): where the site's path came
+    from, for an error about that file: the site file and key, its `GHES_SETUP_*` variable,
+    else the flag (`Site.origins`, recorded as the site was loaded)."""
+    found: dict[str, str] = {}
+    for label, (key, flag) in keys.items():
+        origin = site.origins.get(key)
+        found[label] = flag if origin is None or origin.startswith("command line") else origin
+    return found
 
 
 def check_thresholds(warn_days: int, crit_days: int) -> None:
@@ -83,12 +113,14 @@ def check_thresholds(warn_days: int, crit_days: int) -> None:
 def material_context(request: TlsCheckRequest) -> TlsMaterialContext:
     hostname = validate_hostname(request.hostname)
     check_thresholds(request.warn_days, request.crit_days)
-    trust = load_trust(request.ca_file)
+    trust = load_trust(request.ca_file, source=request.origins.get("ca_file", "--ca-file"))
     bundle = load_bundle(request.cert)
     key = load_key(request.key)
-    for loaded in (bundle, key):
+    for name, flag, loaded in (("cert", "--cert", bundle), ("key", "--key", key)):
         if isinstance(loaded, LoadFailure) and loaded.unreadable:
-            raise loaded.as_error()
+            error = loaded.as_error()
+            origin = request.origins.get(name, flag)
+            raise MaterialError(f"{origin}: {error.message}", hint=error.hint)
     return TlsMaterialContext(
         hostname=hostname,
         bundle=bundle,
@@ -121,6 +153,10 @@ class TlsProbeRequest:
     crit_days: int = DEFAULT_CRIT_DAYS
     timeout: float = 5.0
     now: datetime | None = None
+    # Where `ca_file` came from, for errors (`file_origins(site, {"ca_file":
+    # ("connection.ca_file", "--ca-file")})["ca_file"]`); None: the variable when it holds
+    # that path, else "--ca-file (or [connection] ca_file)".
+    ca_origin: str | None = None
 
 
 def probe_context(
@@ -139,7 +175,7 @@ def probe_context(
         hostname=hostname,
         hosts=hosts,
         resolver=request.resolver,
-        trust=load_trust(request.ca_file),
+        trust=load_trust(request.ca_file, source=_probe_ca_origin(request)),
         now=_aware(request.now) if request.now else datetime.now(UTC),
         port=request.port,
         timeout=request.timeout,
@@ -162,6 +198,10 @@ def served_fingerprints(
     return fingerprints_of(probe_context(request, fetch=fetch))
 
 
+def _probe_ca_origin(request: TlsProbeRequest) -> str:
+    return request.ca_origin or "--ca-file"
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -170,6 +210,7 @@ __all__ = [
     "MATERIAL_CHECKS",
     "TlsCheckRequest",
     "TlsProbeRequest",
+    "file_origins",
     "run_tls_check",
     "run_tls_probe",
     "served_fingerprints",

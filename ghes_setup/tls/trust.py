@@ -6,7 +6,15 @@ when that is missing or empty (minimal containers) certifi's bundle, which httpx
 stands in. Parsed once per process.
 
 Verification itself is `cryptography.x509.verification` (the same WebPKI rules the Rust
-`webpki` crate applies): `verify_chain` wraps it and turns its exception into a reason.
+`webpki` crate applies): `verify_chain` wraps it and turns its exception into a reason. Two
+departures, both to judge a chain the way the appliance's clients (OpenSSL: git, curl, node;
+GnuTLS; Go) do:
+
+- a CA certificate without a keyUsage extension is accepted (the common `openssl req -x509`
+  root has none; RFC 5280 allows any use then), one whose keyUsage lacks keyCertSign is not;
+- a `--ca-file` certificate that is not self-issued is an intermediate, not a root: a path
+  that needs it although the chain given does not carry it verifies, but `Verified.borrowed`
+  names it. The appliance serves the bundle it is given; its clients trust roots.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509 import verification
 
-from ghes_setup.tls.material import read_certificates
+from ghes_setup.tls.material import describe, is_self_issued, issued_by, read_certificates
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -81,8 +89,6 @@ class Trust:
         return self.extra + self.system
 
     def issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
-        from ghes_setup.tls.material import issued_by
-
         for anchor in self.anchors:
             if issued_by(cert, anchor):
                 return anchor
@@ -100,11 +106,54 @@ class Trust:
                 return anchor
         return None
 
+    @property
+    def pinned(self) -> tuple[x509.Certificate, ...]:
+        """The `--ca-file` certificates that are not self-issued: intermediates, which the
+        server must send (clients of the appliance trust roots, not the admin's CA file)."""
+        return tuple(c for c in self.extra if not is_self_issued(c))
 
-def load_trust(ca_file: Path | None, *, include_system: bool = True) -> Trust:
-    """System roots plus the certificates of `ca_file`; raises MaterialError if it is bad."""
-    extra = read_certificates(ca_file, what="--ca-file") if ca_file is not None else ()
+    def roots(self) -> Trust:
+        """These anchors without the pinned intermediates: what a client trusting roots has."""
+        return Trust(self.system, tuple(c for c in self.extra if is_self_issued(c)), self.ca_file)
+
+    @property
+    def ca_file_label(self) -> str:
+        return f"--ca-file {self.ca_file}" if self.ca_file else "the given CA file"
+
+
+def load_trust(
+    ca_file: Path | None, *, include_system: bool = True, source: str = "--ca-file"
+) -> Trust:
+    """System roots plus the certificates of `ca_file`; raises MaterialError if it is bad,
+    naming `source`: where the path came from (the flag, the variable or the site file's key)."""
+    extra = read_certificates(ca_file, what=source) if ca_file is not None else ()
     return Trust(system_roots() if include_system else (), extra, ca_file)
+
+
+def used_path(
+    leaf: x509.Certificate, others: Sequence[x509.Certificate], trust: Trust
+) -> tuple[list[x509.Certificate], list[x509.Certificate]]:
+    """(the certificates of a chain that clients use, the rest), in chain order.
+
+    From `leaf`, each issuer in turn among `others`, up to the first certificate a trusted
+    root issued: clients stop there (OpenSSL looks in its trust store first, GnuTLS and Go
+    end the path at a trusted certificate). What follows, e.g. a cross-signed copy of that
+    root, expired or not (the Let's Encrypt ISRG Root X1 / DST Root CA X3 shape), is never
+    used; neither is a certificate that issued nothing on the way. A chain that reaches no
+    trusted root is followed as far as it links.
+    """
+    roots = trust.roots()
+    path = [leaf]
+    rest = list(others)
+    current = leaf
+    while not is_self_issued(current) and roots.issuer_of(current) is None:
+        issuer = next((c for c in rest if issued_by(current, c)), None)
+        if issuer is None:
+            break
+        path.append(issuer)
+        rest.remove(issuer)
+        current = issuer
+    return path, rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +161,8 @@ class Verified:
     ok: bool
     chain: tuple[x509.Certificate, ...] = ()
     reason: str | None = None
+    # Intermediates of `chain` that only --ca-file holds: the chain given lacks them.
+    borrowed: tuple[x509.Certificate, ...] = ()
 
 
 def verify_chain(
@@ -127,18 +178,55 @@ def verify_chain(
     With `server_name`: the full TLS-server policy (name under the one-label wildcard rule,
     serverAuth EKU, validity at `at`). Without: the path and the CA rules only, judging the
     leaf's own extensions leniently (its names and dates are other checks' business).
+
+    With intermediates in `--ca-file` (`Trust.pinned`) the path is first sought to a root
+    with `intermediates` alone, as a client of the appliance does; only when that fails do
+    the pinned ones help, and `borrowed` then names those the path needs and `intermediates`
+    lacks. A pinned intermediate is the anchor itself only when no trusted root issued it.
     """
+    pinned = trust.pinned
+    if not pinned:
+        return _verify(leaf, intermediates, trust, at, server_name)
+    roots = trust.roots()
+    own = _verify(leaf, intermediates, roots, at, server_name)
+    if own.ok:
+        return own
+    full = _verify(leaf, intermediates, trust, at, server_name)
+    if not full.ok or is_self_issued(full.chain[-1]):
+        return full
+    lent = _verify(leaf, [*intermediates, *pinned], roots, at, server_name)
+    if lent.ok:
+        given = list(intermediates)
+        borrowed = tuple(c for c in lent.chain[1:-1] if c not in given)
+        return Verified(True, lent.chain, borrowed=borrowed)
+    top = full.chain[-1]
+    if roots.issuer_of(top) is not None:
+        # Its root is trusted too: clients trusting that root judge the path to it.
+        return lent
+    if top in intermediates:
+        return full  # an intermediate pinned on purpose, and the chain carries it
+    return Verified(True, full.chain, borrowed=(top,))
+
+
+def _verify(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    trust: Trust,
+    at: datetime,
+    server_name: str | None,
+) -> Verified:
     if not trust.anchors:
         return Verified(False, reason="no trust anchors: the system store is empty; use --ca-file")
     builder = verification.PolicyBuilder().store(_store(trust.anchors)).time(at)
     try:
         if server_name is not None:
-            server = builder.build_server_verifier(x509.DNSName(server_name))
+            server = builder.extension_policies(
+                ca_policy=ca_policy(), ee_policy=verification.ExtensionPolicy.webpki_defaults_ee()
+            ).build_server_verifier(x509.DNSName(server_name))
             chain = server.verify(leaf, list(intermediates))
         else:
             client = builder.extension_policies(
-                ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                ee_policy=verification.ExtensionPolicy.permit_all(),
+                ca_policy=ca_policy(), ee_policy=verification.ExtensionPolicy.permit_all()
             ).build_client_verifier()
             chain = client.verify(leaf, list(intermediates)).chain
     except verification.VerificationError as exc:
@@ -146,6 +234,28 @@ def verify_chain(
     except ValueError as exc:  # e.g. a server name that is not a valid DNS name
         return Verified(False, reason=str(exc))
     return Verified(True, tuple(chain))
+
+
+def ca_policy() -> verification.ExtensionPolicy:
+    """WebPKI's rules for CA certificates, with keyUsage optional as clients have it.
+
+    OpenSSL (`-purpose sslserver`, curl, git, node), GnuTLS and Go accept a CA certificate,
+    root or intermediate, that has no keyUsage extension (RFC 5280: any use), and refuse one
+    whose keyUsage lacks keyCertSign; WebPKI requires the extension. A private root made with
+    `openssl req -x509` has none.
+    """
+    return verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.KeyUsage, verification.Criticality.AGNOSTIC, _may_sign_certificates
+    )
+
+
+def _may_sign_certificates(
+    _policy: verification.Policy, cert: x509.Certificate, usage: x509.KeyUsage | None
+) -> None:
+    if usage is not None and not usage.key_cert_sign:
+        raise ValueError(
+            f"the key usage of {describe(cert)} does not include certificate signing (keyCertSign)"
+        )
 
 
 @lru_cache(maxsize=8)
@@ -159,5 +269,6 @@ def _reason(exc: Exception) -> str:
     text = str(exc)
     # "validation failed: <why> (encountered processing <Certificate(...)>)": keep the why.
     text = text.removeprefix("validation failed: ")
+    text = re.sub(r"Python extension validator failed: \w+: ", "", text)
     cut = text.find(" (encountered processing")
     return text[:cut] if cut > 0 else text

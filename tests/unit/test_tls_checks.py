@@ -353,7 +353,7 @@ def test_served_certificate_for_clients_only_is_named_as_such_not_untrusted(
     result = report.by_id("tls-served")
     assert result.status is Status.FAIL
     assert "not a TLS server certificate" in result.summary and "untrusted" not in result.summary
-    assert "issued for TLS servers" in (result.remedy or "")
+    assert "serve a TLS server certificate" in (result.remedy or "")
 
 
 def test_served_chain_without_intermediate_names_the_missing_issuer(tmp_path: Path) -> None:
