@@ -77,6 +77,19 @@ def name(cn: str, org: str = "ghes-setup tests") -> x509.Name:
 _serial = iter(range(1000, 10**9))
 
 
+def key_usage(**on: bool) -> x509.KeyUsage:
+    """A key usage extension with the bits named in `on` set, every other one clear."""
+    bits = dict.fromkeys(
+        (
+            "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+            "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only",
+        ),
+        False,
+    )  # fmt: skip
+    bits.update(on)
+    return x509.KeyUsage(**bits)
+
+
 def build_cert(
     cn: str,
     key: PrivateKeyTypes,

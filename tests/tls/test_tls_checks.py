@@ -23,30 +23,21 @@ from ghes_setup.tls.service import (
     run_tls_probe,
 )
 from tests.conftest import CliRunner, assert_no_traceback
-from tests.tls.corpus import DAY, HOST, NOW, Issuer, build_cert, cert_pem, key_pem, pki, rsa_key
+from tests.tls.corpus import (
+    DAY,
+    HOST,
+    NOW,
+    Issuer,
+    build_cert,
+    cert_pem,
+    key_pem,
+    key_usage,
+    pki,
+    rsa_key,
+)
 
-CERT_SIGN = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=True,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
-NO_CERT_SIGN = x509.KeyUsage(
-    digital_signature=True,
-    content_commitment=False,
-    key_encipherment=False,
-    data_encipherment=False,
-    key_agreement=False,
-    key_cert_sign=False,
-    crl_sign=True,
-    encipher_only=False,
-    decipher_only=False,
-)
+CERT_SIGN = key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True)
+NO_CERT_SIGN = key_usage(digital_signature=True, crl_sign=True)
 
 
 def make_ca(

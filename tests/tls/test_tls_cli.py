@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import CliRunner, assert_no_traceback
-from tests.tls.corpus import HOST, cert_pem, key_pem, pki, rsa_key
+from tests.tls.corpus import HOST, cert_pem, key_pem, key_usage, pki, rsa_key
 
 LONG_HOST = "github-enterprise.platform-engineering.emea.internal.example-corp.com"
 
@@ -159,20 +159,7 @@ def test_issue_refuses_a_ca_whose_key_usage_lacks_key_cert_sign(
         .not_valid_before(NOW - DAY)
         .not_valid_after(NOW + timedelta(days=3000))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(key_usage(digital_signature=True, crl_sign=True), critical=True)
         .sign(key, hashes.SHA256())
     )
     ca = tmp_path / "ca"

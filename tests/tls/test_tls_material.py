@@ -38,6 +38,7 @@ from tests.tls.corpus import (
     build_cert,
     cert_pem,
     key_pem,
+    key_usage,
     name,
     pki,
     rsa_key,
@@ -368,47 +369,35 @@ def test_check_with_a_malformed_extension_is_a_report_not_an_internal_error(
 # ------------------------------------------------------------------ leaf key usage
 
 
-def _ku(**on: bool) -> x509.KeyUsage:
-    bits = dict.fromkeys(
-        (
-            "digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-            "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only",
-        ),
-        False,
-    )  # fmt: skip
-    bits.update(on)
-    return x509.KeyUsage(**bits)
-
-
 # What clients do with each (checked with this machine's tools, openssl s_server serving it):
 # `openssl verify -purpose sslserver` and curl refuse a key usage without digitalSignature,
 # keyEncipherment or keyAgreement ("unsuitable certificate purpose"); git with GnuTLS also one
 # with keyEncipherment or keyAgreement alone ("Key usage violation": TLS 1.3 and ECDHE sign).
 KEY_USAGES: dict[str, tuple[x509.KeyUsage | None, str | None]] = {
     "nonRepudiation only": (
-        _ku(content_commitment=True),
+        key_usage(content_commitment=True),
         "its key usage (nonRepudiation) has neither digitalSignature nor keyEncipherment",
     ),
     "dataEncipherment only": (
-        _ku(data_encipherment=True),
+        key_usage(data_encipherment=True),
         "its key usage (dataEncipherment) has neither",
     ),
     "keyEncipherment only": (
-        _ku(key_encipherment=True),
+        key_usage(key_encipherment=True),
         "its key usage (keyEncipherment) lacks digitalSignature",
     ),
     "keyAgreement only": (
-        _ku(key_agreement=True),
+        key_usage(key_agreement=True),
         "its key usage (keyAgreement) lacks digitalSignature",
     ),
     # curl and git accept it (only `openssl verify -x509_strict` refuses): not failed.
     "keyCertSign on CA:FALSE": (
-        _ku(digital_signature=True, key_encipherment=True, key_cert_sign=True),
+        key_usage(digital_signature=True, key_encipherment=True, key_cert_sign=True),
         None,
     ),
-    "digitalSignature": (_ku(digital_signature=True), None),
+    "digitalSignature": (key_usage(digital_signature=True), None),
     "digitalSignature, keyEncipherment": (
-        _ku(digital_signature=True, key_encipherment=True),
+        key_usage(digital_signature=True, key_encipherment=True),
         None,
     ),
     "no key usage": (None, None),
@@ -428,7 +417,7 @@ def test_purpose_problem_judges_the_key_usage_as_tls_clients_do(case: str) -> No
 def test_check_fails_a_leaf_whose_key_usage_cannot_serve_tls(
     cli: CliRunner, tmp_path: Path
 ) -> None:
-    leaf = _leaf_builder(_ku(content_commitment=True))
+    leaf = _leaf_builder(key_usage(content_commitment=True))
     (tmp_path / "bundle.pem").write_bytes(cert_pem(leaf, pki().inter.cert))
     (tmp_path / "key.pem").write_bytes(key_pem(rsa_key()))
     (tmp_path / "root.pem").write_bytes(cert_pem(pki().root.cert))
