@@ -152,28 +152,25 @@ def judge(served: ServedChain, trust: Trust, now: datetime) -> HostResult:
             )
         elif cert.not_valid_after_utc <= now:
             problems.append(("expired", f"{which} expired on {cert.not_valid_after_utc:%F}"))
-    if problems:
-        # Still say whether the chain itself is trusted, judged when it was valid.
-        at = judging_time(tuple(relevant), now)
-        lenient = verify_chain(leaf, list(certs[1:]), trust, at=at)
-        if not lenient.ok:
-            problems.append(
-                _stale_anchor(path, trust, now)
-                or ("untrusted", _untrusted(certs, trust, lenient.reason))
-            )
-        elif lenient.borrowed:
-            problems.append(("incomplete", _borrowed(lenient, trust)))
-    else:
-        strict = verify_chain(leaf, list(certs[1:]), trust, at=now, server_name=served.host)
-        if not strict.ok:
-            problems.append(
-                _stale_anchor(path, trust, now)
-                or ("untrusted", _untrusted(certs, trust, strict.reason))
-            )
-        elif strict.borrowed:
-            problems.append(("incomplete", _borrowed(strict, trust)))
-        elif (unlinked := key_id_problem(strict.chain)) is not None:
-            problems.append(("key-id", f"OpenSSL clients cannot link the chain: {unlinked}"))
+    # With a problem found already, still say whether the chain itself is trusted, judged
+    # when it was valid and without the server policy; else the full policy, now.
+    strict = not problems
+    verified = verify_chain(
+        leaf,
+        list(certs[1:]),
+        trust,
+        at=now if strict else judging_time(tuple(relevant), now),
+        server_name=served.host if strict else None,
+    )
+    if not verified.ok:
+        problems.append(
+            _stale_anchor(path, trust, now)
+            or ("untrusted", _untrusted(certs, trust, verified.reason))
+        )
+    elif verified.borrowed:
+        problems.append(("incomplete", _borrowed(verified, trust)))
+    elif strict and (unlinked := key_id_problem(verified.chain)) is not None:
+        problems.append(("key-id", f"OpenSSL clients cannot link the chain: {unlinked}"))
     if problems:
         return HostResult(
             ok=False,
