@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -607,3 +608,40 @@ CASES: tuple[Case, ...] = (
         says=("also holds a private key",),
     ),
 )
+
+
+EXIT_FOR = {"pass": 0, "warn": 0, "skip": 0, "error": 7, "fail": 1}
+SEVERITY = ["skip", "pass", "warn", "error", "fail"]
+
+
+def tls_check_args(case: Case, tmp_path: Path, fmt: str) -> list[str]:
+    """`tls check` for the files `case` builds under `tmp_path`."""
+    made = case.build(tmp_path)
+    args = ["tls", "check", "--cert", str(made.cert), "--key", str(made.key)]
+    args += ["--hostname", case.hostname, "--format", fmt, *case.args]
+    if made.ca_file is not None:
+        args += ["--ca-file", str(made.ca_file)]
+    return args
+
+
+def assert_reports_exactly(cli: Any, tmp_path: Path, case: Case) -> None:
+    """`tls check --format json` gives `case.expected` for every check, the worst as the
+    overall status and exit code, the words `case.says` and a remedy for every non-pass."""
+    from tests.conftest import assert_no_traceback
+    from tests.schema import assert_valid_report
+
+    result = cli(*tls_check_args(case, tmp_path, "json"))
+    assert_no_traceback(result)
+    document = result.json()
+    assert_valid_report(document)
+    statuses = {r["id"]: r["status"] for r in document["results"]}
+    assert tuple(statuses) == CHECK_IDS
+    assert statuses == dict(case.expected), result
+    worst = max(case.expected.values(), key=SEVERITY.index)
+    assert document["status"] == worst
+    assert result.exit_code == EXIT_FOR[worst], result
+    noteworthy = [r for r in document["results"] if r["status"] not in ("pass", "skip")]
+    text = " ".join(r["summary"] + " " + (r["remedy"] or "") for r in noteworthy)
+    for words in case.says:
+        assert words in text, (words, text)
+    assert all(r["remedy"] for r in noteworthy), "every non-pass result needs a remedy"
